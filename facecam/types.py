@@ -1,0 +1,139 @@
+"""Result types shared by every part of facecam: frozen, validated, never None.
+
+Conventions (used everywhere in facecam):
+
+* Images are ``numpy.uint8`` arrays ``(H, W, 3)``. Names say the channel order:
+  ``bgr_frame`` (what OpenCV reads) or ``rgb_face`` (what the models take).
+  The conversion happens once, in :func:`facecam.images.bgr_to_rgb`.
+* Boxes are ``(x, y, w, h)`` in pixels of the image they were found in.
+* The five landmarks are, in this order, the person's own right eye, left eye,
+  nose, right mouth corner, left mouth corner. The person's right eye is on the
+  *left* of an unmirrored photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+LANDMARK_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
+
+
+def _check_array(name: str, value, shape_tail: tuple, n: int | None) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim != 1 + len(shape_tail) or tuple(array.shape[1:]) != shape_tail:
+        expected = "(N, " + ", ".join(map(str, shape_tail)) + ")" if shape_tail else "(N,)"
+        raise ValueError(f"{name}: expected shape {expected}, got {tuple(array.shape)}")
+    if n is not None and array.shape[0] != n:
+        raise ValueError(f"{name}: expected {n} rows to match boxes, got {array.shape[0]}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: expected finite values, got NaN or infinity")
+    return array
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: box ``(x, y, w, h)``, five landmarks ``(5, 2)`` and detector score."""
+
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def area(self) -> float:
+        return float(self.box[2] * self.box[3])
+
+    @property
+    def int_box(self) -> tuple[int, int, int, int]:
+        x, y, w, h = self.box
+        return int(round(x)), int(round(y)), int(round(w)), int(round(h))
+
+
+@dataclass(frozen=True)
+class Faces:
+    """The faces found in one image, as parallel arrays (supervision style).
+
+    ``boxes (N, 4)`` xywh, ``landmarks (N, 5, 2)`` xy, ``scores (N,)``. An image
+    with no face gives ``Faces.empty()``, never None.
+    """
+
+    boxes: np.ndarray
+    landmarks: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        boxes = _check_array("boxes", self.boxes, (4,), None)
+        n = boxes.shape[0]
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "landmarks", _check_array("landmarks", self.landmarks, (5, 2), n))
+        object.__setattr__(self, "scores", _check_array("scores", self.scores, (), n))
+        if n and np.any(boxes[:, 2:] <= 0):
+            raise ValueError("boxes: expected positive width and height, got a box of size 0 or less")
+
+    @classmethod
+    def empty(cls) -> "Faces":
+        return cls(np.zeros((0, 4)), np.zeros((0, 5, 2)), np.zeros((0,)))
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def __getitem__(self, index) -> "Faces | Face":
+        if isinstance(index, (int, np.integer)):
+            return Face(tuple(float(v) for v in self.boxes[index]), self.landmarks[index].copy(),
+                        float(self.scores[index]))
+        return Faces(self.boxes[index], self.landmarks[index], self.scores[index])
+
+    def __iter__(self) -> Iterator[Face]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def areas(self) -> np.ndarray:
+        return self.boxes[:, 2] * self.boxes[:, 3]
+
+    def largest_first(self) -> "Faces":
+        """The same faces sorted by box area, largest first."""
+        return self[np.argsort(-self.areas, kind="stable")]
+
+    def scaled(self, factor: float) -> "Faces":
+        """Coordinates multiplied by ``factor`` (detect on a small copy, report on the original)."""
+        return Faces(self.boxes * factor, self.landmarks * factor, self.scores)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The gallery's answer for one embedding.
+
+    ``name`` is None for Unknown (best distance above the threshold); ``distance``
+    is the cosine distance to the best person; ``runner_up`` the next person, if any.
+    """
+
+    name: str | None
+    distance: float
+    threshold: float
+    best_name: str | None = None
+    runner_up: str | None = None
+    runner_up_distance: float | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.name is not None
+
+    @property
+    def similarity(self) -> float:
+        return 1.0 - self.distance
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What the recogniser says of one image: its faces (largest first) and one match each."""
+
+    faces: Faces
+    matches: tuple[Match, ...] = field(default_factory=tuple)
+    embeddings: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.matches) != len(self.faces):
+            raise ValueError(f"matches: expected {len(self.faces)} to match faces, got {len(self.matches)}")
