@@ -1,0 +1,78 @@
+"""Settings: the models, their default thresholds (one table), and the user's saved overrides.
+
+The thresholds are cosine distances between L2-normalised embeddings, above
+which a face is "Unknown". The defaults are published values; ``facecam
+evaluate --apply`` measures a better one on your own photos and stores it in
+the settings file, which every command and the window then use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from facecam.errors import FacecamError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    key: str
+    threshold: float  # default cosine distance threshold
+    source: str       # where the default comes from
+
+
+MODELS: dict[str, ModelInfo] = {
+    "vgg-face": ModelInfo("vgg-face", 0.68, "deepface's value for L2-normalised fc7 embeddings"),
+    "sface": ModelInfo("sface", 0.637, "OpenCV's cosine similarity 0.363 for SFace"),
+}
+DEFAULT_MODEL = "vgg-face"
+DEFAULT_MATCH_MODE = "nearest"
+DEFAULT_KNOWN_FACES = Path("known_faces")
+
+
+def settings_path() -> Path:
+    """The user's settings file (FACECAM_CONFIG_DIR, else the platform's config folder)."""
+    override = os.environ.get("FACECAM_CONFIG_DIR")
+    if override:
+        return Path(override) / "settings.json"
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_config_dir("facecam")) / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> dict:
+    """The saved settings, or {} when there are none or the file cannot be read (never raises)."""
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_settings(settings: dict, path: Path | None = None) -> Path:
+    """Write the settings atomically, owner-only (0600)."""
+    from facecam.fileutil import atomic_write_bytes  # noqa: PLC0415
+
+    path = path or settings_path()
+    atomic_write_bytes(path, json.dumps(settings, indent=2, sort_keys=True).encode("utf-8"), mode=0o600)
+    return path
+
+
+def threshold_for(model: str, override: float | None = None, settings: dict | None = None) -> float:
+    """The threshold in use: ``override`` (--threshold), else the saved one, else the table's."""
+    if model not in MODELS:
+        raise FacecamError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    if override is not None:
+        return float(override)
+    saved = (settings if settings is not None else load_settings()).get("thresholds", {}).get(model)
+    if isinstance(saved, (int, float)) and 0.0 < float(saved) < 2.0:
+        return float(saved)
+    return MODELS[model].threshold
+
+
+def match_mode_for(model: str, settings: dict | None = None) -> str:
+    saved = (settings if settings is not None else load_settings()).get("match_mode", {}).get(model)
+    return saved if saved in ("nearest", "mean") else DEFAULT_MATCH_MODE

@@ -1,0 +1,142 @@
+"""Face detection: the Detector interface and MTCNN behind it.
+
+``detect(rgb_image) -> Faces``: boxes clipped to the image, five landmarks
+named from the person's own point of view (see :mod:`facecam.types`), scores.
+
+MTCNN (the ``mtcnn`` package, TensorFlow) costs about 120 ms for a 640x480
+frame on a laptop CPU, and its time grows with the number of pixels: large
+photos are detected on a copy whose longest side is ``max_side`` and the
+results scaled back. ``min_face_size`` is the smallest face (in pixels of the
+original image) it looks for; raising it makes detection faster.
+
+Security: mtcnn 1.0 loads its weights with joblib (pickle) and looks for
+``pnet.lz4``/``rnet.lz4``/``onet.lz4`` in the *current directory* before its
+own package. facecam always passes the absolute path of the package's own
+files, so a file planted in whatever folder facecam starts from is never read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from facecam.errors import ModelError
+from facecam.types import Faces
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: str
+
+    def detect(self, rgb_image: np.ndarray) -> Faces:
+        """Faces in an ``(H, W, 3) uint8`` RGB image, in no particular order."""
+        ...
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """MTCNN settings. ``min_confidence`` filters ONet's score; ``max_side`` bounds the work per image."""
+
+    min_face_size: int = 20
+    min_confidence: float = 0.9
+    max_side: int = 1280
+
+    def __post_init__(self) -> None:
+        if self.min_face_size < 12:
+            raise ValueError(f"min_face_size: expected 12 or more pixels, got {self.min_face_size}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence: expected a value in [0, 1], got {self.min_confidence}")
+        if self.max_side < 64:
+            raise ValueError(f"max_side: expected 64 or more pixels, got {self.max_side}")
+
+
+def mtcnn_weight_paths() -> dict[str, Path]:
+    """Absolute paths of the mtcnn package's own weight files (never the working directory's)."""
+    spec = __import__("importlib.util").util.find_spec("mtcnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the mtcnn package is not installed; run: pip install -r requirements.txt")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "assets" / "weights"
+    paths = {name: (folder / f"{name}.lz4").resolve() for name in ("pnet", "rnet", "onet")}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise ModelError(f"mtcnn weight files are missing ({', '.join(missing)}); reinstall: pip install --force-reinstall mtcnn==1.0.0")
+    return paths
+
+
+def quiet_tensorflow():
+    """Import TensorFlow with its start-up chatter turned down (only when a model is built)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf  # noqa: PLC0415 - lazy on purpose
+
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+class MtcnnDetector:
+    """MTCNN face detector. Built once (loads TensorFlow and the three networks), then ``detect`` per image."""
+
+    name = "mtcnn"
+
+    def __init__(self, options: DetectorOptions | None = None):
+        self.options = options or DetectorOptions()
+        paths = mtcnn_weight_paths()
+        quiet_tensorflow()
+        from mtcnn import MTCNN  # noqa: PLC0415
+        from mtcnn.stages import StageONet, StagePNet, StageRNet  # noqa: PLC0415
+
+        self._mtcnn = MTCNN(stages=[StagePNet(weights=str(paths["pnet"])),
+                                    StageRNet(weights=str(paths["rnet"])),
+                                    StageONet(weights=str(paths["onet"]))])
+
+    def detect(self, rgb_image: np.ndarray) -> Faces:
+        rgb_image = np.asarray(rgb_image)
+        if rgb_image.ndim != 3 or rgb_image.shape[2] != 3 or rgb_image.dtype != np.uint8:
+            raise ValueError(f"rgb_image: expected (H, W, 3) uint8, got {rgb_image.shape} {rgb_image.dtype}")
+        height, width = rgb_image.shape[:2]
+        if min(height, width) < 12:
+            return Faces.empty()
+        scale = min(1.0, self.options.max_side / max(height, width))
+        small = rgb_image if scale == 1.0 else _resize(rgb_image, scale)
+        min_face = max(12, int(round(self.options.min_face_size * scale)))
+        rows = self._mtcnn.detect_faces(
+            small, output_type="numpy", box_format="xyxy", fit_to_image=True,
+            min_face_size=min_face, threshold_onet=min(0.8, self.options.min_confidence))
+        return faces_from_mtcnn(np.asarray(rows, dtype=np.float64), 1.0 / scale, (width, height),
+                                self.options.min_confidence)
+
+
+def _resize(rgb_image: np.ndarray, scale: float) -> np.ndarray:
+    import cv2  # noqa: PLC0415
+
+    height, width = rgb_image.shape[:2]
+    size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
+    return cv2.resize(rgb_image, size, interpolation=cv2.INTER_AREA)
+
+
+def faces_from_mtcnn(rows: np.ndarray, scale: float, image_size: tuple[int, int], min_confidence: float) -> Faces:
+    """Convert mtcnn's ``(n, 16)`` xyxy rows to :class:`Faces` in original-image pixels.
+
+    mtcnn's columns: image id, x1, y1, x2, y2, score, then the five x's and the
+    five y's of its "left_eye", "right_eye", nose, "mouth_left", "mouth_right"
+    as seen by the viewer. The
+    viewer's left eye is the person's right eye, which is what facecam's order
+    starts with, so the order is kept; boxes are clipped to the image.
+    """
+    if rows.size == 0:
+        return Faces.empty()
+    rows = rows.reshape(-1, 16)
+    rows = rows[rows[:, 5] >= min_confidence]
+    width, height = image_size
+    x1 = np.clip(rows[:, 1] * scale, 0, width)
+    y1 = np.clip(rows[:, 2] * scale, 0, height)
+    x2 = np.clip(rows[:, 3] * scale, 0, width)
+    y2 = np.clip(rows[:, 4] * scale, 0, height)
+    keep = (x2 - x1 >= 1) & (y2 - y1 >= 1)
+    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)[keep]
+    landmarks = (np.stack([rows[:, 6:11], rows[:, 11:16]], axis=-1) * scale)[keep]
+    return Faces(boxes, landmarks, rows[keep, 5])
