@@ -1,0 +1,427 @@
+"""The known_faces gallery: scan the folder, embed what is new, cache the rest.
+
+Layout: ``known_faces/<Person Name>/*.jpg|jpeg|png|bmp|webp`` (any number of
+photos, sub-folders included) or ``known_faces/<Person Name>.jpg`` (one photo).
+Hidden files and folders are ignored; facecam's own cache lives in
+``known_faces/.facecam/``.
+
+The cache is one ``.npz`` file per model (read with ``allow_pickle=False``:
+never pickle), keyed by each photo's content hash plus the model's and the
+preprocessing's version. A restart re-embeds nothing, a new or replaced photo
+is embedded, a removed one dropped, a renamed or moved one reused. Writes are
+atomic and owner-only (embeddings are biometric data); an unreadable cache is
+rebuilt with a warning.
+
+Practical advice: 3-5 photos per person, taken on different days and in
+different light, make recognition much sturdier than one. A photo with several
+faces is used for its largest face (and reported): crop group photos first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from facecam.errors import EnrollError, FacecamError, GalleryError
+from facecam.fileutil import atomic_write_bytes
+from facecam.images import is_image_name
+from facecam.matcher import GalleryMatrix
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = ".facecam"
+CACHE_FORMAT = 1
+# Bump when detection or alignment changes what a photo's embedding would be.
+PREPROCESS_VERSION = "mtcnn1.0-largest/align-eyes-level-lsq/v1"
+CHECKPOINT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class PhotoEmbedding:
+    """What a photo gives the gallery: how many faces it has, the largest face's box and embedding."""
+
+    faces: int
+    box: tuple[float, float, float, float] | None
+    embedding: np.ndarray | None
+
+
+@dataclass
+class IndexReport:
+    """The outcome of a refresh: counts, plus each skipped photo and each photo with several faces."""
+
+    people: int = 0
+    photos: int = 0
+    embedded: int = 0
+    reused: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    several_faces: list[tuple[str, int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.embedded or self.removed)
+
+
+@dataclass(frozen=True)
+class _Record:
+    faces: int
+    box: np.ndarray       # (4,) float32, zeros when no face
+    embedding: np.ndarray  # (D,) float32, zeros when no face
+
+
+def person_name_ok(name: str) -> str | None:
+    """None when ``name`` is a usable person name, else the reason it is not."""
+    if not isinstance(name, str) or not name.strip():
+        return "the name is empty"
+    if name != name.strip():
+        return "the name starts or ends with spaces"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "the name contains a control character"
+    if any(ch in name for ch in '/\\:*?"<>|'):
+        return 'the name contains one of / \\ : * ? " < > |'
+    if name in (".", "..") or name.startswith("."):
+        return "the name starts with a dot"
+    if name.endswith("."):
+        return "the name ends with a dot"
+    if len(name.encode("utf-8")) > 200:
+        return "the name is longer than 200 bytes"
+    if name.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
+        return f"{name.split('.')[0]!r} is a reserved file name on Windows"
+    return None
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def check_person_name(name: str) -> str:
+    """``name`` normalised (Unicode NFC) if it is safe as a folder inside known_faces, else EnrollError."""
+    normalised = unicodedata.normalize("NFC", name) if isinstance(name, str) else name
+    reason = person_name_ok(normalised)
+    if reason:
+        raise EnrollError(f"cannot use {name!r} as a person's name: {reason}; choose a plain name like 'Ada Lovelace'")
+    return normalised
+
+
+def person_folder(root: Path, name: str) -> Path:
+    """The folder of person ``name`` inside ``root``, proven to stay inside it."""
+    name = check_person_name(name)
+    root = Path(root).resolve()
+    folder = (root / name).resolve()
+    if folder.parent != root:
+        raise EnrollError(f"cannot use {name!r} as a person's name: it leaves the known_faces folder")
+    return folder
+
+
+def scan_photos(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """Photos under ``root`` as ``(path, person)``, sorted; plus ``(path, reason)`` for entries passed over.
+
+    Never follows a symbolic link to a folder (no loops); hidden entries are ignored.
+    """
+    root = Path(root)
+    photos: list[tuple[Path, str]] = []
+    passed: list[tuple[str, str]] = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except FileNotFoundError:
+        raise GalleryError(f"the known_faces folder {root} does not exist; create it and add a folder per person") from None
+    except OSError as error:
+        raise GalleryError(f"cannot read the known_faces folder {root}: {error.strerror}") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if _is_dir(entry):
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=lambda e: passed.append(
+                    (str(e.filename), f"cannot read: {e.strerror}"))):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for filename in sorted(filenames):
+                    if filename.startswith("."):
+                        continue
+                    file_path = Path(dirpath) / filename
+                    if is_image_name(filename):
+                        photos.append((file_path, entry.name))
+                    elif filename.lower() not in ("readme.md", "readme.txt", "thumbs.db", "desktop.ini"):
+                        passed.append((str(file_path), "not a photo (facecam reads .jpg .jpeg .png .bmp .webp)"))
+        elif is_image_name(entry.name):
+            photos.append((path, Path(entry.name).stem))
+        elif entry.name.lower() not in ("readme.md", "readme.txt", "thumbs.db", "desktop.ini"):
+            passed.append((str(path), "not a photo (facecam reads .jpg .jpeg .png .bmp .webp)"))
+    return photos, passed
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Gallery:
+    """The people of a known_faces folder and their embeddings for one model.
+
+    ``refresh(embed_photo)`` brings the cache up to date with the folder, calling
+    ``embed_photo(path) -> PhotoEmbedding`` only for photos it has not seen;
+    ``matrix()`` gives the embeddings in matching form.
+    """
+
+    def __init__(self, root: Path, model: str, embedder_version: str, dim: int):
+        self.root = Path(root)
+        self.model = model
+        self.version = f"{embedder_version}|{PREPROCESS_VERSION}"
+        self.dim = int(dim)
+        self._records: dict[str, _Record] = {}        # sha256 -> record
+        self._stat: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
+        self._photos: list[tuple[str, str, str]] = []   # (path, person, sha256) currently in the folder
+        self._present: set[str] = set()                   # sha256 of every photo on disk (faces or not)
+        self._loaded = False
+
+    # ----- cache -----
+    @property
+    def cache_path(self) -> Path:
+        return self.root / CACHE_DIR / f"{self.model}.npz"
+
+    def load_cache(self) -> list[str]:
+        """Read the cache; returns warnings (an unreadable or stale cache is ignored and rebuilt)."""
+        self._loaded = True
+        path = self.cache_path
+        if not path.exists():
+            return []
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if int(data["format"]) != CACHE_FORMAT or str(data["model"]) != self.model:
+                    return [f"cache {path} is from another facecam version or model; rebuilding it"]
+                if str(data["version"]) != self.version:
+                    return [f"cache {path} was made with other preprocessing ({data['version']}); rebuilding it"]
+                hashes = data["sha256"]
+                faces = data["faces"].astype(np.int64)
+                boxes = data["boxes"].astype(np.float32)
+                embeddings = data["embeddings"].astype(np.float32)
+                stat_paths, stat_size, stat_mtime, stat_sha = (data["stat_paths"], data["stat_size"],
+                                                               data["stat_mtime"], data["stat_sha"])
+            n = len(hashes)
+            if faces.shape != (n,) or boxes.shape != (n, 4) or embeddings.shape != (n, self.dim) or \
+                    not (len(stat_paths) == len(stat_size) == len(stat_mtime) == len(stat_sha)):
+                return [f"cache {path} is inconsistent; rebuilding it"]
+            if not np.all(np.isfinite(embeddings)):
+                return [f"cache {path} holds invalid numbers; rebuilding it"]
+        except Exception as error:  # noqa: BLE001 - any damage means: rebuild
+            return [f"cache {path} cannot be read ({type(error).__name__}); rebuilding it"]
+        self._records = {str(h): _Record(int(f), b, e) for h, f, b, e in zip(hashes, faces, boxes, embeddings)}
+        self._stat = {str(p): (int(s), int(m), str(h)) for p, s, m, h in zip(stat_paths, stat_size, stat_mtime, stat_sha)}
+        return []
+
+    def save_cache(self) -> None:
+        """Write the cache atomically (0600), keeping only the photos in the folder."""
+        live = self._present
+        hashes = sorted(h for h in self._records if h in live)
+        records = [self._records[h] for h in hashes]
+        stat_items = sorted((p, v) for p, v in self._stat.items() if v[2] in live)
+
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            format=np.int64(CACHE_FORMAT), model=np.str_(self.model), version=np.str_(self.version),
+            sha256=np.array(hashes, dtype="U64"),
+            faces=np.array([r.faces for r in records], dtype=np.int64),
+            boxes=np.array([r.box for r in records], dtype=np.float32).reshape(-1, 4),
+            embeddings=np.array([r.embedding for r in records], dtype=np.float32).reshape(-1, self.dim),
+            stat_paths=np.array([p for p, _ in stat_items], dtype=str),
+            stat_size=np.array([v[0] for _, v in stat_items], dtype=np.int64),
+            stat_mtime=np.array([v[1] for _, v in stat_items], dtype=np.int64),
+            stat_sha=np.array([v[2] for _, v in stat_items], dtype="U64"),
+        )
+        folder = self.cache_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(folder, 0o700)
+        except OSError:
+            pass
+        atomic_write_bytes(self.cache_path, buffer.getvalue(), mode=0o600)
+
+    # ----- refresh -----
+    def refresh(self, embed_photo: Callable[[Path], PhotoEmbedding],
+                progress: Callable[[int, int, str], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> IndexReport:
+        """Bring the gallery up to date with the folder; embeds only photos not in the cache.
+
+        ``progress(done, total, path)`` is called for each photo; ``should_stop()``
+        ends the refresh early (the work done so far is kept). Ctrl-C is safe:
+        what was embedded is saved, the cache is never left half-written.
+        """
+        report = IndexReport()
+        if not self._loaded:
+            report.warnings.extend(self.load_cache())
+        photos, passed = scan_photos(self.root)
+        report.skipped.extend(passed)
+        on_disk = {str(path) for path, _ in photos}
+        gone = [key for key in self._stat if key not in on_disk]
+        current: list[tuple[str, str, str]] = []
+        present: set[str] = set()
+        dirty = bool(gone)
+        last_save = time.monotonic()
+        try:
+            for done, (path, person) in enumerate(photos, start=1):
+                if should_stop is not None and should_stop():
+                    report.interrupted = True
+                    break
+                key = str(path)
+                try:
+                    sha = self._hash(path)
+                except OSError as error:
+                    report.skipped.append((key, f"cannot read: {error.strerror or error}"))
+                    continue
+                record = self._records.get(sha)
+                if record is None:
+                    try:
+                        result = embed_photo(path)
+                    except FacecamError as error:
+                        report.skipped.append((key, str(error)))
+                        self._stat.pop(key, None)
+                        continue
+                    record = self._record_from(result)
+                    self._records[sha] = record
+                    report.embedded += 1
+                    dirty = True
+                else:
+                    report.reused += 1
+                present.add(sha)
+                if record.faces == 0:
+                    report.skipped.append((key, "no face found"))
+                else:
+                    if record.faces > 1:
+                        report.several_faces.append((key, record.faces))
+                    current.append((key, person, sha))
+                if progress is not None:
+                    progress(done, len(photos), key)
+                if dirty and time.monotonic() - last_save > CHECKPOINT_SECONDS:
+                    self._save_partial(current, present)
+                    last_save, dirty = time.monotonic(), False
+        except KeyboardInterrupt:
+            self._save_partial(current, present)
+            raise
+        if report.interrupted:
+            # Keep what we did not get to, so that stopping early drops nobody.
+            self._save_partial(current, present)
+            return self._finish(report)
+        for key in gone:
+            self._stat.pop(key, None)
+        report.removed = len(gone)
+        self._photos = current
+        self._present = present
+        if dirty or not self.cache_path.exists():
+            self.save_cache()
+        return self._finish(report)
+
+    def _save_partial(self, current: list, present: set) -> None:
+        seen = {key for key, _, _ in current}
+        self._photos = current + [p for p in self._photos if p[0] not in seen]
+        self._present = present | {sha for _, _, sha in self._photos} | {v[2] for v in self._stat.values()}
+        self.save_cache()
+
+    def _finish(self, report: IndexReport) -> IndexReport:
+        report.photos = len(self._photos)
+        report.people = len({person for _, person, _ in self._photos})
+        return report
+
+    def _hash(self, path: Path) -> str:
+        stat = path.stat()
+        key = str(path)
+        cached = self._stat.get(key)
+        if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
+            return cached[2]
+        if not path.is_file():
+            raise IsADirectoryError(21, "not a regular file")
+        sha = _file_sha256(path)
+        self._stat[key] = (stat.st_size, stat.st_mtime_ns, sha)
+        return sha
+
+    def _record_from(self, result: PhotoEmbedding) -> _Record:
+        if result.faces == 0 or result.embedding is None:
+            return _Record(0, np.zeros(4, np.float32), np.zeros(self.dim, np.float32))
+        embedding = np.asarray(result.embedding, dtype=np.float32).reshape(-1)
+        if embedding.shape != (self.dim,):
+            raise GalleryError(f"embedding: expected {self.dim} values, got {embedding.shape[0]}")
+        return _Record(int(result.faces), np.asarray(result.box, np.float32), embedding)
+
+    # ----- queries -----
+    def matrix(self) -> GalleryMatrix:
+        """The current photos' embeddings in matching form (empty when no one is enrolled)."""
+        if not self._photos:
+            return GalleryMatrix.empty(self.dim)
+        names = [person for _, person, _ in self._photos]
+        embeddings = np.stack([self._records[sha].embedding for _, _, sha in self._photos])
+        return GalleryMatrix.from_pairs(names, embeddings)
+
+    def people(self) -> dict[str, list[str]]:
+        """Each person and their photo paths, sorted by name."""
+        out: dict[str, list[str]] = {}
+        for path, person, _ in self._photos:
+            out.setdefault(person, []).append(path)
+        return dict(sorted(out.items()))
+
+    def photos(self) -> list[tuple[str, str]]:
+        return [(path, person) for path, person, _ in self._photos]
+
+
+def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
+                  has_face: Callable[[Path], int]) -> list[Path]:
+    """Copy photos into ``root/name/``, refusing any with no face; returns the new files.
+
+    ``has_face(path)`` returns the number of faces in a photo (0 refuses it).
+    Files are written under new unique names, never overwriting anything.
+    """
+    from facecam.fileutil import write_new_file  # noqa: PLC0415
+
+    folder = person_folder(root, name)
+    checked = []
+    for photo in photo_paths:
+        photo = Path(photo)
+        count = has_face(photo)
+        if count == 0:
+            raise EnrollError(f"no face found in {photo}; choose a photo where the face is clear and at least 40 pixels wide")
+        checked.append(photo)
+    written = []
+    for photo in checked:
+        data = photo.read_bytes()
+        stem = unicodedata.normalize("NFC", photo.stem)[:80] or "photo"
+        suffix = photo.suffix.lower() if is_image_name("x" + photo.suffix) else ".jpg"
+        try:
+            written.append(write_new_file(folder, stem, suffix, data))
+        except OSError as error:
+            raise EnrollError(f"cannot save {photo.name} into {folder}: {error.strerror or error}; "
+                              "check the disk space and that the folder is writable") from None
+    return written
+
+
+def remove_person(root: Path, name: str) -> Path:
+    """Move a person's folder (or single photo) into ``known_faces/.facecam/removed/``; returns where it went."""
+    root = Path(root)
+    folder = person_folder(root, name)
+    sources = [folder] if folder.is_dir() else [p for p in root.iterdir() if p.is_file() and p.stem == name and is_image_name(p.name)]
+    if not sources:
+        raise GalleryError(f"no person called {name!r} in {root}")
+    backup = root / CACHE_DIR / "removed" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    backup.mkdir(parents=True, exist_ok=False)
+    for source in sources:
+        shutil.move(str(source), str(backup / source.name))
+    return backup

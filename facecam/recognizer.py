@@ -1,0 +1,72 @@
+"""The recognition core shared by the command line, ``watch`` and the window.
+
+``Recognizer(detector, embedder)`` is built once with its models and passed to
+whoever needs it. It turns a BGR image (what OpenCV reads) into faces,
+embeddings and matches::
+
+    bgr_image -> rgb (once) -> detect -> align (same path for gallery and live)
+              -> embed -> match against the gallery
+
+It knows nothing of Qt or of files beyond reading a photo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facecam.align import align_faces
+from facecam.detector import Detector
+from facecam.embedders.base import Embedder
+from facecam.gallery import PhotoEmbedding
+from facecam.images import bgr_to_rgb, read_image
+from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.types import Faces, Recognition
+
+
+class Recognizer:
+    """Detect, align, embed and match. ``threshold`` and ``match_mode`` may be changed at any time."""
+
+    def __init__(self, detector: Detector, embedder: Embedder, threshold: float, match_mode: str = "nearest"):
+        self.detector = detector
+        self.embedder = embedder
+        self.threshold = float(threshold)
+        self.match_mode = match_mode
+
+    @property
+    def model(self) -> str:
+        return self.embedder.name
+
+    def find_faces(self, rgb_image: np.ndarray) -> Faces:
+        """Faces in an RGB image, largest first."""
+        return self.detector.detect(rgb_image).largest_first()
+
+    def embed_faces(self, rgb_image: np.ndarray, faces: Faces) -> np.ndarray:
+        """``(N, D)`` embeddings of ``faces`` in ``rgb_image`` (one batch through the model)."""
+        if len(faces) == 0:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return self.embedder.embed(align_faces(rgb_image, faces, self.embedder.align_spec))
+
+    def faces_and_embeddings(self, bgr_image: np.ndarray) -> tuple[Faces, np.ndarray]:
+        rgb_image = bgr_to_rgb(bgr_image)
+        faces = self.find_faces(rgb_image)
+        return faces, self.embed_faces(rgb_image, faces)
+
+    def recognize(self, bgr_image: np.ndarray, gallery: GalleryMatrix) -> Recognition:
+        """Every face in the image (largest first) with its match in ``gallery``."""
+        faces, embeddings = self.faces_and_embeddings(bgr_image)
+        matches = match_embeddings(embeddings, gallery, self.threshold, self.match_mode) if len(faces) else []
+        return Recognition(faces, tuple(matches), embeddings)
+
+    def embed_photo(self, path: Path) -> PhotoEmbedding:
+        """The gallery's view of a photo: face count and the largest face's embedding (ImageError if unreadable)."""
+        rgb_image = bgr_to_rgb(read_image(path))
+        faces = self.find_faces(rgb_image)
+        if len(faces) == 0:
+            return PhotoEmbedding(0, None, None)
+        embedding = self.embed_faces(rgb_image, faces[:1])[0]
+        return PhotoEmbedding(len(faces), tuple(float(v) for v in faces.boxes[0]), embedding)
+
+    def count_faces(self, path: Path) -> int:
+        return len(self.find_faces(bgr_to_rgb(read_image(path))))
