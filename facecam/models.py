@@ -1,0 +1,513 @@
+"""Model files: where they live, how they are downloaded (with progress and resume), how they are checked.
+
+All model files live in one folder, chosen in this order:
+
+1. an explicit argument (the command line's ``--model-dir``),
+2. the environment variable ``FACECAM_MODEL_DIR``,
+3. the user cache: ``platformdirs.user_cache_dir("facecam") / "models"``.
+
+Downloads use only the standard library (urllib). A download is written to
+``<name>.part`` next to its destination and resumed from there with an HTTP
+``Range`` request the next time, so an interrupted or cancelled download of the
+580 MB VGG-Face weights does not start over. Only once the size and checksum are
+right is the ``.part`` renamed into place (``os.replace``, atomic), so a file
+with the final name is always complete.
+
+Verification and its cost: a file is checked against the size and sha256 its
+:class:`ModelFile` knows. The sha256 is only computed when one is known (SFace,
+38 MB; the VGG-Face weights publish none, so they get a size/format check here
+and their layout is validated by the embedder when loaded). Each result is
+remembered in memory keyed by (path, size, mtime, inode, expected digest), so a
+file is hashed at most once per process unless it changes on disk.
+
+Nothing here imports TensorFlow or Qt, and nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import socket
+import ssl
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Callable, Mapping, Union
+
+from facecam.errors import DownloadError, ModelError
+
+__all__ = [
+    "ModelFile", "MODELS", "VGG_FACE", "SFACE", "DownloadCancelled",
+    "model_dir", "get_model", "download", "sha256_of", "verify_file",
+    "ensure_model_file", "model_status", "ENV_MODEL_DIR",
+]
+
+ENV_MODEL_DIR = "FACECAM_MODEL_DIR"
+CHUNK_SIZE = 64 * 1024          # bytes read from the network (and the cancel check interval)
+HASH_CHUNK_SIZE = 1024 * 1024   # bytes read from disk when hashing
+USER_AGENT = "facecam-model-download/1"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+ProgressCallback = Callable[[int, Union[int, None]], None]
+
+
+class DownloadCancelled(DownloadError):
+    """The download was cancelled on request; the ``.part`` file is kept so it can be resumed."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One model file facecam can use: its registry key, file name, download address and checks.
+
+    ``sha256`` (lower-case hex) and ``size`` (bytes) are None when not published.
+    """
+
+    key: str
+    filename: str
+    url: str
+    sha256: str | None = None
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.filename or Path(self.filename).name != self.filename or self.filename in (".", ".."):
+            raise ValueError(f"filename: expected a bare file name, got {self.filename!r}")
+        if self.sha256 is not None:
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
+                raise ValueError(f"sha256: expected 64 hex digits, got {self.sha256!r}")
+            object.__setattr__(self, "sha256", self.sha256.lower())
+        if self.size is not None and (not isinstance(self.size, int) or self.size <= 0):
+            raise ValueError(f"size: expected a positive number of bytes, got {self.size!r}")
+
+
+VGG_FACE = ModelFile(
+    key="vgg-face",
+    filename="vgg_face_weights.h5",
+    url="https://github.com/serengil/deepface_models/releases/download/v1.0/vgg_face_weights.h5",
+    sha256=None,  # none published; the embedder validates the HDF5 layout when it loads the weights
+    size=None,
+)
+
+SFACE = ModelFile(
+    key="sface",
+    filename="face_recognition_sface_2021dec.onnx",
+    url="https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/"
+        "face_recognition_sface_2021dec.onnx",
+    sha256="0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79",
+    size=38696353,
+)
+
+MODELS: Mapping[str, ModelFile] = MappingProxyType({m.key: m for m in (VGG_FACE, SFACE)})
+
+
+def get_model(key: str) -> ModelFile:
+    """The registered :class:`ModelFile` called ``key`` ("vgg-face" or "sface")."""
+    try:
+        return MODELS[key]
+    except KeyError:
+        raise ModelError(f"unknown model {key!r}; choose one of: {', '.join(MODELS)}") from None
+
+
+# --------------------------------------------------------------------------- where
+
+def model_dir(override: str | os.PathLike | None = None) -> Path:
+    """The model folder: ``override``, else ``$FACECAM_MODEL_DIR``, else the user cache.
+
+    ``~`` is expanded. The folder is not created here (see :func:`ensure_model_file`).
+    """
+    if override is not None and str(override).strip():
+        return Path(override).expanduser()
+    env = os.environ.get(ENV_MODEL_DIR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # only when actually needed
+
+    return Path(platformdirs.user_cache_dir("facecam")) / "models"
+
+
+# --------------------------------------------------------------------------- checks
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The lower-case hex sha256 of the file at ``path``, read in 1 MB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_verify_cache: dict[tuple, str | None] = {}
+_verify_lock = threading.Lock()
+
+
+def _looks_like_hdf5(path: Path, size: int) -> bool:
+    # The HDF5 superblock sits at offset 0, or 512, 1024, 2048... when a user block precedes it.
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + len(_HDF5_SIGNATURE) <= size and offset <= 1 << 20:
+            f.seek(offset)
+            if f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def _check(path: Path, st: os.stat_result, spec: ModelFile) -> str | None:
+    if spec.size is not None and st.st_size != spec.size:
+        return f"size {st.st_size} bytes, expected {spec.size}"
+    if st.st_size == 0:
+        return "empty file (0 bytes)"
+    if spec.sha256 is not None:
+        if sha256_of(path) != spec.sha256:
+            return "sha256 mismatch"
+    elif spec.filename.lower().endswith(".h5") and not _looks_like_hdf5(path, st.st_size):
+        return "not an HDF5 file (perhaps an error page was saved instead)"
+    return None
+
+
+def verify_file(path: str | os.PathLike, spec: ModelFile) -> str | None:
+    """None if the file at ``path`` passes ``spec``'s checks, else a one-line reason.
+
+    Checks, cheapest first: it is a regular file; its size (when known; otherwise
+    not empty); its sha256 when known, else for ``.h5`` files the HDF5 signature.
+    Results are cached in memory by (path, size, mtime, inode, expected sha256), so
+    an unchanged file is hashed once per process.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if not path.is_file():
+        return "not a regular file"
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, spec.size, spec.sha256, spec.filename)
+    with _verify_lock:
+        if key in _verify_cache:
+            return _verify_cache[key]
+    try:
+        reason = _check(path, st, spec)
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"  # not cached: may be transient
+    with _verify_lock:
+        _verify_cache[key] = reason
+    return reason
+
+
+# --------------------------------------------------------------------------- download
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _is_local_host(host: str | None) -> bool:
+    return bool(host) and host.lower().rstrip(".") in _LOCAL_HOSTS
+
+
+def _check_url(url: str, name: str) -> urllib.parse.SplitResult:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise DownloadError(f"refusing to download {name} from {url!r}: not a valid https:// address")
+    if scheme == "https" or (scheme == "http" and _is_local_host(host)):
+        return parts
+    raise DownloadError(
+        f"refusing to download {name} from {url}: only https:// addresses are allowed "
+        f"(plain http only for 127.0.0.1/localhost); use the https address")
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects only to addresses that :func:`_check_url` allows (no https -> http downgrade)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _check_url(urllib.parse.urljoin(req.full_url, newurl), self._name)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(parts: urllib.parse.SplitResult, name: str) -> urllib.request.OpenerDirector:
+    handlers: list = [_SafeRedirects(name)]
+    if _is_local_host(parts.hostname):
+        handlers.append(urllib.request.ProxyHandler({}))  # never send loopback traffic to a proxy
+    return urllib.request.build_opener(*handlers)
+
+
+def _is_cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    is_set = getattr(cancel, "is_set", None)
+    return bool(is_set() if is_set is not None else cancel())
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short description of a network failure."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        if isinstance(exc.reason, BaseException):
+            return _network_reason(exc.reason)
+        return _one_line(exc.reason)
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server down or the address wrong?)"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return "host not found (are you offline?)"
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return "connection reset by the server"
+    if isinstance(exc, http.client.IncompleteRead):
+        return "connection closed early"
+    if isinstance(exc, ssl.SSLError):
+        return f"secure connection failed ({_one_line(exc.reason or exc)})"
+    if isinstance(exc, http.client.HTTPException):
+        return f"bad answer from the server ({type(exc).__name__})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return _one_line(exc.strerror)
+    return _one_line(exc) or type(exc).__name__
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
+    """``(start, total)`` from a Content-Range header; either may be None."""
+    m = _CONTENT_RANGE.match((value or "").strip())
+    if not m:
+        return None, None
+    start = int(m.group(1)) if m.group(1) is not None else None
+    total = int(m.group(3)) if m.group(3) != "*" else None
+    return start, total
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
+             expected_size: int | None = None, progress: ProgressCallback | None = None,
+             timeout: float = 30, cancel=None) -> Path:
+    """Download ``url`` to ``dest`` (resuming ``dest.part`` if there is one) and return ``dest``.
+
+    * Only ``https://`` addresses are accepted (``http://`` only for 127.0.0.1 and
+      localhost, for tests); redirects are held to the same rule.
+    * Bytes go to ``<dest>.part``; an existing ``.part`` is resumed with a ``Range``
+      request. A server that answers 200 instead of 206 is downloaded from the
+      start; a 416 means the ``.part`` is already complete (checked) or stale (restarted).
+    * ``progress(done_bytes, total_bytes_or_None)`` is called after each piece.
+    * ``cancel`` is a ``threading.Event`` or a callable returning True to stop; it is
+      checked between pieces and raises :class:`DownloadCancelled`, keeping the ``.part``.
+    * ``timeout`` (seconds) applies to connecting and to each read.
+    * The size (``expected_size``) and ``sha256`` are checked, then the file is made
+      ``0o644`` and renamed into place atomically. A wrong checksum or size deletes
+      the ``.part``.
+
+    Every failure is a :class:`DownloadError` with a one-line message.
+    """
+    dest = Path(dest)
+    name = dest.name
+    parts = _check_url(url, name)
+    part = dest.with_name(dest.name + ".part")
+    if sha256 is not None:
+        sha256 = sha256.lower()
+
+    def fail(reason: str, hint: str | None = None) -> DownloadError:
+        hint = hint or f"check the network and try again, or download it by hand and save it as {dest}"
+        return DownloadError(f"could not download {name} from {url}: {reason}; {hint}")
+
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create the folder {dest.parent} for {name}: "
+                            f"{_one_line(exc.strerror or exc)}; choose another folder with --model-dir") from None
+
+    opener = _opener(parts, name)
+    complete = False
+    for _attempt in range(3):  # at most: resume refused (416 stale) -> fresh start
+        offset = part.stat().st_size if part.is_file() else 0
+        if expected_size is not None and offset > expected_size:
+            _unlink(part)
+            offset = 0
+        if _is_cancelled(cancel):
+            raise DownloadCancelled(f"download of {name} cancelled after {offset} bytes; "
+                                    f"run it again to resume")
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            response = opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                if exc.code == 416 and offset:
+                    _, total = _parse_content_range(exc.headers.get("Content-Range"))
+                    if total is not None and total == offset:
+                        complete = True  # the .part already holds every byte: go and check it
+                        break
+                    _unlink(part)         # stale .part (file changed or shrank): start afresh
+                    continue
+                reason = f"HTTP {exc.code}" + (f" {_one_line(exc.reason)}" if exc.reason else "")
+            raise fail(reason, f"download it by hand, save it as {dest}, or pass --weights PATH") from None
+        except DownloadError:
+            raise
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise fail(_network_reason(exc)) from None
+
+        with response:
+            status = response.status
+            length = response.headers.get("Content-Length")
+            length = int(length) if length and length.isdigit() else None
+            if status == 206:
+                start, total = _parse_content_range(response.headers.get("Content-Range"))
+                if start is None:
+                    start = offset
+                if start == 0:
+                    offset = 0
+                elif start != offset:
+                    _unlink(part)
+                    raise fail(f"the server resumed at byte {start} instead of {offset}",
+                               "the partial download was deleted; try again")
+                if total is None and length is not None:
+                    total = offset + length
+            elif status == 200:
+                offset = 0  # no resume support (or no Range sent): start from the beginning
+                total = length
+            else:
+                raise fail(f"unexpected HTTP {status}",
+                           f"download it by hand, save it as {dest}, or pass --weights PATH")
+            if expected_size is not None and total is not None and total != expected_size:
+                _unlink(part)
+                raise fail(f"the server offers {total} bytes, expected {expected_size}",
+                           f"download it by hand, save it as {dest}, or pass --weights PATH")
+
+            done = offset
+            try:
+                out = open(part, "r+b" if offset else "wb")
+            except OSError as exc:
+                raise DownloadError(f"cannot write {part}: {_one_line(exc.strerror or exc)}; "
+                                    f"free some space or choose another folder with --model-dir") from None
+            with out:
+                out.truncate(offset)
+                out.seek(offset)
+                if progress is not None:
+                    progress(done, total)
+                while True:
+                    if _is_cancelled(cancel):
+                        raise DownloadCancelled(f"download of {name} cancelled after {done} bytes; "
+                                                f"run it again to resume")
+                    try:
+                        chunk = response.read(CHUNK_SIZE)
+                    except (OSError, http.client.HTTPException, ValueError) as exc:
+                        raise fail(f"{_network_reason(exc)} after {done} of {total or '?'} bytes",
+                                   "run it again to resume the download") from None
+                    if not chunk:
+                        break
+                    try:
+                        out.write(chunk)
+                    except OSError as exc:
+                        raise DownloadError(f"cannot write {part}: {_one_line(exc.strerror or exc)}; "
+                                            f"free some space and run it again to resume") from None
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                try:
+                    out.flush()
+                    os.fsync(out.fileno())
+                except OSError as exc:
+                    raise DownloadError(f"cannot write {part}: {_one_line(exc.strerror or exc)}; "
+                                        f"free some space and run it again") from None
+            if total is not None and done < total:
+                raise fail(f"connection closed after {done} of {total} bytes",
+                           "run it again to resume the download")
+            complete = True
+            break
+    if not complete:
+        raise fail("the server keeps refusing to resume", "delete the .part file and try again")
+
+    size = part.stat().st_size
+    if expected_size is not None and size < expected_size:  # server sent no length and stopped short
+        raise fail(f"connection closed after {size} of {expected_size} bytes", "run it again to resume the download")
+    if expected_size is not None and size != expected_size:
+        _unlink(part)
+        raise DownloadError(f"downloaded {name} is corrupt (size {size} bytes, expected {expected_size}) "
+                            f"and was deleted; try again")
+    if sha256 is not None and sha256_of(part) != sha256:
+        _unlink(part)
+        raise DownloadError(f"downloaded {name} is corrupt (sha256 mismatch) and was deleted; try again")
+    try:
+        os.chmod(part, 0o644)
+        os.replace(part, dest)
+    except OSError as exc:
+        raise DownloadError(f"cannot move {part} to {dest}: {_one_line(exc.strerror or exc)}; "
+                            f"check the folder's permissions and try again") from None
+    return dest
+
+
+# --------------------------------------------------------------------------- ensure / status
+
+def ensure_model_file(spec: ModelFile, directory: str | os.PathLike | None = None, *,
+                      allow_download: bool = True, progress: ProgressCallback | None = None,
+                      cancel=None) -> Path:
+    """The path of ``spec``'s file in the model folder, downloading it if missing and allowed.
+
+    * present and valid (see :func:`verify_file`): returned as is, no network;
+    * missing: downloaded (``allow_download``), else :class:`ModelError` saying where
+      to put it and where to get it;
+    * present but invalid: :class:`ModelError` saying to delete it and download again.
+    """
+    folder = model_dir(directory)
+    path = folder / spec.filename
+    if path.exists():
+        reason = verify_file(path, spec)
+        if reason is None:
+            return path
+        raise ModelError(f"{path} is not a valid {spec.key} model file ({reason}); delete it and run again "
+                         f"to download it afresh, or download it by hand from {spec.url}")
+    if not allow_download:
+        raise ModelError(f"{spec.key} model file {spec.filename} not found in {folder}; download it from "
+                         f"{spec.url} and save it there, or point --model-dir at the folder that holds it")
+    download(spec.url, path, sha256=spec.sha256, expected_size=spec.size, progress=progress, cancel=cancel)
+    reason = verify_file(path, spec)
+    if reason is not None:
+        _unlink(path)
+        raise DownloadError(f"downloaded {spec.filename} is corrupt ({reason}) and was deleted; try again")
+    return path
+
+
+def model_status(directory: str | os.PathLike | None = None) -> list[dict]:
+    """One dict per registered model, for ``facecam models``.
+
+    Keys: ``key``, ``filename``, ``path`` (str), ``url``, ``present`` (bool),
+    ``valid`` (bool, None when absent), ``reason`` (None when valid; "not downloaded"
+    when absent, with the bytes of a partial download if any).
+    """
+    folder = model_dir(directory)
+    rows = []
+    for spec in MODELS.values():
+        path = folder / spec.filename
+        present = path.exists()
+        if present:
+            reason = verify_file(path, spec)
+            valid: bool | None = reason is None
+        else:
+            valid = None
+            part = path.with_name(path.name + ".part")
+            reason = "not downloaded"
+            if part.is_file():
+                reason += f" (partial download: {part.stat().st_size} bytes)"
+        rows.append({"key": spec.key, "filename": spec.filename, "path": str(path), "url": spec.url,
+                     "present": present, "valid": valid, "reason": reason})
+    return rows
