@@ -77,6 +77,9 @@ def quiet_tensorflow():
     return tf
 
 
+MTCNN_FACE = 20  # the face size (pixels) mtcnn's pyramid is built for
+
+
 class MtcnnDetector:
     """MTCNN face detector. Built once (loads TensorFlow and the three networks), then ``detect`` per image."""
 
@@ -98,16 +101,20 @@ class MtcnnDetector:
         if rgb_image.ndim != 3 or rgb_image.shape[2] != 3 or rgb_image.dtype != np.uint8:
             raise ValueError(f"rgb_image: expected (H, W, 3) uint8, got {rgb_image.shape} {rgb_image.dtype}")
         height, width = rgb_image.shape[:2]
-        if min(height, width) < 12:
+        # mtcnn 1.0 sizes its image pyramid for 20-pixel faces whatever min_face_size it is given (a larger
+        # value shrinks the pyramid below PNet's 12-pixel input and finds nothing), so facecam keeps it at 20
+        # and shrinks the image instead: a face of min_face_size pixels becomes a 20-pixel face.
+        scale = min(1.0, self.options.max_side / max(height, width), MTCNN_FACE / self.options.min_face_size)
+        if min(height, width) * scale < 12:
             return Faces.empty()
-        scale = min(1.0, self.options.max_side / max(height, width))
         small = rgb_image if scale == 1.0 else _resize(rgb_image, scale)
-        min_face = max(12, int(round(self.options.min_face_size * scale)))
         rows = self._mtcnn.detect_faces(
             small, output_type="numpy", box_format="xyxy", fit_to_image=True,
-            min_face_size=min_face, threshold_onet=min(0.8, self.options.min_confidence))
-        return faces_from_mtcnn(np.asarray(rows, dtype=np.float64), 1.0 / scale, (width, height),
-                                self.options.min_confidence)
+            min_face_size=MTCNN_FACE, threshold_onet=min(0.8, self.options.min_confidence))
+        faces = faces_from_mtcnn(np.asarray(rows, dtype=np.float64), 1.0 / scale, (width, height),
+                                 self.options.min_confidence)
+        keep = np.maximum(faces.boxes[:, 2], faces.boxes[:, 3]) >= self.options.min_face_size
+        return faces if keep.all() else faces[keep]
 
 
 def _resize(rgb_image: np.ndarray, scale: float) -> np.ndarray:

@@ -1,0 +1,5 @@
+import sys
+
+from facecam.cli import main
+
+sys.exit(main())

