@@ -1,0 +1,85 @@
+"""Recognition on real faces (LFW, 10 people) through the command line, with the real SFace model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import lfw_people, lfw_photos
+
+ENROLLED_PER_PERSON = 3
+
+
+def make_gallery(root: Path, people: list[str]) -> list[Path]:
+    """known_faces with the first 3 photos of each person; returns the probes (the other 7 of each)."""
+    probes = []
+    for person in people:
+        photos = lfw_photos(person)
+        (root / person).mkdir(parents=True)
+        for photo in photos[:ENROLLED_PER_PERSON]:
+            shutil.copy(photo, root / person / photo.name)
+        probes += photos[ENROLLED_PER_PERSON:]
+    return probes
+
+
+def identify(cli, known: Path, model_dir: Path, probes: list[Path]) -> dict[str, list[dict]]:
+    code, stdout, stderr = cli("identify", "--json", "--model", "sface", "--model-dir", model_dir,
+                               "--known-faces", known, *probes)
+    assert code == 0, stderr
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert [row["image"] for row in rows] == [str(p) for p in probes]
+    return {Path(row["image"]).name: row["faces"] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def closed_set(tmp_path_factory, model_dir):
+    root = tmp_path_factory.mktemp("closed") / "known_faces"
+    return root, make_gallery(root, lfw_people())
+
+
+def test_identify_names_97_percent_of_lfw_probes(cli, closed_set, model_dir):
+    root, probes = closed_set
+    assert len(probes) == 70
+    results = identify(cli, root, model_dir, probes)
+    correct = [name for name, faces in results.items()
+               if faces and faces[0]["name"] == name.rsplit("_", 1)[0]]
+    wrong = {name: faces[0]["name"] if faces else "no face" for name, faces in results.items() if name not in correct}
+    assert len(correct) / len(probes) >= 0.97, wrong
+    # faces come largest first, each with a box and a real distance
+    for faces in results.values():
+        areas = [f["box"][2] * f["box"][3] for f in faces]
+        assert areas == sorted(areas, reverse=True)
+        assert all(0.0 <= f["distance"] <= 2.0 for f in faces)
+
+
+def test_strangers_come_out_unknown(cli, tmp_path, model_dir):
+    people = lfw_people()
+    known, strangers = people[:5], people[5:]
+    root = tmp_path / "known_faces"
+    make_gallery(root, known)
+    probes = [p for person in strangers for p in lfw_photos(person)[ENROLLED_PER_PERSON:]]
+    assert len(probes) == 35
+    results = identify(cli, root, model_dir, probes)
+    unknown = [name for name, faces in results.items() if faces and faces[0]["name"] is None]
+    named = {name: faces[0]["name"] for name, faces in results.items() if name not in unknown}
+    assert len(unknown) / len(probes) >= 0.95, named
+
+
+def test_two_people_in_one_photo_get_both_names(cli, tmp_path, model_dir):
+    from conftest import PEOPLE
+
+    root = tmp_path / "known_faces"
+    (root / "Barack Obama").mkdir(parents=True)
+    (root / "Joe Biden").mkdir(parents=True)
+    shutil.copy(PEOPLE / "obama_small.jpg", root / "Barack Obama")
+    shutil.copy(PEOPLE / "biden2.jpg", root / "Joe Biden")
+    code, stdout, stderr = cli("identify", "--json", "--model", "sface", "--model-dir", model_dir,
+                               "--known-faces", root, PEOPLE / "two_people.jpg")
+    assert code == 0, stderr
+    faces = json.loads(stdout)["faces"]
+    assert len(faces) == 2
+    left_to_right = sorted(faces, key=lambda f: f["box"][0])
+    assert [f["name"] for f in left_to_right] == ["Barack Obama", "Joe Biden"]
