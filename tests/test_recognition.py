@@ -83,3 +83,20 @@ def test_two_people_in_one_photo_get_both_names(cli, tmp_path, model_dir):
     assert len(faces) == 2
     left_to_right = sorted(faces, key=lambda f: f["box"][0])
     assert [f["name"] for f in left_to_right] == ["Barack Obama", "Joe Biden"]
+
+
+def test_gallery_photos_and_live_frames_share_one_preprocessing_path(sface_recognizer):
+    """The classic silent bug: gallery and query preprocessed differently. Same pixels -> same embedding."""
+    import cv2
+    import numpy as np
+
+    from conftest import LFW10
+
+    photo = LFW10 / "Hugo_Chavez" / "Hugo_Chavez_0003.jpg"
+    from_gallery = sface_recognizer.embed_photo(photo).embedding
+    bgr_frame = cv2.imread(str(photo))  # what a camera/video source hands the live pipeline
+    faces, from_live = sface_recognizer.faces_and_embeddings(bgr_frame)
+    assert np.array_equal(from_gallery, from_live[0])
+    # and a channel mix-up would show: the same face read as RGB instead of BGR is far away
+    _, swapped = sface_recognizer.faces_and_embeddings(np.ascontiguousarray(bgr_frame[..., ::-1]))
+    assert float(1 - from_live[0] @ swapped[0]) > 0.02

@@ -1,0 +1,137 @@
+"""The command line, in-process, on real photos with SFace: outputs, files written, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import LFW10, PEOPLE
+
+BLAIR = sorted((LFW10 / "Tony_Blair").glob("*.jpg"))
+BUSH = sorted((LFW10 / "George_W_Bush").glob("*.jpg"))
+
+
+def sface_args(model_dir, known=None):
+    args = ["--model", "sface", "--model-dir", str(model_dir)]
+    return args + (["--known-faces", str(known)] if known else [])
+
+
+def test_verify_same_and_different_people(cli, model_dir):
+    code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BLAIR[4])
+    assert code == 0, err
+    same = json.loads(out)
+    assert same["verified"] is True and same["model"] == "sface" and same["threshold"] == 0.637
+    assert 0.0 < same["distance"] < 0.637
+    code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BUSH[0])
+    different = json.loads(out)
+    assert code == 0 and different["verified"] is False and different["distance"] > 0.637
+
+
+def test_verify_human_output_and_threshold_override(cli, model_dir):
+    code, out, _ = cli("verify", *sface_args(model_dir), "--threshold", "0.01", BLAIR[0], BLAIR[4])
+    assert code == 0 and out.startswith("different people (distance ") and "threshold 0.01" in out
+
+
+def test_embed_gives_unit_vectors_per_face(cli, model_dir):
+    code, out, err = cli("embed", "--json", *sface_args(model_dir), PEOPLE / "two_people.jpg")
+    assert code == 0, err
+    faces = json.loads(out)["faces"]
+    assert len(faces) == 2
+    for face in faces:
+        vector = np.array(face["embedding"])
+        assert vector.shape == (128,) and abs(np.linalg.norm(vector) - 1) < 1e-4
+        assert len(face["box"]) == 4
+
+
+def test_enroll_then_identify(cli, tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    code, out, err = cli("enroll", "--json", *sface_args(model_dir, known), "José Müller", BLAIR[0], BLAIR[1])
+    assert code == 0, err
+    files = [Path(f) for f in json.loads(out)["files"]]
+    assert [f.parent for f in files] == [known / "José Müller"] * 2
+    assert [f.read_bytes() for f in files] == [BLAIR[0].read_bytes(), BLAIR[1].read_bytes()]
+    # enrolling the same photo again never overwrites
+    code, out, _ = cli("enroll", "--json", *sface_args(model_dir, known), "José Müller", BLAIR[0])
+    again = Path(json.loads(out)["files"][0])
+    assert code == 0 and again.name == "Tony_Blair_0001-2.jpg" and files[0].exists()
+
+    code, out, err = cli("identify", "--json", *sface_args(model_dir, known), BLAIR[5], BUSH[0])
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0, err
+    assert rows[0]["faces"][0]["name"] == "José Müller" and rows[1]["faces"][0]["name"] is None
+
+
+def test_enroll_refuses_a_photo_without_a_face(cli, tmp_path, model_dir):
+    import cv2
+
+    wall = tmp_path / "wall.jpg"
+    cv2.imwrite(str(wall), np.full((300, 300, 3), 200, np.uint8))
+    known = tmp_path / "known_faces"
+    code, out, err = cli("enroll", *sface_args(model_dir, known), "Ann", BLAIR[0], wall)
+    assert code == 1 and out == ""
+    assert err.startswith("facecam: error: no face found in ") and err.count("\n") == 1
+    assert not (known / "Ann").exists() or list((known / "Ann").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["../outside", "..", "a/b", "x\\y", "", "bad\x07"])
+def test_enroll_refuses_names_that_escape(cli, tmp_path, model_dir, name):
+    known = tmp_path / "known_faces"
+    known.mkdir()
+    code, out, err = cli("enroll", *sface_args(model_dir, known), name, BLAIR[0])
+    assert code == 1 and "cannot use" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["known_faces"]
+
+
+def test_index_lists_people_and_skipped_files(cli, tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    for photo in BLAIR[:2]:
+        shutil.copy(photo, known / "Tony Blair")
+    (known / "Tony Blair" / "broken.jpg").write_bytes(b"this is not a photo")
+    code, out, err = cli("index", "--json", *sface_args(model_dir, known))
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["people"] == {"Tony Blair": 2} and report["embedded"] == 2
+    assert [Path(s["file"]).name for s in report["skipped"]] == ["broken.jpg"]
+    code, out, _ = cli("index", *sface_args(model_dir, known))
+    assert code == 0 and "2 photos (0 embedded now, 2 from the cache" in out and "skipped" in out
+
+
+def test_index_fails_when_nothing_is_usable(cli, tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    known.mkdir()
+    (known / "x.jpg").write_bytes(b"")
+    code, _, err = cli("index", *sface_args(model_dir, known))
+    assert code == 1 and "no photo in" in err
+
+
+def test_usage_errors_exit_2(cli, capsys):
+    assert cli("identify")[0] == 2
+    assert cli("frobnicate")[0] == 2
+    assert cli("verify", "--threshold", "abc", "a.jpg", "b.jpg")[0] == 2
+    assert cli("verify", "--model", "facenet", "a.jpg", "b.jpg")[0] == 2
+
+
+def test_missing_photo_is_one_line_exit_1(cli, tmp_path, model_dir):
+    code, _, err = cli("verify", *sface_args(model_dir), tmp_path / "nope.jpg", BLAIR[0])
+    assert code == 1 and err.startswith("facecam: error: ") and err.count("\n") == 1
+    assert "nope.jpg" in err
+
+
+def test_missing_model_file_says_where_to_put_it(cli, tmp_path):
+    # no network here: the download fails fast and the message says what to do
+    code, _, err = cli("verify", "--model", "sface", "--model-dir", tmp_path / "empty", "--weights",
+                       tmp_path / "missing.onnx", BLAIR[0], BLAIR[1])
+    assert code == 1 and "missing.onnx" in err and "--weights" in err
+
+
+def test_models_command_reports_files(cli, model_dir):
+    code, out, err = cli("models", "--json", "--model-dir", model_dir)
+    rows = {row["key"]: row for row in map(json.loads, out.splitlines())}
+    assert code == 0, err
+    assert rows["sface"]["present"] is True and rows["sface"]["valid"] is True
+    assert rows["vgg-face"]["present"] is False
