@@ -1,0 +1,553 @@
+"""Video sources: a capture thread that keeps only the newest frame.
+
+Qt-free; OpenCV's ``VideoCapture`` does the decoding. One :class:`VideoSource` per
+camera, file or stream::
+
+    source = open_source("0")                # camera 0; also 0, "clip.mp4", "rtsp://..."
+    last = None
+    while not source.done:
+        frame = source.latest(after_seq=last, timeout=0.5)
+        if frame is None:
+            continue                         # nothing new yet (or done: the loop ends)
+        last = frame.seq
+        process(frame.bgr_frame, frame.t_source)
+    if source.error:
+        show(str(source.error))              # one line: what happened, what to do
+    source.stop()
+
+Practical advice:
+
+* **Newest frame wins.** In realtime mode (cameras, streams, and files by default)
+  the capture thread overwrites the single slot; a frame nobody took is counted in
+  ``frames_dropped``. Video never waits for the models: the detector takes
+  ``latest()`` when it is free, the painter takes ``latest()`` on every tick.
+* Always pass ``after_seq`` (the last ``seq`` you handled): ``latest()`` then returns
+  None instead of the same frame again, and with ``timeout`` it waits for a new one
+  without spinning.
+* Frames are shared between consumers and marked read-only; copy before drawing
+  (``facecam.annotate`` returns a new image anyway).
+* ``t_source`` is the source's own clock in seconds: the video position for files,
+  ``time.monotonic()`` at capture for live sources. Feed it to the tracker.
+* ``realtime=False`` (files only) delivers every frame in order: the reader waits
+  until the consumer has taken the previous frame (a hand-off of size one). Use it for
+  offline processing (``watch`` without ``--realtime``). Live sources are always
+  realtime: a camera cannot be paused, and its driver would buffer stale frames.
+* Opening happens on the capture thread, so :func:`open_source` never blocks on a
+  camera or a dead stream. ``wait_opened(timeout)`` waits for the outcome. Missing files
+  and malformed specs raise :class:`~facecam.errors.CameraError` at once; everything
+  else ends up in ``error`` (the thread stops): a camera index that does not exist, an
+  unreadable file, a stream that does not answer within ``open_timeout_s``, and a
+  source that stops delivering frames.
+* To retry after an error (the GUI's Retry button): ``stop()`` and ``open_source()``
+  again; a source is not restartable.
+* ``stop()`` returns within its timeout even if the backend is stuck in ``read()``
+  (the thread is a daemon and releases the capture when ``read()`` returns).
+  Never release a ``cv2.VideoCapture`` from another thread while it reads.
+* Tests and odd devices: pass ``backend=`` a factory ``(SourceSpec) -> capture`` whose
+  result has ``read()``, ``get(prop)``, ``release()`` and ``isOpened()``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple, Protocol
+
+import cv2
+import numpy as np
+
+from facecam.errors import CameraError
+
+DEFAULT_FPS = 30.0
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
+
+# Extra time the watchdog gives a backend beyond its own timeout before reporting.
+_WATCHDOG_GRACE_S = 1.0
+_FAILED_READ_PAUSE_S = 0.02
+
+
+class Frame(NamedTuple):
+    """One captured frame: ``seq`` counts from 1 in reading order; unpack as a tuple."""
+
+    seq: int
+    t_source: float
+    bgr_frame: np.ndarray
+
+
+class Capture(Protocol):
+    """What a backend factory returns (``cv2.VideoCapture`` fits)."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def get(self, prop_id: int) -> float: ...
+
+    def release(self) -> None: ...
+
+    def isOpened(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source: ``kind`` is "camera", "file" or "stream"; ``target`` the index, path or URL."""
+
+    kind: str
+    target: int | str
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+
+    @property
+    def live(self) -> bool:
+        """Cameras and streams: they run on their own clock and cannot be paused."""
+        return self.kind != "file"
+
+    def describe(self) -> str:
+        """How messages name the source (passwords in URLs are hidden)."""
+        if self.kind == "camera":
+            return f"camera {self.target}"
+        if self.kind == "stream":
+            return f"stream {_redact(str(self.target))}"
+        return f"video file {self.target}"
+
+
+BackendFactory = Callable[[SourceSpec], Capture]
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
+
+
+def parse_source(spec: str | int | os.PathLike, *, open_timeout_s: float = 5.0,
+                 read_timeout_s: float = 5.0) -> SourceSpec:
+    """Turn ``0``, ``"0"``, ``"clip.mp4"`` or ``"rtsp://..."`` into a :class:`SourceSpec`.
+
+    Raises :class:`CameraError` for a malformed spec or a file that does not exist.
+    """
+    timeouts = {"open_timeout_s": float(open_timeout_s), "read_timeout_s": float(read_timeout_s)}
+    if isinstance(spec, bool):
+        raise CameraError(f"video source {spec!r} is not valid; give a camera number, a file or a URL")
+    if isinstance(spec, (int, np.integer)):
+        if spec < 0:
+            raise CameraError(f"camera index {spec} is not valid; use 0 for the first camera")
+        return SourceSpec("camera", int(spec), **timeouts)
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise CameraError("no video source given; give a camera number (0), a video file or a stream URL")
+    text = spec.strip()
+    if text.isdigit():
+        return SourceSpec("camera", int(text), **timeouts)
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme:
+        name = scheme.group(1).lower()
+        if name == "file":
+            text = text[len("file://"):]
+        elif name in STREAM_SCHEMES:
+            return SourceSpec("stream", text, **timeouts)
+        else:
+            raise CameraError(
+                f"stream address {_redact(text)} uses an unsupported scheme {name}://; "
+                f"use one of {', '.join(s + '://' for s in STREAM_SCHEMES[:6])}"
+            )
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise CameraError(f"video file not found: {path}; check the path (or give a camera number such as 0)")
+    if not path.is_file():
+        raise CameraError(f"{path} is not a video file; give a video file, a camera number or a stream URL")
+    return SourceSpec("file", str(path), **timeouts)
+
+
+def opencv_capture(spec: SourceSpec) -> Capture:
+    """The default backend: ``cv2.VideoCapture`` with open/read timeouts for streams."""
+    if spec.kind == "camera":
+        return cv2.VideoCapture(int(spec.target), cv2.CAP_ANY)
+    if spec.kind == "stream":
+        params = []
+        for name, seconds in (("CAP_PROP_OPEN_TIMEOUT_MSEC", spec.open_timeout_s),
+                              ("CAP_PROP_READ_TIMEOUT_MSEC", spec.read_timeout_s)):
+            if hasattr(cv2, name):
+                params += [getattr(cv2, name), int(seconds * 1000)]
+        return cv2.VideoCapture(str(spec.target), cv2.CAP_FFMPEG, params)
+    return cv2.VideoCapture(str(spec.target), cv2.CAP_ANY)
+
+
+def _sane_fps(value) -> float:
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_FPS
+    # Streams often report 0, 1000 or 90000 (a timebase, not a frame rate).
+    return fps if math.isfinite(fps) and 1.0 <= fps <= 240.0 else DEFAULT_FPS
+
+
+class VideoSource:
+    """A capture thread and a one-frame slot. Build it with :func:`open_source`.
+
+    State, all safe to read from any thread: ``opened``, ``running``, ``ended`` (a file
+    reached its end: no error), ``error`` (a :class:`CameraError` or None), ``done``
+    (no new frame will come), ``fps`` (the source's own rate, 30 if unknown),
+    ``frame_size`` ``(w, h)`` once opened, ``frames_read``, ``frames_dropped``.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        *,
+        realtime: bool = True,
+        backend: BackendFactory | None = None,
+        max_failed_reads: int = 10,
+        stall_timeout_s: float | None = None,
+    ) -> None:
+        self.spec = spec
+        self.realtime = bool(realtime) or spec.live
+        self._backend = backend or opencv_capture
+        self._max_failed_reads = max(int(max_failed_reads), 1)
+        self._stall_timeout_s = (spec.read_timeout_s + _WATCHDOG_GRACE_S
+                                 if stall_timeout_s is None else float(stall_timeout_s))
+        self._cond = threading.Condition(threading.Lock())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._frame: Frame | None = None
+        self._taken = True
+        self._frames_read = 0
+        self._frames_dropped = 0
+        self._fps = DEFAULT_FPS
+        self._frame_size: tuple[int, int] | None = None
+        self._opened = False
+        self._open_finished = False
+        self._ended = False
+        self._error: CameraError | None = None
+        self._started_at: float | None = None
+        self._last_frame_at: float | None = None
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> "VideoSource":
+        """Start the capture thread (opening happens there). Returns self."""
+        with self._cond:
+            if self._thread is not None:
+                raise RuntimeError("VideoSource.start: already started; open a new source to retry")
+            self._started_at = time.monotonic()
+            self._thread = threading.Thread(target=self._run, name=f"facecam-capture {self.spec.describe()}",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Ask the thread to stop and join it for at most ``timeout`` seconds.
+
+        Returns True when the thread has finished. False means the backend is stuck
+        in ``read()`` or open; the daemon thread exits (and releases the capture) as soon
+        as that call returns. Safe to call twice, or before start.
+        """
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(max(float(timeout), 0.0))
+        return not thread.is_alive()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ consuming
+
+    def latest(self, after_seq: int | None = None, timeout: float = 0.0) -> Frame | None:
+        """The newest frame if it is newer than ``after_seq``, else None.
+
+        Waits up to ``timeout`` seconds for one (0: never waits, right for a GUI
+        timer). Returns None at once when the source is done and nothing newer is
+        left. In ``realtime=False`` mode taking a frame lets the reader go on.
+        """
+        deadline = time.monotonic() + max(float(timeout), 0.0)
+        with self._cond:
+            while True:
+                self._check_watchdogs()
+                frame = self._frame
+                if frame is not None and (after_seq is None or frame.seq > after_seq):
+                    if not self._taken:
+                        self._taken = True
+                        self._cond.notify_all()
+                    return frame
+                if self._done_locked():
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(min(remaining, 0.1))
+
+    def wait_opened(self, timeout: float | None = None) -> bool:
+        """Wait until opening succeeded (True) or failed or ``timeout`` passed (False).
+
+        On False, ``error`` says why (None: still trying).
+        """
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        with self._cond:
+            while True:
+                self._check_watchdogs()
+                if self._opened:
+                    return True
+                if self._error is not None or self._open_finished or self._thread is None \
+                        or self._stop.is_set():
+                    return False
+                remaining = 0.1 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.1))
+
+    def check(self) -> None:
+        """Raise ``error`` if the source failed."""
+        error = self.error
+        if error is not None:
+            raise error
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def error(self) -> CameraError | None:
+        with self._cond:
+            self._check_watchdogs()
+            return self._error
+
+    @property
+    def ended(self) -> bool:
+        with self._cond:
+            return self._ended
+
+    @property
+    def done(self) -> bool:
+        """True when no new frame will come: ended, failed or stopped."""
+        with self._cond:
+            self._check_watchdogs()
+            return self._done_locked()
+
+    @property
+    def opened(self) -> bool:
+        with self._cond:
+            return self._opened
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def fps(self) -> float:
+        with self._cond:
+            return self._fps
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        with self._cond:
+            return self._frame_size
+
+    @property
+    def frames_read(self) -> int:
+        with self._cond:
+            return self._frames_read
+
+    @property
+    def frames_dropped(self) -> int:
+        with self._cond:
+            return self._frames_dropped
+
+    def __repr__(self) -> str:
+        return (f"VideoSource({self.spec.describe()}, realtime={self.realtime}, read={self._frames_read}, "
+                f"dropped={self._frames_dropped}, ended={self._ended}, error={self._error!s})")
+
+    # ------------------------------------------------------------------ internals
+
+    def _done_locked(self) -> bool:
+        return self._ended or self._error is not None or self._stop.is_set() or (
+            self._thread is not None and self._open_finished and not self._thread.is_alive())
+
+    def _check_watchdogs(self) -> None:
+        """Report a backend that hangs beyond its own timeouts (called with the lock held)."""
+        if self._error is not None or self._ended or self._started_at is None or self._stop.is_set():
+            return
+        now = time.monotonic()
+        if not self._open_finished:
+            if now - self._started_at > self.spec.open_timeout_s + _WATCHDOG_GRACE_S:
+                self._fail(self._open_error(timed_out=True))
+        elif self.spec.live and self._opened and self._last_frame_at is not None:
+            if now - self._last_frame_at > self._stall_timeout_s:
+                self._fail(self._stopped_error())
+
+    def _fail(self, error: CameraError) -> None:
+        if self._error is None:
+            self._error = error
+        self._cond.notify_all()
+
+    def _open_error(self, timed_out: bool = False) -> CameraError:
+        spec = self.spec
+        if spec.kind == "camera":
+            return CameraError(
+                f"camera {spec.target} could not be opened{' in time' if timed_out else ''}; check it is "
+                f"connected and not used by another app, or choose another camera number"
+            )
+        if spec.kind == "stream":
+            return CameraError(
+                f"{spec.describe()} did not answer (waited up to {spec.open_timeout_s:g} s) or refused; "
+                f"check the address, the network and that the camera is on"
+            )
+        return CameraError(
+            f"{spec.describe()} could not be read (damaged or unsupported format); "
+            f"convert it to MP4 or AVI and try again"
+        )
+
+    def _stopped_error(self) -> CameraError:
+        if self.spec.kind == "stream":
+            return CameraError("stream stopped delivering frames; check the network and press Retry")
+        return CameraError("camera stopped delivering frames; check the cable and press Retry")
+
+    def _run(self) -> None:
+        capture = None
+        try:
+            capture = self._backend(self.spec)
+            opened = capture is not None and bool(capture.isOpened())
+            with self._cond:
+                self._open_finished = True
+                if self._stop.is_set() or self._error is not None:
+                    return
+                if not opened:
+                    self._fail(self._open_error())
+                    return
+                self._fps = _sane_fps(capture.get(cv2.CAP_PROP_FPS))
+                w, h = capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+                if w and h and w > 0 and h > 0:
+                    self._frame_size = (int(w), int(h))
+                self._opened = True
+                self._last_frame_at = time.monotonic()
+                self._cond.notify_all()
+            self._read_loop(capture)
+        except Exception as exc:  # a backend that raises must not kill the thread silently
+            with self._cond:
+                self._open_finished = True
+                self._fail(CameraError(f"{self.spec.describe()} failed: {exc}; press Retry or choose another source"))
+        finally:
+            if capture is not None:
+                try:
+                    capture.release()
+                except Exception:
+                    pass
+            with self._cond:
+                self._open_finished = True
+                self._cond.notify_all()
+
+    def _read_loop(self, capture: Capture) -> None:
+        live = self.spec.live
+        paced = not live and self.realtime
+        failures = 0
+        seq = 0
+        t_prev = -math.inf
+        anchor: float | None = None  # wall time of video time 0, for realtime pacing of files
+        while not self._stop.is_set():
+            ok, image = capture.read()
+            if self._stop.is_set() or self._error is not None:
+                return
+            if not ok or image is None:
+                if not live:
+                    with self._cond:
+                        if seq == 0:
+                            self._fail(CameraError(
+                                f"{self.spec.describe()} contains no frames OpenCV can decode; "
+                                f"convert it to MP4 or AVI and try again"))
+                        else:
+                            self._ended = True
+                        self._cond.notify_all()
+                    return
+                failures += 1
+                if failures >= self._max_failed_reads:
+                    with self._cond:
+                        self._fail(self._stopped_error())
+                    return
+                self._stop.wait(_FAILED_READ_PAUSE_S)
+                continue
+            failures = 0
+            seq += 1
+            now = time.monotonic()
+            if live:
+                t_source = now
+            else:
+                t_source = self._file_time(capture, seq, t_prev)
+            t_prev = t_source
+            image = np.asarray(image)
+            image.flags.writeable = False
+            with self._cond:
+                self._frames_read += 1
+                self._last_frame_at = now
+            if paced:
+                if anchor is None or now - (anchor + t_source) > 1.0:
+                    anchor = now - t_source  # start, or far behind: re-anchor instead of bursting
+                delay = anchor + t_source - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+            if not self._publish(Frame(seq, t_source, image)):
+                return
+
+    def _file_time(self, capture: Capture, seq: int, t_prev: float) -> float:
+        # The container's timestamp when it is sane (variable frame rate files), else index / fps.
+        fallback = (seq - 1) / self._fps
+        try:
+            pos = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+        except Exception:
+            return fallback if fallback > t_prev else t_prev + 1.0 / self._fps
+        if math.isfinite(pos) and pos > t_prev and (seq == 1 or pos > 0):
+            return pos
+        return fallback if fallback > t_prev else t_prev + 1.0 / self._fps
+
+    def _publish(self, frame: Frame) -> bool:
+        with self._cond:
+            if not self.realtime:
+                # Hand-off of size one: wait until the consumer took the previous frame.
+                while self._frame is not None and not self._taken:
+                    if self._stop.is_set():
+                        return False
+                    self._cond.wait(0.1)
+            elif self._frame is not None and not self._taken:
+                self._frames_dropped += 1
+            self._frame = frame
+            self._taken = False
+            self._cond.notify_all()
+            return not self._stop.is_set()
+
+
+def open_source(
+    spec: str | int | os.PathLike,
+    *,
+    realtime: bool = True,
+    backend: BackendFactory | None = None,
+    open_timeout_s: float = 5.0,
+    read_timeout_s: float = 5.0,
+    max_failed_reads: int = 10,
+    start: bool = True,
+) -> VideoSource:
+    """Open a camera index (``0``, ``"0"``), a video file or a stream URL; start capturing.
+
+    Returns at once: opening runs on the capture thread (see :meth:`VideoSource.wait_opened`).
+    Raises :class:`CameraError` only for a malformed spec or a missing file.
+
+    * ``realtime`` - files play at their own frame rate, dropping frames the consumer
+      did not take (like a camera). ``False``: every frame, in order, at the
+      consumer's pace (files only; live sources are always realtime).
+    * ``open_timeout_s`` / ``read_timeout_s`` - given to OpenCV for streams
+      (``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``); a watchdog
+      reports an error one second later if the backend ignores them.
+    * ``max_failed_reads`` - consecutive failed reads of a live source before it is
+      reported as stopped (about 20 ms apart).
+    * ``backend`` - capture factory (see module notes), for tests and special devices.
+    """
+    parsed = parse_source(spec, open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s)
+    source = VideoSource(parsed, realtime=realtime, backend=backend, max_failed_reads=max_failed_reads)
+    if start:
+        source.start()
+    return source
