@@ -72,9 +72,11 @@ MIN_SIDE = 20
 #: Longest side of a returned image (pixels). Larger photos are scaled down
 #: (aspect ratio kept): faces in a 4096-pixel photo are already far above what
 #: detection needs, and it bounds the memory and time spent on one photo.
-#: JPEGs are decoded directly at 1/2, 1/4 or 1/8 size, the largest reduction
-#: that is at most this long, so their longest side ends between
-#: ``MAX_SIDE / 2`` and ``MAX_SIDE``; other formats are resized to exactly this.
+#: JPEGs are decoded directly at 1/2, 1/4 or 1/8 size, the smallest reduction
+#: that is at most this long, so their longest side usually ends between
+#: ``MAX_SIDE / 2`` and ``MAX_SIDE`` (a reduction never takes the short side
+#: below :data:`MIN_SIDE`; what is still too long is then resized); other
+#: formats are resized to exactly this.
 MAX_SIDE = 4096
 
 #: Largest image (width x height) that is decoded with a full-size buffer:
@@ -597,7 +599,9 @@ def _plan(header: _Header, name: str) -> _Plan:
                          f"({MAX_PIXELS / 1e6:.0f} megapixels); resize it or save it {fix}")
     reduce = 1
     if header.coding in ("sequential", "progressive"):
-        while reduce < 8 and max(-(-width // reduce), -(-height // reduce)) > MAX_SIDE:
+        # Halve while the longest side is above MAX_SIDE, but never below MIN_SIDE.
+        while (reduce < 8 and -(-max(width, height) // reduce) > MAX_SIDE
+               and -(-min(width, height) // (2 * reduce)) >= MIN_SIDE):
             reduce *= 2
     decoded = (-(-width // reduce), -(-height // reduce))
     final = decoded
@@ -606,9 +610,9 @@ def _plan(header: _Header, name: str) -> _Plan:
         scale = MAX_SIDE / longest
         final = (max(1, min(MAX_SIDE, round(decoded[0] * scale))),
                  max(1, min(MAX_SIDE, round(decoded[1] * scale))))
-        if min(final) < MIN_SIDE:
-            raise ImageError(f"{name}: is {width}x{height} pixels, too long and narrow to find a "
-                             f"face in once scaled to {MAX_SIDE} pixels; crop it to the face")
+    if min(final) < MIN_SIDE:
+        raise ImageError(f"{name}: is {width}x{height} pixels, too long and narrow to find a "
+                         f"face in once scaled to {MAX_SIDE} pixels; crop it to the face")
     return _Plan(reduce, decoded, final)
 
 

@@ -538,6 +538,15 @@ def test_jpeg_reduction_sizes():
     assert exact.shape == (64, MAX_SIDE, 3)  # not reduced at exactly MAX_SIDE
 
 
+def test_jpeg_reduction_keeps_the_short_side_above_the_minimum():
+    # Found by the fuzz test: reducing 8240x48 by 4 would give 2060x12, under MIN_SIDE.
+    image = read_image_bytes(encode_pil(quadrants(48, 8240), "JPEG", quality=95), "strip.jpg")
+    assert image.shape == (24, MAX_SIDE, 3)  # decoded at 1/2 (4120x24), then resized
+    assert_colours(quadrant_colours(image)[:2], [RED, GREEN], tolerance=40)
+    narrow = encode_pil(quadrants(30, 8240), "JPEG")  # 4096x15 at best
+    assert_image_error(lambda: read_image_bytes(narrow, "narrow.jpg"), "8240x30", "too long and narrow")
+
+
 def test_long_narrow_image_is_refused(tmp_path):
     path = tmp_path / "strip.png"
     write_big_png(path, 100_000, 30, b"\x80" * 100_000, color_type=0)
