@@ -39,6 +39,9 @@ file, what is wrong, and what to do):
 * Images smaller than :data:`MIN_SIDE` on a side are refused: no face can be
   found in them (the detector's smallest face is 20 pixels), and "too small"
   is a clearer answer than "no face found".
+* Damage *inside* a complete file is left to the decoders: libpng refuses
+  CRC errors, libjpeg decodes corrupt JPEG data with a warning on stderr (as
+  viewers do), and whatever they refuse becomes "damaged; save it again".
 * Colour profiles (ICC) are ignored, as OpenCV does.
 
 Nothing here imports TensorFlow or Qt; all functions are pure (no global state).
