@@ -1,0 +1,183 @@
+"""The live pipeline: recognition that never makes the picture wait.
+
+Three parties, three rates::
+
+    capture thread   VideoSource keeps only the newest frame (sources.py)
+    recognition      LivePipeline's worker: takes the newest frame when it is free,
+                     detects, tracks, embeds only the faces that need it, matches
+    display          window timer or `watch` loop: every frame, drawn with the
+                     tracks' latest boxes moved to that frame's time (labels_at)
+
+The worker never queues: ``submit`` replaces a frame that was not taken yet, so a
+slow model round costs the boxes some freshness, never the video its smoothness.
+Embedding (VGG-Face ~176 ms per face on a laptop CPU) is the expensive part, so it
+runs only for faces the tracker asks for: new tracks first (in one batch), then a
+face that moved or changed size a lot, then a re-check about once a second.
+Names are smoothed by a vote over each track's recent results.
+
+Qt-free: the window wraps it (gui/workers.py) and ``watch`` drives it directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from facecam.annotate import Label
+from facecam.images import bgr_to_rgb
+from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.recognizer import Recognizer
+from facecam.sources import Frame
+from facecam.tracker import FaceTracker, Track
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """``recheck_s``: re-embed each face this often; ``move_ratio``: or when it moved this many face sizes;
+    ``max_embed_per_round``: at most this many faces embedded between two detections (new faces first)."""
+
+    recheck_s: float = 1.0
+    move_ratio: float = 0.5
+    max_embed_per_round: int = 4
+    max_recheck_per_round: int = 1
+
+
+@dataclass
+class PipelineStats:
+    """What the status bar and ``watch --summary`` show."""
+
+    rounds: int = 0
+    embeddings_computed: int = 0
+    last_round_s: float = 0.0
+    last_detect_s: float = 0.0
+    last_embed_s: float = 0.0
+    latency_s: float = 0.0          # age of the frame when its round finished (wall clock)
+
+
+class LivePipeline:
+    """Detect, track, embed and match on the newest frame, in a worker thread (or in the caller with ``process``).
+
+    ``gallery`` is a callable returning the current :class:`GalleryMatrix`, so a
+    gallery refreshed elsewhere (files dropped into known_faces) is used from the
+    next round on. ``on_round(stats)`` and ``on_error(exception)`` are called from
+    the worker thread after each round / on an error (the worker keeps going).
+    """
+
+    def __init__(self, recognizer: Recognizer, gallery: Callable[[], GalleryMatrix], *,
+                 options: PipelineOptions | None = None, tracker: FaceTracker | None = None,
+                 on_round: Callable[[PipelineStats], None] | None = None,
+                 on_error: Callable[[BaseException], None] | None = None):
+        self.recognizer = recognizer
+        self.gallery = gallery
+        self.options = options or PipelineOptions()
+        self.tracker = tracker or FaceTracker()
+        self.stats = PipelineStats()
+        self.on_round = on_round
+        self.on_error = on_error
+        self._slot: Frame | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._submitted_at: dict[int, float] = {}
+        self.paused = False
+
+    # ----------------------------------------------------------- worker thread
+    def start(self) -> "LivePipeline":
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="facecam-recognition", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Stop the worker; True when it finished within ``timeout`` (a round in progress is not interrupted)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, frame: Frame) -> None:
+        """Offer the newest frame; one not taken yet is replaced (dropped), never queued."""
+        with self._cond:
+            self._slot = frame
+            self._submitted_at[frame.seq] = time.monotonic()
+            self._cond.notify()
+
+    def idle(self) -> bool:
+        """True when no frame is waiting (the worker is free or working on the last one)."""
+        with self._cond:
+            return self._slot is None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                while self._slot is None and not self._stop.is_set():
+                    self._cond.wait(0.1)
+                frame, self._slot = self._slot, None
+                submitted = self._submitted_at.pop(frame.seq, None) if frame else None
+                self._submitted_at.clear()
+            if frame is None or self.paused:
+                continue
+            try:
+                self.process(frame)
+                if submitted is not None:
+                    self.stats.latency_s = time.monotonic() - submitted
+                if self.on_round is not None:
+                    self.on_round(self.stats)
+            except Exception as error:  # noqa: BLE001 - reported, and the video goes on
+                if self.on_error is not None:
+                    self.on_error(error)
+                time.sleep(0.05)
+
+    # ----------------------------------------------------------- one round
+    def process(self, frame: Frame) -> list[Track]:
+        """One recognition round on ``frame`` (detect, track, embed what is needed, match)."""
+        started = time.perf_counter()
+        rgb_frame = bgr_to_rgb(frame.bgr_frame)
+        faces = self.recognizer.find_faces(rgb_frame)
+        detected = time.perf_counter()
+        t = float(frame.t_source)
+        tracks = self.tracker.update(faces, t)
+        wanted = self.tracker.tracks_needing_embedding(t, self.options.recheck_s, self.options.move_ratio)
+        new = [tr for tr in wanted if tr.last_embedded is None][: self.options.max_embed_per_round]
+        rechecks = [tr for tr in wanted if tr.last_embedded is not None][: self.options.max_recheck_per_round]
+        chosen = (new + rechecks)[: max(self.options.max_embed_per_round, 1)]
+        if chosen:
+            indices = [tr.detection_index for tr in chosen]
+            embeddings = self.recognizer.embed_faces(rgb_frame, faces[np.array(indices)])
+            matches = match_embeddings(embeddings, self.gallery(), self.recognizer.threshold,
+                                       self.recognizer.match_mode)
+            self.stats.embeddings_computed += len(chosen)
+            for track, match in zip(chosen, matches):
+                self.tracker.add_match(track.id, match, t)
+        finished = time.perf_counter()
+        self.stats.rounds += 1
+        self.stats.last_detect_s = detected - started
+        self.stats.last_embed_s = finished - detected
+        self.stats.last_round_s = finished - started
+        return tracks
+
+    # ----------------------------------------------------------- display side
+    def tracks_at(self, t_source: float) -> list[Track]:
+        """The tracks to draw on the frame of time ``t_source``, boxes moved to that time."""
+        return self.tracker.boxes_at(t_source)
+
+    def labels_at(self, t_source: float) -> list[Label]:
+        """What to draw on the frame of time ``t_source`` (see :class:`facecam.annotate.Label`)."""
+        return [Label.from_track(track) for track in self.tracks_at(t_source)]
+
+    def reset(self) -> None:
+        """Forget all tracks: every face is recognised afresh (new source, gallery or threshold changed)."""
+        self.tracker.reset()

@@ -1,0 +1,89 @@
+"""`watch`: the live pipeline without a window, on a video built from real photos, with real SFace."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from clips import SHORT_SCENE, make_gallery, score_events, write_clip
+
+SECONDS = 6.0
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("watch")
+    clip = folder / "clip.avi"
+    truth = write_clip(clip, SHORT_SCENE, seconds=SECONDS)
+    known = make_gallery(folder / "known_faces")
+    return clip, truth, known
+
+
+def run_watch(cli, model_dir, scene, tmp_path, *extra):
+    clip, truth, known = scene
+    events, summary = tmp_path / "events.jsonl", tmp_path / "summary.json"
+    code, out, err = cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", known,
+                         "--source", clip, "--events", events, "--summary", summary, *extra)
+    assert code == 0, err
+    return [json.loads(line) for line in events.read_text().splitlines()], json.loads(summary.read_text())
+
+
+def test_every_frame_labelled_right_offline(cli, model_dir, scene, tmp_path):
+    clip, truth, _ = scene
+    output = tmp_path / "labelled.avi"
+    events, summary = run_watch(cli, model_dir, scene, tmp_path, "--output", output)
+    assert summary["frames_in"] == summary["frames_out"] == len(truth) == len(events)
+    assert [e["frame"] for e in events] == list(range(len(truth)))
+    assert events[30]["t"] == pytest.approx(1.0, abs=1e-3)
+    score = score_events(events, truth)
+    assert set(score["first_label_latency_s"]) == {"Tony_Blair", "George_W_Bush", "stranger"}
+    assert score["label_accuracy"] >= 0.99, score["wrong"]
+    assert score["frames_scored"] > 200
+    # while all three are on screen: the two enrolled people by name, the stranger Unknown, stable ids
+    middle = [e for e in events if 3.5 <= e["t"] <= 4.5]
+    for event in middle:
+        names = sorted((f["name"] or "Unknown") for f in event["faces"])
+        assert names == ["George_W_Bush", "Tony_Blair", "Unknown"], event
+    assert len({f["track"] for e in middle for f in e["faces"]}) == 3
+    assert all(f["distance"] is not None and 0 <= f["distance"] <= 2 for e in middle for f in e["faces"])
+    # embeddings only for new faces and the once-a-second re-checks, not every frame
+    assert 3 <= summary["embeddings_computed"] <= 3 * SECONDS * 1.5 + 6
+    # the annotated video: every frame, same size, green (known) boxes drawn on it
+    capture = cv2.VideoCapture(str(output))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == len(truth) and frames[0].shape == (480, 640, 3)
+    green = (frames[120][:, :, 1] > 170) & (frames[120][:, :, 0] < 60) & (frames[120][:, :, 2] < 60)
+    assert green.sum() > 200
+
+
+def test_realtime_keeps_every_frame_and_names_people(cli, model_dir, scene, tmp_path):
+    clip, truth, _ = scene
+    events, summary = run_watch(cli, model_dir, scene, tmp_path, "--realtime")
+    assert summary["frames_in"] == len(truth) and summary["source_fps"] == 30.0
+    assert summary["frames_out"] >= 0.8 * len(truth)          # display never waits for the models
+    assert summary["recognition_rounds"] < summary["frames_out"]  # recognition ran on the newest frames only
+    score = score_events(events, truth)
+    assert {"Tony_Blair", "George_W_Bush"} <= set(score["first_label_latency_s"])
+    assert score["label_accuracy"] >= 0.97, score["wrong"]
+
+
+def test_missing_and_corrupt_sources_fail_with_one_line(cli, model_dir, scene, tmp_path):
+    _, _, known = scene
+    code, _, err = cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", known,
+                       "--source", tmp_path / "nope.mp4")
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and last.startswith("facecam: error: ") and "nope.mp4" in last
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    code, _, err = cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", known,
+                       "--source", corrupt)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and last.startswith("facecam: error: ") and "corrupt.mp4" in last
