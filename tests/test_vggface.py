@@ -301,13 +301,16 @@ def test_truncated_file_is_refused(random_weights, tmp_path, keep):
             chunk = source.read(min(remaining, 16 << 20))
             target.write(chunk)
             remaining -= len(chunk)
-    with pytest.raises(ModelError) as excinfo:
-        validate_weights_file(truncated)
-    assert_one_line_model_error(excinfo, str(truncated), "truncated")
-    from facecam.embedders.vggface import VggFaceEmbedder
+    try:
+        with pytest.raises(ModelError) as excinfo:
+            validate_weights_file(truncated)
+        assert_one_line_model_error(excinfo, str(truncated), "truncated")
+        from facecam.embedders.vggface import VggFaceEmbedder
 
-    with pytest.raises(ModelError, match="truncated"):
-        VggFaceEmbedder(truncated)
+        with pytest.raises(ModelError, match="truncated"):
+            VggFaceEmbedder(truncated)
+    finally:
+        truncated.unlink()          # up to 580 MB; pytest keeps the last three runs' folders
 
 
 def test_wrong_kernel_shape_is_named(tmp_path):
