@@ -425,3 +425,98 @@ def remove_person(root: Path, name: str) -> Path:
     for source in sources:
         shutil.move(str(source), str(backup / source.name))
     return backup
+
+
+def folder_signature(root: Path) -> tuple:
+    """A cheap fingerprint of the photos in ``root`` (names, sizes, modification times): no file is read."""
+    photos, _ = scan_photos(root)
+    signature = []
+    for path, person in photos:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        signature.append((str(path), person, stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
+
+
+class GalleryWatcher:
+    """Keeps a :class:`Gallery` in step with its folder while the app runs (Qt-free, one thread).
+
+    Every ``interval_s`` it compares the folder's fingerprint (names, sizes,
+    times: cheap) with the last one; on a change it waits until the folder has
+    been quiet for ``settle_s`` (a photo still being copied), refreshes the
+    gallery (embedding only what is new) and calls ``on_change(matrix, report)``.
+    ``on_error(exception)`` reports a failure; the watcher keeps going.
+    ``refresh_now()`` asks for a refresh at once (the Rescan button, after Enroll).
+    """
+
+    def __init__(self, gallery: Gallery, embed_photo: Callable[[Path], PhotoEmbedding],
+                 on_change: Callable[[GalleryMatrix, IndexReport], None],
+                 on_error: Callable[[BaseException], None] | None = None,
+                 interval_s: float = 1.0, settle_s: float = 0.5):
+        import threading  # noqa: PLC0415
+
+        self.gallery = gallery
+        self.embed_photo = embed_photo
+        self.on_change = on_change
+        self.on_error = on_error
+        self.interval_s = float(interval_s)
+        self.settle_s = float(settle_s)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._signature: tuple | None = None
+        self._threading = threading
+
+    def start(self, initial_refresh: bool = True) -> "GalleryWatcher":
+        if initial_refresh:
+            self._wake.set()
+        else:
+            self._signature = self._safe_signature()
+        self._thread = self._threading.Thread(target=self._run, name="facecam-gallery-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def refresh_now(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _safe_signature(self) -> tuple | None:
+        try:
+            return folder_signature(self.gallery.root)
+        except FacecamError:
+            return None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            forced = self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            signature = self._safe_signature()
+            if not forced and signature == self._signature:
+                continue
+            if not forced:
+                # let a copy finish: wait until the folder stops changing
+                while not self._stop.wait(self.settle_s):
+                    again = self._safe_signature()
+                    if again == signature:
+                        break
+                    signature = again
+            try:
+                report = self.gallery.refresh(self.embed_photo, should_stop=self._stop.is_set)
+                self._signature = signature
+                self.on_change(self.gallery.matrix(), report)
+            except Exception as error:  # noqa: BLE001 - reported; the watcher keeps going
+                self._signature = signature
+                if self.on_error is not None:
+                    self.on_error(error)

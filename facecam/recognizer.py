@@ -12,6 +12,7 @@ It knows nothing of Qt or of files beyond reading a photo.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,9 @@ class Recognizer:
         self.embedder = embedder
         self.threshold = float(threshold)
         self.match_mode = match_mode
+        # The live worker and the gallery watcher share the models: one call at a time per model.
+        self._detect_lock = threading.Lock()
+        self._embed_lock = threading.Lock()
 
     @property
     def model(self) -> str:
@@ -40,13 +44,17 @@ class Recognizer:
 
     def find_faces(self, rgb_image: np.ndarray) -> Faces:
         """Faces in an RGB image, largest first."""
-        return self.detector.detect(rgb_image).largest_first()
+        with self._detect_lock:
+            faces = self.detector.detect(rgb_image)
+        return faces.largest_first()
 
     def embed_faces(self, rgb_image: np.ndarray, faces: Faces) -> np.ndarray:
         """``(N, D)`` embeddings of ``faces`` in ``rgb_image`` (one batch through the model)."""
         if len(faces) == 0:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return self.embedder.embed(align_faces(rgb_image, faces, self.embedder.align_spec))
+        crops = align_faces(rgb_image, faces, self.embedder.align_spec)
+        with self._embed_lock:
+            return self.embedder.embed(crops)
 
     def faces_and_embeddings(self, bgr_image: np.ndarray) -> tuple[Faces, np.ndarray]:
         rgb_image = bgr_to_rgb(bgr_image)

@@ -173,3 +173,37 @@ def test_bad_person_names_are_refused(tmp_path, name):
 def test_good_person_names_stay_inside(tmp_path, name):
     folder = person_folder(tmp_path, name)
     assert folder.parent == tmp_path.resolve() and folder.name == check_person_name(name)
+
+
+def test_watcher_picks_up_added_and_removed_photos_within_3_seconds(known, sface_recognizer):
+    import threading
+    import time
+
+    from facecam.gallery import GalleryWatcher
+
+    seen = []
+    changed = threading.Event()
+
+    def on_change(matrix, report):
+        seen.append({name: int((matrix.labels == i).sum()) for i, name in enumerate(matrix.names)})
+        changed.set()
+
+    gallery = new_gallery(known, sface_recognizer)
+    watcher = GalleryWatcher(gallery, sface_recognizer.embed_photo, on_change, interval_s=0.5, settle_s=0.3).start()
+    try:
+        assert changed.wait(30)
+        assert seen[-1] == {"Colin Powell": 1, "Hugo_Chavez": 2, "Tony_Blair": 2}
+        changed.clear()
+        (known / "Jacques Chirac").mkdir()
+        start = time.monotonic()
+        shutil.copy(LFW10 / "Jacques_Chirac" / "Jacques_Chirac_0001.jpg", known / "Jacques Chirac")
+        assert changed.wait(10)
+        assert time.monotonic() - start < 3.0
+        assert seen[-1]["Jacques Chirac"] == 1
+        changed.clear()
+        start = time.monotonic()
+        (known / "Colin Powell.jpg").unlink()
+        assert changed.wait(10) and time.monotonic() - start < 3.0
+        assert "Colin Powell" not in seen[-1]
+    finally:
+        assert watcher.stop(timeout=2.0)
