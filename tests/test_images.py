@@ -38,7 +38,7 @@ from facecam.images import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-OBAMA = Path("/work/shared/facedata/face_recognition/examples/obama.jpg")
+OBAMA = REPO / "tests" / "data" / "people" / "obama.jpg"
 needs_obama = pytest.mark.skipif(not OBAMA.is_file(), reason=f"{OBAMA} is not on this machine")
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
