@@ -115,6 +115,7 @@ def run_watch(session, args, out) -> int:
                                   "max": round(max(latencies), 3) if latencies else None},
         "embeddings_computed": pipeline.stats.embeddings_computed, "wall_s": round(wall, 2),
         "recognition_rounds": pipeline.stats.rounds, "model": recognizer.model,
+        "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
     }
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
