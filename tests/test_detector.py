@@ -90,3 +90,28 @@ def test_planted_mtcnn_weights_in_the_working_directory_are_never_unpickled(tmp_
     assert result.stdout.strip().splitlines()[-1] == "2"
     assert not marker.exists(), "facecam unpickled a weights file from the working directory"
     del probe
+
+
+def test_compiled_networks_match_mtcnn_and_never_retrace(detector):
+    """facecam runs mtcnn's networks as traced graphs: same faces as the package's own eager calls."""
+    from mtcnn import MTCNN
+    from mtcnn.stages import StageONet, StagePNet, StageRNet
+
+    from facecam.detector import faces_from_mtcnn, mtcnn_weight_paths
+
+    paths = mtcnn_weight_paths()
+    plain = MTCNN(stages=[StagePNet(weights=str(paths["pnet"])), StageRNet(weights=str(paths["rnet"])),
+                          StageONet(weights=str(paths["onet"]))])
+    for photo in (PEOPLE / "two_people.jpg", LFW10 / "Vladimir_Putin" / "Vladimir_Putin_0007.jpg",
+                  PEOPLE / "obama-480p.jpg"):
+        image = rgb(photo)
+        ours = detector.detect(image)
+        rows = plain.detect_faces(image, output_type="numpy", box_format="xyxy", min_face_size=20,
+                                  threshold_onet=0.8)
+        theirs = faces_from_mtcnn(np.asarray(rows, np.float64), 1.0, image.shape[1::-1], 0.9)
+        assert len(ours) == len(theirs) >= 1
+        order = lambda f: np.lexsort((f.boxes[:, 1], f.boxes[:, 0]))  # noqa: E731
+        assert np.allclose(ours.boxes[order(ours)], theirs.boxes[order(theirs)], atol=0.05)
+        assert np.allclose(ours.landmarks[order(ours)], theirs.landmarks[order(theirs)], atol=0.05)
+    for stage in detector._mtcnn.stages:
+        assert stage._model.experimental_get_tracing_count() == 1, stage.name
