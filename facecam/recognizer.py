@@ -38,6 +38,13 @@ class Recognizer:
         self._detect_lock = threading.Lock()
         self._embed_lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """Run the embedder once on a blank face, so that the first real face does not pay for
+        graph tracing and memory allocation (about a second with VGG-Face)."""
+        size = self.embedder.align_spec.size
+        with self._embed_lock:
+            self.embedder.embed(np.zeros((1, size, size, 3), dtype=np.uint8))
+
     @property
     def model(self) -> str:
         return self.embedder.name

@@ -47,6 +47,7 @@ def run_watch(session, args, out) -> int:
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
     recognizer = session.recognizer()
     gallery = session.gallery().matrix()
+    recognizer.warm_up()
     pipeline = LivePipeline(recognizer, lambda: gallery)
     annotator = FaceAnnotator(show_distances=True)
     source = open_source(args.source, realtime=args.realtime)
