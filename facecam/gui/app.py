@@ -1,0 +1,148 @@
+"""Start the window: ``python main.py [--source 0|1|PATH|URL] [--known-faces DIR] [--model vgg-face|sface]
+[--threshold T] [--weights PATH] [--model-dir DIR]``.
+
+The window appears at once with the picture; the model loads and known_faces is indexed in the
+background (progress in the status bar); recognition starts when both are ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from facecam import config
+
+
+def _distance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 2.0:
+        raise argparse.ArgumentTypeError(f"expected a cosine distance between 0 and 2, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="facecam: recognise faces on a webcam, "
+                                     "a video file or a stream, live.")
+    parser.add_argument("--source", default="0", help="camera number, video file or rtsp/http URL (default: 0)")
+    parser.add_argument("--known-faces", type=Path, default=config.DEFAULT_KNOWN_FACES, metavar="DIR",
+                        help="the gallery folder: a sub-folder of photos per person (default: ./known_faces)")
+    parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
+                        help="embedding model (default: vgg-face; downloaded on first use)")
+    parser.add_argument("--threshold", type=_distance, metavar="T",
+                        help="cosine distance above which a face is Unknown (default: per model)")
+    parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
+    parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
+                        "or FACECAM_MODEL_DIR)")
+    parser.add_argument("--min-face-size", type=int, default=40, metavar="PX",
+                        help="smallest face to find, in pixels (default 40; 20 finds smaller faces, slower)")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace):
+    from facecam.gui.main_window import WindowOptions  # noqa: PLC0415
+
+    return WindowOptions(source=str(args.source), known_faces=Path(args.known_faces), model=args.model,
+                         threshold=args.threshold, weights=args.weights, model_dir=args.model_dir,
+                         min_face_size=max(int(args.min_face_size), 12))
+
+
+class ExceptionHooks:
+    """Unhandled exceptions show a dialog instead of killing the app (PyQt5 aborts on an exception
+    in a slot when no sys.excepthook is set). Exceptions on other threads are handed to the GUI
+    thread through a queued signal; at most a few dialogs are open at once."""
+
+    MAX_OPEN = 3
+
+    def __init__(self, app):
+        from PyQt5.QtCore import QObject, Qt, pyqtSignal  # noqa: PLC0415
+
+        class _Bridge(QObject):
+            raised = pyqtSignal(str, str)
+
+        self.app = app
+        self.bridge = _Bridge()
+        self.bridge.raised.connect(self._show, Qt.QueuedConnection)
+        self.open_boxes: list = []
+        self.shown: list[str] = []
+
+    def install(self) -> "ExceptionHooks":
+        sys.excepthook = self._sys_hook
+        threading.excepthook = self._thread_hook
+        return self
+
+    def _sys_hook(self, exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            self.app.quit()
+            return
+        self._report(exc_type, exc, tb)
+
+    def _thread_hook(self, args) -> None:
+        if args.exc_type is SystemExit:
+            return
+        self._report(args.exc_type, args.exc_value, args.exc_traceback,
+                     where=f" in thread {args.thread.name}" if args.thread is not None else "")
+
+    def _report(self, exc_type, exc, tb, where: str = "") -> None:
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        print(f"facecam: unexpected error{where}:\n{details}", file=sys.stderr, flush=True)
+        self.bridge.raised.emit(f"{exc_type.__name__}: {exc}{where}", details)
+
+    def _show(self, summary: str, details: str) -> None:
+        from PyQt5.QtWidgets import QMessageBox  # noqa: PLC0415
+
+        self.shown.append(summary)
+        self.open_boxes = [box for box in self.open_boxes if box.isVisible()]
+        if len(self.open_boxes) >= self.MAX_OPEN:
+            return
+        box = QMessageBox(QMessageBox.Critical, "facecam: unexpected error",
+                          "Something went wrong, but facecam keeps running.\n\n" + summary)
+        box.setDetailedText(details)
+        box.setModal(False)
+        box.show()
+        self.open_boxes.append(box)
+
+
+def create_app(argv: Sequence[str] | None = None):
+    from PyQt5.QtCore import Qt  # noqa: PLC0415
+    from PyQt5.QtWidgets import QApplication  # noqa: PLC0415
+
+    app = QApplication.instance()
+    if app is None:
+        QApplication.setAttribute(Qt.AA_EnableHighDpiScaling, True)
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName("facecam")
+    return app
+
+
+def start_window(args: argparse.Namespace):
+    """QApplication, hooks and the shown window (the caller runs the event loop)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app = create_app()
+    hooks = ExceptionHooks(app).install()
+    from facecam.gui.main_window import MainWindow  # noqa: PLC0415
+
+    window = MainWindow(options_from_args(args))
+    window.show()
+    window.activateWindow()
+    # Ctrl-C in the terminal closes the window cleanly (the display timer lets Python see the signal).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    return app, window, hooks
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    app, window, _hooks = start_window(args)
+    return int(app.exec_())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

@@ -1,0 +1,119 @@
+"""The people in known_faces: a thumbnail and photo count each; open their folder, remove them.
+
+The panel only shows what it is given (a :class:`facecam.gui.workers.GallerySnapshot`,
+built off the GUI thread) and emits what the user asked for; the window does the work.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from PyQt5.QtCore import QSize, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QIcon, QPixmap
+from PyQt5.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                             QVBoxLayout, QWidget)
+
+from facecam.gui.video_view import bgr_to_qimage
+from facecam.gui.workers import THUMBNAIL_PX, Person
+
+NAME_ROLE = Qt.UserRole
+
+
+def pixmap_from_bgr(bgr) -> QPixmap:
+    image, _buffer = bgr_to_qimage(bgr)
+    return QPixmap.fromImage(image)  # copies the pixels: the buffer may go
+
+
+class PeoplePanel(QWidget):
+    open_person = pyqtSignal(str)
+    remove_person = pyqtSignal(str)
+    open_gallery = pyqtSignal()
+    rescan = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = QLabel("People")
+        self.title.setStyleSheet("font-weight: bold")
+        self.hint = QLabel("Indexing known_faces...")
+        self.hint.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
+        self.list.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.list.setUniformItemSizes(True)
+        self.list.itemSelectionChanged.connect(self._selection_changed)
+        self.list.itemDoubleClicked.connect(lambda item: self.open_person.emit(item.data(NAME_ROLE)))
+        self.open_button = QPushButton("Open folder")
+        self.remove_button = QPushButton("Remove...")
+        self.open_button.clicked.connect(lambda: self._emit_selected(self.open_person))
+        self.remove_button.clicked.connect(lambda: self._emit_selected(self.remove_person))
+        self.gallery_button = QPushButton("Open known_faces")
+        self.rescan_button = QPushButton("Rescan")
+        self.gallery_button.clicked.connect(self.open_gallery)
+        self.rescan_button.clicked.connect(self.rescan)
+
+        person_row = QHBoxLayout()
+        person_row.addWidget(self.open_button)
+        person_row.addWidget(self.remove_button)
+        gallery_row = QHBoxLayout()
+        gallery_row.addWidget(self.gallery_button)
+        gallery_row.addWidget(self.rescan_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(person_row)
+        layout.addLayout(gallery_row)
+        self.setMinimumWidth(220)
+        self._selection_changed()
+
+    def set_people(self, people: Iterable[Person]) -> None:
+        selected = self.selected()
+        self.list.clear()
+        people = list(people)
+        for person in people:
+            count = len(person.photos)
+            item = QListWidgetItem(f"{person.name}\n{count} photo{'s' if count != 1 else ''}")
+            item.setData(NAME_ROLE, person.name)
+            item.setToolTip("\n".join(person.photos))
+            if person.thumbnail is not None:
+                item.setIcon(QIcon(pixmap_from_bgr(person.thumbnail)))
+            else:
+                blank = QPixmap(THUMBNAIL_PX, THUMBNAIL_PX)
+                blank.fill(QColor(80, 80, 80))
+                item.setIcon(QIcon(blank))
+            self.list.addItem(item)
+            if person.name == selected:
+                item.setSelected(True)
+        self.title.setText(f"People ({len(people)})")
+        self.hint.setText("" if people else "Nobody yet: press Enroll (E) with a face in view, "
+                          "or put photos in known_faces/<Name>/.")
+        self.hint.setVisible(not people)
+        self._selection_changed()
+
+    def names(self) -> list[str]:
+        return [self.list.item(i).data(NAME_ROLE) for i in range(self.list.count())]
+
+    def counts(self) -> dict[str, int]:
+        return {self.list.item(i).data(NAME_ROLE): int(self.list.item(i).text().split("\n")[1].split()[0])
+                for i in range(self.list.count())}
+
+    def select(self, name: str) -> None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(NAME_ROLE) == name:
+                self.list.setCurrentRow(i)
+                return
+
+    def selected(self) -> str | None:
+        items = self.list.selectedItems()
+        return items[0].data(NAME_ROLE) if items else None
+
+    def _emit_selected(self, signal) -> None:
+        name = self.selected()
+        if name is not None:
+            signal.emit(name)
+
+    def _selection_changed(self) -> None:
+        has = self.selected() is not None
+        self.open_button.setEnabled(has)
+        self.remove_button.setEnabled(has)

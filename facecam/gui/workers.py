@@ -1,0 +1,293 @@
+"""The threads behind the window, and the Qt signals that bring their news to the GUI thread.
+
+Who runs where::
+
+    GUI thread            display timer: newest frame -> labels_at(t) -> annotate -> paint
+    facecam-capture       VideoSource: reads the camera/file/stream, keeps the newest frame
+    facecam-recognition   LivePipeline: detect, track, embed, match the newest submitted frame
+    facecam-gallery-*     first indexing of known_faces (with progress), then GalleryWatcher
+    facecam-model-loader  builds the detector and the embedder (downloads VGG-Face first if needed)
+    facecam-<task>        short jobs: detection for Enroll, saving photos, removing a person
+
+Rule: a callback that runs on a worker thread never touches a widget. It emits a
+signal of a QObject that lives on the GUI thread (the "bridge"); the connection is
+queued, so the slot runs on the GUI thread. Every thread is a daemon named
+``facecam-...``, so closing the window can find and join them (:func:`join_threads`),
+and one that cannot be interrupted (TensorFlow loading a model) is simply abandoned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+
+THREAD_PREFIX = "facecam-"
+LOADER_THREAD = "facecam-model-loader"
+THUMBNAIL_PX = 64
+
+
+# ---------------------------------------------------------------- short tasks
+
+class Task(QObject):
+    """Run ``fn()`` on a daemon thread ``facecam-<name>``; ``on_done(result)`` or ``on_failed(error)``
+    then run on the GUI thread. Create it on the GUI thread; it keeps itself alive until it reports."""
+
+    _finished = pyqtSignal(bool, object)
+    _alive: set["Task"] = set()
+
+    def __init__(self, name: str, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
+                 on_failed: Callable[[BaseException], None] | None = None):
+        super().__init__()
+        self.name = name
+        self._fn = fn
+        self._on_done = on_done
+        self._on_failed = on_failed
+        self._finished.connect(self._report, Qt.QueuedConnection)
+        self.thread = threading.Thread(target=self._run, name=THREAD_PREFIX + name, daemon=True)
+
+    def start(self) -> "Task":
+        Task._alive.add(self)
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            result = self._fn()
+        except BaseException as error:  # noqa: BLE001 - reported on the GUI thread
+            self._finished.emit(False, error)
+        else:
+            self._finished.emit(True, result)
+
+    @pyqtSlot(bool, object)
+    def _report(self, ok: bool, value: object) -> None:
+        Task._alive.discard(self)
+        callback = self._on_done if ok else self._on_failed
+        if callback is not None:
+            callback(value)
+
+
+def run_task(name: str, fn: Callable[[], Any], on_done=None, on_failed=None) -> Task:
+    """Start ``fn`` on a worker thread (see :class:`Task`)."""
+    return Task(name, fn, on_done, on_failed).start()
+
+
+def facecam_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
+
+
+def join_threads(deadline: float, abandon: tuple[str, ...] = (LOADER_THREAD,)) -> list[str]:
+    """Join every ``facecam-*`` thread until ``deadline`` (time.monotonic); returns the names still alive.
+
+    Threads named in ``abandon`` are not waited for (daemon threads that cannot be interrupted).
+    """
+    for thread in facecam_threads():
+        if thread.name in abandon or thread is threading.current_thread():
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in facecam_threads() if t.name not in abandon]
+
+
+# ---------------------------------------------------------------- model loading
+
+def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: float | None = None,
+                     min_face_size: int = 40, progress=None, cancel=None):
+    """Build the detector and the embedder (downloading the model file first if needed). Slow: worker thread."""
+    from facecam import config  # noqa: PLC0415
+    from facecam.detector import DetectorOptions, MtcnnDetector  # noqa: PLC0415
+    from facecam.embedders import build_embedder  # noqa: PLC0415
+    from facecam.recognizer import Recognizer  # noqa: PLC0415
+
+    embedder = build_embedder(model, weights, model_dir, allow_download=True, progress=progress, cancel=cancel)
+    detector = MtcnnDetector(DetectorOptions(min_face_size=min_face_size))
+    return Recognizer(detector, embedder, config.threshold_for(model, threshold), config.match_mode_for(model))
+
+
+class ModelLoader(QObject):
+    """Builds a Recognizer on the daemon thread ``facecam-model-loader``.
+
+    Signals (GUI thread): ``progress(done_bytes, total_or_None)`` while downloading,
+    ``ready(recognizer)``, ``failed(error)``. ``cancel_download()`` stops a download;
+    ``abandon()`` also drops the result of a load that cannot be interrupted.
+    """
+
+    progress = pyqtSignal(object, object)
+    ready = pyqtSignal(object)
+    failed = pyqtSignal(object)
+
+    def __init__(self, build: Callable[..., Any] | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.build = build or build_recognizer
+        self._cancel: threading.Event | None = None
+        self._generation = 0
+        self.model: str | None = None
+
+    def start(self, model: str, weights=None, model_dir=None, **options) -> None:
+        self.abandon()
+        self._generation += 1
+        generation, cancel = self._generation, threading.Event()
+        self._cancel, self.model = cancel, model
+
+        def progress(done, total):
+            if not cancel.is_set():
+                self.progress.emit(done, total)
+
+        def work():
+            try:
+                recognizer = self.build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
+            except BaseException as error:  # noqa: BLE001 - shown in the window
+                if generation == self._generation:
+                    self.failed.emit(error)
+                return
+            if generation == self._generation:
+                self.ready.emit(recognizer)
+
+        threading.Thread(target=work, name=LOADER_THREAD, daemon=True).start()
+
+    def cancel_download(self) -> None:
+        """The user's Cancel: a download in progress stops (``failed`` reports DownloadCancelled)."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def abandon(self) -> None:
+        """Stop a download and ignore whatever the loader produces (closing the window, loading another model)."""
+        if self._cancel is not None:
+            self._cancel.set()
+            self._cancel = None
+        self._generation += 1
+
+
+# ---------------------------------------------------------------- gallery
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    photos: tuple[str, ...]
+    thumbnail: np.ndarray | None  # BGR, THUMBNAIL_PX square
+
+
+@dataclass(frozen=True)
+class GallerySnapshot:
+    """What the window shows of known_faces, built on the gallery thread (never read from the GUI thread)."""
+
+    matrix: Any                      # facecam.matcher.GalleryMatrix
+    people: tuple[Person, ...]
+    photos: int
+    skipped: int
+    embedded: int
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.people]
+
+
+def thumbnail(bgr_image: np.ndarray, size: int = THUMBNAIL_PX) -> np.ndarray:
+    """A centred square of the photo, ``size`` pixels (people photos have the face in the middle)."""
+    import cv2  # noqa: PLC0415
+
+    h, w = bgr_image.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    square = bgr_image[y0:y0 + side, x0:x0 + side]
+    return np.ascontiguousarray(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA))
+
+
+class GalleryService(QObject):
+    """known_faces for the window: first indexing with progress, then a GalleryWatcher; all off the GUI thread.
+
+    Signals (GUI thread): ``progress(done, total)``, ``changed(GallerySnapshot)``, ``failed(error)``.
+    """
+
+    progress = pyqtSignal(int, int)
+    changed = pyqtSignal(object)
+    failed = pyqtSignal(object)
+
+    def __init__(self, root: Path, *, interval_s: float = 1.0, settle_s: float = 0.5,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.root = Path(root)
+        self.interval_s, self.settle_s = interval_s, settle_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher = None
+        self._thumbs: dict[tuple[str, int, int], np.ndarray | None] = {}
+
+    def start(self, recognizer) -> None:
+        from facecam.gallery import Gallery, GalleryWatcher  # noqa: PLC0415
+
+        embedder = recognizer.embedder
+        gallery = Gallery(self.root, recognizer.model, embedder.version, embedder.dim)
+
+        def index():
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                gallery.refresh(recognizer.embed_photo, progress=lambda done, total, _path: self.progress.emit(done, total),
+                                should_stop=self._stop.is_set)
+            except Exception as error:  # noqa: BLE001 - shown; the watcher still starts
+                self.failed.emit(error)
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                # initial_refresh: a second, cheap pass (the cache knows every photo) that catches files
+                # added while the first one ran, and reports the first snapshot.
+                self._watcher = GalleryWatcher(gallery, recognizer.embed_photo, self._on_change, self.failed.emit,
+                                               interval_s=self.interval_s, settle_s=self.settle_s)
+                self._watcher.start(initial_refresh=True)
+
+        threading.Thread(target=index, name="facecam-gallery-index", daemon=True).start()
+
+    def _on_change(self, matrix, report) -> None:
+        """Called on the watcher thread: build the snapshot here (reads thumbnails), then only emit."""
+        watcher = self._watcher
+        if watcher is None or self._stop.is_set():
+            return
+        people = tuple(Person(name, tuple(paths), self._thumbnail(paths))
+                       for name, paths in watcher.gallery.people().items())
+        self.changed.emit(GallerySnapshot(matrix, people, report.photos, len(report.skipped), report.embedded))
+
+    def _thumbnail(self, paths: list[str]) -> np.ndarray | None:
+        from facecam.images import read_image  # noqa: PLC0415
+
+        for path in paths[:1]:
+            try:
+                stat = Path(path).stat()
+                key = (path, stat.st_size, stat.st_mtime_ns)
+                if key not in self._thumbs:
+                    self._thumbs[key] = thumbnail(read_image(Path(path)))
+                return self._thumbs[key]
+            except Exception:  # noqa: BLE001 - a thumbnail is not worth an error
+                return None
+        return None
+
+    def refresh_now(self) -> None:
+        """Rescan now (Rescan button, after Enroll or Remove)."""
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.refresh_now()
+
+    def stop(self) -> None:
+        """Ask the indexing and the watcher to stop (does not wait: see :func:`join_threads`)."""
+        self._stop.set()
+        with self._lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop(timeout=0.0)
+
+
+# ---------------------------------------------------------------- live pipeline
+
+class PipelineBridge(QObject):
+    """LivePipeline's callbacks (recognition thread) turned into signals: ``round_done(stats)``, ``failed(error)``."""
+
+    round_done = pyqtSignal(object)
+    failed = pyqtSignal(object)
+
+    def attach(self, pipeline) -> None:
+        pipeline.on_round = lambda stats: self.round_done.emit(dataclasses.replace(stats))
+        pipeline.on_error = self.failed.emit

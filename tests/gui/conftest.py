@@ -1,0 +1,138 @@
+"""Fixtures for the window tests: offscreen Qt, a real-photo clip, a known_faces copy, a window factory.
+
+The models are the session fixtures of tests/conftest.py (real MTCNN and SFace), passed to
+the window as an already-built Recognizer, so no test loads a model of its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything creates the QApplication
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import shutil  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from clips import LFW10, Actor, make_gallery, write_clip  # noqa: E402
+
+# Tony Blair (enrolled) on the left, Vladimir Putin (a stranger) on the right, both for the whole clip.
+GUI_SCENE = (
+    Actor("Tony_Blair", 5, 0.0, 60.0, 170, 240, sway_px=25, period_s=4.0),
+    Actor("Vladimir_Putin", 5, 0.0, 60.0, 470, 240, sway_px=25, period_s=5.0),
+)
+CLIP_SECONDS = 40.0
+
+
+def facecam_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("facecam-") and t.is_alive()]
+
+
+@pytest.fixture(scope="session")
+def gui_clip(tmp_path_factory) -> Path:
+    clip = tmp_path_factory.mktemp("gui-clip") / "clip.avi"
+    write_clip(clip, GUI_SCENE, seconds=CLIP_SECONDS)
+    return clip
+
+
+@pytest.fixture(scope="session")
+def indexed_gallery(tmp_path_factory, sface_recognizer) -> Path:
+    """known_faces with Tony Blair's three other photos, its SFace cache already built (copied per test)."""
+    from facecam.gallery import Gallery
+
+    root = make_gallery(tmp_path_factory.mktemp("gallery-template") / "known_faces", enrolled=("Tony_Blair",))
+    gallery = Gallery(root, sface_recognizer.model, sface_recognizer.embedder.version, sface_recognizer.embedder.dim)
+    report = gallery.refresh(sface_recognizer.embed_photo)
+    assert report.people == 1 and report.photos == 3
+    return root
+
+
+@pytest.fixture
+def known_faces(tmp_path, indexed_gallery) -> Path:
+    return Path(shutil.copytree(indexed_gallery, tmp_path / "known_faces"))
+
+
+@pytest.fixture
+def make_window(qtbot, gui_clip, known_faces, sface_recognizer):
+    """``make_window(**options)``: a shown MainWindow on the clip with the session's SFace recognizer."""
+    from facecam.gui.main_window import MainWindow, WindowOptions
+
+    threshold = sface_recognizer.threshold
+    windows = []
+    opened: list[str] = []
+
+    def make(recognizer=sface_recognizer, source=None, backend=None, build=None, **overrides):
+        options = {"source": str(source if source is not None else gui_clip), "known_faces": known_faces,
+                   "model": "sface", "watch_interval_s": 0.5, "settle_s": 0.2, **overrides}
+        window = MainWindow(WindowOptions(**options), recognizer=recognizer, build_recognizer=build,
+                            source_backend=backend, open_url=lambda url: opened.append(url.toLocalFile()),
+                            confirm=lambda *_: True)
+        window.opened_urls = opened
+        windows.append(window)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    sface_recognizer.threshold = threshold
+    deadline = time.monotonic() + 3
+    while facecam_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def wait_for_names(qtbot, window, names, timeout_s=20.0):
+    """Wait until the painted labels include every name of ``names``."""
+    qtbot.waitUntil(lambda: set(names) <= set(window.label_names()), timeout=int(timeout_s * 1000))
+
+
+def qimage_to_rgb(image) -> np.ndarray:
+    """A copy of a QImage's pixels as an (H, W, 3) RGB array."""
+    from PyQt5.QtGui import QImage
+
+    rgb = image.convertToFormat(QImage.Format_RGB888)
+    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
+    data = np.frombuffer(rgb.constBits().asstring(stride * height), np.uint8).reshape(height, stride)
+    return data[:, : width * 3].reshape(height, width, 3).copy()
+
+
+def lfw_photo(person: str, n: int) -> Path:
+    return LFW10 / person / f"{person}_{n:04d}.jpg"
+
+
+class FakeCamera:
+    """A camera backend: real-photo frames at ~30 fps, then unplugged after ``frames`` reads (read fails)."""
+
+    def __init__(self, frames: int | None = None):
+        self.frames = frames
+        self.reads = 0
+        photo = cv2.resize(cv2.imread(str(lfw_photo("Tony_Blair", 5)))[25:225, 25:225], (200, 200))
+        self.image = np.full((480, 640, 3), 90, np.uint8)
+        self.image[140:340, 220:420] = photo
+        self.released = threading.Event()
+
+    def isOpened(self):
+        return True
+
+    def get(self, prop):
+        return {cv2.CAP_PROP_FPS: 30.0, cv2.CAP_PROP_FRAME_WIDTH: 640, cv2.CAP_PROP_FRAME_HEIGHT: 480}.get(prop, 0.0)
+
+    def read(self):
+        self.reads += 1
+        if self.frames is not None and self.reads > self.frames:
+            time.sleep(0.005)
+            return False, None
+        time.sleep(1 / 30)
+        return True, self.image.copy()
+
+    def release(self):
+        self.released.set()

@@ -1,0 +1,138 @@
+"""The window on a clip of real photos with real MTCNN + SFace: names painted, threshold, keys, shutdown."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import numpy as np
+from PyQt5.QtCore import Qt
+
+from conftest import facecam_threads, lfw_photo, qimage_to_rgb, wait_for_names
+
+KNOWN_RGB = (0, 200, 0)      # facecam.annotate.KNOWN_COLOUR (BGR 0, 200, 0)
+UNKNOWN_RGB = (255, 90, 0)   # facecam.annotate.UNKNOWN_COLOUR (BGR 0, 90, 255)
+
+
+def colour_mask(rgb: np.ndarray, colour, tolerance=30) -> np.ndarray:
+    return np.all(np.abs(rgb.astype(int) - np.array(colour)) <= tolerance, axis=-1)
+
+
+def border_pixels(rgb: np.ndarray, box, colour, band=3) -> float:
+    """Share of the pixels on the box outline (within ``band`` px) that have ``colour``."""
+    x, y, w, h = (int(round(v)) for v in box)
+    height, width = rgb.shape[:2]
+    ring = np.zeros((height, width), bool)
+    ring[max(y - band, 0):y + h + band, max(x - band, 0):x + w + band] = True
+    ring[max(y + band, 0):max(y + h - band, 0), max(x + band, 0):max(x + w - band, 0)] = False
+    return float(colour_mask(rgb, colour)[ring].mean())
+
+
+def test_names_and_colours_painted(make_window, qtbot):
+    window = make_window()
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+    # the labels and the painted frame belong to the same tick: read both at once
+    labels = {label.name or "Unknown": label for label in window.current_labels if not label.pending}
+    rgb = qimage_to_rgb(window.video.image())
+    assert rgb.shape == (480, 640, 3)
+    assert border_pixels(rgb, labels["Tony_Blair"].box, KNOWN_RGB) > 0.3
+    assert border_pixels(rgb, labels["Unknown"].box, UNKNOWN_RGB) > 0.3
+    assert border_pixels(rgb, labels["Tony_Blair"].box, UNKNOWN_RGB) < 0.05
+    # Blair is on the left of the clip, Putin (the stranger) on the right
+    assert labels["Tony_Blair"].box[0] < 320 < labels["Unknown"].box[0]
+    # what is on screen: the widget, scaled with the aspect ratio kept, has the green box too
+    shown = qimage_to_rgb(window.video.grab().toImage())
+    rect = window.video.image_rect()
+    assert abs(rect.width() / rect.height() - 640 / 480) < 0.01
+    assert colour_mask(shown, KNOWN_RGB).sum() > 100 and colour_mask(shown, UNKNOWN_RGB).sum() > 100
+    x, y, w, h = labels["Tony_Blair"].box
+    top_left, bottom_right = window.video.to_widget(x, y), window.video.to_widget(x + w, y + h)
+    inside = shown[int(top_left.y()) - 4:int(bottom_right.y()) + 4, int(top_left.x()) - 4:int(bottom_right.x()) + 4]
+    assert colour_mask(inside, KNOWN_RGB).sum() > 50
+    # the status bar: fps shown, recognition latency, the gallery and the model
+    qtbot.waitUntil(lambda: "latency" in window.status_label.text(), timeout=3000)
+    status = window.status_label.text()
+    assert "fps shown" in status and "latency" in status and "1 person, 3 photos" in status and "SFace" in status
+    assert window.displayed_fps() >= 10
+    assert window.people_panel.names() == ["Tony_Blair"] and window.people_panel.counts() == {"Tony_Blair": 3}
+    assert not window.evaluate_action.isEnabled() or window.evaluate_action.text().startswith("Check")
+
+    # distances instead of similarity
+    assert any("%" in window.annotator.text_for(label) for label in window.current_labels)
+    window.distances_box.setChecked(True)
+    assert not any("%" in window.annotator.text_for(label) for label in window.current_labels)
+
+    # threshold slider: immediate effect, labels re-voted (0.05: nobody is close enough)
+    window.threshold_slider.setValue(5)
+    assert window.recognizer.threshold == 0.05
+    qtbot.waitUntil(lambda: set(window.label_names()) == {"Unknown"}, timeout=10000)
+    assert len(window.label_names()) == 2
+    window.threshold_slider.setValue(64)
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=10)
+
+
+def test_known_faces_changed_on_disk_and_remove_person(make_window, qtbot, known_faces):
+    window = make_window(watch_interval_s=1.0, settle_s=0.5)  # the app's defaults
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+    folder = known_faces / "Vladimir_Putin"
+    folder.mkdir()
+    started = time.monotonic()
+    for n in (1, 2, 3):
+        shutil.copy(lfw_photo("Vladimir_Putin", n), folder)
+    qtbot.waitUntil(lambda: "Vladimir_Putin" in window.people_panel.names(), timeout=3000)
+    assert time.monotonic() - started < 3.0
+    assert window.people_panel.counts()["Vladimir_Putin"] == 3
+    wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir_Putin"}, timeout_s=10)
+    assert "Unknown" not in window.label_names()
+
+    # remove him (confirmation answered yes by the fixture): moved into .facecam/removed, never deleted
+    window.people_panel.select("Vladimir_Putin")
+    window.people_panel.remove_button.click()
+    qtbot.waitUntil(lambda: "Vladimir_Putin" not in window.people_panel.names(), timeout=5000)
+    assert not folder.exists()
+    backups = list((known_faces / ".facecam" / "removed").glob("Vladimir_Putin-*/Vladimir_Putin"))
+    assert len(backups) == 1 and len(list(backups[0].glob("*.jpg"))) == 3
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=10)
+
+    # open folders through the desktop (replaced by the fixture)
+    window.people_panel.select("Tony_Blair")
+    window.people_panel.open_button.click()
+    window.people_panel.gallery_button.click()
+    assert window.opened_urls[-2:] == [str((known_faces / "Tony_Blair").resolve()), str(known_faces.resolve())]
+
+
+def test_space_pauses_and_q_closes_cleanly(make_window, qtbot):
+    window = make_window()
+    wait_for_names(qtbot, window, {"Tony_Blair"})
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.paused and window.pipeline.paused
+    seq = window.video.seq
+    qtbot.wait(600)
+    assert window.video.seq == seq  # frames stop advancing
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert not window.paused
+    qtbot.waitUntil(lambda: window.video.seq > seq, timeout=2000)
+
+    qtbot.keyClick(window, Qt.Key_F)
+    assert window.isFullScreen() and not window.menuBar().isVisible()
+    qtbot.keyClick(window, Qt.Key_Escape)  # leaves full screen first
+    assert not window.isFullScreen() and window.isVisible()
+
+    started = time.monotonic()
+    qtbot.keyClick(window, Qt.Key_Q)
+    assert not window.isVisible()
+    assert time.monotonic() - started < 1.0
+    assert facecam_threads() == []
+
+
+def test_closing_while_recognising_stops_every_thread_within_a_second(make_window, qtbot):
+    window = make_window()
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+    assert {"facecam-recognition", "facecam-gallery-watcher"} <= set(facecam_threads())
+    assert any(name.startswith("facecam-capture") for name in facecam_threads())
+    started = time.monotonic()
+    window.close()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, elapsed
+    assert [t.name for t in threading.enumerate() if t.name.startswith("facecam-")] == []
