@@ -67,6 +67,7 @@ class Session:
         self.args, self.out = args, out
         self._recognizer = None
         self._gallery = None
+        self.report = None  # the IndexReport of the gallery refresh, once gallery() ran
 
     @property
     def model(self) -> str:
@@ -105,8 +106,7 @@ class Session:
             if quiet and report.skipped:
                 self.out.message(f"facecam: {len(report.skipped)} file(s) in {self.args.known_faces} skipped; "
                                  "run 'python -m facecam index' to see which and why")
-            if not quiet:
-                self.report = report
+            self.report = report
             self._gallery = gallery
         return self._gallery
 

@@ -50,8 +50,9 @@ class GalleryMatrix:
         names = tuple(sorted(set(names_per_row)))
         index = {name: i for i, name in enumerate(names)}
         labels = np.array([index[name] for name in names_per_row], dtype=np.int64)
-        embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(labels), -1) if len(labels) else \
-            np.zeros((0, np.asarray(embeddings).shape[-1] if np.asarray(embeddings).ndim == 2 else 0), np.float32)
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2:
+            raise ValueError(f"embeddings: expected shape (M, D), got {embeddings.shape}")
         return cls(embeddings, labels, names)
 
     @classmethod
