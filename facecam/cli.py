@@ -306,7 +306,9 @@ def _extra_commands():
     for module_name in ("facecam.watch", "facecam.evaluate"):
         try:
             module = __import__(module_name, fromlist=["add_command"])
-        except ImportError:
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise  # a broken import inside the module must not hide the command silently
             continue
         if hasattr(module, "add_command"):
             hooks.append(module.add_command)

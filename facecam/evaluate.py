@@ -574,14 +574,8 @@ def evaluate_embeddings(embeddings: np.ndarray, labels: np.ndarray, names: Seque
 
 def gallery_rows(gallery) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
     """``(embeddings, labels, names, paths)`` of a refreshed gallery, one row per photo with a face."""
-    matrix = gallery.matrix()
-    photos = gallery.photos()
-    index = {name: i for i, name in enumerate(matrix.names)}
-    labels = np.array([index[person] for _, person in photos], dtype=np.int64)
-    order = np.argsort(labels, kind="stable")  # the order GalleryMatrix keeps its rows in
-    if not np.array_equal(labels[order], matrix.labels):
-        raise FacecamError("the gallery changed while it was read; run evaluate again")
-    return matrix.embeddings, matrix.labels, matrix.names, [photos[i][0] for i in order]
+    matrix, paths = gallery.rows()
+    return matrix.embeddings, matrix.labels, matrix.names, paths
 
 
 def evaluate_gallery(gallery, threshold: float, target_far: float = DEFAULT_TARGET_FAR, *,
@@ -888,12 +882,8 @@ def open_gallery(root: Path, model: str, embedder_version: str, dim: int):
         return Gallery(root, model, embedder_version, dim), None
     folder = fallback_cache_root() / hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:16]
 
-    class _CachedElsewhere(Gallery):
-        @property
-        def cache_path(self) -> Path:
-            return folder / f"{self.model}.npz"
-
-    return _CachedElsewhere(root, model, embedder_version, dim), f"{root} is read-only; its embeddings are cached in {folder}"
+    return Gallery(root, model, embedder_version, dim, cache_dir=folder), \
+        f"{root} is read-only; its embeddings are cached in {folder}"
 
 
 def run_evaluate(session, args, out) -> int:

@@ -184,8 +184,9 @@ class Gallery:
     ``matrix()`` gives the embeddings in matching form.
     """
 
-    def __init__(self, root: Path, model: str, embedder_version: str, dim: int):
+    def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None):
         self.root = Path(root)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / CACHE_DIR
         self.model = model
         self.version = f"{embedder_version}|{PREPROCESS_VERSION}"
         self.dim = int(dim)
@@ -198,7 +199,7 @@ class Gallery:
     # ----- cache -----
     @property
     def cache_path(self) -> Path:
-        return self.root / CACHE_DIR / f"{self.model}.npz"
+        return self.cache_dir / f"{self.model}.npz"
 
     def load_cache(self) -> list[str]:
         """Read the cache; returns warnings (an unreadable or stale cache is ignored and rebuilt)."""
@@ -251,12 +252,16 @@ class Gallery:
             stat_sha=np.array([v[2] for _, v in stat_items], dtype="U64"),
         )
         folder = self.cache_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
         try:
-            os.chmod(folder, 0o700)
-        except OSError:
-            pass
-        atomic_write_bytes(self.cache_path, buffer.getvalue(), mode=0o600)
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                os.chmod(folder, 0o700)
+            except OSError:
+                pass
+            atomic_write_bytes(self.cache_path, buffer.getvalue(), mode=0o600)
+        except OSError as error:
+            raise GalleryError(f"cannot write the embeddings cache {self.cache_path}: {error.strerror or error}; "
+                               "check the disk space and that the folder is writable") from None
 
     # ----- refresh -----
     def refresh(self, embed_photo: Callable[[Path], PhotoEmbedding],
@@ -366,11 +371,18 @@ class Gallery:
     # ----- queries -----
     def matrix(self) -> GalleryMatrix:
         """The current photos' embeddings in matching form (empty when no one is enrolled)."""
+        return self.rows()[0]
+
+    def rows(self) -> tuple[GalleryMatrix, list[str]]:
+        """The matrix and, for each of its rows (in the matrix's order), the photo's path."""
         if not self._photos:
-            return GalleryMatrix.empty(self.dim)
+            return GalleryMatrix.empty(self.dim), []
         names = [person for _, person, _ in self._photos]
         embeddings = np.stack([self._records[sha].embedding for _, _, sha in self._photos])
-        return GalleryMatrix.from_pairs(names, embeddings)
+        matrix = GalleryMatrix.from_pairs(names, embeddings)
+        index = {name: i for i, name in enumerate(matrix.names)}
+        order = np.argsort([index[name] for name in names], kind="stable")  # GalleryMatrix's own row order
+        return matrix, [self._photos[i][0] for i in order]
 
     def people(self) -> dict[str, list[str]]:
         """Each person and their photo paths, sorted by name."""

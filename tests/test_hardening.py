@@ -205,3 +205,21 @@ def test_cache_reader_rejects_well_formed_npz_with_wrong_content(tmp_path, n, di
     warnings = gallery.load_cache()
     valid = bad == "shape" and dim == 128 or (bad == "nan" and dim == 128 and n == 0)
     assert (warnings == []) == valid
+
+
+def test_unwritable_cache_is_one_line_and_loses_nothing(cli, tmp_path, model_dir, monkeypatch):
+    import facecam.gallery
+
+    known = tmp_path / "known_faces"
+    (known / "Ann").mkdir(parents=True)
+    shutil.copy(BLAIR, known / "Ann")
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(facecam.gallery, "atomic_write_bytes", read_only)
+    code, out, err = cli("index", *sface(model_dir, known))
+    assert code == 1 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("facecam: error: cannot write the embeddings cache") and "Read-only file system" in last
+    assert sorted(p.name for p in (known / "Ann").iterdir()) == ["Tony_Blair_0001.jpg"]
