@@ -252,7 +252,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
     parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
                         "or FACECAM_MODEL_DIR)")
-    parser.add_argument("--threshold", type=_distance, metavar="T",
+    parser.add_argument("--threshold", type=cosine_distance, metavar="T",
                         help="cosine distance above which a face is Unknown (default: per model)")
     parser.add_argument("--match", choices=("nearest", "mean"), default=None,
                         help="compare with each person's mean embedding (default) or their nearest photo")
@@ -262,14 +262,22 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _distance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 2.0:
-        raise argparse.ArgumentTypeError(f"expected a cosine distance between 0 and 2, got {value}")
-    return value
+def number_between(low: float, high: float, what: str):
+    """An argparse type: a number strictly between ``low`` and ``high`` (``what`` names it in the message)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"expected {what} between {low:g} and {high:g}, got {value:g}")
+        return value
+
+    return parse
+
+
+cosine_distance = number_between(0.0, 2.0, "a cosine distance")
 
 
 def build_parser() -> argparse.ArgumentParser:

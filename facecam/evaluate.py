@@ -828,6 +828,8 @@ def format_report(report: EvaluationReport) -> str:
 # ================================================================ the command
 
 def add_command(commands, add_common) -> None:
+    from facecam.cli import number_between  # noqa: PLC0415 - cli imports this module to register it
+
     sub = commands.add_parser("evaluate", help="measure accuracy on a folder of labelled photos and "
                               "recommend a threshold", description=__doc__.splitlines()[0])
     add_common(sub)
@@ -835,22 +837,13 @@ def add_command(commands, add_common) -> None:
                      help="a folder per person, 2+ photos each for the people that count (default: --known-faces)")
     sub.add_argument("--pairs", type=Path, metavar="CSV",
                      help="verify these pairs (file_x,file_y,same; paths relative to DIR) instead of all pairs")
-    sub.add_argument("--target-far", type=_rate, default=DEFAULT_TARGET_FAR, metavar="F",
+    sub.add_argument("--target-far", type=number_between(0.0, 1.0, "a rate (e.g. 0.001)"),
+                     default=DEFAULT_TARGET_FAR, metavar="F",
                      help="false accept rate the recommended threshold aims at (default 0.001)")
     sub.add_argument("--plot", type=Path, metavar="PNG", help="write the ROC, distance histograms and confusion matrix")
     sub.add_argument("--apply", action="store_true",
                      help="save the recommended threshold and matching mode for this model")
     sub.set_defaults(handler=run_evaluate)
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1 (e.g. 0.001), got {value}")
-    return value
 
 
 def fallback_cache_root() -> Path:
