@@ -7,6 +7,29 @@ import tempfile
 from pathlib import Path
 
 
+def _write_temporary(folder: Path, prefix: str, data: bytes, mode: int) -> str:
+    """Write ``data`` to a new temporary file in ``folder`` (created with ``mode``), flushed to disk."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it.
 
@@ -16,19 +39,11 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = _write_temporary(path.parent, "." + path.name + ".", data, mode)
     try:
-        os.fchmod(fd, mode) if hasattr(os, "fchmod") else None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
 
 
@@ -37,13 +52,8 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes, mode: int 
     overwriting an existing file, atomically (temporary file, then a hard link that fails if the name exists)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=folder)
+    tmp = _write_temporary(folder, ".incoming-", data, mode)
     try:
-        os.fchmod(fd, mode) if hasattr(os, "fchmod") else None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         for n in range(1, 100000):
             target = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
             try:
@@ -53,7 +63,4 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes, mode: int 
             return target
         raise FileExistsError(f"no free file name for {stem}{suffix} in {folder}")
     finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
