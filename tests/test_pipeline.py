@@ -1,0 +1,98 @@
+"""LivePipeline's scheduling: newest frame wins, errors reported, clean stop.
+
+These tests check *when* work happens, so the detector is a timed stand-in; the
+recognition itself is tested with the real models in test_watch and test_recognition.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from facecam.matcher import GalleryMatrix
+from facecam.pipeline import LivePipeline
+from facecam.sources import Frame
+from facecam.types import Faces
+
+
+class SlowDetector:
+    """Takes `delay` seconds per frame and remembers which frames it saw."""
+
+    def __init__(self, delay: float, fail_on: set[int] | None = None):
+        self.delay = delay
+        self.seen: list[int] = []
+        self.fail_on = fail_on or set()
+
+    def __call__(self, rgb_frame):
+        seq = int(rgb_frame[0, 0, 0])
+        self.seen.append(seq)
+        time.sleep(self.delay)
+        if seq in self.fail_on:
+            raise RuntimeError(f"detector failed on frame {seq}")
+        return Faces.empty()
+
+
+class StubRecognizer:
+    threshold = 0.5
+    match_mode = "mean"
+
+    def __init__(self, detector):
+        self.find_faces = detector
+
+    def embed_faces(self, rgb_frame, faces):  # pragma: no cover - no faces, never called
+        raise AssertionError("no faces: nothing to embed")
+
+
+def frame(seq: int) -> Frame:
+    bgr = np.full((8, 8, 3), seq % 256, np.uint8)
+    return Frame(seq, seq / 30.0, bgr)
+
+
+def test_newest_frame_wins_and_stale_frames_are_dropped():
+    detector = SlowDetector(delay=0.1)
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4))
+    pipeline.start()
+    try:
+        for seq in range(1, 61):          # 60 frames at 100 Hz while each round takes 100 ms
+            pipeline.submit(frame(seq))
+            time.sleep(0.01)
+        deadline = time.monotonic() + 3
+        while detector.seen[-1:] != [60] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        assert pipeline.stop(timeout=1.0)
+    seen = detector.seen
+    assert seen[-1] == 60                       # the last frame is always processed
+    assert seen == sorted(set(seen))            # never an older frame after a newer one, never twice
+    assert len(seen) <= 12                      # ~6 s of work would have queued up; about 0.6 s was done
+    assert max(b - a for a, b in zip(seen, seen[1:])) >= 5  # frames in between were dropped
+
+
+def test_a_failing_round_is_reported_and_the_worker_goes_on():
+    detector = SlowDetector(delay=0.0, fail_on={2})
+    errors = []
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4), on_error=errors.append)
+    pipeline.start()
+    try:
+        for seq in (1, 2, 3):
+            pipeline.submit(frame(seq))
+            deadline = time.monotonic() + 2
+            while seq not in detector.seen and time.monotonic() < deadline:
+                time.sleep(0.01)
+        time.sleep(0.1)
+    finally:
+        assert pipeline.stop(timeout=1.0)
+    assert detector.seen == [1, 2, 3]
+    assert [str(e) for e in errors] == ["detector failed on frame 2"]
+    assert pipeline.stats.rounds == 2
+
+
+def test_stop_returns_within_a_second_when_idle_and_threads_are_gone():
+    pipeline = LivePipeline(StubRecognizer(SlowDetector(0.0)), lambda: GalleryMatrix.empty(4)).start()
+    assert pipeline.running
+    started = time.monotonic()
+    assert pipeline.stop(timeout=1.0)
+    assert time.monotonic() - started < 1.0
+    assert not any(t.name == "facecam-recognition" and t.is_alive() for t in threading.enumerate())
