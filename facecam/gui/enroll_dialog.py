@@ -34,11 +34,11 @@ ICON_PX = 112
 def face_crop(bgr_frame: np.ndarray, box, margin: float = CROP_MARGIN) -> np.ndarray:
     """A square crop around the face box, ``margin`` of its size on every side, clipped to the frame."""
     x, y, w, h = (float(v) for v in box)
-    side = max(w, h) * (1.0 + 2.0 * margin)
-    cx, cy = x + w / 2.0, y + h / 2.0
+    side = max(int(round(max(w, h) * (1.0 + 2.0 * margin))), 1)
+    left, top = int(round(x + w / 2.0 - side / 2.0)), int(round(y + h / 2.0 - side / 2.0))
     height, width = bgr_frame.shape[:2]
-    x0, y0 = max(int(round(cx - side / 2)), 0), max(int(round(cy - side / 2)), 0)
-    x1, y1 = min(int(round(cx + side / 2)), width), min(int(round(cy + side / 2)), height)
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + side, width), min(top + side, height)
     return np.ascontiguousarray(bgr_frame[y0:y1, x0:x1])
 
 
@@ -96,6 +96,7 @@ class EnrollDialog(QDialog):
         self.busy = False
         self.written: list[Path] = []
         self._shots: list[np.ndarray] = []
+        self.shot_times: list[float] = []
         self._shot_box = None
         self._shot_pending = False
         self._closed = False
@@ -274,6 +275,7 @@ class EnrollDialog(QDialog):
         index = self.selected_index()
         self._shot_box = self.faces[index].box if (self.faces is not None and index is not None) else None
         self._shots = []
+        self.shot_times = []
         self._shot_name = name
         self.busy = True
         self.status.setText(f"Capturing: shot 0 of {SHOTS}. Move your head a little between shots.")
@@ -306,6 +308,7 @@ class EnrollDialog(QDialog):
         box = faces[index].box
         self._shot_box = box
         self._shots.append(np.array(frame, copy=True) if self.whole_radio.isChecked() else face_crop(frame, box))
+        self.shot_times.append(time.monotonic())
         self.status.setText(f"Capturing: shot {len(self._shots)} of {SHOTS}.")
         if len(self._shots) >= SHOTS:
             self._shot_timer.stop()

@@ -96,6 +96,9 @@ class MainWindow(QMainWindow):
         self._model_error: BaseException | None = None
 
         self.annotator = FaceAnnotator(show_distances=True, as_similarity=True)
+        # OpenCV's text renderer is set up per thread on its first text (~30 ms): do it now, before the
+        # event loop runs, rather than on the first frame with a name.
+        warm_up_annotator(self.annotator)
         self.loader = ModelLoader(build_recognizer, self)
         self.loader.progress.connect(self._on_download_progress, Qt.QueuedConnection)
         self.loader.ready.connect(self._on_model_ready, Qt.QueuedConnection)
@@ -654,6 +657,10 @@ class MainWindow(QMainWindow):
         if self.source is not None:
             self.source.stop(timeout=0.0)
         return join_threads(deadline)
+
+
+def warm_up_annotator(annotator: FaceAnnotator) -> None:
+    annotator.annotate(np.zeros((48, 64, 3), np.uint8), [Label((4, 20, 20, 20), "Ag", 0.5)])
 
 
 def evaluate_available() -> bool:

@@ -18,7 +18,9 @@ and one that cannot be interrupted (TensorFlow loading a model) is simply abando
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -109,6 +111,34 @@ def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: flo
     return Recognizer(detector, embedder, config.threshold_for(model, threshold), config.match_mode_for(model))
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection while a model loads, then the survivors frozen.
+
+    Importing TensorFlow and building the models creates millions of objects; each full
+    collection then holds the GIL for 100-200 ms (measured: bench/bench_gui.py), which
+    freezes the GUI thread as surely as running on it. ``gc.freeze()`` afterwards moves
+    everything alive into the permanent generation, so later collections skip it.
+    """
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses += 1
+        if _gc_pauses == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                gc.freeze()
+                gc.enable()
+
+
 class ModelLoader(QObject):
     """Builds a Recognizer on the daemon thread ``facecam-model-loader``.
 
@@ -140,7 +170,8 @@ class ModelLoader(QObject):
 
         def work():
             try:
-                recognizer = self.build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
+                with gc_paused():
+                    recognizer = self.build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
             except BaseException as error:  # noqa: BLE001 - shown in the window
                 if generation == self._generation:
                     self.failed.emit(error)

@@ -1,0 +1,86 @@
+"""Enroll through the window: pick the stranger's face, name him, save; he is recognised without a restart."""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+from PyQt5.QtCore import Qt
+
+from conftest import wait_for_names
+from facecam.gui.enroll_dialog import SHOTS, box_iou
+
+
+def tree_hashes(root):
+    return {p.relative_to(root): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file() and ".facecam" not in p.parts}
+
+
+def test_enroll_the_stranger_then_he_is_recognised(make_window, qtbot, known_faces):
+    window = make_window()
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+    before = tree_hashes(known_faces)
+    stranger = next(label for label in window.current_labels if not label.pending and label.name is None)
+
+    qtbot.keyClick(window, Qt.Key_E)
+    dialog = window.enroll_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    assert len(dialog.faces) == 2 and dialog.faces_list.count() == 2
+    assert not dialog.save_button.isEnabled()  # several faces: the user picks one
+    overlaps = [box_iou(face.box, stranger.box) for face in dialog.faces]
+    pick = max(range(2), key=overlaps.__getitem__)
+    assert overlaps[pick] > 0.3
+    dialog.select_face(pick)
+    assert dialog.name_edit.completer().model().stringList() == ["Tony_Blair"]
+    qtbot.keyClicks(dialog.name_edit, "Vladimir Putin")
+    assert dialog.save_button.isEnabled()
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+
+    folder = known_faces / "Vladimir Putin"
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    saved = sorted(folder.glob("*.jpg"))
+    assert len(saved) == 1 and saved[0].name.startswith("webcam-")
+    photo = cv2.imread(str(saved[0]))
+    assert photo is not None and photo.shape[0] == photo.shape[1] >= 100  # the face crop with margin
+    assert tree_hashes(known_faces) == {**before, saved[0].relative_to(known_faces): tree_hashes(known_faces)[
+        saved[0].relative_to(known_faces)]}  # nothing else changed
+    assert not list(folder.glob(".incoming-*"))  # no temporary file left
+
+    wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir Putin"}, timeout_s=10)
+    assert "Unknown" not in window.label_names()
+    assert window.people_panel.counts() == {"Tony_Blair": 3, "Vladimir Putin": 1}
+
+
+def test_capture_five_shots_and_refusals(make_window, qtbot, known_faces):
+    window = make_window()
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+    window.enroll()
+    dialog = window.enroll_dialog
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    blair = max(range(len(dialog.faces)), key=lambda i: -dialog.faces[i].box[0])  # the face on the left
+    dialog.select_face(blair)
+    # a bad name is refused with the reason, nothing written
+    qtbot.keyClicks(dialog.name_edit, "../evil")
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    assert "cannot use" in dialog.status.text() and dialog.isVisible()
+    dialog.name_edit.setText("Tony_Blair")
+    # the whole frame is refused for a face that is not the largest (the gallery would use the largest)
+    dialog.select_face(1)
+    dialog.whole_radio.setChecked(True)
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    assert "largest face" in dialog.status.text() and dialog.isVisible()
+    dialog.crop_radio.setChecked(True)
+    dialog.select_face(blair)
+    before = sorted((known_faces / "Tony_Blair").iterdir())
+    qtbot.mouseClick(dialog.shots_button, Qt.LeftButton)
+    assert dialog.busy and not dialog.save_button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15000)
+    after = sorted((known_faces / "Tony_Blair").iterdir())
+    new = [p for p in after if p not in before]
+    assert len(new) == SHOTS and all(p.name.startswith("webcam-") for p in new)
+    assert all(cv2.imread(str(p)) is not None for p in new)
+    gaps = np.diff(dialog.shot_times)
+    assert len(gaps) == SHOTS - 1 and gaps.min() > 0.3 and 1.5 < dialog.shot_times[-1] - dialog.shot_times[0] < 8
+    qtbot.waitUntil(lambda: window.people_panel.counts().get("Tony_Blair") == 3 + SHOTS, timeout=8000)
