@@ -29,9 +29,9 @@ def make_demo(folder: Path) -> tuple[Path, Path, Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     clip = folder / "clip.avi"
-    scene = (Actor("Tony_Blair", 5, 0.0, 60.0, 150, 240, period_s=6.0),
-             Actor("George_W_Bush", 5, 0.0, 60.0, 330, 220, period_s=7.0),
-             Actor("Vladimir_Putin", 5, 0.0, 60.0, 510, 250, period_s=5.0))
+    scene = (Actor("Tony_Blair", 5, 0.0, 60.0, 113, 250, sway_px=8, period_s=6.0),
+             Actor("George_W_Bush", 5, 0.0, 60.0, 320, 230, sway_px=8, period_s=7.0),
+             Actor("Vladimir_Putin", 5, 0.0, 60.0, 527, 250, sway_px=8, period_s=5.0))
     if not clip.exists():
         write_clip(clip, scene, seconds=40.0)
     known = folder / "known_faces"
@@ -80,8 +80,9 @@ def main() -> int:
     def poll():
         waited = time.monotonic() - started
         names = window.label_names()
-        ready = bool(names) and "..." not in names and window.snapshot is not None
+        ready = bool(names) and "..." not in names and window.snapshot is not None and "latency" in window.status_text()
         if (waited >= args.after and ready) or waited >= args.timeout:
+            window._update_status()
             args.out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.out), "PNG", 0)
             print(f"{args.out}: {window.width()}x{window.height()} after {waited:.1f} s; labels {names}; "

@@ -117,6 +117,10 @@ def create_app(argv: Sequence[str] | None = None):
 
     app = QApplication.instance()
     if app is None:
+        # The window draws no OpenGL. Qt's GLX integration loads Mesa's libGL (and its LLVM), which
+        # crashes TensorFlow when it is imported afterwards (segfault in its extension module, seen
+        # with Xvfb and Mesa on Linux); without it, both live in one process.
+        os.environ.setdefault("QT_XCB_GL_INTEGRATION", "none")
         QApplication.setAttribute(Qt.AA_EnableHighDpiScaling, True)
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName("facecam")
