@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
         title = MODEL_TITLES.get(model, model)
         self._set_loading(None)
         self.model_label.setText(f"Model: {title} (not loaded)")
+        self.people_panel.hint.setText("Faces are not recognised: the model is not loaded.")
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Warning)
         box.setWindowTitle("Model not available")
@@ -619,6 +620,8 @@ class MainWindow(QMainWindow):
             stats = self.pipeline.stats
             parts.append(f"recognition {stats.last_round_s * 1000:.0f} ms/round, "
                          f"latency {stats.latency_s * 1000:.0f} ms")
+        elif self.recognizer is None and self.model_error_box is None and not self.loader.busy:
+            parts.append("recognition off: model not loaded")
         elif self.recognizer is None:
             parts.append("recognition: loading model")
         else:

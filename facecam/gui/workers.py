@@ -158,6 +158,11 @@ class ModelLoader(QObject):
         self._generation = 0
         self.model: str | None = None
 
+    @property
+    def busy(self) -> bool:
+        """True while a load started here has not reported yet."""
+        return self._cancel is not None
+
     def start(self, model: str, weights=None, model_dir=None, **options) -> None:
         self.abandon()
         self._generation += 1
@@ -174,23 +179,26 @@ class ModelLoader(QObject):
                     recognizer = self.build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
             except BaseException as error:  # noqa: BLE001 - shown in the window
                 if generation == self._generation:
+                    self._cancel = None
                     self.failed.emit(error)
                 return
             if generation == self._generation:
+                self._cancel = None
                 self.ready.emit(recognizer)
 
         threading.Thread(target=work, name=LOADER_THREAD, daemon=True).start()
 
     def cancel_download(self) -> None:
         """The user's Cancel: a download in progress stops (``failed`` reports DownloadCancelled)."""
-        if self._cancel is not None:
-            self._cancel.set()
+        cancel = self._cancel
+        if cancel is not None:
+            cancel.set()
 
     def abandon(self) -> None:
         """Stop a download and ignore whatever the loader produces (closing the window, loading another model)."""
-        if self._cancel is not None:
-            self._cancel.set()
-            self._cancel = None
+        cancel, self._cancel = self._cancel, None
+        if cancel is not None:
+            cancel.set()
         self._generation += 1
 
 

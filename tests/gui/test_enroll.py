@@ -27,10 +27,11 @@ def test_enroll_the_stranger_then_he_is_recognised(make_window, qtbot, known_fac
     dialog = window.enroll_dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
-    assert len(dialog.faces) == 2 and dialog.faces_list.count() == 2
+    # Blair and Putin (MTCNN may also find a small face in the background of Putin's photo)
+    assert len(dialog.faces) >= 2 and dialog.faces_list.count() == len(dialog.faces)
     assert not dialog.save_button.isEnabled()  # several faces: the user picks one
     overlaps = [box_iou(face.box, stranger.box) for face in dialog.faces]
-    pick = max(range(2), key=overlaps.__getitem__)
+    pick = max(range(len(overlaps)), key=overlaps.__getitem__)
     assert overlaps[pick] > 0.3
     dialog.select_face(pick)
     assert dialog.name_edit.completer().model().stringList() == ["Tony_Blair"]

@@ -33,7 +33,10 @@ def test_names_and_colours_painted(make_window, qtbot):
     window = make_window()
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
     # the labels and the painted frame belong to the same tick: read both at once
-    labels = {label.name or "Unknown": label for label in window.current_labels if not label.pending}
+    labels = {}  # the largest face of each name (MTCNN may also find a small face in a photo's background)
+    for label in sorted(window.current_labels, key=lambda item: item.box[2] * item.box[3]):
+        if not label.pending:
+            labels[label.name or "Unknown"] = label
     rgb = qimage_to_rgb(window.video.image())
     assert rgb.shape == (480, 640, 3)
     assert border_pixels(rgb, labels["Tony_Blair"].box, KNOWN_RGB) > 0.3
@@ -67,7 +70,7 @@ def test_names_and_colours_painted(make_window, qtbot):
     window.threshold_slider.setValue(5)
     assert window.recognizer.threshold == 0.05
     qtbot.waitUntil(lambda: set(window.label_names()) == {"Unknown"}, timeout=10000)
-    assert len(window.label_names()) == 2
+    assert len(window.label_names()) >= 2
     window.threshold_slider.setValue(64)
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=10)
 
