@@ -1,6 +1,7 @@
 """How long the window's event loop is ever blocked, while the model loads and while recognition runs.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui.py [--seconds 20] [--model-dir DIR]
+    .venv/bin/python bench/bench_gui.py [--seconds 20] [--model-dir DIR]      (offscreen Qt)
+    QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1280x800x24" .venv/bin/python bench/bench_gui.py   (X11)
 
 A probe QTimer ticks every 10 ms on the GUI thread and records the gap between ticks: a
 gap well above 10 ms means the event loop was blocked (by the window's own work or by a
@@ -42,17 +43,17 @@ def main() -> int:
     args = parser.parse_args()
 
     from PyQt5.QtCore import QTimer, Qt  # noqa: PLC0415
-    from PyQt5.QtWidgets import QApplication  # noqa: PLC0415
 
     sys.path.insert(0, str(ROOT / "docs"))
     from screenshot import make_demo  # noqa: PLC0415 - the demo clip, known_faces and SFace folder
 
+    from facecam.gui.app import create_app  # noqa: PLC0415
     from facecam.gui.main_window import MainWindow, WindowOptions  # noqa: PLC0415
 
     work = Path(tempfile.mkdtemp(prefix="facecam-bench-gui-"))
     try:
         clip, known, models = make_demo(work)
-        app = QApplication.instance() or QApplication([])
+        app = create_app()
         window = MainWindow(WindowOptions(source=str(clip), known_faces=known, model="sface",
                                           model_dir=str(args.model_dir or models)))
         window.resize(1180, 720)
@@ -98,7 +99,7 @@ def main() -> int:
         timer.start()
         app.exec_()
 
-        print(f"# GUI event loop, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        print(f"# GUI event loop, Qt platform {app.platformName()}, {platform.machine()}, {os.cpu_count()} CPUs, "
               f"Python {platform.python_version()}")
         print()
         print("| phase | seconds | max gap ms | p99 gap ms | median gap ms | gaps > 50 ms |")

@@ -413,11 +413,15 @@ class MainWindow(QMainWindow):
         root = self.known_faces
 
         def done(backup):
-            self.statusBar().showMessage(f"Removed {name}; photos kept in {backup}", 8000)
-            self.gallery.refresh_now()
+            if not self._closed:
+                self.statusBar().showMessage(f"Removed {name}; photos kept in {backup}", 8000)
+                self.gallery.refresh_now()
 
-        run_task("remove-person", lambda: remove_person(root, name), done,
-                 lambda error: self.statusBar().showMessage(f"Could not remove {name}: {error}", 10000))
+        def failed(error):
+            if not self._closed:
+                self.statusBar().showMessage(f"Could not remove {name}: {error}", 10000)
+
+        run_task("remove-person", lambda: remove_person(root, name), done, failed)
 
     def _confirm_dialog(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text, QMessageBox.Yes | QMessageBox.No,
@@ -574,6 +578,8 @@ class MainWindow(QMainWindow):
         return frame.bgr_frame if frame is not None else None
 
     def _on_enrolled(self, name: str, paths: list) -> None:
+        if self._closed:
+            return
         self.statusBar().showMessage(f"Saved {len(paths)} photo(s) of {name} in {self.known_faces / name}", 8000)
         self.gallery.refresh_now()  # the gallery change then resets the pipeline: recognised on the next rounds
 
@@ -611,6 +617,8 @@ class MainWindow(QMainWindow):
         self.pipeline_error = None
 
     def _on_pipeline_error(self, error: BaseException) -> None:
+        if self._closed:
+            return
         self.pipeline_error = str(error)
         self.statusBar().showMessage(f"Recognition error (the video goes on): {error}", 5000)
 

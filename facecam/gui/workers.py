@@ -169,8 +169,12 @@ class ModelLoader(QObject):
         generation, cancel = self._generation, threading.Event()
         self._cancel, self.model = cancel, model
 
-        def progress(done, total):
-            if not cancel.is_set():
+        last = [0.0]
+
+        def progress(done, total):  # called per 64 KB: at most ~10 signals a second reach the GUI
+            now = time.monotonic()
+            if not cancel.is_set() and (now - last[0] >= 0.1 or (total and done >= total)):
+                last[0] = now
                 self.progress.emit(done, total)
 
         def work():

@@ -12,15 +12,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything creates
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import shutil  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from clips import LFW10, Actor, make_gallery, write_clip  # noqa: E402
+from clips import Actor, make_gallery, write_clip  # noqa: E402
+
+from .helpers import facecam_threads  # noqa: E402
 
 # Tony Blair (enrolled) on the left, Vladimir Putin (a stranger) on the right, both for the whole clip.
 GUI_SCENE = (
@@ -28,10 +27,6 @@ GUI_SCENE = (
     Actor("Vladimir_Putin", 5, 0.0, 60.0, 470, 240, sway_px=25, period_s=5.0),
 )
 CLIP_SECONDS = 40.0
-
-
-def facecam_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("facecam-") and t.is_alive()]
 
 
 @pytest.fixture(scope="session")
@@ -88,51 +83,3 @@ def make_window(qtbot, gui_clip, known_faces, sface_recognizer):
     deadline = time.monotonic() + 3
     while facecam_threads() and time.monotonic() < deadline:
         time.sleep(0.02)
-
-
-def wait_for_names(qtbot, window, names, timeout_s=20.0):
-    """Wait until the painted labels include every name of ``names``."""
-    qtbot.waitUntil(lambda: set(names) <= set(window.label_names()), timeout=int(timeout_s * 1000))
-
-
-def qimage_to_rgb(image) -> np.ndarray:
-    """A copy of a QImage's pixels as an (H, W, 3) RGB array."""
-    from PyQt5.QtGui import QImage
-
-    rgb = image.convertToFormat(QImage.Format_RGB888)
-    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
-    data = np.frombuffer(rgb.constBits().asstring(stride * height), np.uint8).reshape(height, stride)
-    return data[:, : width * 3].reshape(height, width, 3).copy()
-
-
-def lfw_photo(person: str, n: int) -> Path:
-    return LFW10 / person / f"{person}_{n:04d}.jpg"
-
-
-class FakeCamera:
-    """A camera backend: real-photo frames at ~30 fps, then unplugged after ``frames`` reads (read fails)."""
-
-    def __init__(self, frames: int | None = None):
-        self.frames = frames
-        self.reads = 0
-        photo = cv2.resize(cv2.imread(str(lfw_photo("Tony_Blair", 5)))[25:225, 25:225], (200, 200))
-        self.image = np.full((480, 640, 3), 90, np.uint8)
-        self.image[140:340, 220:420] = photo
-        self.released = threading.Event()
-
-    def isOpened(self):
-        return True
-
-    def get(self, prop):
-        return {cv2.CAP_PROP_FPS: 30.0, cv2.CAP_PROP_FRAME_WIDTH: 640, cv2.CAP_PROP_FRAME_HEIGHT: 480}.get(prop, 0.0)
-
-    def read(self):
-        self.reads += 1
-        if self.frames is not None and self.reads > self.frames:
-            time.sleep(0.005)
-            return False, None
-        time.sleep(1 / 30)
-        return True, self.image.copy()
-
-    def release(self):
-        self.released.set()

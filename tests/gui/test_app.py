@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from conftest import facecam_threads, wait_for_names
 from facecam.gui import app as gui_app
+
+from .helpers import facecam_threads, wait_for_names
 
 
 def test_arguments():

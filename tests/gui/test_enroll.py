@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import Qt
 
-from conftest import wait_for_names
 from facecam.gui.enroll_dialog import SHOTS, box_iou
+
+from .helpers import wait_for_names
 
 
 def tree_hashes(root):

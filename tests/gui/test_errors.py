@@ -9,9 +9,10 @@ import time
 import numpy as np
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
-from conftest import FakeCamera, facecam_threads, wait_for_names
 from facecam.errors import DownloadError
 from facecam.models import DownloadCancelled
+
+from .helpers import FakeCamera, facecam_threads, wait_for_names
 
 
 def banner_shown(window) -> bool:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from PyQt5.QtCore import Qt
 
-from conftest import facecam_threads, lfw_photo, qimage_to_rgb, wait_for_names
+from .helpers import facecam_threads, lfw_photo, qimage_to_rgb, wait_for_names
 
 KNOWN_RGB = (0, 200, 0)      # facecam.annotate.KNOWN_COLOUR (BGR 0, 200, 0)
 UNKNOWN_RGB = (255, 90, 0)   # facecam.annotate.UNKNOWN_COLOUR (BGR 0, 90, 255)
