@@ -40,10 +40,13 @@ def test_window_from_arguments_loads_the_model_in_the_background(qtbot, monkeypa
     try:
         _app, window, _hooks = gui_app.start_window(args)
         qtbot.addWidget(window)
-        # the picture comes at once; the model (MTCNN + SFace) is still being built on its thread
-        qtbot.waitUntil(lambda: window.video.seq is not None, timeout=3000)
+        # the model (MTCNN + SFace) is built on its thread while the picture is already shown
         assert window.recognizer is None and "facecam-model-loader" in facecam_threads()
         assert window.load_label.isVisible() and "Loading SFace" in window.load_label.text()
+        frames_when_ready = []
+        window.loader.ready.connect(lambda _recognizer: frames_when_ready.append(window.frames_shown))
+        qtbot.waitUntil(lambda: bool(frames_when_ready), timeout=60000)
+        assert frames_when_ready[0] > 0
         wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=60)
         assert window.recognizer is not sface_recognizer and window.recognizer.threshold == 0.6
         assert window.recognizer.detector.options.min_face_size == 40
