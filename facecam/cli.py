@@ -99,7 +99,7 @@ class Session:
             from facecam.gallery import Gallery  # noqa: PLC0415
 
             recognizer = self.recognizer()
-            gallery = Gallery(self.args.known_faces, self.model, recognizer.embedder.version, recognizer.embedder.dim)
+            gallery = Gallery.for_recognizer(self.args.known_faces, recognizer)
             report = gallery.refresh(recognizer.embed_photo, progress=Progress("indexing known_faces", self.out.stderr))
             for warning in report.warnings:
                 self.out.message(f"facecam: warning: {warning}")

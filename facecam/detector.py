@@ -34,8 +34,9 @@ from facecam.types import Faces
 class Detector(Protocol):
     name: str
 
-    def detect(self, rgb_image: np.ndarray) -> Faces:
-        """Faces in an ``(H, W, 3) uint8`` RGB image, in no particular order."""
+    def detect(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
+        """Faces in an ``(H, W, 3) uint8`` RGB image, in no particular order (``min_face_size``
+        overrides the detector's own for this call)."""
         ...
 
 
@@ -98,7 +99,10 @@ class MtcnnDetector:
                                     StageONet(weights=str(paths["onet"]))])
         _compile_stages(self._mtcnn.stages)
 
-    def detect(self, rgb_image: np.ndarray) -> Faces:
+    def detect(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
+        min_face = int(min_face_size or self.options.min_face_size)
+        if min_face < 12:
+            raise ValueError(f"min_face_size: expected 12 or more pixels, got {min_face}")
         rgb_image = np.asarray(rgb_image)
         if rgb_image.ndim != 3 or rgb_image.shape[2] != 3 or rgb_image.dtype != np.uint8:
             raise ValueError(f"rgb_image: expected (H, W, 3) uint8, got {rgb_image.shape} {rgb_image.dtype}")
@@ -106,7 +110,7 @@ class MtcnnDetector:
         # mtcnn 1.0 sizes its image pyramid for 20-pixel faces whatever min_face_size it is given (a larger
         # value shrinks the pyramid below PNet's 12-pixel input and finds nothing), so facecam keeps it at 20
         # and shrinks the image instead: a face of min_face_size pixels becomes a 20-pixel face.
-        scale = min(1.0, self.options.max_side / max(height, width), MTCNN_FACE / self.options.min_face_size)
+        scale = min(1.0, self.options.max_side / max(height, width), MTCNN_FACE / min_face)
         if min(height, width) * scale < 12:
             return Faces.empty()
         small = rgb_image if scale == 1.0 else _resize(rgb_image, scale)
@@ -115,7 +119,7 @@ class MtcnnDetector:
             min_face_size=MTCNN_FACE, threshold_onet=min(0.8, self.options.min_confidence))
         faces = faces_from_mtcnn(np.asarray(rows, dtype=np.float64), 1.0 / scale, (width, height),
                                  self.options.min_confidence)
-        keep = np.maximum(faces.boxes[:, 2], faces.boxes[:, 3]) >= self.options.min_face_size
+        keep = np.maximum(faces.boxes[:, 2], faces.boxes[:, 3]) >= min_face
         return faces if keep.all() else faces[keep]
 
 

@@ -866,16 +866,16 @@ def _read_only(root: Path) -> bool:
     return not (mode & 0o222) or not os.access(probe, os.W_OK)
 
 
-def open_gallery(root: Path, model: str, embedder_version: str, dim: int):
+def open_gallery(root: Path, recognizer):
     """``(gallery, note)``: the gallery of ``root``, cached in ``root/.facecam`` or, when ``root`` is
     read-only, in the user cache (``note`` then says where)."""
     from facecam.gallery import Gallery  # noqa: PLC0415
 
     if not _read_only(root):
-        return Gallery(root, model, embedder_version, dim), None
+        return Gallery.for_recognizer(root, recognizer), None
     folder = fallback_cache_root() / hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:16]
 
-    return Gallery(root, model, embedder_version, dim, cache_dir=folder), \
+    return Gallery.for_recognizer(root, recognizer, cache_dir=folder), \
         f"{root} is read-only; its embeddings are cached in {folder}"
 
 
@@ -893,7 +893,7 @@ def run_evaluate(session, args, out) -> int:
     mode = config.match_mode_for(model, args.match)
 
     recognizer = session.recognizer()
-    gallery, note = open_gallery(root, model, recognizer.embedder.version, recognizer.embedder.dim)
+    gallery, note = open_gallery(root, recognizer)
     if note:
         out.message(f"facecam: note: {note}")
     index_report = gallery.refresh(recognizer.embed_photo, progress=Progress(f"indexing {root}", out.stderr))

@@ -184,6 +184,11 @@ class Gallery:
     ``matrix()`` gives the embeddings in matching form.
     """
 
+    @classmethod
+    def for_recognizer(cls, root: Path, recognizer, cache_dir: Path | None = None) -> "Gallery":
+        """The gallery of ``root`` as ``recognizer`` (a :class:`facecam.recognizer.Recognizer`) embeds it."""
+        return cls(root, recognizer.model, recognizer.photo_version, recognizer.embedder.dim, cache_dir)
+
     def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None):
         self.root = Path(root)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / CACHE_DIR
@@ -394,6 +399,14 @@ class Gallery:
     def photos(self) -> list[tuple[str, str]]:
         return [(path, person) for path, person, _ in self._photos]
 
+    def face_box(self, path: str | Path) -> tuple[float, float, float, float] | None:
+        """The ``(x, y, w, h)`` of the face used for a photo in the gallery (None if it is not in it)."""
+        key = str(path)
+        for photo, _, sha in self._photos:
+            if photo == key:
+                return tuple(float(v) for v in self._records[sha].box)
+        return None
+
 
 def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
                   has_face: Callable[[Path], int]) -> list[Path]:
@@ -466,7 +479,8 @@ class GalleryWatcher:
     def __init__(self, gallery: Gallery, embed_photo: Callable[[Path], PhotoEmbedding],
                  on_change: Callable[[GalleryMatrix, IndexReport], None],
                  on_error: Callable[[BaseException], None] | None = None,
-                 interval_s: float = 1.0, settle_s: float = 0.5):
+                 interval_s: float = 1.0, settle_s: float = 0.5,
+                 progress: Callable[[int, int, str], None] | None = None):
         import threading  # noqa: PLC0415
 
         self.gallery = gallery
@@ -475,6 +489,7 @@ class GalleryWatcher:
         self.on_error = on_error
         self.interval_s = float(interval_s)
         self.settle_s = float(settle_s)
+        self.progress = progress
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -525,7 +540,7 @@ class GalleryWatcher:
                         break
                     signature = again
             try:
-                report = self.gallery.refresh(self.embed_photo, should_stop=self._stop.is_set)
+                report = self.gallery.refresh(self.embed_photo, progress=self.progress, should_stop=self._stop.is_set)
                 self._signature = signature
                 self.on_change(self.gallery.matrix(), report)
             except Exception as error:  # noqa: BLE001 - reported; the watcher keeps going

@@ -26,8 +26,16 @@ from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.types import Faces, Recognition
 
 
+PHOTO_MIN_FACE_SIZE = 20  # gallery photos are always searched down to 20-pixel faces
+
+
 class Recognizer:
-    """Detect, align, embed and match. ``threshold`` and ``match_mode`` may be changed at any time."""
+    """Detect, align, embed and match. ``threshold`` and ``match_mode`` may be changed at any time.
+
+    Live frames use the detector's own ``min_face_size`` (the window and ``watch`` raise it
+    to 40 for speed); photos for the gallery are always searched with
+    :data:`PHOTO_MIN_FACE_SIZE`, so a gallery's cache means the same whatever the live setting.
+    """
 
     def __init__(self, detector: Detector, embedder: Embedder, threshold: float, match_mode: str = "nearest"):
         self.detector = detector
@@ -49,10 +57,17 @@ class Recognizer:
     def model(self) -> str:
         return self.embedder.name
 
-    def find_faces(self, rgb_image: np.ndarray) -> Faces:
+    @property
+    def photo_version(self) -> str:
+        """What a gallery photo's embedding depends on: the embedder and the photo detection settings."""
+        options = getattr(self.detector, "options", None)
+        confidence = getattr(options, "min_confidence", "?")
+        return f"{self.embedder.version}|{self.detector.name}-min{PHOTO_MIN_FACE_SIZE}-conf{confidence}"
+
+    def find_faces(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
         """Faces in an RGB image, largest first."""
         with self._detect_lock:
-            faces = self.detector.detect(rgb_image)
+            faces = self.detector.detect(rgb_image, min_face_size=min_face_size)
         return faces.largest_first()
 
     def embed_faces(self, rgb_image: np.ndarray, faces: Faces) -> np.ndarray:
@@ -77,11 +92,11 @@ class Recognizer:
     def embed_photo(self, path: Path) -> PhotoEmbedding:
         """The gallery's view of a photo: face count and the largest face's embedding (ImageError if unreadable)."""
         rgb_image = bgr_to_rgb(read_image(path))
-        faces = self.find_faces(rgb_image)
+        faces = self.find_faces(rgb_image, PHOTO_MIN_FACE_SIZE)
         if len(faces) == 0:
             return PhotoEmbedding(0, None, None)
         embedding = self.embed_faces(rgb_image, faces[:1])[0]
         return PhotoEmbedding(len(faces), tuple(float(v) for v in faces.boxes[0]), embedding)
 
     def count_faces(self, path: Path) -> int:
-        return len(self.find_faces(bgr_to_rgb(read_image(path))))
+        return len(self.find_faces(bgr_to_rgb(read_image(path)), PHOTO_MIN_FACE_SIZE))

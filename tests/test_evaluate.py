@@ -46,8 +46,7 @@ def lfw_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def lfw_indexed(lfw_dir, sface_recognizer):
-    embedder = sface_recognizer.embedder
-    gallery = Gallery(lfw_dir, sface_recognizer.model, embedder.version, embedder.dim)
+    gallery = Gallery.for_recognizer(lfw_dir, sface_recognizer)
     return gallery, gallery.refresh(sface_recognizer.embed_photo)
 
 

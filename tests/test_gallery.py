@@ -28,7 +28,7 @@ class Counting:
 
 
 def new_gallery(root, recognizer):
-    return Gallery(root, recognizer.model, recognizer.embedder.version, recognizer.embedder.dim)
+    return Gallery.for_recognizer(root, recognizer)
 
 
 @pytest.fixture

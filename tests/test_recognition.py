@@ -100,3 +100,22 @@ def test_gallery_photos_and_live_frames_share_one_preprocessing_path(sface_recog
     # and a channel mix-up would show: the same face read as RGB instead of BGR is far away
     _, swapped = sface_recognizer.faces_and_embeddings(np.ascontiguousarray(bgr_frame[..., ::-1]))
     assert float(1 - from_live[0] @ swapped[0]) > 0.02
+
+
+def test_gallery_photos_are_searched_for_small_faces_whatever_the_live_setting(tmp_path, sface):
+    """The live detector may skip faces under 40 px for speed; enrolled photos are always searched down to 20."""
+    import cv2
+
+    from conftest import LFW10
+    from facecam.detector import DetectorOptions, MtcnnDetector
+    from facecam.recognizer import Recognizer
+
+    live = Recognizer(MtcnnDetector(DetectorOptions(min_face_size=40)), sface, 0.6)
+    photo = cv2.imread(str(LFW10 / "Colin_Powell" / "Colin_Powell_0001.jpg"))
+    small = cv2.resize(photo, (100, 100), interpolation=cv2.INTER_AREA)  # the face is now ~40 px wide
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), cv2.resize(small, (75, 75), interpolation=cv2.INTER_AREA))  # ~30 px
+    rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert len(live.find_faces(rgb)) == 0
+    assert live.embed_photo(path).faces == 1 and live.count_faces(path) == 1
+    assert "min20" in live.photo_version

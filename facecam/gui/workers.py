@@ -264,8 +264,7 @@ class GalleryService(QObject):
     def start(self, recognizer) -> None:
         from facecam.gallery import Gallery, GalleryWatcher  # noqa: PLC0415
 
-        embedder = recognizer.embedder
-        gallery = Gallery(self.root, recognizer.model, embedder.version, embedder.dim)
+        gallery = Gallery.for_recognizer(self.root, recognizer)
 
         def index():
             try:

@@ -42,7 +42,7 @@ def indexed_gallery(tmp_path_factory, sface_recognizer) -> Path:
     from facecam.gallery import Gallery
 
     root = make_gallery(tmp_path_factory.mktemp("gallery-template") / "known_faces", enrolled=("Tony_Blair",))
-    gallery = Gallery(root, sface_recognizer.model, sface_recognizer.embedder.version, sface_recognizer.embedder.dim)
+    gallery = Gallery.for_recognizer(root, sface_recognizer)
     report = gallery.refresh(sface_recognizer.embed_photo)
     assert report.people == 1 and report.photos == 3
     return root
