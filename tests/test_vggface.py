@@ -186,7 +186,7 @@ def test_loaded_weights_equal_the_files_arrays(vgg, random_weights):
             assert np.std(kernel) > 0 and np.std(bias) > 0
             np.testing.assert_array_equal(layer.kernel.numpy(), kernel, err_msg=ours)
             np.testing.assert_array_equal(layer.bias.numpy(), bias, err_msg=ours)
-        # fc6 (411 MB) is copied in slices: compare the first and the last slice, and the bias.
+        # fc6 (411 MB): compare its first and last rows, and the bias.
         fc6 = vgg.model.get_layer("fc6")
         dataset = handle["conv2d_14/conv2d_14/kernel:0"]
         for row in (0, 6):
