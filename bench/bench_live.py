@@ -11,7 +11,8 @@ layout unless --vgg-weights gives the real one) it runs, each in its own process
   draw, show; the next frame is the newest one when the loop comes back.
 
 and reports output fps (frames shown per second), time from a face's appearance to
-its first label (ground truth from the clip), per-frame label accuracy after the
+its first label on screen (ground truth from the clip; for the naive loop this includes
+the time the frame waits for its own recognition before it is shown), per-frame label accuracy after the
 first label (against who is really there), embeddings computed and CPU seconds.
 With random VGG-Face weights the names are meaningless: accuracy is reported for
 SFace (real model) only.
@@ -64,7 +65,7 @@ def naive_loop(args) -> int:
     from facecam.cli import Output, Session, build_parser
     from facecam.sources import open_source
 
-    parsed = build_parser().parse_args(["identify", "--model", args.model, "--known-faces", args.known,
+    parsed = build_parser().parse_args(["identify", "--model", args.model, "--known-faces", args.known_faces,
                                         "--model-dir", args.model_dir, *(["--weights", args.weights] if args.weights
                                                                          else []), "x"])
     session = Session(parsed, Output(False))
@@ -82,11 +83,13 @@ def naive_loop(args) -> int:
                 break
             continue
         last = frame.seq
+        taken = time.monotonic()
         result = recognizer.recognize(frame.bgr_frame, gallery)
         embeddings += len(result.faces)
         labels = [Label(tuple(face.box), match.name, match.distance) for face, match in zip(result.faces, result.matches)]
         annotator.annotate(frame.bgr_frame, labels)
-        events.append({"frame": frame.seq - 1, "t": frame.t_source,
+        # shown now: its labels reach the screen this much after the frame was captured
+        events.append({"frame": frame.seq - 1, "t": frame.t_source + (time.monotonic() - taken),
                        "faces": [{"box": list(label.box), "name": label.name} for label in labels]})
     wall = time.monotonic() - started
     source.stop()
@@ -102,7 +105,7 @@ def main() -> int:
     parser.add_argument("--vgg-weights", type=Path)
     parser.add_argument("--models", default="sface,vgg-face")
     parser.add_argument("--naive", action="store_true", help=argparse.SUPPRESS)
-    for hidden in ("model", "known", "model_dir", "weights", "source", "events", "summary"):
+    for hidden in ("model", "known_faces", "model_dir", "weights", "source", "events", "summary"):
         parser.add_argument(f"--{hidden.replace('_', '-')}", dest=hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive:

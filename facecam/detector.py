@@ -70,6 +70,29 @@ def mtcnn_weight_paths() -> dict[str, Path]:
     return paths
 
 
+def preload_tensorflow_libraries() -> None:
+    """Load TensorFlow's two large native libraries now, without importing TensorFlow.
+
+    Loading them (about 0.35 s here) happens inside one C call that no other Python
+    thread can interrupt. The window calls this before its event loop starts, so that
+    the model loading in the background later finds them loaded and never freezes the
+    picture. Does nothing where the files are not found (another platform or layout).
+    """
+    import ctypes  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or spec.origin is None:
+        return
+    folder = Path(spec.origin).parent
+    for name in ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2"):
+        if (folder / name).is_file():
+            try:
+                ctypes.CDLL(str(folder / name))
+            except OSError:
+                return
+
+
 def quiet_tensorflow():
     """Import TensorFlow with its start-up chatter turned down (only when a model is built)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -419,3 +419,16 @@ def test_constructor_validates_before_importing_tensorflow(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ModelError", "False"]
+
+
+@pytest.mark.parametrize("shape", [(7, 7, 512, 4096), (1, 1, 4096, 4096), (3, 3, 3, 64), (4096,), (1, 1, 4096, 2622)])
+def test_weights_are_read_in_small_slabs_that_cover_each_value_once(shape):
+    from facecam.embedders.vggface import _slabs
+
+    cover = np.zeros(shape, np.uint8)
+    largest = 0
+    for part in _slabs(shape, 4, 8 << 20):
+        cover[part] += 1
+        largest = max(largest, cover[part].size * 4)
+    assert cover.min() == cover.max() == 1
+    assert largest <= 8 << 20

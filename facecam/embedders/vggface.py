@@ -326,17 +326,43 @@ def validate_weights_file(path: str | Path) -> None:
         raise _fail(path, f"is a damaged HDF5 file (HDF5: {message})") from None
 
 
+_READ_BYTES = 8 << 20  # HDF5 reads of at most 8 MB at a time
+
+
+def _slabs(shape: tuple[int, ...], itemsize: int, limit: int):
+    """Index tuples that cover an array of ``shape`` in contiguous pieces of at most ``limit`` bytes
+    (or one row of the last axis, if that is larger)."""
+    if not shape:
+        yield ()
+        return
+    k = len(shape)  # the first axis k such that everything after axis k - 1 fits in the limit
+    while k > 1 and int(np.prod(shape[k - 1:], dtype=np.int64)) * itemsize <= limit:
+        k -= 1
+    unit = int(np.prod(shape[k:], dtype=np.int64)) * itemsize
+    step = max(1, limit // max(unit, 1))
+    for index in np.ndindex(*shape[:k - 1]):
+        for start in range(0, shape[k - 1], step):
+            yield (*index, slice(start, min(start + step, shape[k - 1])))
+
+
 def _copy_into(variable, dataset) -> None:
     """Copy an HDF5 dataset into a Keras variable with one dense assignment.
 
-    Not in chunks through ``scatter_update``: a sparse update switches a TensorFlow
-    variable to copy-on-read for good, and every forward pass then copied fc6's
-    411 MB kernel (measured: 400 ms instead of 230 ms per face). The price is one
-    transient copy of the largest kernel while loading.
+    * Dense, not through ``scatter_update`` or slice assignments: a sparse update
+      switches a TensorFlow variable to copy-on-read for good, and every forward pass
+      then copied fc6's 411 MB kernel (measured: 400 ms instead of 230 ms per face).
+    * Read and turned into tensors in slabs of a few MB, joined by a TensorFlow op:
+      h5py and the numpy-to-tensor copy hold the interpreter lock, and one 411 MB
+      piece froze the window's event loop for half a second (the join runs without it).
     """
-    values = np.asarray(dataset[()], dtype=np.float32)
-    variable.assign(values)
-    del values
+    tf, _ = _tf()
+    parts = list(_slabs(tuple(dataset.shape), 4, _READ_BYTES))
+    if len(parts) == 1:
+        variable.assign(np.asarray(dataset[()], dtype=np.float32))
+        return
+    pieces = [tf.constant(np.asarray(dataset[part], dtype=np.float32).reshape(-1)) for part in parts]
+    variable.assign(tf.reshape(tf.concat(pieces, axis=0), dataset.shape))
+    del pieces
 
 
 def load_vggface_weights(model, path: str | Path) -> str:

@@ -117,6 +117,9 @@ def create_app(argv: Sequence[str] | None = None):
 
     app = QApplication.instance()
     if app is None:
+        from facecam.detector import preload_tensorflow_libraries  # noqa: PLC0415
+
+        preload_tensorflow_libraries()  # before the event loop: the one native load that would freeze it
         # The window draws no OpenGL. Qt's GLX integration loads Mesa's libGL (and its LLVM), which
         # crashes TensorFlow when it is imported afterwards (segfault in its extension module, seen
         # with Xvfb and Mesa on Linux); without it, both live in one process.
