@@ -223,3 +223,18 @@ def test_unwritable_cache_is_one_line_and_loses_nothing(cli, tmp_path, model_dir
     last = err.strip().splitlines()[-1]
     assert last.startswith("facecam: error: cannot write the embeddings cache") and "Read-only file system" in last
     assert sorted(p.name for p in (known / "Ann").iterdir()) == ["Tony_Blair_0001.jpg"]
+
+
+def test_identify_goes_on_past_a_bad_photo(cli, tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR, known / "Tony Blair")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(BLAIR.read_bytes()[:2000])
+    good = LFW10 / "Tony_Blair" / "Tony_Blair_0004.jpg"
+    code, out, err = cli("identify", "--json", *sface(model_dir, known), broken, good)
+    assert code == 1
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["image"] for r in rows] == [str(good)] and rows[0]["faces"][0]["name"] == "Tony Blair"
+    errors = [line for line in err.splitlines() if line.startswith("facecam: error:")]
+    assert len(errors) == 1 and "broken.jpg" in errors[0] and "truncated" in errors[0]
