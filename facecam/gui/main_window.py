@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.last_frame = None                # the newest Frame shown (raw, for Enroll)
         self.paused = False
         self.enroll_dialog: EnrollDialog | None = None
+        self.evaluate_dialog = None           # facecam.gui.evaluate_dialog.EvaluateDialog, once opened
         self.model_error_box: QMessageBox | None = None
         self.download_dialog: QProgressDialog | None = None
         self.gallery_error: str | None = None
@@ -585,11 +586,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== evaluate hook
     def check_accuracy(self) -> None:
-        """HOOK for the evaluate feature (owned by the evaluate engineer): opens its dialog if it exists.
-
-        Expected: ``facecam.gui.evaluate_dialog.open_evaluate_dialog(window)``; until then the
-        action is disabled when ``facecam.evaluate`` is missing, and explains itself otherwise.
-        """
+        """Tools > Check accuracy: ``facecam evaluate`` on known_faces in a non-modal dialog
+        (:func:`facecam.gui.evaluate_dialog.open_evaluate_dialog`, kept as ``self.evaluate_dialog``);
+        the action is disabled when ``facecam.evaluate`` is missing."""
         try:
             from facecam.gui import evaluate_dialog  # noqa: PLC0415
         except ImportError:
@@ -660,6 +659,8 @@ class MainWindow(QMainWindow):
         self.status_timer.stop()
         if self.enroll_dialog is not None:
             self.enroll_dialog.close()
+        if self.evaluate_dialog is not None:
+            self.evaluate_dialog.close()  # an indexing in progress stops
         self._close_download_dialog()
         self.loader.abandon()  # a model still loading is left to finish on its daemon thread
         self.gallery.stop()
