@@ -78,19 +78,18 @@ class Session:
 
     def recognizer(self):
         if self._recognizer is None:
-            from facecam.detector import DetectorOptions, MtcnnDetector  # noqa: PLC0415
-            from facecam.embedders import build_embedder  # noqa: PLC0415
-            from facecam.recognizer import Recognizer  # noqa: PLC0415
+            from facecam.detector import DetectorOptions  # noqa: PLC0415
+            from facecam.recognizer import build_recognizer  # noqa: PLC0415
 
-            progress = Progress(f"downloading {self.model} model (bytes)", self.out.stderr)
-            embedder = build_embedder(self.model, self.args.weights, self.args.model_dir, progress=progress)
             try:
                 options = DetectorOptions(min_face_size=self.args.min_face_size,
                                           min_confidence=self.args.min_confidence)
             except ValueError as error:
                 raise FacecamError(f"bad detector option: {error}") from None
-            self._recognizer = Recognizer(MtcnnDetector(options), embedder, self.threshold(),
-                                          config.match_mode_for(self.model, self.args.match))
+            self._recognizer = build_recognizer(
+                self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
+                match_mode=self.args.match, detector_options=options,
+                progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
         return self._recognizer
 
     def gallery(self, quiet: bool = True):

@@ -100,3 +100,21 @@ class Recognizer:
 
     def count_faces(self, path: Path) -> int:
         return len(self.find_faces(bgr_to_rgb(read_image(path)), PHOTO_MIN_FACE_SIZE))
+
+
+def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: float | None = None,
+                     match_mode: str | None = None, detector_options=None, allow_download: bool = True,
+                     progress=None, cancel=None) -> Recognizer:
+    """Build the models once (downloading the model file first if needed and allowed): slow, seconds.
+
+    ``threshold`` and ``match_mode`` default to the user's saved settings, then the
+    model's defaults (:mod:`facecam.config`).
+    """
+    from facecam import config  # noqa: PLC0415
+    from facecam.detector import MtcnnDetector  # noqa: PLC0415
+    from facecam.embedders import build_embedder  # noqa: PLC0415
+
+    embedder = build_embedder(model, weights, model_dir, allow_download=allow_download, progress=progress,
+                              cancel=cancel)
+    return Recognizer(MtcnnDetector(detector_options), embedder, config.threshold_for(model, threshold),
+                      config.match_mode_for(model, match_mode))

@@ -432,3 +432,43 @@ def test_weights_are_read_in_small_slabs_that_cover_each_value_once(shape):
         largest = max(largest, cover[part].size * 4)
     assert cover.min() == cover.max() == 1
     assert largest <= 8 << 20
+
+
+# --------------------------------------------------------------------------- the command line with VGG-Face
+
+
+def test_cli_identify_verify_embed_with_a_weights_file_of_the_published_layout(cli, random_weights, tmp_path,
+                                                                               monkeypatch):
+    """The default model end to end on real photos. The values are random, so the names mean nothing:
+    what is checked is the plumbing (4096-d unit embeddings, a real distance, identical photos at 0)."""
+    import json
+    import shutil
+
+    from conftest import LFW10, PEOPLE
+
+    blair = LFW10 / "Tony_Blair" / "Tony_Blair_0001.jpg"
+    code, out, err = cli("embed", "--json", "--weights", random_weights, PEOPLE / "two_people.jpg")
+    assert code == 0, err
+    faces = json.loads(out)["faces"]
+    assert len(faces) == 2
+    for face in faces:
+        vector = np.array(face["embedding"])
+        assert vector.shape == (4096,) and abs(np.linalg.norm(vector) - 1) < 1e-4 and vector.min() >= 0
+
+    # the weights file from the environment variable, as a user would set it
+    monkeypatch.setenv("FACECAM_VGGFACE_WEIGHTS", str(random_weights))
+    code, out, err = cli("verify", "--json", "--model-dir", tmp_path / "empty", blair, blair)
+    result = json.loads(out)
+    assert code == 0, err
+    assert result["model"] == "vgg-face" and result["threshold"] == 0.68
+    assert result["distance"] == pytest.approx(0.0, abs=1e-5) and result["verified"] is True
+
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(blair, known / "Tony Blair")
+    code, out, err = cli("identify", "--json", "--known-faces", known, blair)
+    assert code == 0, err
+    face = json.loads(out)["faces"][0]
+    assert face["name"] == "Tony Blair" and face["distance"] == pytest.approx(0.0, abs=1e-5)
+    with np.load(known / ".facecam" / "vgg-face.npz", allow_pickle=False) as cache:
+        assert cache["embeddings"].shape == (1, 4096)

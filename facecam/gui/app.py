@@ -17,16 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from facecam import config
-
-
-def _distance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 2.0:
-        raise argparse.ArgumentTypeError(f"expected a cosine distance between 0 and 2, got {value}")
-    return value
+from facecam.cli import cosine_distance
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the gallery folder: a sub-folder of photos per person (default: ./known_faces)")
     parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
                         help="embedding model (default: vgg-face; downloaded on first use)")
-    parser.add_argument("--threshold", type=_distance, metavar="T",
+    parser.add_argument("--threshold", type=cosine_distance, metavar="T",
                         help="cosine distance above which a face is Unknown (default: per model)")
     parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
     parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "

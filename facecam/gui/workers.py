@@ -101,14 +101,11 @@ def join_threads(deadline: float, abandon: tuple[str, ...] = (LOADER_THREAD,)) -
 def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: float | None = None,
                      min_face_size: int = 40, progress=None, cancel=None):
     """Build the detector and the embedder (downloading the model file first if needed). Slow: worker thread."""
-    from facecam import config  # noqa: PLC0415
-    from facecam.detector import DetectorOptions, MtcnnDetector  # noqa: PLC0415
-    from facecam.embedders import build_embedder  # noqa: PLC0415
-    from facecam.recognizer import Recognizer  # noqa: PLC0415
+    from facecam.detector import DetectorOptions  # noqa: PLC0415
+    from facecam.recognizer import build_recognizer as build  # noqa: PLC0415
 
-    embedder = build_embedder(model, weights, model_dir, allow_download=True, progress=progress, cancel=cancel)
-    detector = MtcnnDetector(DetectorOptions(min_face_size=min_face_size))
-    return Recognizer(detector, embedder, config.threshold_for(model, threshold), config.match_mode_for(model))
+    return build(model, weights, model_dir, threshold=threshold,
+                 detector_options=DetectorOptions(min_face_size=min_face_size), progress=progress, cancel=cancel)
 
 
 _gc_lock = threading.Lock()
