@@ -479,7 +479,7 @@ class GalleryWatcher:
     def __init__(self, gallery: Gallery, embed_photo: Callable[[Path], PhotoEmbedding],
                  on_change: Callable[[GalleryMatrix, IndexReport], None],
                  on_error: Callable[[BaseException], None] | None = None,
-                 interval_s: float = 1.0, settle_s: float = 0.5,
+                 interval_s: float = 0.5, settle_s: float = 0.3,
                  progress: Callable[[int, int, str], None] | None = None):
         import threading  # noqa: PLC0415
 

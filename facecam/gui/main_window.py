@@ -52,8 +52,8 @@ class WindowOptions:
     model_dir: str | None = None
     min_face_size: int = 40
     display_interval_ms: int = 15
-    watch_interval_s: float = 1.0
-    settle_s: float = 0.5
+    watch_interval_s: float = 0.5
+    settle_s: float = 0.3
 
 
 def same_matrix(a, b) -> bool:

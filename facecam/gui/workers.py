@@ -248,7 +248,7 @@ class GalleryService(QObject):
     changed = pyqtSignal(object)
     failed = pyqtSignal(object)
 
-    def __init__(self, root: Path, *, interval_s: float = 1.0, settle_s: float = 0.5,
+    def __init__(self, root: Path, *, interval_s: float = 0.5, settle_s: float = 0.3,
                  parent: QObject | None = None):
         super().__init__(parent)
         self.root = Path(root)

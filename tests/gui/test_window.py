@@ -76,7 +76,10 @@ def test_names_and_colours_painted(make_window, qtbot):
 
 
 def test_known_faces_changed_on_disk_and_remove_person(make_window, qtbot, known_faces):
-    window = make_window(watch_interval_s=1.0, settle_s=0.5)  # the app's defaults
+    from facecam.gui.main_window import WindowOptions
+
+    defaults = WindowOptions()  # the app's own watcher timings
+    window = make_window(watch_interval_s=defaults.watch_interval_s, settle_s=defaults.settle_s)
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
     folder = known_faces / "Vladimir_Putin"
     folder.mkdir()
