@@ -204,9 +204,9 @@ def cmd_index(session: Session, args, out: Output) -> int:
                     "removed": report.removed, "skipped": [{"file": f, "reason": r} for f, r in report.skipped],
                     "several_faces": [{"file": f, "faces": n} for f, n in report.several_faces]}, "")
     else:
-        lines = [f"{args.known_faces}: {len(people)} people, {report.photos} photos "
+        lines = [f"{args.known_faces}: {_count(len(people), 'person', 'people')}, {_count(report.photos, 'photo')} "
                  f"({report.embedded} embedded now, {report.reused} from the cache, {report.removed} removed)"]
-        lines += [f"  {name}: {len(paths)} photo(s)" for name, paths in people.items()]
+        lines += [f"  {name}: {_count(len(paths), 'photo')}" for name, paths in people.items()]
         lines += [f"  skipped {f}: {r}" for f, r in report.skipped]
         lines += [f"  note: {f} has {n} faces; the largest was used" for f, n in report.several_faces]
         out.result({}, "\n".join(lines))
@@ -214,6 +214,10 @@ def cmd_index(session: Session, args, out: Output) -> int:
         out.message(f"facecam: error: no photo in {args.known_faces} could be used; see the reasons above")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def cmd_enroll(session: Session, args, out: Output) -> int:
