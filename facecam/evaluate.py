@@ -681,7 +681,7 @@ def plot_report(report: EvaluationReport, path: Path) -> Path:
         roc = report.roc
         floor = 0.5 / roc.negatives
         roc_axes.step(np.maximum(roc.fpr, floor), roc.tpr, where="post", color="tab:blue", lw=1.6,
-                      label=f"ROC (AUC {_auc_text(report.auc)})")
+                      label=f"ROC (AUC {auc_text(report.auc)})")
         roc_axes.set_xscale("log")
         roc_axes.set_xlim(floor, 1.0)  # a FAR of 0 is drawn on the left edge
         low = min(float(roc.tpr[np.searchsorted(roc.fpr, floor, side="right")]) if roc.fpr.size else 0.0, 0.9)
@@ -756,7 +756,7 @@ def plot_report(report: EvaluationReport, path: Path) -> Path:
 
 # ================================================================ human output
 
-def _auc_text(auc: float) -> str:
+def auc_text(auc: float) -> str:
     """AUC with enough decimals not to round up to a perfect 1 when it is not."""
     digits = 4
     while digits < 8 and auc < 1.0 and float(f"{auc:.{digits}f}") >= 1.0:
@@ -791,7 +791,7 @@ def format_report(report: EvaluationReport) -> str:
                      + (", ..." if len(r.several_faces) > 5 else ""))
     lines.append(f"verification ({r.pair_source}: {r.positives} same-person, {r.negatives} different-person pairs)")
     if r.auc is not None:
-        lines.append(f"  AUC {_auc_text(r.auc)}   EER {_pct(r.eer, 2)} (at {_num(r.eer_threshold)})   "
+        lines.append(f"  AUC {auc_text(r.auc)}   EER {_pct(r.eer, 2)} (at {_num(r.eer_threshold)})   "
                      f"best accuracy {_pct(r.best_accuracy, 2)} (at {_num(r.best_threshold)})")
         for far, t in r.tar.items():
             lines.append(f"  TAR {_pct(t.tar)} at FAR {far:g}" + (f"  [{t.note}]" if t.note else ""))

@@ -156,7 +156,7 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 def summary_lines(outcome: EvaluationOutcome) -> list[str]:
     """The compact summary, one plain-text line each (the dialog escapes and joins them)."""
-    from facecam.evaluate import _auc_text  # noqa: PLC0415 - the CLI's own AUC formatting
+    from facecam.evaluate import auc_text  # noqa: PLC0415
 
     r = outcome.report
     if r is None:
@@ -169,7 +169,7 @@ def summary_lines(outcome: EvaluationOutcome) -> list[str]:
                  + (f"; {len(r.no_face)} without a face left out" if r.no_face else "")
                  + (f"; {len(r.unreadable)} unreadable" if r.unreadable else ""))
     if r.auc is not None:
-        lines.append(f"AUC {_auc_text(r.auc)}, EER {_pct(r.eer, 2)} "
+        lines.append(f"AUC {auc_text(r.auc)}, EER {_pct(r.eer, 2)} "
                      f"({r.positives} same-person, {r.negatives} different-person pairs)")
     ident = r.identification
     lines.append(f"Rank-1 (leave one out): nearest photo {_pct(ident['nearest'].rank1)}, "

@@ -79,7 +79,7 @@ def open_and_wait(qtbot, window, timeout_s=120.0):
 
 def test_check_accuracy_shows_the_report_and_applies_it(make_window, qtbot, known_faces, sface_recognizer,
                                                         settings_file, restore_match_mode):
-    from facecam.evaluate import DEFAULT_TARGET_FAR, _auc_text, evaluate_gallery
+    from facecam.evaluate import DEFAULT_TARGET_FAR, auc_text, evaluate_gallery
     from facecam.gallery import Gallery
 
     add_people(known_faces)
@@ -106,7 +106,7 @@ def test_check_accuracy_shows_the_report_and_applies_it(make_window, qtbot, know
     assert report.match_mode_recommended == expected.match_mode_recommended
     summary = dialog.summary.text()
     rec = expected.recommended_threshold
-    assert f"AUC {_auc_text(expected.auc)}" in summary
+    assert f"AUC {auc_text(expected.auc)}" in summary
     assert f"Recommended threshold {rec:.3f}" in summary
     assert f"Threshold in use {threshold:.3f}" in summary
     assert "19 photos" in summary and "5 people with 2+ photos" in summary
