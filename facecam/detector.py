@@ -18,9 +18,9 @@ files, so a file planted in whatever folder facecam starts from is never read.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -59,7 +59,7 @@ class DetectorOptions:
 
 def mtcnn_weight_paths() -> dict[str, Path]:
     """Absolute paths of the mtcnn package's own weight files (never the working directory's)."""
-    spec = __import__("importlib.util").util.find_spec("mtcnn")
+    spec = importlib.util.find_spec("mtcnn")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("the mtcnn package is not installed; run: pip install -r requirements.txt")
     folder = Path(list(spec.submodule_search_locations)[0]) / "assets" / "weights"
@@ -79,7 +79,6 @@ def preload_tensorflow_libraries() -> None:
     picture. Does nothing where the files are not found (another platform or layout).
     """
     import ctypes  # noqa: PLC0415
-    import importlib.util  # noqa: PLC0415
 
     spec = importlib.util.find_spec("tensorflow")
     if spec is None or spec.origin is None:

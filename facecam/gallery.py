@@ -24,6 +24,7 @@ import io
 import logging
 import os
 import shutil
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -481,8 +482,6 @@ class GalleryWatcher:
                  on_error: Callable[[BaseException], None] | None = None,
                  interval_s: float = 0.5, settle_s: float = 0.3,
                  progress: Callable[[int, int, str], None] | None = None):
-        import threading  # noqa: PLC0415
-
         self.gallery = gallery
         self.embed_photo = embed_photo
         self.on_change = on_change
@@ -494,14 +493,13 @@ class GalleryWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._signature: tuple | None = None
-        self._threading = threading
 
     def start(self, initial_refresh: bool = True) -> "GalleryWatcher":
         if initial_refresh:
             self._wake.set()
         else:
             self._signature = self._safe_signature()
-        self._thread = self._threading.Thread(target=self._run, name="facecam-gallery-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="facecam-gallery-watcher", daemon=True)
         self._thread.start()
         return self
 

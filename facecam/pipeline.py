@@ -78,11 +78,10 @@ class LivePipeline:
         self.stats = PipelineStats()
         self.on_round = on_round
         self.on_error = on_error
-        self._slot: Frame | None = None
+        self._slot: tuple[Frame, float] | None = None  # the waiting frame and when it was submitted
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._submitted_at: dict[int, float] = {}
         self.paused = False
 
     # ----------------------------------------------------------- worker thread
@@ -111,8 +110,7 @@ class LivePipeline:
     def submit(self, frame: Frame) -> None:
         """Offer the newest frame; one not taken yet is replaced (dropped), never queued."""
         with self._cond:
-            self._slot = frame
-            self._submitted_at[frame.seq] = time.monotonic()
+            self._slot = (frame, time.monotonic())
             self._cond.notify()
 
     def idle(self) -> bool:
@@ -125,15 +123,13 @@ class LivePipeline:
             with self._cond:
                 while self._slot is None and not self._stop.is_set():
                     self._cond.wait(0.1)
-                frame, self._slot = self._slot, None
-                submitted = self._submitted_at.pop(frame.seq, None) if frame else None
-                self._submitted_at.clear()
-            if frame is None or self.paused:
+                waiting, self._slot = self._slot, None
+            if waiting is None or self.paused:
                 continue
+            frame, submitted = waiting
             try:
                 self.process(frame)
-                if submitted is not None:
-                    self.stats.latency_s = time.monotonic() - submitted
+                self.stats.latency_s = time.monotonic() - submitted
                 if self.on_round is not None:
                     self.on_round(self.stats)
             except Exception as error:  # noqa: BLE001 - reported, and the video goes on
