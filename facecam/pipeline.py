@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -33,6 +33,7 @@ from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.recognizer import Recognizer
 from facecam.sources import Frame
 from facecam.tracker import FaceTracker, Track
+from facecam.types import Face, Faces, Match
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,35 @@ class PipelineOptions:
     move_ratio: float = 0.5
     max_embed_per_round: int = 4
     max_recheck_per_round: int = 1
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one recognition round saw, for whoever listens (sightings log, unknown faces, sinks).
+
+    ``tracks``: every live track after this round's matches (snapshots, sorted by id; a track
+    that is gone no longer appears). ``embedded``: the tracks embedded this round, as parallel
+    tuples: their ids, the face each was embedded from, its embedding row and match.
+    ``rgb_frame`` is the frame the round ran on (read-only for listeners).
+    """
+
+    frame: Frame
+    rgb_frame: np.ndarray
+    faces: Faces
+    tracks: tuple[Track, ...]
+    embedded_ids: tuple[int, ...] = ()
+    embedded_faces: tuple[Face, ...] = ()
+    embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    matches: tuple[Match, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.embedded_ids)
+        if not (len(self.embedded_faces) == len(self.matches) == n and (n == 0 or len(self.embeddings) == n)):
+            raise ValueError(f"embedded: expected {n} faces, embeddings and matches, got "
+                             f"{len(self.embedded_faces)}, {len(self.embeddings)} and {len(self.matches)}")
+
+
+RoundListener = Callable[[RoundResult], None]
 
 
 @dataclass
@@ -65,12 +95,16 @@ class LivePipeline:
     gallery refreshed elsewhere (files dropped into known_faces) is used from the
     next round on. ``on_round(stats)`` and ``on_error(exception)`` are called from
     the worker thread after each round / on an error (the worker keeps going).
+    Each of ``listeners`` is called with the :class:`RoundResult` of every round, in the
+    thread that ran it; a listener must be quick (hand heavy work to its own thread), and
+    one that raises is reported through ``on_error`` without stopping the others.
     """
 
     def __init__(self, recognizer: Recognizer, gallery: Callable[[], GalleryMatrix], *,
                  options: PipelineOptions | None = None, tracker: FaceTracker | None = None,
                  on_round: Callable[[PipelineStats], None] | None = None,
-                 on_error: Callable[[BaseException], None] | None = None):
+                 on_error: Callable[[BaseException], None] | None = None,
+                 listeners: list[RoundListener] | tuple[RoundListener, ...] = ()):
         self.recognizer = recognizer
         self.gallery = gallery
         self.options = options or PipelineOptions()
@@ -78,6 +112,7 @@ class LivePipeline:
         self.stats = PipelineStats()
         self.on_round = on_round
         self.on_error = on_error
+        self.listeners: list[RoundListener] = list(listeners)
         self._slot: tuple[Frame, float] | None = None  # the waiting frame and when it was submitted
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -150,6 +185,7 @@ class LivePipeline:
         new = [tr for tr in wanted if tr.last_embedded is None][: self.options.max_embed_per_round]
         rechecks = [tr for tr in wanted if tr.last_embedded is not None][: self.options.max_recheck_per_round]
         chosen = (new + rechecks)[: max(self.options.max_embed_per_round, 1)]
+        embeddings, matches = np.zeros((0, 0), np.float32), []
         if chosen:
             indices = [tr.detection_index for tr in chosen]
             embeddings = self.recognizer.embed_faces(rgb_frame, faces[np.array(indices)])
@@ -158,12 +194,24 @@ class LivePipeline:
             self.stats.embeddings_computed += len(chosen)
             for track, match in zip(chosen, matches):
                 self.tracker.add_match(track.id, match, t)
+        if self.listeners:
+            self._tell(RoundResult(frame, rgb_frame, faces, tuple(self.tracker.tracks()),
+                                   tuple(tr.id for tr in chosen), tuple(tr.face for tr in chosen),
+                                   embeddings, tuple(matches)))
         finished = time.perf_counter()
         self.stats.rounds += 1
         self.stats.last_detect_s = detected - started
         self.stats.last_embed_s = finished - detected
         self.stats.last_round_s = finished - started
         return tracks
+
+    def _tell(self, result: RoundResult) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(result)
+            except Exception as error:  # noqa: BLE001 - one listener's fault never stops the round
+                if self.on_error is not None:
+                    self.on_error(error)
 
     # ----------------------------------------------------------- display side
     def tracks_at(self, t_source: float) -> list[Track]:
