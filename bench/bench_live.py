@@ -62,7 +62,8 @@ def run_child(argv: list[str]) -> tuple[float, float]:
 def naive_loop(args) -> int:
     """The tutorial loop, paced like a camera: detect + embed every face of the newest frame, then show it."""
     from facecam.annotate import FaceAnnotator, Label
-    from facecam.cli import Output, Session, build_parser
+    from facecam.cli import Session, build_parser
+    from facecam.console import Output
     from facecam.sources import open_source
 
     parsed = build_parser().parse_args(["identify", "--model", args.model, "--known-faces", args.known_faces,

@@ -7,55 +7,15 @@ do), 2 usage error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
-from facecam import config
+from facecam import config, evaluate_command, watch
+from facecam.console import Output, Progress, cosine_distance
 from facecam.errors import FacecamError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-# ---------------------------------------------------------------- output helpers
-
-class Output:
-    """Where the command writes: results on stdout, messages and progress on stderr."""
-
-    def __init__(self, as_json: bool, stdout=None, stderr=None):
-        self.as_json = as_json
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
-
-    def result(self, obj: dict, human: str) -> None:
-        print(json.dumps(obj, ensure_ascii=False) if self.as_json else human, file=self.stdout, flush=True)
-
-    def message(self, text: str) -> None:
-        print(text, file=self.stderr, flush=True)
-
-
-class Progress:
-    """done/total and rate on stderr: rewritten in place on a terminal, a line every few seconds otherwise."""
-
-    def __init__(self, label: str, stream, every_s: float = 5.0):
-        self.label, self.stream, self.every_s = label, stream, every_s
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-
-    def __call__(self, done: int, total, _item=None) -> None:
-        now = time.monotonic()
-        if not self.tty and now - self.last < self.every_s and done != total:
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-6)
-        text = f"{self.label}: {done}/{total if total is not None else '?'} ({rate:.1f}/s)"
-        if self.tty:
-            print("\r" + text, end="\n" if done == total else "", file=self.stream, flush=True)
-        else:
-            print(text, file=self.stream, flush=True)
 
 
 # ---------------------------------------------------------------- building the core
@@ -74,7 +34,12 @@ class Session:
         return self.args.model
 
     def threshold(self) -> float:
-        return config.threshold_for(self.model, self.args.threshold)
+        """The threshold in use; a saved one is announced once on stderr (where and when it was saved)."""
+        choice = config.threshold_choice(self.model, self.args.threshold)
+        note = choice.note()
+        if note:
+            self.out.message_once(f"facecam: {note}")
+        return choice.value
 
     def recognizer(self):
         if self._recognizer is None:
@@ -99,6 +64,8 @@ class Session:
 
             recognizer = self.recognizer()
             gallery = Gallery.for_recognizer(self.args.known_faces, recognizer)
+            if gallery.cache_note:
+                self.out.message(f"facecam: note: {gallery.cache_note}")
             report = gallery.refresh(recognizer.embed_photo, progress=Progress("indexing known_faces", self.out.stderr))
             for warning in report.warnings:
                 self.out.message(f"facecam: warning: {warning}")
@@ -138,6 +105,7 @@ def cmd_identify(session: Session, args, out: Output) -> int:
 
     paths = _image_paths(args.images)
     recognizer = session.recognizer()
+    recognizer.threshold = session.threshold()
     gallery = session.gallery().matrix()
     if len(gallery) == 0:
         out.message(f"facecam: warning: nobody is enrolled in {args.known_faces}; every face will be Unknown")
@@ -148,14 +116,21 @@ def cmd_identify(session: Session, args, out: Output) -> int:
         except FacecamError as error:
             failures += 1
             out.message(f"facecam: error: {error}")
+            if out.as_json:  # one object per photo, also for one that could not be read
+                out.result({"image": str(path), "error": str(error), "faces": []}, "")
             continue
         faces = [{"box": _box(face.box), "name": match.name,
                   "distance": round(match.distance, 4) if match.distance != float("inf") else None}
                  for face, match in zip(result.faces, result.matches)]
-        human = f"{path}: " + (", ".join(
-            f"{f['name'] or 'Unknown'} ({f['distance']})" for f in faces) if faces else "no face found")
-        out.result({"image": str(path), "faces": faces}, human)
+        out.result({"image": str(path), "faces": faces},
+                   f"{path}: " + (", ".join(map(_face_text, faces)) if faces else "no face found"))
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _face_text(face: dict) -> str:
+    """``Ada Lovelace (0.31)``, ``Unknown (0.82)``, or ``Unknown`` when there was nobody to compare with."""
+    name = face["name"] or "Unknown"
+    return name if face["distance"] is None else f"{name} ({face['distance']})"
 
 
 def _largest_embedding(recognizer, path: Path):
@@ -187,6 +162,9 @@ def cmd_embed(session: Session, args, out: Output) -> int:
 
     recognizer = session.recognizer()
     faces, embeddings = recognizer.faces_and_embeddings(read_image(Path(args.image)))
+    if len(faces) == 0:
+        raise FacecamError(f"no face found in {args.image}; use a photo where the face is clear and at least "
+                           "40 pixels wide")
     items = [{"box": _box(face.box), "embedding": [round(float(v), 6) for v in vector]}
              for face, vector in zip(faces, embeddings)]
     out.result({"image": args.image, "faces": items},
@@ -200,12 +178,15 @@ def cmd_index(session: Session, args, out: Output) -> int:
     people = gallery.people()
     if out.as_json:
         out.result({"known_faces": str(args.known_faces), "model": session.model, "people": {k: len(v) for k, v in people.items()},
-                    "photos": report.photos, "embedded": report.embedded, "reused": report.reused,
+                    "photos": report.photos, "no_face": report.no_face,
+                    "embedded": report.embedded, "reused": report.reused,
                     "removed": report.removed, "skipped": [{"file": f, "reason": r} for f, r in report.skipped],
                     "several_faces": [{"file": f, "faces": n} for f, n in report.several_faces]}, "")
     else:
+        no_face = f", {_count(report.no_face, 'photo')} without a face" if report.no_face else ""
         lines = [f"{args.known_faces}: {_count(len(people), 'person', 'people')}, {_count(report.photos, 'photo')} "
-                 f"({report.embedded} embedded now, {report.reused} from the cache, {report.removed} removed)"]
+                 f"with a face{no_face} ({report.embedded} read now, {report.reused} from the cache, "
+                 f"{report.removed} removed)"]
         lines += [f"  {name}: {_count(len(paths), 'photo')}" for name, paths in people.items()]
         lines += [f"  skipped {f}: {r}" for f, r in report.skipped]
         lines += [f"  note: {f} has {n} faces; the largest was used" for f, n in report.several_faces]
@@ -246,84 +227,81 @@ def cmd_models(session: Session, args, out: Output) -> int:
 
 
 # ---------------------------------------------------------------- parser
+# Each command gets only the options it uses: the model options (every command that runs a model), the gallery
+# and matching options (commands that name people), --json (commands with a result).
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--known-faces", type=Path, default=config.DEFAULT_KNOWN_FACES, metavar="DIR",
-                        help="the gallery folder: a sub-folder of photos per person (default: ./known_faces)")
+    """The model and detector options: every command that runs a model."""
     parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
                         help="embedding model (default: vgg-face)")
-    parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
-    parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
-                        "or FACECAM_MODEL_DIR)")
-    parser.add_argument("--threshold", type=cosine_distance, metavar="T",
-                        help="cosine distance above which a face is Unknown (default: per model)")
-    parser.add_argument("--match", choices=("nearest", "mean"), default=None,
-                        help="compare with each person's mean embedding (default) or their nearest photo")
+    _add_model_files(parser)
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face to find (default 20)")
     parser.add_argument("--min-confidence", type=float, default=0.9, metavar="P",
                         help="detector confidence needed (default 0.9)")
+
+
+def _add_model_files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
+    parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
+                        "or FACECAM_MODEL_DIR)")
+
+
+def _add_gallery(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--known-faces", type=Path, default=config.DEFAULT_KNOWN_FACES, metavar="DIR",
+                        help="the gallery folder: a sub-folder of photos per person (default: ./known_faces)")
+
+
+def _add_threshold(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=cosine_distance, metavar="T",
+                        help="cosine distance above which a face is Unknown (default: the saved one, else per model)")
+
+
+def _add_match(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--match", choices=config.MATCH_MODES, default=None,
+                        help="compare with each person's mean embedding (default) or their nearest photo")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def number_between(low: float, high: float, what: str):
-    """An argparse type: a number strictly between ``low`` and ``high`` (``what`` names it in the message)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not low < value < high:
-            raise argparse.ArgumentTypeError(f"expected {what} between {low:g} and {high:g}, got {value:g}")
-        return value
-
-    return parse
-
-
-cosine_distance = number_between(0.0, 2.0, "a cosine distance")
+MODEL, GALLERY, THRESHOLD, MATCH, JSON = _add_common, _add_gallery, _add_threshold, _add_match, _add_json
+NAMING = (MODEL, GALLERY, THRESHOLD, MATCH, JSON)  # the options of a command that names people
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facecam", description="Recognise people in photos and video.")
+    parser.set_defaults(threshold=None, match=None, json=False)  # what a command without those options uses
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name, help_text, handler):
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        _add_common(sub)
+    def command(name, help_text, handler, options, description=None):
+        sub = commands.add_parser(name, help=help_text, description=description or help_text)
+        for add in options:
+            add(sub)
         sub.set_defaults(handler=handler)
         return sub
 
-    sub = command("identify", "name the faces in photos (JSON Lines with --json)", cmd_identify)
+    sub = command("identify", "name the faces in photos (JSON Lines with --json)", cmd_identify, NAMING)
     sub.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
-    sub = command("verify", "are two photos the same person?", cmd_verify)
+    sub = command("verify", "are two photos the same person?", cmd_verify, (MODEL, THRESHOLD, JSON))
     sub.add_argument("image1")
     sub.add_argument("image2")
-    sub = command("embed", "print the embedding of each face in a photo", cmd_embed)
+    sub = command("embed", "print the embedding of each face in a photo", cmd_embed, (MODEL, JSON))
     sub.add_argument("image")
-    command("index", "build or refresh the known_faces cache and list what was skipped", cmd_index)
-    sub = command("enroll", "copy photos of a person into known_faces/NAME/", cmd_enroll)
+    command("index", "build or refresh the known_faces cache and list what was skipped", cmd_index,
+            (MODEL, GALLERY, JSON))
+    sub = command("enroll", "copy photos of a person into known_faces/NAME/", cmd_enroll, (MODEL, GALLERY, JSON))
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("images", nargs="+", metavar="IMAGE")
-    sub = command("models", "where the model files are, and whether they are present and valid", cmd_models)
+    sub = command("models", "where the model files are, and whether they are present and valid", cmd_models,
+                  (_add_model_files, JSON))
     sub.add_argument("--download", choices=sorted(config.MODELS), help="download this model now")
-    for extra in _extra_commands():
-        extra(commands, _add_common)
+    sub = command("watch", watch.HELP, watch.run_watch, NAMING, watch.DESCRIPTION)
+    watch.add_options(sub)
+    sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, NAMING,
+                  evaluate_command.DESCRIPTION)
+    evaluate_command.add_options(sub)
     return parser
-
-
-def _extra_commands():
-    """Commands that live in their own modules (watch, evaluate), registered if present."""
-    hooks = []
-    for module_name in ("facecam.watch", "facecam.evaluate"):
-        try:
-            module = __import__(module_name, fromlist=["add_command"])
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise  # a broken import inside the module must not hide the command silently
-            continue
-        if hasattr(module, "add_command"):
-            hooks.append(module.add_command)
-    return hooks
 
 
 def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
@@ -333,6 +311,9 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     out = Output(getattr(args, "json", False), stdout, stderr)
+    warning = config.settings_warning()
+    if warning:
+        out.message(f"facecam: warning: {warning}")
     session = Session(args, out)
     try:
         return int(args.handler(session, args, out) or 0)

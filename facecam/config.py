@@ -45,14 +45,83 @@ def settings_path() -> Path:
     return Path(platformdirs.user_config_dir("facecam")) / "settings.json"
 
 
-def load_settings(path: Path | None = None) -> dict:
-    """The saved settings, or {} when there are none or the file cannot be read (never raises)."""
-    path = path or settings_path()
+MATCH_MODES = ("nearest", "mean")
+
+
+def _read_settings_file(path: Path) -> tuple[object, str | None]:
+    """``(parsed JSON, None)``, ``({}, None)`` when there is no file, or ``({}, why it cannot be used)``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, UnicodeDecodeError) as error:
+        return {}, f"cannot be read ({getattr(error, 'strerror', None) or type(error).__name__})"
+    try:
+        return json.loads(text), None
+    except ValueError:
+        return {}, "is not valid JSON"
+
+
+def _is_threshold(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < float(value) < 2.0
+
+
+def _applied_ok(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(k), str) for k in ("by", "on"))
+
+
+# The entries facecam reads itself: {key: (what each per-model value must be, a test)}. Other keys pass through.
+_CHECKED = {
+    "thresholds": ("a cosine distance between 0 and 2", _is_threshold),
+    "match_mode": ("'nearest' or 'mean'", lambda v: v in MATCH_MODES),
+    "threshold_applied": ("{'by': ..., 'on': ...}", _applied_ok),
+}
+
+
+def clean_settings(raw) -> tuple[dict, list[str]]:
+    """The usable part of parsed settings, and what was ignored (one short phrase per bad entry)."""
+    if not isinstance(raw, dict):
+        return {}, [f"the file holds a {type(raw).__name__}, not an object"]
+    settings, ignored = dict(raw), []
+    for key, (expected, valid) in _CHECKED.items():
+        if key not in raw:
+            continue
+        table = raw[key]
+        if not isinstance(table, dict):
+            ignored.append(f"{key} (expected an object of model: {expected})")
+            del settings[key]
+            continue
+        kept = {model: value for model, value in table.items() if valid(value)}
+        ignored += [f"{key}.{model} (expected {expected})" for model in table if model not in kept]
+        settings[key] = kept
+    return settings, ignored
+
+
+def load_settings(path: Path | None = None) -> dict:
+    """The saved settings, bad entries left out: {} when there are none or the file cannot be used (never raises)."""
+    raw, _ = _read_settings_file(path or settings_path())
+    return clean_settings(raw)[0]
+
+
+def settings_warning(path: Path | None = None) -> str | None:
+    """One line saying what of the settings file is ignored and what to do, or None when all of it is usable."""
+    path = path or settings_path()
+    raw, problem = _read_settings_file(path)
+    if problem:
+        return f"the settings file {path} {problem}; it is ignored: fix or delete it"
+    ignored = clean_settings(raw)[1]
+    if not ignored:
+        return None
+    return f"the settings file {path}: ignored {', '.join(ignored)}; fix or delete those entries"
+
+
+def settings_unusable(path: Path) -> str | None:
+    """Why the settings file at ``path`` cannot be updated without losing it (unreadable, not JSON, not an
+    object), or None. Bad entries inside a good file are no reason: an update drops them."""
+    raw, problem = _read_settings_file(path)
+    if problem:
+        return problem
+    return None if isinstance(raw, dict) else f"holds a {type(raw).__name__}, not an object"
 
 
 def save_settings(settings: dict, path: Path | None = None) -> Path:
@@ -64,21 +133,45 @@ def save_settings(settings: dict, path: Path | None = None) -> Path:
     return path
 
 
-def threshold_for(model: str, override: float | None = None, settings: dict | None = None) -> float:
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The threshold in use and where it comes from: ``origin`` is "override" (--threshold, the slider),
+    "settings" (saved by ``evaluate --apply`` or the window's Apply) or "default" (the model table)."""
+
+    value: float
+    origin: str
+    applied: str | None = None  # for "settings": how and when it was saved, e.g. "evaluate --apply on 2026-11-30"
+
+    def note(self) -> str | None:
+        """The line every command says once when a saved threshold is in use, else None."""
+        if self.origin != "settings":
+            return None
+        return f"threshold {self.value:g} from settings ({self.applied or 'saved by hand'})"
+
+
+def threshold_choice(model: str, override: float | None = None, settings: dict | None = None) -> ThresholdChoice:
     """The threshold in use: ``override`` (--threshold), else the saved one, else the table's."""
     if model not in MODELS:
         raise FacecamError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
     if override is not None:
-        return float(override)
-    saved = (settings if settings is not None else load_settings()).get("thresholds", {}).get(model)
-    if isinstance(saved, (int, float)) and 0.0 < float(saved) < 2.0:
-        return float(saved)
-    return MODELS[model].threshold
+        return ThresholdChoice(float(override), "override")
+    settings = settings if settings is not None else load_settings()
+    saved = settings.get("thresholds", {}).get(model)
+    if _is_threshold(saved):
+        applied = settings.get("threshold_applied", {}).get(model)
+        how = f"{applied['by']} on {applied['on'][:10]}" if _applied_ok(applied) else None
+        return ThresholdChoice(float(saved), "settings", how)
+    return ThresholdChoice(MODELS[model].threshold, "default")
+
+
+def threshold_for(model: str, override: float | None = None, settings: dict | None = None) -> float:
+    """The threshold in use (see :func:`threshold_choice`)."""
+    return threshold_choice(model, override, settings).value
 
 
 def match_mode_for(model: str, override: str | None = None, settings: dict | None = None) -> str:
     """The matching mode in use: ``override`` (--match), else the saved one, else the default."""
-    if override in ("nearest", "mean"):
+    if override in MATCH_MODES:
         return override
     saved = (settings if settings is not None else load_settings()).get("match_mode", {}).get(model)
-    return saved if saved in ("nearest", "mean") else DEFAULT_MATCH_MODE
+    return saved if saved in MATCH_MODES else DEFAULT_MATCH_MODE

@@ -23,6 +23,11 @@ class DownloadError(ModelError):
     """A model download failed (network, HTTP status, checksum)."""
 
 
+class IndistinctModelError(ModelError):
+    """The model file loads, but gives every face nearly the same embedding: it cannot tell anyone apart,
+    so nobody may be named with it (raised when a gallery is indexed)."""
+
+
 class GalleryError(FacecamError):
     """The known_faces folder or its cache cannot be used."""
 

@@ -33,7 +33,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from facecam.errors import EnrollError, FacecamError, GalleryError
+from facecam.errors import EnrollError, FacecamError, GalleryError, IndistinctModelError
 from facecam.fileutil import atomic_write_bytes
 from facecam.images import is_image_name
 from facecam.matcher import GalleryMatrix
@@ -41,10 +41,16 @@ from facecam.matcher import GalleryMatrix
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".facecam"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the fast-path key holds inode and ctime too
 # Bump when detection or alignment changes what a photo's embedding would be.
 PREPROCESS_VERSION = "mtcnn1.0-largest/align-eyes-level-lsq/v1"
 CHECKPOINT_SECONDS = 10.0
+# A model that can tell faces apart puts photos of different people apart: median cosine distance about 0.9
+# with SFace on LFW; even VGG-Face's published layout filled with random He-scaled values (no training at all)
+# gives 0.064 (min 0.035, 4 LFW people x 3 photos). A file whose kernels are tiny gives every face the same
+# embedding: median 1e-7. Below this bound the gallery refuses to name anyone.
+INDISTINCT_MEDIAN_DISTANCE = 0.01
+DISTINCT_CHECK_ROWS = 64  # photos sampled for the check (its cost stays constant however large the gallery)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class IndexReport:
     several_faces: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
+    no_face: int = 0          # photos read but with no face (listed in ``skipped`` too; not in ``photos``)
+    cache_note: str | None = None  # where the cache is when not in the folder itself (a read-only folder)
 
     @property
     def changed(self) -> bool:
@@ -169,6 +177,11 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
+def _fast_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What must stay the same for a photo's cached hash to be trusted: size, mtime, inode, ctime."""
+    return (int(stat.st_size), int(stat.st_mtime_ns), int(stat.st_ino), int(stat.st_ctime_ns))
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -187,17 +200,30 @@ class Gallery:
 
     @classmethod
     def for_recognizer(cls, root: Path, recognizer, cache_dir: Path | None = None) -> "Gallery":
-        """The gallery of ``root`` as ``recognizer`` (a :class:`facecam.recognizer.Recognizer`) embeds it."""
-        return cls(root, recognizer.model, recognizer.photo_version, recognizer.embedder.dim, cache_dir)
+        """The gallery of ``root`` as ``recognizer`` (a :class:`facecam.recognizer.Recognizer`) embeds it.
 
-    def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None):
+        ``cache_dir`` None: ``root/.facecam``, or a folder in the user cache when ``root`` is read-only
+        (a shared or mounted folder); ``cache_note`` then says where, and each refresh's report carries it.
+        """
+        model_file = getattr(recognizer.embedder, "weights_path", None) or getattr(recognizer.embedder,
+                                                                                   "model_path", None)
+        return cls(root, recognizer.model, recognizer.photo_version, recognizer.embedder.dim, cache_dir,
+                   model_file=model_file)
+
+    def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None,
+                 model_file: str | Path | None = None):
         self.root = Path(root)
+        self.cache_note: str | None = None
+        if cache_dir is None and read_only_folder(self.root):
+            cache_dir = fallback_cache_dir(self.root)
+            self.cache_note = f"{self.root} is read-only; its embeddings are cached in {cache_dir}"
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / CACHE_DIR
+        self.model_file = model_file
         self.model = model
         self.version = f"{embedder_version}|{PREPROCESS_VERSION}"
         self.dim = int(dim)
         self._records: dict[str, _Record] = {}        # sha256 -> record
-        self._stat: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
+        self._stat: dict[str, tuple[int, int, int, int, str]] = {}  # path -> (size, mtime_ns, inode, ctime_ns, sha)
         self._photos: list[tuple[str, str, str]] = []   # (path, person, sha256) currently in the folder
         self._present: set[str] = set()                   # sha256 of every photo on disk (faces or not)
         self._loaded = False
@@ -223,18 +249,18 @@ class Gallery:
                 faces = data["faces"].astype(np.int64)
                 boxes = data["boxes"].astype(np.float32)
                 embeddings = data["embeddings"].astype(np.float32)
-                stat_paths, stat_size, stat_mtime, stat_sha = (data["stat_paths"], data["stat_size"],
-                                                               data["stat_mtime"], data["stat_sha"])
+                stat_paths, stat_sha = data["stat_paths"], data["stat_sha"]
+                stat_keys = data["stat_keys"].astype(np.int64)
             n = len(hashes)
             if faces.shape != (n,) or boxes.shape != (n, 4) or embeddings.shape != (n, self.dim) or \
-                    not (len(stat_paths) == len(stat_size) == len(stat_mtime) == len(stat_sha)):
+                    stat_keys.shape != (len(stat_paths), 4) or len(stat_sha) != len(stat_paths):
                 return [f"cache {path} is inconsistent; rebuilding it"]
             if not np.all(np.isfinite(embeddings)):
                 return [f"cache {path} holds invalid numbers; rebuilding it"]
         except Exception as error:  # noqa: BLE001 - any damage means: rebuild
             return [f"cache {path} cannot be read ({type(error).__name__}); rebuilding it"]
         self._records = {str(h): _Record(int(f), b, e) for h, f, b, e in zip(hashes, faces, boxes, embeddings)}
-        self._stat = {str(p): (int(s), int(m), str(h)) for p, s, m, h in zip(stat_paths, stat_size, stat_mtime, stat_sha)}
+        self._stat = {str(p): (*(int(v) for v in k), str(h)) for p, k, h in zip(stat_paths, stat_keys, stat_sha)}
         return []
 
     def save_cache(self) -> None:
@@ -242,7 +268,7 @@ class Gallery:
         live = self._present
         hashes = sorted(h for h in self._records if h in live)
         records = [self._records[h] for h in hashes]
-        stat_items = sorted((p, v) for p, v in self._stat.items() if v[2] in live)
+        stat_items = sorted((p, v) for p, v in self._stat.items() if v[-1] in live)
 
         buffer = io.BytesIO()
         np.savez(
@@ -253,9 +279,8 @@ class Gallery:
             boxes=np.array([r.box for r in records], dtype=np.float32).reshape(-1, 4),
             embeddings=np.array([r.embedding for r in records], dtype=np.float32).reshape(-1, self.dim),
             stat_paths=np.array([p for p, _ in stat_items], dtype=str),
-            stat_size=np.array([v[0] for _, v in stat_items], dtype=np.int64),
-            stat_mtime=np.array([v[1] for _, v in stat_items], dtype=np.int64),
-            stat_sha=np.array([v[2] for _, v in stat_items], dtype="U64"),
+            stat_keys=np.array([v[:4] for _, v in stat_items], dtype=np.int64).reshape(-1, 4),
+            stat_sha=np.array([v[-1] for _, v in stat_items], dtype="U64"),
         )
         folder = self.cache_path.parent
         try:
@@ -279,7 +304,7 @@ class Gallery:
         ends the refresh early (the work done so far is kept). Ctrl-C is safe:
         what was embedded is saved, the cache is never left half-written.
         """
-        report = IndexReport()
+        report = IndexReport(cache_note=self.cache_note)
         if not self._loaded:
             report.warnings.extend(self.load_cache())
         photos, passed = scan_photos(self.root)
@@ -317,6 +342,7 @@ class Gallery:
                     report.reused += 1
                 present.add(sha)
                 if record.faces == 0:
+                    report.no_face += 1
                     report.skipped.append((key, "no face found"))
                 else:
                     if record.faces > 1:
@@ -341,12 +367,13 @@ class Gallery:
         self._present = present
         if dirty or not self.cache_path.exists():
             self.save_cache()
+        self._check_distinct()
         return self._finish(report)
 
     def _save_partial(self, current: list, present: set) -> None:
         seen = {key for key, _, _ in current}
         self._photos = current + [p for p in self._photos if p[0] not in seen]
-        self._present = present | {sha for _, _, sha in self._photos} | {v[2] for v in self._stat.values()}
+        self._present = present | {sha for _, _, sha in self._photos} | {v[-1] for v in self._stat.values()}
         self.save_cache()
 
     def _finish(self, report: IndexReport) -> IndexReport:
@@ -355,16 +382,33 @@ class Gallery:
         return report
 
     def _hash(self, path: Path) -> str:
+        """The photo's sha256; not read again while its size, mtime, inode and ctime stay the same (a photo
+        replaced under the same size and mtime still gets a new inode or ctime)."""
         stat = path.stat()
         key = str(path)
+        fast = _fast_key(stat)
         cached = self._stat.get(key)
-        if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
-            return cached[2]
+        if cached and cached[:4] == fast:
+            return cached[4]
         if not path.is_file():
             raise IsADirectoryError(21, "not a regular file")
         sha = _file_sha256(path)
-        self._stat[key] = (stat.st_size, stat.st_mtime_ns, sha)
+        self._stat[key] = (*fast, sha)
         return sha
+
+    def _check_distinct(self) -> None:
+        """IndistinctModelError when the photos' embeddings are nearly all the same (see
+        :func:`median_distinct_distance`): a model that cannot tell faces apart must not name anyone."""
+        matrix = self.matrix()
+        median = median_distinct_distance(matrix.embeddings, matrix.labels)
+        if median is None or median >= INDISTINCT_MEDIAN_DISTANCE:
+            return
+        what = f"the model file {self.model_file}" if self.model_file else f"the {self.model} model"
+        raise IndistinctModelError(
+            f"{what} cannot tell faces apart: photos of different people in {self.root} embed to nearly the same "
+            f"vector (median cosine distance {median:.2g}, below {INDISTINCT_MEDIAN_DISTANCE:g}); it is not a "
+            f"working {self.model} weights file: download it again or choose another with --weights PATH. "
+            "Nobody is named with it")
 
     def _record_from(self, result: PhotoEmbedding) -> _Record:
         if result.faces == 0 or result.embedding is None:
@@ -407,6 +451,46 @@ class Gallery:
             if photo == key:
                 return tuple(float(v) for v in self._records[sha].box)
         return None
+
+
+def median_distinct_distance(embeddings: np.ndarray, labels: np.ndarray,
+                             rows: int = DISTINCT_CHECK_ROWS) -> float | None:
+    """The median cosine distance between photos of different people (between any two photos when there is
+    one person), over at most ``rows`` photos spread evenly; None with fewer than two photos."""
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(labels)
+    if embeddings.shape[0] < 2:
+        return None
+    pick = np.unique(np.linspace(0, embeddings.shape[0] - 1, min(rows, embeddings.shape[0])).round().astype(int))
+    vectors, owners = embeddings[pick], labels[pick]
+    first, second = np.triu_indices(len(pick), k=1)
+    distances = 1.0 - np.einsum("kd,kd->k", vectors[first], vectors[second])
+    different = owners[first] != owners[second]
+    return float(np.median(distances[different] if different.any() else distances))
+
+
+def read_only_folder(root: Path) -> bool:
+    """True when facecam should not write into ``root``: its cache folder (or ``root``) is read-only, by its
+    permission bits (which count even for root) or for this user."""
+    target = Path(root) / CACHE_DIR
+    probe = target if target.exists() else Path(root)
+    try:
+        mode = probe.stat().st_mode
+    except OSError:
+        return False
+    return not (mode & 0o222) or not os.access(probe, os.W_OK)
+
+
+def fallback_cache_root() -> Path:
+    """Where the embeddings of read-only folders are cached: the user cache folder."""
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_cache_dir("facecam")) / "known_faces"
+
+
+def fallback_cache_dir(root: Path) -> Path:
+    """The user-cache folder that holds the cache of the read-only folder ``root`` (one per folder)."""
+    return fallback_cache_root() / hashlib.sha256(str(Path(root).resolve()).encode("utf-8")).hexdigest()[:16]
 
 
 def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],

@@ -1,42 +1,53 @@
-"""``python -m facecam watch``: the live pipeline without a window.
+"""The ``watch`` command: the live pipeline without a window.
 
 Label a recorded video, or keep a log of who passed a camera::
 
-    python -m facecam watch --source clip.mp4 --output labelled.mp4 --events events.jsonl
-    python -m facecam watch --source 0 --realtime --events door.jsonl
+    facecam watch --source clip.mp4 --output labelled.mp4 --events events.jsonl
+    facecam watch --source 0 --realtime --events door.jsonl
 
 Without ``--realtime`` every frame of a file is processed in order, as fast as
 the machine can (detection on every frame). With ``--realtime`` (always, for a
 camera or stream) the file plays at its own rate and the pipeline runs exactly
 as in the window: recognition works on the newest frame in the background, and
 every frame is written with the latest boxes and names.
+
+``--output`` writes H.264 where the OpenCV build can (probed once at run time),
+else MPEG-4 part 2, said once on stderr. On a terminal, a file shows its
+progress (frames, fps, time left) on stderr; off a terminal nothing is drawn.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
+import os
 import statistics
+import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
+from facecam.console import Progress
 from facecam.errors import CameraError, FacecamError
 
+HELP = "run the live pipeline on a camera, file or stream, without a window"
+DESCRIPTION = ("Run the live pipeline without a window: label a recorded video (every frame, or at its own rate "
+               "with --realtime), or keep a log of who passed a camera.")
+H264_FOURCCS = ("avc1", "H264")  # the names OpenCV builds give their H.264 encoder, in the order tried
 
-def add_command(commands, add_common) -> None:
-    sub = commands.add_parser("watch", help="run the live pipeline on a camera, file or stream, without a window",
-                              description=__doc__.splitlines()[0])
-    add_common(sub)
+
+def add_options(sub) -> None:
+    """The options only ``watch`` has (the shared ones are added by the command line)."""
     sub.add_argument("--source", default="0", help="camera index, video file or rtsp/http URL (default: 0)")
     sub.add_argument("--realtime", action="store_true",
                      help="pace a file at its own fps and drop what the pipeline cannot keep up with")
-    sub.add_argument("--output", type=Path, metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
+    sub.add_argument("--output", type=Path, metavar="VIDEO",
+                     help="write the annotated video (.mp4: H.264 where OpenCV can, else MPEG-4; .avi: MJPEG)")
     sub.add_argument("--events", type=Path, metavar="JSONL", help="one JSON line per output frame")
     sub.add_argument("--summary", type=Path, metavar="JSON", help="frame counts, fps and latencies at the end")
     sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
-    sub.set_defaults(handler=run_watch)
 
 
 def run_watch(session, args, out) -> int:
@@ -45,7 +56,9 @@ def run_watch(session, args, out) -> int:
     from facecam.sources import open_source  # noqa: PLC0415
 
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
+    codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
+    recognizer.threshold = session.threshold()
     gallery = session.gallery().matrix()
     recognizer.warm_up()
     pipeline = LivePipeline(recognizer, lambda: gallery)
@@ -60,6 +73,10 @@ def run_watch(session, args, out) -> int:
     first_label: dict[int, float] = {}  # track id -> source seconds from its first detection to its first label
     errors: list[str] = []
     pipeline.on_error = lambda error: errors.append(str(error))
+    progress = Progress(f"watch {args.source}", out.stderr, rate_unit=" fps", terminal_only=True)
+    total = _frame_count(args.source) if out.terminal and source.spec.kind == "file" else None
+    if total and args.max_frames:
+        total = min(total, args.max_frames)
     started = time.monotonic()
     last_seq = None
     try:
@@ -84,7 +101,7 @@ def run_watch(session, args, out) -> int:
             labels = [Label.from_track(track) for track in tracks]
             if args.output is not None:
                 if writer is None:
-                    writer = _open_writer(args.output, source.fps, frame.bgr_frame.shape)
+                    writer = _open_writer(args.output, codec, source.fps, frame.bgr_frame.shape)
                 writer.write(annotator.annotate(frame.bgr_frame, labels))
             if events is not None:
                 events.write(json.dumps({
@@ -96,9 +113,11 @@ def run_watch(session, args, out) -> int:
                                **({"pending": True} if label.pending else {})} for label in labels],
                 }, ensure_ascii=False) + "\n")
             frames_out += 1
+            progress(frames_out, total)
             if args.max_frames and frames_out >= args.max_frames:
                 break
     finally:
+        progress.finish()
         pipeline.stop(timeout=2.0)
         source.stop()
         if writer is not None:
@@ -128,12 +147,74 @@ def run_watch(session, args, out) -> int:
     return 0
 
 
-def _open_writer(path: Path, fps: float, shape):
+def _open_writer(path: Path, codec: str, fps: float, shape):
     import cv2  # noqa: PLC0415
 
     height, width = shape[:2]
-    codec = "MJPG" if path.suffix.lower() == ".avi" else "mp4v"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
     if not writer.isOpened():
         raise FacecamError(f"cannot write video {path}; use a .mp4 or .avi name in a writable folder")
     return writer
+
+
+def _output_codec(path: Path, out) -> str:
+    """The fourcc for ``path``: MJPG for .avi; for .mp4 H.264 when this OpenCV build can write it, else mp4v
+    (MPEG-4 part 2, which many browsers and phones do not play), said once on stderr."""
+    if path.suffix.lower() == ".avi":
+        return "MJPG"
+    codec = h264_fourcc()
+    if codec is None:
+        out.message("facecam: note: this OpenCV build cannot write H.264, so the video is MPEG-4 part 2 (mp4v), "
+                    f"which some players refuse; convert it with: ffmpeg -i {path} -c:v libx264 out.mp4")
+        return "mp4v"
+    return codec
+
+
+@lru_cache(maxsize=1)
+def h264_fourcc() -> str | None:
+    """The first of :data:`H264_FOURCCS` this OpenCV build can write to an .mp4, or None (probed once, on a
+    small file in a temporary folder, with OpenCV's and FFmpeg's complaints about missing encoders hushed)."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="facecam-codec-") as folder, _quiet_stderr():
+        for codec in H264_FOURCCS:
+            probe = os.path.join(folder, f"probe-{codec}.mp4")
+            writer = cv2.VideoWriter(probe, cv2.VideoWriter_fourcc(*codec), 10.0, (64, 64))
+            try:
+                if writer.isOpened():
+                    writer.write(np.zeros((64, 64, 3), np.uint8))
+                    return codec
+            finally:
+                writer.release()
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 to /dev/null for a moment (FFmpeg writes to it directly, below Python)."""
+    import cv2  # noqa: PLC0415
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _frame_count(source: str) -> int | None:
+    """The frame count a video file declares (None when it does not say)."""
+    import cv2  # noqa: PLC0415
+
+    capture = cv2.VideoCapture(str(source))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return count if count > 0 else None

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_importing_the_core_loads_no_model_library():
-    code = ("import sys, facecam, facecam.cli, facecam.pipeline, facecam.watch, facecam.evaluate, facecam.gallery, facecam.detector, "
+    code = ("import sys, facecam, facecam.cli, facecam.pipeline, facecam.watch, facecam.evaluate, facecam.evaluate_metrics, facecam.evaluate_report, facecam.evaluate_command, facecam.console, facecam.gallery, facecam.detector, "
             "facecam.embedders, facecam.embedders.sface, facecam.embedders.vggface, facecam.recognizer; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'mtcnn', 'PyQt5', 'h5py', 'matplotlib') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -98,7 +98,7 @@ def test_index_lists_people_and_skipped_files(cli, tmp_path, model_dir):
     assert report["people"] == {"Tony Blair": 2} and report["embedded"] == 2
     assert [Path(s["file"]).name for s in report["skipped"]] == ["broken.jpg"]
     code, out, _ = cli("index", *sface_args(model_dir, known))
-    assert code == 0 and "2 photos (0 embedded now, 2 from the cache" in out and "skipped" in out
+    assert code == 0 and "2 photos with a face (0 read now, 2 from the cache" in out and "skipped" in out
 
 
 def test_index_fails_when_nothing_is_usable(cli, tmp_path, model_dir):
@@ -135,3 +135,144 @@ def test_models_command_reports_files(cli, model_dir):
     assert code == 0, err
     assert rows["sface"]["present"] is True and rows["sface"]["valid"] is True
     assert rows["vgg-face"]["present"] is False
+
+
+# ---------------------------------------------------------------- issue 12: traps on the command line
+
+def _wall(path: Path) -> Path:
+    import cv2
+
+    cv2.imwrite(str(path), np.full((300, 300, 3), 200, np.uint8))
+    return path
+
+
+def test_index_counts_photos_without_a_face_apart(cli, tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    for photo in BLAIR[:2]:
+        shutil.copy(photo, known / "Tony Blair")
+    _wall(known / "Tony Blair" / "wall.jpg")
+    code, out, err = cli("index", "--json", *sface_args(model_dir, known))
+    report = json.loads(out)
+    assert code == 0, err
+    assert (report["photos"], report["no_face"], report["people"]) == (2, 1, {"Tony Blair": 2})
+    code, out, _ = cli("index", *sface_args(model_dir, known))
+    assert code == 0 and out.startswith(f"{known}: 1 person, 2 photos with a face, 1 photo without a face (")
+
+
+def test_embed_on_a_photo_without_a_face_exits_1_with_one_line(cli, tmp_path, model_dir):
+    code, out, err = cli("embed", "--json", *sface_args(model_dir), _wall(tmp_path / "wall.jpg"))
+    assert code == 1 and out == ""
+    assert err.startswith("facecam: error: no face found in ") and "wall.jpg" in err and err.count("\n") == 1
+
+
+def test_identify_with_nobody_enrolled_says_unknown_without_none(cli, tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    known.mkdir()
+    code, out, err = cli("identify", *sface_args(model_dir, known), BLAIR[0])
+    assert code == 0, err
+    assert out.strip() == f"{BLAIR[0]}: Unknown, Unknown"  # LFW's Tony_Blair_0001 shows a second face
+    assert "None" not in out and "nobody is enrolled" in err
+
+
+# Each command and the shared options it must (True) or must not (False) offer.
+HELP_OPTIONS = {
+    "identify": {"--known-faces": True, "--threshold": True, "--match": True, "--model": True, "--json": True},
+    "verify": {"--known-faces": False, "--threshold": True, "--match": False, "--model": True},
+    "embed": {"--known-faces": False, "--threshold": False, "--match": False, "--model": True},
+    "index": {"--known-faces": True, "--threshold": False, "--match": False, "--model": True},
+    "enroll": {"--known-faces": True, "--threshold": False, "--match": False},
+    "models": {"--known-faces": False, "--threshold": False, "--match": False, "--min-face-size": False,
+               "--model-dir": True, "--json": True},
+    "watch": {"--known-faces": True, "--threshold": True, "--match": True, "--source": True},
+    "evaluate": {"--known-faces": True, "--threshold": True, "--match": True, "--force": True},
+}
+
+
+@pytest.mark.parametrize("command", sorted(HELP_OPTIONS))
+def test_help_shows_only_the_options_of_the_command_in_plain_text(cli, capsys, command):
+    code, _, _ = cli(command, "--help")
+    text = capsys.readouterr().out  # argparse prints help on sys.stdout
+    assert code == 0 and text.startswith(f"usage: facecam {command}")
+    offered = {option: f" {option}" in text for option in HELP_OPTIONS[command]}
+    assert offered == HELP_OPTIONS[command]
+    assert "``" not in text and ":func:" not in text
+
+
+@pytest.mark.parametrize("content", [
+    {"thresholds": ["x"]},
+    [1, 2, 3],
+    {"thresholds": {"sface": "x"}, "match_mode": {"sface": 7}, "threshold_applied": "yesterday"},
+    {"thresholds": 0.5, "match_mode": ["mean"]},
+    "{not json",
+])
+def test_settings_of_the_wrong_shape_give_one_warning_and_defaults(cli, tmp_path, model_dir, content):
+    from facecam.config import settings_path
+
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    try:
+        code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BLAIR[4])
+        assert code == 0, err
+        assert json.loads(out)["threshold"] == 0.637
+        assert err.count("\n") == 1 and err.startswith(f"facecam: warning: the settings file {path}")
+        assert "Traceback" not in err
+        code, out, err = cli("identify", "--json", *sface_args(model_dir, known), BLAIR[5])
+        assert code == 0 and json.loads(out)["faces"][0]["name"] == "Tony Blair"
+    finally:
+        path.unlink()
+
+
+def test_a_saved_threshold_is_announced_once_with_where_it_came_from(cli, tmp_path, model_dir):
+    from facecam.config import save_settings
+
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    save_settings({"thresholds": {"sface": 0.71},
+                   "threshold_applied": {"sface": {"by": "evaluate --apply", "on": "2026-11-30T18:00:00Z"}}})
+    try:
+        code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BLAIR[4])
+        assert code == 0 and json.loads(out)["threshold"] == 0.71
+        assert err == "facecam: threshold 0.71 from settings (evaluate --apply on 2026-11-30)\n"
+        code, out, err = cli("identify", *sface_args(model_dir, known), BLAIR[5], BLAIR[6])
+        assert code == 0 and err.count("threshold 0.71 from settings") == 1
+        code, out, err = cli("verify", *sface_args(model_dir), "--threshold", "0.5", BLAIR[0], BLAIR[4])
+        assert code == 0 and "from settings" not in err  # --threshold wins, nothing to announce
+        code, out, err = cli("embed", *sface_args(model_dir), BLAIR[0])
+        assert code == 0 and err == ""  # no threshold used
+    finally:
+        from facecam.config import settings_path
+
+        settings_path().unlink()
+
+
+def test_a_read_only_known_faces_is_indexed_into_the_user_cache(cli, tmp_path, model_dir, monkeypatch):
+    import facecam.gallery
+
+    elsewhere = tmp_path / "user-cache"
+    monkeypatch.setattr(facecam.gallery, "fallback_cache_root", lambda: elsewhere)
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    for photo in BLAIR[:2]:
+        shutil.copy(photo, known / "Tony Blair")
+    folders = [known / "Tony Blair", known]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        code, out, err = cli("index", "--json", *sface_args(model_dir, known))
+        assert code == 0, err
+        assert json.loads(out)["people"] == {"Tony Blair": 2}
+        notes = [line for line in err.splitlines() if "read-only" in line]
+        assert len(notes) == 1 and notes[0].startswith(f"facecam: note: {known} is read-only") and str(elsewhere) in notes[0]
+        assert not (known / ".facecam").exists() and len(list(elsewhere.rglob("sface.npz"))) == 1
+        code, out, err = cli("identify", "--json", *sface_args(model_dir, known), BLAIR[5])
+        assert code == 0, err
+        assert json.loads(out)["faces"][0]["name"] == "Tony Blair"
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)

@@ -23,7 +23,10 @@ from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
 
 from conftest import LFW10
 from facecam import evaluate as ev
+from facecam import evaluate_metrics as metrics
+from facecam import evaluate_report as report_text
 from facecam.errors import FacecamError
+import facecam.gallery
 from facecam.gallery import CACHE_DIR, Gallery
 from facecam.matcher import GalleryMatrix, match_embeddings
 
@@ -293,7 +296,7 @@ def test_no_face_and_single_photos_in_a_read_only_folder(cli, model_dir, tmp_pat
     shutil.copy(LFW10 / "Hugo_Chavez" / "Hugo_Chavez_0001.jpg", root / "Hugo Chavez.jpg")  # one photo
     cv2.imwrite(str(root / "Tony_Blair" / "wall.jpg"), np.full((200, 200, 3), 180, np.uint8))
     elsewhere = tmp_path / "user-cache"
-    monkeypatch.setattr(ev, "fallback_cache_root", lambda: elsewhere)
+    monkeypatch.setattr(facecam.gallery, "fallback_cache_root", lambda: elsewhere)
     folders = [root, *[p for p in root.iterdir() if p.is_dir()]]
     for folder in folders:
         folder.chmod(0o555)
@@ -314,6 +317,25 @@ def test_no_face_and_single_photos_in_a_read_only_folder(cli, model_dir, tmp_pat
         assert code == 0 and "no face: " in out and "wall.jpg" in out and "used as strangers only" in out
         code, out, _ = cli("evaluate", root, "--json", *sface_args(model_dir))
         assert json.loads(out)["indexing"] == {"embedded": 0, "reused": 8}
+
+        # 18 different-person pairs cannot measure a FAR of 0.001: --apply refuses, --force applies
+        from facecam.config import settings_path
+
+        code, out, err = cli("evaluate", root, "--json", *sface_args(model_dir), "--apply")
+        assert code == 1 and json.loads(out)["recommendation_measurable"] is False
+        errors = [line for line in err.splitlines() if line.startswith("facecam: error:")]
+        assert errors == [line for line in err.splitlines() if "not applied" in line] and len(errors) == 1
+        assert "18 different-person pairs" in errors[0] and "1000+" in errors[0] and "--force" in errors[0]
+        assert not settings_path().exists()
+        code, out, err = cli("evaluate", root, "--json", *sface_args(model_dir), "--apply", "--force")
+        assert code == 0, err
+        applied = json.loads(out)["applied"]["threshold"]["new"]
+        saved = json.loads(settings_path().read_text())
+        assert saved["thresholds"] == {"sface": applied}
+        assert saved["threshold_applied"]["sface"]["by"] == "evaluate --apply"
+        code, out, err = cli("verify", *sface_args(model_dir), BLAIR[0], BLAIR[4])
+        assert code == 0 and err.startswith(f"facecam: threshold {applied:g} from settings (evaluate --apply on 20")
+        settings_path().unlink()
     finally:
         for folder in folders:
             folder.chmod(0o755)
@@ -322,28 +344,28 @@ def test_no_face_and_single_photos_in_a_read_only_folder(cli, model_dir, tmp_pat
 # ---------------------------------------------------------------- the metric functions on small known cases
 
 def test_small_hand_computed_case():
-    roc = ev.roc_curve([0.1, 0.2, 0.3, 0.4], [True, False, True, False])
+    roc = metrics.roc_curve([0.1, 0.2, 0.3, 0.4], [True, False, True, False])
     assert roc.fpr.tolist() == [0, 0, 0.5, 0.5, 1] and roc.tpr.tolist() == [0, 0.5, 0.5, 1, 1]
-    assert ev.roc_auc(roc) == 0.75
-    assert ev.equal_error_rate(roc) == (0.5, 0.2)
-    assert ev.best_accuracy(roc) == (0.75, pytest.approx(0.15))
-    assert ev.rates_at([0.1, 0.2, 0.3, 0.4], [True, False, True, False], 0.25) == (0.5, 0.5)
+    assert metrics.roc_auc(roc) == 0.75
+    assert metrics.equal_error_rate(roc) == (0.5, 0.2)
+    assert metrics.best_accuracy(roc) == (0.75, pytest.approx(0.15))
+    assert metrics.rates_at([0.1, 0.2, 0.3, 0.4], [True, False, True, False], 0.25) == (0.5, 0.5)
 
 
 def test_ties_count_one_half_and_match_sklearn_on_random_data():
-    assert ev.roc_auc(ev.roc_curve([0.5, 0.5], [True, False])) == 0.5
+    assert metrics.roc_auc(metrics.roc_curve([0.5, 0.5], [True, False])) == 0.5
     rng = np.random.default_rng(7)
     for _ in range(20):
         n = int(rng.integers(5, 400))
         same = rng.random(n) < rng.uniform(0.1, 0.9)
         same[:2] = [True, False]
         d = np.round(np.where(same, rng.normal(0.3, 0.15, n), rng.normal(0.7, 0.15, n)), 2)  # many ties
-        roc = ev.roc_curve(d, same)
-        assert abs(ev.roc_auc(roc) - roc_auc_score(same, -d)) <= 1e-12
+        roc = metrics.roc_curve(d, same)
+        assert abs(metrics.roc_auc(roc) - roc_auc_score(same, -d)) <= 1e-12
         fpr, tpr, _ = sk_roc_curve(same, -d, drop_intermediate=False)
         np.testing.assert_array_equal(roc.fpr, fpr)
         np.testing.assert_array_equal(roc.tpr, tpr)
-        eer, _ = ev.equal_error_rate(roc)
+        eer, _ = metrics.equal_error_rate(roc)
         i = int(np.nanargmin(np.abs(1 - tpr - fpr)))
         assert min(fpr[i], 1 - tpr[i]) - 1e-12 <= eer <= max(fpr[i], 1 - tpr[i]) + 1e-12
 
@@ -352,20 +374,20 @@ def test_recommended_threshold_is_below_the_first_false_accept_too_many():
     negatives = np.r_[np.linspace(0.45, 1.0, 999), 0.4]  # 1000 different-person distances
     d = np.r_[negatives, 0.2, 0.3]
     same = np.r_[np.zeros(1000, bool), True, True]
-    rec = ev.threshold_for_far(d, same, 0.01)  # 10 false accepts allowed
+    rec = metrics.threshold_for_far(d, same, 0.01)  # 10 false accepts allowed
     assert np.sum(negatives <= rec) <= 10 < np.sum(negatives <= rec + 0.001)
     # a different-person distance exactly on a 3-decimal value: the threshold stays strictly below it
     exact = np.r_[np.full(5, 0.3), 0.4, np.full(994, 0.9)]
-    rec = ev.threshold_for_far(np.r_[exact, 0.1], np.r_[np.zeros(1000, bool), True], 0.005)
+    rec = metrics.threshold_for_far(np.r_[exact, 0.1], np.r_[np.zeros(1000, bool), True], 0.005)
     assert rec == 0.399
-    assert ev.threshold_for_far([0.1, 0.2], [True, True], 1e-3) is None  # no different-person pair
-    assert ev.threshold_for_far([0.0005, 0.2], [False, True], 0.1) is None  # nothing positive works
+    assert metrics.threshold_for_far([0.1, 0.2], [True, True], 1e-3) is None  # no different-person pair
+    assert metrics.threshold_for_far([0.0005, 0.2], [False, True], 0.1) is None  # nothing positive works
 
 
 def test_far_notes():
-    assert ev.far_note(1e-3, 500).startswith("not measurable")
-    assert ev.far_note(1e-3, 4500).startswith("rough: FAR 0.001 allows only 4 false accept(s)")
-    assert ev.far_note(1e-3, 10000) is None
+    assert metrics.far_note(1e-3, 500).startswith("not measurable")
+    assert metrics.far_note(1e-3, 4500).startswith("rough: FAR 0.001 allows only 4 false accept(s)")
+    assert metrics.far_note(1e-3, 10000) is None
 
 
 def _synthetic(people=4, per_person=3, dim=16, seed=3):
@@ -381,7 +403,7 @@ def test_leave_one_out_mean_excludes_the_photo_and_singletons_are_distractors():
     labels = labels.copy()
     labels[-1] = 4  # a fifth person with one photo
     names = names + ["single"]
-    d = ev.person_distances_loo(embeddings, labels, 5, "mean")
+    d = metrics.person_distances_loo(embeddings, labels, 5, "mean")
     for i in range(len(labels)):
         own = [j for j in range(len(labels)) if labels[j] == labels[i] and j != i]
         if own:
@@ -389,7 +411,7 @@ def test_leave_one_out_mean_excludes_the_photo_and_singletons_are_distractors():
             assert d[i, labels[i]] == pytest.approx(1 - embeddings[i] @ (mean / np.linalg.norm(mean)), abs=1e-6)
         else:
             assert d[i, labels[i]] == np.inf
-    ident = ev.identify_leave_one_out(embeddings, labels, 5, "nearest", 0.5)
+    ident = metrics.identify_leave_one_out(embeddings, labels, 5, "nearest", 0.5)
     assert 4 * 3 - 1 not in ident.probes and ident.probes.size == 11  # the single photo is never a probe
     assert ident.confusion[4].sum() == 0
 
@@ -401,7 +423,19 @@ def test_one_person_has_no_recommendation_and_apply_refuses(tmp_path):
     assert report.identification["mean"].stranger_unknown is None and report.warnings
     with pytest.raises(FacecamError, match="no recommended threshold"):
         ev.apply_recommendation(report, tmp_path / "settings.json")
-    assert "recommended threshold: none" in ev.format_report(report)
+    assert "recommended threshold: none" in report_text.format_report(report)
+
+
+def test_apply_refuses_a_threshold_the_pairs_cannot_measure(tmp_path):
+    embeddings, labels, names = _synthetic(people=2, per_person=2)  # 2 same-person pairs, 4 different-person
+    report = ev.evaluate_embeddings(embeddings, labels, names, 0.5, model="sface")
+    assert report.recommended_threshold is not None and not report.recommendation_measurable
+    settings = tmp_path / "settings.json"
+    with pytest.raises(ev.NotMeasurableError, match="not applied: .* rests on 4 different-person pairs"):
+        ev.apply_recommendation(report, settings)
+    assert not settings.exists()
+    assert ev.apply_recommendation(report, settings, force=True)["threshold"]["new"] == report.recommended_threshold
+    assert ev.evaluate_embeddings(embeddings, labels, names, 0.5, target_far=0.25).recommendation_measurable
 
 
 def test_apply_keeps_other_settings_and_refuses_a_damaged_file(tmp_path):
@@ -422,8 +456,8 @@ def test_apply_keeps_other_settings_and_refuses_a_damaged_file(tmp_path):
 
 def test_better_mode_rank1_then_open_set():
     embeddings, labels, names = _synthetic()
-    a = ev.identify_leave_one_out(embeddings, labels, 4, "nearest", 0.5)
-    b = ev.identify_leave_one_out(embeddings, labels, 4, "mean", 0.5)
+    a = metrics.identify_leave_one_out(embeddings, labels, 4, "nearest", 0.5)
+    b = metrics.identify_leave_one_out(embeddings, labels, 4, "mean", 0.5)
     worse = replace(b, correct=a.correct - 1, rank1=(a.correct - 1) / 12)
     assert ev.better_mode({"nearest": a, "mean": worse}, {"nearest": 0.1, "mean": 0.9}, "mean")[0] == "nearest"
     tied = replace(b, correct=a.correct, rank1=a.rank1)
@@ -434,11 +468,11 @@ def test_better_mode_rank1_then_open_set():
 def test_plot_report_on_synthetic_data(tmp_path):
     embeddings, labels, names = _synthetic(people=6, per_person=5)
     report = ev.evaluate_embeddings(embeddings, labels, names, 0.5, target_far=0.05, model="sface", root="demo")
-    path = ev.plot_report(report, tmp_path / "r.png")
+    path = report_text.plot_report(report, tmp_path / "r.png")
     image = cv2.imread(str(path))
     assert image is not None and image.shape[1] > image.shape[0] > 300
     with pytest.raises(FacecamError, match="cannot write the figure"):
-        ev.plot_report(report, tmp_path / "missing" / "r.png")
+        report_text.plot_report(report, tmp_path / "missing" / "r.png")
 
 
 def test_importing_evaluate_loads_no_plotting_or_model_library():

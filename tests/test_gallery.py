@@ -207,3 +207,115 @@ def test_watcher_picks_up_added_and_removed_photos_within_3_seconds(known, sface
         assert "Colin Powell" not in seen[-1]
     finally:
         assert watcher.stop(timeout=2.0)
+
+
+# ---------------------------------------------------------------- issue 12: what the cache keeps and trusts
+
+def _cached(known) -> dict[str, np.ndarray]:
+    with np.load(known / CACHE_DIR / "sface.npz", allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def test_a_removed_photos_embedding_leaves_the_cache_file(known, sface_recognizer):
+    import hashlib
+
+    gallery = new_gallery(known, sface_recognizer)
+    gallery.refresh(sface_recognizer.embed_photo)
+    removed = known / "Tony_Blair" / "Tony_Blair_0002.jpg"
+    sha = hashlib.sha256(removed.read_bytes()).hexdigest()
+    cached = _cached(known)
+    row = list(cached["sha256"]).index(sha)
+    embedding = cached["embeddings"][row]
+    removed.unlink()
+    report = gallery.refresh(sface_recognizer.embed_photo)  # the same gallery object, as the window's watcher
+    assert report.removed == 1 and report.photos == 4
+    cached = _cached(known)
+    assert sha not in set(cached["sha256"]) and str(removed) not in set(cached["stat_paths"])
+    assert len(cached["embeddings"]) == 4
+    assert not np.any(np.all(cached["embeddings"] == embedding, axis=1))  # biometric data of a removed photo
+
+    # a removed photo whose content lives on in a copy: the embedding stays (the copy uses it), the path goes
+    kept = known / "Hugo_Chavez" / "Hugo_Chavez_0001.jpg"
+    shutil.copy(kept, known / "Hugo_Chavez" / "copy.jpg")
+    gallery.refresh(sface_recognizer.embed_photo)
+    kept.unlink()
+    report = gallery.refresh(sface_recognizer.embed_photo)
+    assert report.removed == 1 and report.photos == 4
+    assert str(kept) not in set(_cached(known)["stat_paths"])
+    assert str(kept) not in {path for path, _ in gallery.photos()}
+
+
+class _PickleBomb:
+    """Unpickling this runs ``open(marker, "w")``: what a planted cache could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_pickle_in_the_cache_is_never_unpickled(known, sface_recognizer, tmp_path):
+    import io
+    import zipfile
+
+    gallery = new_gallery(known, sface_recognizer)
+    gallery.refresh(sface_recognizer.embed_photo)
+    cache = known / CACHE_DIR / "sface.npz"
+    marker = tmp_path / "pwned"
+    arrays = _cached(known)
+    arrays["embeddings"] = np.array([_PickleBomb(marker)] * len(arrays["sha256"]), dtype=object)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # an object array: stored as a pickle inside the .npy
+    cache.write_bytes(buffer.getvalue())
+    with zipfile.ZipFile(cache) as archive:  # the planted file really carries a pickle
+        assert b"pwned" in archive.read("embeddings.npy")
+    counting = Counting(sface_recognizer)
+    again = new_gallery(known, sface_recognizer)
+    report = again.refresh(counting)
+    assert not marker.exists()
+    assert len(counting.calls) == 5 and report.photos == 5  # rebuilt
+    assert len(report.warnings) == 1 and "rebuilding" in report.warnings[0]
+    assert _cached(known)["embeddings"].dtype == np.float32
+
+
+def _same_size_as(size: int, skip: int = 0) -> bytes:
+    """The bytes of another person's LFW photo, padded with zeros to ``size`` (JPEG readers stop at the end marker)."""
+    smaller = sorted((p for p in (LFW10 / "Colin_Powell").glob("*.jpg") if p.stat().st_size <= size),
+                     key=lambda p: p.name)
+    data = smaller[skip].read_bytes()
+    return data + b"\0" * (size - len(data))
+
+
+def test_a_photo_replaced_with_the_same_size_and_mtime_is_embedded_again(known, sface_recognizer):
+    from PIL import Image
+
+    new_gallery(known, sface_recognizer).refresh(sface_recognizer.embed_photo)
+    photo = known / "Hugo_Chavez" / "Hugo_Chavez_0002.jpg"
+    before = photo.stat()
+
+    # replaced by a new file (a new inode: how editors and sync tools write), the mtime put back
+    tmp = photo.with_name(".incoming.jpg")
+    tmp.write_bytes(_same_size_as(before.st_size))
+    os.replace(tmp, photo)
+    os.utime(photo, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = photo.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    Image.open(photo).verify()
+    counting = Counting(sface_recognizer)
+    report = new_gallery(known, sface_recognizer).refresh(counting)
+    assert counting.calls == ["Hugo_Chavez_0002.jpg"] and report.embedded == 1
+
+    # rewritten in place (the same inode; the ctime moves, and cannot be put back)
+    inode = photo.stat().st_ino
+    photo.write_bytes(_same_size_as(before.st_size, skip=1))
+    os.utime(photo, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (photo.stat().st_ino, photo.stat().st_size, photo.stat().st_mtime_ns) == \
+        (inode, before.st_size, before.st_mtime_ns)
+    counting = Counting(sface_recognizer)
+    gallery = new_gallery(known, sface_recognizer)
+    report = gallery.refresh(counting)
+    assert counting.calls == ["Hugo_Chavez_0002.jpg"] and report.embedded == 1
+    colin = sface_recognizer.embed_photo(photo).embedding
+    row = gallery.rows()[1].index(str(photo))
+    assert np.allclose(gallery.matrix().embeddings[row], colin, atol=1e-6)

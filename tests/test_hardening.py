@@ -195,8 +195,8 @@ def test_cache_reader_rejects_well_formed_npz_with_wrong_content(tmp_path, n, di
     arrays = dict(format=np.int64(CACHE_FORMAT), model=np.str_("sface"), version=np.str_(gallery.version),
                   sha256=np.array(["0" * 64] * n, dtype="U64"), faces=np.ones(n, np.int64),
                   boxes=np.zeros((n, 4), np.float32), embeddings=embeddings,
-                  stat_paths=np.array([], dtype=str), stat_size=np.array([], np.int64),
-                  stat_mtime=np.array([], np.int64), stat_sha=np.array([], dtype="U64"))
+                  stat_paths=np.array([], dtype=str), stat_keys=np.zeros((0, 4), np.int64),
+                  stat_sha=np.array([], dtype="U64"))
     if bad == "keys":
         del arrays["faces"]
     buffer = io.BytesIO()
@@ -235,6 +235,7 @@ def test_identify_goes_on_past_a_bad_photo(cli, tmp_path, model_dir):
     code, out, err = cli("identify", "--json", *sface(model_dir, known), broken, good)
     assert code == 1
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["image"] for r in rows] == [str(good)] and rows[0]["faces"][0]["name"] == "Tony Blair"
+    assert [r["image"] for r in rows] == [str(broken), str(good)] and rows[1]["faces"][0]["name"] == "Tony Blair"
+    assert rows[0]["faces"] == [] and "broken.jpg" in rows[0]["error"] and "truncated" in rows[0]["error"]
     errors = [line for line in err.splitlines() if line.startswith("facecam: error:")]
     assert len(errors) == 1 and "broken.jpg" in errors[0] and "truncated" in errors[0]

@@ -472,3 +472,69 @@ def test_cli_identify_verify_embed_with_a_weights_file_of_the_published_layout(c
     assert face["name"] == "Tony Blair" and face["distance"] == pytest.approx(0.0, abs=1e-5)
     with np.load(known / ".facecam" / "vgg-face.npz", allow_pickle=False) as cache:
         assert cache["embeddings"].shape == (1, 4096)
+
+
+# --------------------------------------------------------------------------- a weights file that cannot tell faces apart
+
+
+def _two_people(tmp_path):
+    import shutil
+
+    from conftest import LFW10
+
+    known = tmp_path / "known_faces"
+    for person in ("Tony_Blair", "Colin_Powell"):
+        (known / person).mkdir(parents=True)
+        for photo in sorted((LFW10 / person).glob("*.jpg"))[:2]:
+            shutil.copy(photo, known / person)
+    return known, LFW10 / "Tony_Blair" / "Tony_Blair_0005.jpg"
+
+
+def test_he_scaled_random_weights_pass_the_weights_check(cli, random_weights, tmp_path):
+    """Untrained but alive: different people's photos stay apart (median distance ~0.06), so it names."""
+    import json
+
+    from facecam.gallery import INDISTINCT_MEDIAN_DISTANCE, Gallery, median_distinct_distance
+    from facecam.recognizer import Recognizer
+    from facecam.detector import MtcnnDetector
+    from facecam.embedders.vggface import VggFaceEmbedder
+
+    known, probe = _two_people(tmp_path)
+    code, out, err = cli("identify", "--json", "--weights", random_weights, "--known-faces", known, probe)
+    assert code == 0, err
+    assert json.loads(out)["faces"][0]["name"] in ("Tony_Blair", "Colin_Powell", None)
+    gallery_recognizer = Recognizer(MtcnnDetector(), VggFaceEmbedder(random_weights), 0.68)
+    gallery = Gallery.for_recognizer(known, gallery_recognizer)
+    gallery.refresh(gallery_recognizer.embed_photo)
+    matrix = gallery.matrix()
+    assert median_distinct_distance(matrix.embeddings, matrix.labels) > 2 * INDISTINCT_MEDIAN_DISTANCE
+
+
+def test_weights_with_tiny_values_name_nobody_and_blame_the_file(cli, tmp_path):
+    import json
+
+    from facecam.errors import IndistinctModelError
+    from facecam.gallery import Gallery
+
+    weights = write_vggface_weights(tmp_path / "vgg_face_weights.h5", values="tiny", seed=7)
+    try:
+        known, probe = _two_people(tmp_path)
+        code, out, err = cli("identify", "--json", "--weights", weights, "--known-faces", known, probe)
+        assert code == 1 and out == ""
+        lines = [line for line in err.splitlines() if "indexing" not in line]
+        assert len(lines) == 1 and lines[0].startswith(f"facecam: error: the model file {weights} cannot tell faces apart")
+        assert "--weights PATH" in lines[0] and "Nobody is named" in lines[0]
+        code, out, err = cli("index", "--weights", weights, "--known-faces", known)
+        assert code == 1 and "cannot tell faces apart" in err
+        # the window gets the same error type from the gallery (its watcher reports it)
+        from facecam.recognizer import Recognizer
+        from facecam.detector import MtcnnDetector
+        from facecam.embedders.vggface import VggFaceEmbedder
+
+        recognizer = Recognizer(MtcnnDetector(), VggFaceEmbedder(weights), 0.68)
+        with pytest.raises(IndistinctModelError):
+            Gallery.for_recognizer(known, recognizer).refresh(recognizer.embed_photo)
+        code, out, err = cli("verify", "--json", "--weights", weights, probe, known / "Colin_Powell" / "Colin_Powell_0001.jpg")
+        assert code == 0 and json.loads(out)["distance"] < 1e-4  # what the check protects identify from
+    finally:
+        weights.unlink(missing_ok=True)

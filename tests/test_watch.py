@@ -89,3 +89,64 @@ def test_missing_and_corrupt_sources_fail_with_one_line(cli, model_dir, scene, t
                        "--source", corrupt)
     last = err.strip().splitlines()[-1]
     assert code == 1 and last.startswith("facecam: error: ") and "corrupt.mp4" in last
+
+
+# ---------------------------------------------------------------- issue 12: the output codec, progress on a terminal
+
+def test_mp4_output_is_h264_where_opencv_can_else_said_once(cli, model_dir, scene, tmp_path):
+    from facecam.watch import h264_fourcc
+
+    _, _, known = scene
+    output = tmp_path / "labelled.mp4"
+    code, out, err = cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", known,
+                         "--source", scene[0], "--output", output, "--max-frames", 20)
+    assert code == 0, err
+    capture = cv2.VideoCapture(str(output))
+    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").lower()
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    assert frames == 20
+    notes = [line for line in err.splitlines() if "H.264" in line]
+    if h264_fourcc() is None:  # this OpenCV build has no H.264 encoder (opencv-python-headless from PyPI)
+        assert fourcc in ("mp4v", "fmp4") and len(notes) == 1 and notes[0].startswith("facecam: note: ")
+    else:
+        assert fourcc in ("avc1", "h264") and notes == []
+    # nothing but facecam's own lines on stderr (OpenCV's and FFmpeg's probe complaints are hushed)
+    assert all(line.startswith("facecam: ") for line in err.splitlines()), err
+
+
+class _Terminal:
+    """A stderr that says it is a terminal, keeping what is written."""
+
+    def __init__(self):
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text):
+        return self.buffer.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_watch_on_a_file_shows_progress_on_a_terminal_only(model_dir, scene, tmp_path):
+    import io
+
+    from facecam.cli import main
+
+    clip, truth, known = scene
+    args = ["watch", "--model", "sface", "--model-dir", str(model_dir), "--known-faces", str(known),
+            "--source", str(clip), "--max-frames", "60"]
+    terminal = _Terminal()
+    assert main(args, stdout=io.StringIO(), stderr=terminal) == 0
+    text = terminal.buffer.getvalue()
+    assert f"\rfacecam: watch {clip}: 60/60 (" in text and " fps)" in text  # the total: --max-frames
+    assert "s left" in text or text.count("\r") == 1  # a machine fast enough may finish within one redraw
+    assert text.endswith("\n")
+    plain = io.StringIO()
+    assert main(args, stdout=io.StringIO(), stderr=plain) == 0
+    assert "watch" not in plain.getvalue() and "\r" not in plain.getvalue()  # (indexing may say a line)

@@ -16,7 +16,11 @@ The real ``vgg_face_weights.h5`` (580 MB) cannot be downloaded in CI, so
 
 ``values="random"`` fills the weights with He-normal kernels (so activations
 stay in range through the 16 layers) and small random biases: a full-size
-float32 file, about 580 MB, written in under a few seconds. ``values="lazy"``
+float32 file, about 580 MB, written in under a few seconds. ``values="tiny"``
+writes the same layout with kernels 10,000 times smaller than He-normal: the
+file loads, but the signal fades layer after layer and the biases alone make
+the output, so every face embeds to the same vector (a weights file that
+cannot tell faces apart). ``values="lazy"``
 creates the datasets without writing them (HDF5 allocates nothing, the file
 is a few tens of KB): good for the layout error cases, which are detected from
 metadata alone. ``omit_layer`` and ``kernel_shapes`` make broken variants.
@@ -69,14 +73,14 @@ def write_vggface_weights(path: str | Path, *, seed: int = 0, values: str = "ran
                           kernel_shapes: dict[int, tuple[int, ...]] | None = None) -> Path:
     """Write a VGG-Face weights file in the Keras 2 legacy layout; returns ``path``.
 
-    ``values``: "random" (He-normal kernels, small random biases, float32) or
-    "lazy" (datasets created but never written). ``omit_layer``: the 1-based
+    ``values``: "random" (He-normal kernels, small random biases, float32),
+    "tiny" (the same, kernels scaled by 1e-4) or "lazy" (datasets created but never written). ``omit_layer``: the 1-based
     index of a weighted layer to leave out entirely (gives 15 weighted
     layers). ``kernel_shapes``: {1-based weighted layer index: kernel shape}
     to write a wrong shape.
     """
-    if values not in ("random", "lazy"):
-        raise ValueError(f"values: expected 'random' or 'lazy', got {values!r}")
+    if values not in ("random", "tiny", "lazy"):
+        raise ValueError(f"values: expected 'random', 'tiny' or 'lazy', got {values!r}")
     path = Path(path)
     kernel_shapes = dict(kernel_shapes or {})
     rng = np.random.default_rng(seed)
@@ -106,7 +110,7 @@ def write_vggface_weights(path: str | Path, *, seed: int = 0, values: str = "ran
             if values == "lazy":
                 continue
             fan_in = int(np.prod(kernel_shape[:-1]))
-            std = np.float32(np.sqrt(2.0 / fan_in))
+            std = np.float32(np.sqrt(2.0 / fan_in) * (1e-4 if values == "tiny" else 1.0))
             for row in range(kernel_shape[0]):        # one row at a time: fc6 is 411 MB
                 block = rng.standard_normal(kernel_shape[1:], dtype=np.float32)
                 block *= std

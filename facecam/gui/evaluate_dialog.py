@@ -37,6 +37,7 @@ MODEL_TITLES = {"vgg-face": "VGG-Face", "sface": "SFace"}
 MIN_PEOPLE_WITH_PAIRS = 2   # people with 2+ photos needed for a recommendation worth applying
 PROGRESS_EVERY_S = 0.1      # at most ~10 progress signals a second reach the GUI thread
 THRESHOLD_SOURCE = "the window's slider"
+APPLIED_BY = "the window's Check accuracy"  # how the settings remember who saved the threshold
 
 
 class Cancelled(Exception):
@@ -58,7 +59,22 @@ class EvaluationOutcome:
 
     @property
     def can_apply(self) -> bool:
-        return self.not_enough is None and self.report is not None and self.report.recommended_threshold is not None
+        return self.apply_refusal is None
+
+    @property
+    def apply_refusal(self) -> str | None:
+        """Why Apply is not offered (not enough photos, no recommendation, too few pairs to measure it), or None."""
+        report = self.report
+        if self.not_enough is not None:
+            return self.not_enough
+        if report is None or report.recommended_threshold is None:
+            return "No threshold can be recommended for these photos."
+        if not report.recommendation_measurable:
+            return (f"The recommended threshold {report.recommended_threshold:.3f} cannot be applied: "
+                    f"{report.negatives} pairs of photos of different people are too few to measure a false "
+                    f"accept rate of {report.target_far:g} (it needs {report.pairs_needed}+). Add photos of "
+                    "more people (3-5 each), then Run again.")
+        return None
 
 
 def not_enough_message(counts: dict[str, int], root: Path) -> str | None:
@@ -85,7 +101,7 @@ def not_enough_message(counts: dict[str, int], root: Path) -> str | None:
 
 def render_figure(report) -> QImage:
     """plot_report's PNG, decoded (worker thread: matplotlib and PNG decoding never run on the GUI thread)."""
-    from facecam.evaluate import plot_report  # noqa: PLC0415
+    from facecam.evaluate_report import plot_report  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="facecam-evaluate-") as folder:
         data = plot_report(report, Path(folder) / "evaluate.png").read_bytes()
@@ -99,8 +115,9 @@ def evaluate_known_faces(root: Path, recognizer, threshold: float, match_mode: s
                          target_far: float | None = None,
                          progress: Callable[[str, int, int], None] | None = None,
                          should_stop: Callable[[], bool] | None = None) -> EvaluationOutcome:
-    """Refresh the gallery of ``root``, evaluate it and draw the figure. Slow: call it on a worker thread."""
-    from facecam.evaluate import DEFAULT_TARGET_FAR, evaluate_gallery, open_gallery  # noqa: PLC0415
+    """Refresh the gallery of ``root``, evaluate it (:func:`facecam.evaluate.evaluate_folder`, the flow the
+    command runs too) and draw the figure. Slow: call it on a worker thread."""
+    from facecam.evaluate import DEFAULT_TARGET_FAR, evaluate_folder  # noqa: PLC0415
 
     started = time.monotonic()
     root = Path(root)
@@ -110,16 +127,13 @@ def evaluate_known_faces(root: Path, recognizer, threshold: float, match_mode: s
         outcome.not_enough = not_enough_message({}, root)
         return outcome
 
-    def step(text: str, done: int = 0, total: int = 0) -> None:
+    def step(text: str) -> None:
         if stop():
             raise Cancelled()
         if progress is not None:
-            progress(text, done, total)
+            progress(text, 0, 0)
 
     step("Indexing known_faces...")
-    gallery, note = open_gallery(root, recognizer)
-    if note:
-        outcome.notes.append(note)
     last = [0.0]
 
     def on_photo(done: int, total: int, _path: str) -> None:
@@ -128,20 +142,16 @@ def evaluate_known_faces(root: Path, recognizer, threshold: float, match_mode: s
             last[0] = now
             progress(f"Indexing known_faces {done}/{total}...", done, total)
 
-    index = gallery.refresh(recognizer.embed_photo, progress=on_photo, should_stop=stop)
-    if index.interrupted:
+    found = evaluate_folder(root, recognizer, threshold, match_mode=match_mode,
+                            target_far=target_far or DEFAULT_TARGET_FAR, threshold_source=THRESHOLD_SOURCE,
+                            progress=on_photo, should_stop=stop)
+    if found.interrupted:
         raise Cancelled()
-    outcome.notes.extend(index.warnings)
-    outcome.counts = {name: len(paths) for name, paths in gallery.people().items()}
+    outcome.notes.extend(found.notes)
+    outcome.counts = {name: len(paths) for name, paths in found.gallery.people().items()}
     outcome.not_enough = not_enough_message(outcome.counts, root)
-    if index.photos == 0:
-        outcome.seconds = time.monotonic() - started
-        return outcome
-
-    step("Measuring...")
-    outcome.report = evaluate_gallery(gallery, threshold, target_far or DEFAULT_TARGET_FAR, match_mode=match_mode,
-                                      index_report=index, threshold_source=THRESHOLD_SOURCE)
-    if outcome.not_enough is None:
+    outcome.report = found.report
+    if outcome.report is not None and outcome.not_enough is None:
         step("Drawing the figure...")
         outcome.figure = render_figure(outcome.report)
     outcome.seconds = time.monotonic() - started
@@ -150,13 +160,9 @@ def evaluate_known_faces(root: Path, recognizer, threshold: float, match_mode: s
 
 # ---------------------------------------------------------------- text
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
-
-
 def summary_lines(outcome: EvaluationOutcome) -> list[str]:
     """The compact summary, one plain-text line each (the dialog escapes and joins them)."""
-    from facecam.evaluate import auc_text  # noqa: PLC0415
+    from facecam.evaluate_report import auc_text, percent as _pct  # noqa: PLC0415
 
     r = outcome.report
     if r is None:
@@ -194,7 +200,7 @@ def summary_lines(outcome: EvaluationOutcome) -> list[str]:
 
 
 def details_text(outcome: EvaluationOutcome) -> str:
-    from facecam.evaluate import format_report  # noqa: PLC0415
+    from facecam.evaluate_report import format_report  # noqa: PLC0415
 
     parts = list(outcome.notes)
     if outcome.report is not None:
@@ -394,6 +400,9 @@ class EvaluateDialog(QDialog):
             self.message.setText("No threshold can be recommended for these photos: "
                                  + ("; ".join(report.warnings) or "see the details") + ".")
             self.message.show()
+        elif outcome.apply_refusal:
+            self.message.setText(outcome.apply_refusal)
+            self.message.show()
         self.figure.set_image(outcome.figure)
         self.figure.setVisible(outcome.figure is not None)
         self.details.setPlainText(details_text(outcome))
@@ -458,7 +467,7 @@ class EvaluateDialog(QDialog):
         self._update_buttons()
         self.applied_label.setText("Saving...")
         generation = self._generation
-        run_task("evaluate-apply", lambda: apply_recommendation(report),
+        run_task("evaluate-apply", lambda: apply_recommendation(report, by=APPLIED_BY),
                  lambda changes: self._on_applied(generation, report, changes),
                  lambda error: self._on_apply_failed(generation, error))
 

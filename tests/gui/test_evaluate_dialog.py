@@ -21,6 +21,7 @@ from .helpers import lfw_photo
 # known_faces already holds Tony_Blair (3 photos); these people are added, 4 photos each.
 PEOPLE = ("Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld", "Hugo_Chavez")
 PHOTOS = (1, 2, 3, 4)
+MORE_PEOPLE = ("Arnold_Schwarzenegger", "George_W_Bush", "Gerhard_Schroeder", "Jacques_Chirac", "Vladimir_Putin")
 MAX_GAP_S = 0.2  # lenient: catches work done on the GUI thread, not a timing benchmark
 
 
@@ -79,7 +80,8 @@ def open_and_wait(qtbot, window, timeout_s=120.0):
 
 def test_check_accuracy_shows_the_report_and_applies_it(make_window, qtbot, known_faces, sface_recognizer,
                                                         settings_file, restore_match_mode):
-    from facecam.evaluate import DEFAULT_TARGET_FAR, auc_text, evaluate_gallery
+    from facecam.evaluate import DEFAULT_TARGET_FAR, evaluate_gallery
+    from facecam.evaluate_report import auc_text
     from facecam.gallery import Gallery
 
     add_people(known_faces)
@@ -111,8 +113,12 @@ def test_check_accuracy_shows_the_report_and_applies_it(make_window, qtbot, know
     assert f"Threshold in use {threshold:.3f}" in summary
     assert "19 photos" in summary and "5 people with 2+ photos" in summary
     assert "nearest photo" in summary and "Unknown" in summary
-    assert not dialog.message.isVisible()
     assert "facecam evaluate" in dialog.details.toPlainText()
+    # 19 photos give 144 different-person pairs: too few to measure a FAR of 0.001, so Apply is not offered
+    assert expected.negatives == 144 and not expected.recommendation_measurable
+    assert dialog.message.isVisible() and "cannot be applied" in dialog.message.text()
+    assert "144 pairs" in dialog.message.text() and "1000+" in dialog.message.text()
+    assert not dialog.apply_button.isEnabled() and not settings_file.exists()
 
     pixmap = dialog.figure.pixmap()
     assert pixmap is not None and not pixmap.isNull()
@@ -122,6 +128,19 @@ def test_check_accuracy_shows_the_report_and_applies_it(make_window, qtbot, know
     assert source.width() > 1000 and pixmap.width() / pixmap.height() == pytest.approx(
         source.width() / source.height(), rel=0.02)  # scaled to fit, proportions kept
 
+    # five more people, 6 photos each: 49 photos, 1074 different-person pairs, and Apply is offered
+    for person in MORE_PEOPLE:
+        (known_faces / person).mkdir()
+        for photo in sorted(lfw_photo(person, 1).parent.glob("*.jpg"))[:6]:
+            shutil.copy(photo, known_faces / person)
+    qtbot.mouseClick(dialog.rerun_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.outcome is not None, timeout=120000)
+    assert dialog.error is None, dialog.error
+    index = gallery.refresh(sface_recognizer.embed_photo)
+    expected = evaluate_gallery(gallery, threshold, DEFAULT_TARGET_FAR, match_mode=mode, index_report=index)
+    assert expected.negatives == 1074 and expected.recommendation_measurable
+    rec = expected.recommended_threshold
+    assert dialog.outcome.report.recommended_threshold == rec and not dialog.message.isVisible()
     assert dialog.apply_button.isEnabled() and f"{rec:.3f}" in dialog.apply_button.text()
     qtbot.mouseClick(dialog.apply_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: dialog.applied is not None or dialog.error is not None, timeout=5000)
@@ -129,6 +148,7 @@ def test_check_accuracy_shows_the_report_and_applies_it(make_window, qtbot, know
     saved = json.loads(settings_file.read_text())
     assert saved["thresholds"]["sface"] == rec
     assert saved["match_mode"]["sface"] == expected.match_mode_recommended
+    assert saved["threshold_applied"]["sface"]["by"] == "the window's Check accuracy"
     assert config.threshold_for("sface") == rec
     assert window.recognizer.threshold == rec  # exact, not the slider's 0.01 step
     assert window.threshold_slider.value() == round(rec * 100)
@@ -160,8 +180,10 @@ def test_one_person_is_not_enough(make_window, qtbot, known_faces, settings_file
         shutil.copy(lfw_photo("Hugo_Chavez", n), known_faces / "Hugo_Chavez")
     qtbot.mouseClick(dialog.rerun_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: not dialog.busy and dialog.outcome is not None, timeout=60000)
-    assert not dialog.message.isVisible()
+    assert "Not enough photos" not in dialog.message.text()
     assert dialog.outcome.report.people_with_pairs == 2
+    # enough to measure, not enough to apply: 6 different-person pairs cannot show a FAR of 0.001
+    assert "cannot be applied" in dialog.message.text() and not dialog.apply_button.isEnabled()
     assert dialog.figure.pixmap() is not None and not dialog.figure.pixmap().isNull()
 
 
