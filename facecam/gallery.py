@@ -45,10 +45,10 @@ CACHE_FORMAT = 2  # 2: the fast-path key holds inode and ctime too
 # Bump when detection or alignment changes what a photo's embedding would be.
 PREPROCESS_VERSION = "mtcnn1.0-largest/align-eyes-level-lsq/v1"
 CHECKPOINT_SECONDS = 10.0
-# A model that can tell faces apart puts photos of different people apart: median cosine distance about 0.9
+# A model that can tell faces apart puts photos of different people apart: median cosine distance 0.87
 # with SFace on LFW; even VGG-Face's published layout filled with random He-scaled values (no training at all)
 # gives 0.064 (min 0.035, 4 LFW people x 3 photos). A file whose kernels are tiny gives every face the same
-# embedding: median 1e-7. Below this bound the gallery refuses to name anyone.
+# embedding: median 1e-7. Below this bound the gallery refuses to name anyone (bench/weights_check.py, BENCHMARKS.md).
 INDISTINCT_MEDIAN_DISTANCE = 0.01
 DISTINCT_CHECK_ROWS = 64  # photos sampled for the check (its cost stays constant however large the gallery)
 
