@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from facecam import config
+from facecam import __version__, config, registry
 from facecam.errors import FacecamError
+from facecam.matcher import MATCH_MODES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -76,19 +77,29 @@ class Session:
     def threshold(self) -> float:
         return config.threshold_for(self.model, self.args.threshold)
 
+    def detector_options(self):
+        from facecam.detector import DetectorOptions  # noqa: PLC0415
+
+        try:
+            return DetectorOptions(min_face_size=self.args.min_face_size, min_confidence=self.args.min_confidence)
+        except ValueError as error:
+            raise FacecamError(f"bad detector option: {error}") from None
+
+    def detector(self):
+        """The face detector alone (``enroll`` needs no embedding model), or the recognizer's once built."""
+        if self._recognizer is not None:
+            return self._recognizer.detector
+        from facecam.detector import build_detector  # noqa: PLC0415
+
+        return build_detector(self.args.detector, self.detector_options(), self.args.model_dir)
+
     def recognizer(self):
         if self._recognizer is None:
-            from facecam.detector import DetectorOptions  # noqa: PLC0415
             from facecam.recognizer import build_recognizer  # noqa: PLC0415
 
-            try:
-                options = DetectorOptions(min_face_size=self.args.min_face_size,
-                                          min_confidence=self.args.min_confidence)
-            except ValueError as error:
-                raise FacecamError(f"bad detector option: {error}") from None
             self._recognizer = build_recognizer(
                 self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
-                match_mode=self.args.match, detector_options=options,
+                match_mode=self.args.match, detector_options=self.detector_options(), detector=self.args.detector,
                 progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
         return self._recognizer
 
@@ -222,27 +233,46 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 def cmd_enroll(session: Session, args, out: Output) -> int:
     from facecam.gallery import check_person_name, enroll_photos  # noqa: PLC0415
+    from facecam.recognizer import count_faces  # noqa: PLC0415
 
     name = check_person_name(args.name)  # refuse a bad name before loading any model
-    recognizer = session.recognizer()
-    written = enroll_photos(Path(args.known_faces), name, [Path(p) for p in args.images], recognizer.count_faces)
+    detector = session.detector()  # only the detector: checking for a face needs no embedding model
+    written = enroll_photos(Path(args.known_faces), name, [Path(p) for p in args.images],
+                            lambda path: count_faces(detector, path))
     out.result({"name": name, "files": [str(p) for p in written]},
                f"enrolled {name}: {len(written)} photo(s) saved in {Path(args.known_faces) / name}")
     return EXIT_OK
 
 
 def cmd_models(session: Session, args, out: Output) -> int:
-    from facecam import models  # noqa: PLC0415
+    from facecam import models, registry  # noqa: PLC0415
+    from facecam.embedders import chosen_weights  # noqa: PLC0415
 
     if args.download:
-        path = models.ensure_model_file(models.get_model(args.download), args.model_dir,
+        path = models.ensure_model_file(registry.model_file(args.download), args.model_dir,
                                         progress=Progress(f"downloading {args.download}", out.stderr))
         out.message(f"{args.download}: {path}")
-    rows = models.model_status(args.model_dir)
-    for row in rows:
-        state = "ok" if row["valid"] else (row["reason"] or "invalid")
+    for spec in registry.model_files():
+        chosen = chosen_weights(spec.key, args.weights if spec.key == args.model else None) \
+            if spec.key in registry.MODELS else None
+        row = models.file_status(spec, args.model_dir, chosen)
+        state = f"ok ({row['source']})" if row["valid"] else (row["reason"] or "invalid")
         out.result(row, f"{row['key']:9} {state:30} {row['path']}")
     return EXIT_OK
+
+
+def cmd_window_help(session: Session, args, out: Output) -> int:
+    """``facecam window`` is started by :mod:`facecam.__main__` (the window lives in facecam.gui)."""
+    raise FacecamError("the window starts with 'facecam window' or 'facecam-window' "
+                       "(or '.venv/bin/python -m facecam window')")
+
+
+def check_inputs(args) -> None:
+    """Photos named on the command line exist, checked before any model loads (FacecamError if not)."""
+    named = [getattr(args, key, None) for key in ("image", "image1", "image2")] + list(getattr(args, "images", None) or [])
+    for item in named:
+        if item is not None and not Path(item).exists():
+            raise FacecamError(f"{item}: no such file or folder; check the path")
 
 
 # ---------------------------------------------------------------- parser
@@ -250,14 +280,17 @@ def cmd_models(session: Session, args, out: Output) -> int:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-faces", type=Path, default=config.DEFAULT_KNOWN_FACES, metavar="DIR",
                         help="the gallery folder: a sub-folder of photos per person (default: ./known_faces)")
-    parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
-                        help="embedding model (default: vgg-face)")
+    parser.add_argument("--model", choices=list(registry.MODELS), default=registry.DEFAULT_MODEL,
+                        help=f"embedding model (default: {registry.DEFAULT_MODEL})")
+    parser.add_argument("--detector", choices=list(registry.DETECTORS), default=registry.DEFAULT_DETECTOR,
+                        help=f"face detector (default: {registry.DEFAULT_DETECTOR}; yunet is lighter and needs "
+                             "no TensorFlow)")
     parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
     parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
                         "or FACECAM_MODEL_DIR)")
     parser.add_argument("--threshold", type=cosine_distance, metavar="T",
                         help="cosine distance above which a face is Unknown (default: per model)")
-    parser.add_argument("--match", choices=("nearest", "mean"), default=None,
+    parser.add_argument("--match", choices=MATCH_MODES, default=None,
                         help="compare with each person's mean embedding (default) or their nearest photo")
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face to find (default 20)")
     parser.add_argument("--min-confidence", type=float, default=0.9, metavar="P",
@@ -285,6 +318,7 @@ cosine_distance = number_between(0.0, 2.0, "a cosine distance")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facecam", description="Recognise people in photos and video.")
+    parser.add_argument("--version", action="version", version=f"facecam {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name, help_text, handler):
@@ -305,7 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("images", nargs="+", metavar="IMAGE")
     sub = command("models", "where the model files are, and whether they are present and valid", cmd_models)
-    sub.add_argument("--download", choices=sorted(config.MODELS), help="download this model now")
+    sub.add_argument("--download", choices=[spec.key for spec in registry.model_files()],
+                     help="download this model file now")
+    sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
+                              "'facecam window --help' for its options)", add_help=False)
+    sub.add_argument("window_args", nargs=argparse.REMAINDER)
+    sub.set_defaults(handler=cmd_window_help)
     for extra in _extra_commands():
         extra(commands, _add_common)
     return parser
@@ -335,6 +374,7 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
     out = Output(getattr(args, "json", False), stdout, stderr)
     session = Session(args, out)
     try:
+        check_inputs(args)
         return int(args.handler(session, args, out) or 0)
     except FacecamError as error:
         out.message(f"facecam: error: {error}")

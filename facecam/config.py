@@ -1,4 +1,4 @@
-"""Settings: the models, their default thresholds (one table), and the user's saved overrides.
+"""Settings: the thresholds and match modes in use (the registry's defaults, or the user's saved overrides).
 
 The thresholds are cosine distances between L2-normalised embeddings, above
 which a face is "Unknown". The defaults are published values; ``facecam
@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from facecam.errors import FacecamError
+from facecam import registry
+from facecam.matcher import MATCH_MODES
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    key: str
-    threshold: float  # default cosine distance threshold
-    source: str       # where the default comes from
-
-
-MODELS: dict[str, ModelInfo] = {
-    "vgg-face": ModelInfo("vgg-face", 0.68, "deepface's value for L2-normalised fc7 embeddings"),
-    "sface": ModelInfo("sface", 0.637, "OpenCV's cosine similarity 0.363 for SFace"),
-}
-DEFAULT_MODEL = "vgg-face"
+# The models and their default thresholds live in the registry (one table); these names stay for the
+# modules that read them from here.
+MODELS = registry.MODELS
+DEFAULT_MODEL = registry.DEFAULT_MODEL
+DEFAULT_DETECTOR = registry.DEFAULT_DETECTOR
 # Per-person mean embedding: on LFW (3 photos per person, SFace) it names known people as well as the
 # nearest photo does (100% both) and turns strangers away far more reliably (100% vs 91% Unknown at
 # the default threshold), because the best of several photos is more often close by chance.
@@ -66,19 +59,18 @@ def save_settings(settings: dict, path: Path | None = None) -> Path:
 
 def threshold_for(model: str, override: float | None = None, settings: dict | None = None) -> float:
     """The threshold in use: ``override`` (--threshold), else the saved one, else the table's."""
-    if model not in MODELS:
-        raise FacecamError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    default = registry.model(model).threshold
     if override is not None:
         return float(override)
     saved = (settings if settings is not None else load_settings()).get("thresholds", {}).get(model)
     if isinstance(saved, (int, float)) and 0.0 < float(saved) < 2.0:
         return float(saved)
-    return MODELS[model].threshold
+    return default
 
 
 def match_mode_for(model: str, override: str | None = None, settings: dict | None = None) -> str:
     """The matching mode in use: ``override`` (--match), else the saved one, else the default."""
-    if override in ("nearest", "mean"):
+    if override in MATCH_MODES:
         return override
     saved = (settings if settings is not None else load_settings()).get("match_mode", {}).get(model)
-    return saved if saved in ("nearest", "mean") else DEFAULT_MATCH_MODE
+    return saved if saved in MATCH_MODES else DEFAULT_MATCH_MODE

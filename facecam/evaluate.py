@@ -41,10 +41,10 @@ import numpy as np
 
 from facecam import config
 from facecam.errors import FacecamError
+from facecam.matcher import MATCH_MODES
 
 DEFAULT_TARGET_FAR = 1e-3
 REPORTED_FARS = (1e-2, 1e-3)
-MATCH_MODES = ("nearest", "mean")
 # A FAR estimate needs several false accepts to be steady: below this many at the target it is flagged.
 STEADY_FALSE_ACCEPTS = 10
 _SAME_VALUES = {"1": True, "true": True, "yes": True, "same": True,
