@@ -293,8 +293,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--match", choices=MATCH_MODES, default=None,
                         help="compare with each person's mean embedding (default) or their nearest photo")
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face to find (default 20)")
-    parser.add_argument("--min-confidence", type=float, default=0.9, metavar="P",
-                        help="detector confidence needed (default 0.9)")
+    parser.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                        help="detector confidence needed (default: 0.9 with mtcnn, 0.85 with yunet)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -409,6 +409,19 @@ class Gallery:
         return None
 
 
+def safe_photo_stem(stem: str) -> str:
+    """``stem`` made into a file name the gallery will index: visible (no leading dot), no control or
+    format characters, none of ``/ \\ : * ? " < > |``, no trailing dot or space, at most 80 characters;
+    "photo" when nothing is left."""
+    stem = unicodedata.normalize("NFC", stem)
+    stem = "".join("_" if ch in '/\\:*?"<>|' else ch for ch in stem
+                   if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    stem = stem.strip().lstrip(".").strip()[:80].rstrip(". ")
+    if not stem or stem.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
+        return "photo" + (f"-{stem}" if stem else "")
+    return stem
+
+
 def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
                   has_face: Callable[[Path], int]) -> list[Path]:
     """Copy photos into ``root/name/``, refusing any with no face; returns the new files.
@@ -429,7 +442,7 @@ def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
     written = []
     for photo in checked:
         data = photo.read_bytes()
-        stem = unicodedata.normalize("NFC", photo.stem)[:80] or "photo"
+        stem = safe_photo_stem(photo.stem)
         suffix = photo.suffix.lower() if is_image_name("x" + photo.suffix) else ".jpg"
         try:
             written.append(write_new_file(folder, stem, suffix, data))
