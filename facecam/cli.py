@@ -268,8 +268,12 @@ def cmd_window_help(session: Session, args, out: Output) -> int:
 
 
 def check_inputs(args) -> None:
-    """Photos named on the command line exist, checked before any model loads (FacecamError if not)."""
+    """Photos and video files named on the command line exist, checked before any model loads
+    (FacecamError if not). A camera number or a stream address (``rtsp://...``) is not checked here."""
     named = [getattr(args, key, None) for key in ("image", "image1", "image2")] + list(getattr(args, "images", None) or [])
+    source = getattr(args, "source", None)
+    if isinstance(source, str) and not source.strip().isdigit() and "://" not in source:
+        named.append(source)
     for item in named:
         if item is not None and not Path(item).exists():
             raise FacecamError(f"{item}: no such file or folder; check the path")

@@ -70,6 +70,15 @@ def test_a_missing_photo_fails_at_once_before_any_model_loads(tmp_path):
     assert not (tmp_path / "models").exists()
 
 
+def test_a_missing_video_file_fails_before_any_model_loads(cli, tmp_path):
+    (tmp_path / "known_faces").mkdir()
+    code, out, err = cli("watch", "--model", "vgg-face", "--model-dir", tmp_path / "no-models", "--source",
+                         tmp_path / "nope.mp4", cwd=tmp_path)
+    assert (code, out) == (1, "")
+    assert err == f"facecam: error: {tmp_path / 'nope.mp4'}: no such file or folder; check the path\n"
+    assert not (tmp_path / "no-models").exists()  # no download was tried
+
+
 def test_enroll_needs_no_embedding_model(cli, tmp_path):
     """No VGG-Face weights and no network: enroll checks for a face with the detector alone."""
     known = tmp_path / "known_faces"
