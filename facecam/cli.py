@@ -245,7 +245,7 @@ def cmd_enroll(session: Session, args, out: Output) -> int:
 
 
 def cmd_models(session: Session, args, out: Output) -> int:
-    from facecam import models, registry  # noqa: PLC0415
+    from facecam import models  # noqa: PLC0415
     from facecam.embedders import chosen_weights  # noqa: PLC0415
 
     if args.download:
@@ -253,8 +253,8 @@ def cmd_models(session: Session, args, out: Output) -> int:
                                         progress=Progress(f"downloading {args.download}", out.stderr))
         out.message(f"{args.download}: {path}")
     for spec in registry.model_files():
-        chosen = chosen_weights(spec.key, args.weights if spec.key == args.model else None) \
-            if spec.key in registry.MODELS else None
+        is_model = spec.key in registry.MODELS  # --weights and the weights variable name a model's file
+        chosen = chosen_weights(spec.key, args.weights if spec.key == args.model else None) if is_model else None
         row = models.file_status(spec, args.model_dir, chosen)
         state = f"ok ({row['source']})" if row["valid"] else (row["reason"] or "invalid")
         out.result(row, f"{row['key']:9} {state:30} {row['path']}")
