@@ -188,12 +188,15 @@ class Gallery:
     @classmethod
     def for_recognizer(cls, root: Path, recognizer, cache_dir: Path | None = None) -> "Gallery":
         """The gallery of ``root`` as ``recognizer`` (a :class:`facecam.recognizer.Recognizer`) embeds it."""
-        return cls(root, recognizer.model, recognizer.photo_version, recognizer.embedder.dim, cache_dir)
+        return cls(root, recognizer.model, recognizer.photo_version, recognizer.embedder.dim, cache_dir,
+                   cache_name=recognizer.cache_name)
 
-    def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None):
+    def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None,
+                 cache_name: str | None = None):
         self.root = Path(root)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / CACHE_DIR
         self.model = model
+        self.cache_name = cache_name or model  # the cache file's name: one per model and detector
         self.version = f"{embedder_version}|{PREPROCESS_VERSION}"
         self.dim = int(dim)
         self._records: dict[str, _Record] = {}        # sha256 -> record
@@ -205,7 +208,7 @@ class Gallery:
     # ----- cache -----
     @property
     def cache_path(self) -> Path:
-        return self.cache_dir / f"{self.model}.npz"
+        return self.cache_dir / f"{self.cache_name}.npz"
 
     def load_cache(self) -> list[str]:
         """Read the cache; returns warnings (an unreadable or stale cache is ignored and rebuilt)."""

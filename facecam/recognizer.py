@@ -23,6 +23,7 @@ from facecam.embedders.base import Embedder
 from facecam.gallery import PhotoEmbedding
 from facecam.images import bgr_to_rgb, read_image
 from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.registry import DEFAULT_DETECTOR
 from facecam.types import Faces, Recognition
 
 
@@ -63,6 +64,13 @@ class Recognizer:
         options = getattr(self.detector, "options", None)
         confidence = getattr(options, "min_confidence", "?")
         return f"{self.embedder.version}|{self.detector.name}-min{PHOTO_MIN_FACE_SIZE}-conf{confidence}"
+
+    @property
+    def cache_name(self) -> str:
+        """The gallery cache's name: the model's, plus the detector's when it is not the default, so that
+        each detector keeps its own cache (switching back and forth embeds nothing again) and the default's
+        stays where it always was."""
+        return self.model if self.detector.name == DEFAULT_DETECTOR else f"{self.model}-{self.detector.name}"
 
     def find_faces(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
         """Faces in an RGB image, largest first."""

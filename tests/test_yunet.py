@@ -98,10 +98,13 @@ def test_sface_and_yunet_name_lfw_probes_through_the_cli(cli, tmp_path):
                row["faces"][0]["name"] == row["image"].rsplit("/", 1)[1].rsplit("_", 1)[0]]
     assert len(rows) == 70 and len(correct) >= 67, [(r["image"], r["faces"][:1]) for r in rows if r not in correct]
     assert not (tmp_path / "no-models").exists()  # everything came from the built-in files
-    # the same known_faces indexed with MTCNN afterwards is embedded afresh, not read from YuNet's cache
-    code, stdout, stderr = cli("index", "--json", "--model", "sface", "--known-faces", root)
-    assert code == 0, stderr
-    assert json.loads(stdout)["embedded"] == len(lfw_people()) * ENROLLED_PER_PERSON
+    # the same known_faces indexed with MTCNN afterwards is embedded afresh, not read from YuNet's cache,
+    # and each detector keeps its own cache: back to YuNet, nothing is embedded again
+    for detector, embedded in (("mtcnn", len(lfw_people()) * ENROLLED_PER_PERSON), ("yunet", 0)):
+        code, stdout, stderr = cli("index", "--json", "--model", "sface", "--detector", detector, "--known-faces", root)
+        assert code == 0, stderr
+        assert json.loads(stdout)["embedded"] == embedded, detector
+    assert sorted(p.name for p in (root / ".facecam").glob("*.npz")) == ["sface-yunet.npz", "sface.npz"]
 
 
 def test_strangers_stay_unknown_with_yunet(cli, tmp_path):
