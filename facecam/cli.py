@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from facecam import config, evaluate_command, watch
+from facecam import __version__, config, evaluate_command, registry, watch
 from facecam.console import Output, Progress, cosine_distance
 from facecam.errors import FacecamError
+from facecam.matcher import MATCH_MODES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -41,19 +42,29 @@ class Session:
             self.out.message_once(f"facecam: {note}")
         return choice.value
 
+    def detector_options(self):
+        from facecam.detector import DetectorOptions  # noqa: PLC0415
+
+        try:
+            return DetectorOptions(min_face_size=self.args.min_face_size, min_confidence=self.args.min_confidence)
+        except ValueError as error:
+            raise FacecamError(f"bad detector option: {error}") from None
+
+    def detector(self):
+        """The face detector alone (``enroll`` needs no embedding model), or the recognizer's once built."""
+        if self._recognizer is not None:
+            return self._recognizer.detector
+        from facecam.detector import build_detector  # noqa: PLC0415
+
+        return build_detector(self.args.detector, self.detector_options(), self.args.model_dir)
+
     def recognizer(self):
         if self._recognizer is None:
-            from facecam.detector import DetectorOptions  # noqa: PLC0415
             from facecam.recognizer import build_recognizer  # noqa: PLC0415
 
-            try:
-                options = DetectorOptions(min_face_size=self.args.min_face_size,
-                                          min_confidence=self.args.min_confidence)
-            except ValueError as error:
-                raise FacecamError(f"bad detector option: {error}") from None
             self._recognizer = build_recognizer(
                 self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
-                match_mode=self.args.match, detector_options=options,
+                match_mode=self.args.match, detector_options=self.detector_options(), detector=self.args.detector,
                 progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
         return self._recognizer
 
@@ -203,10 +214,12 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 def cmd_enroll(session: Session, args, out: Output) -> int:
     from facecam.gallery import check_person_name, enroll_photos  # noqa: PLC0415
+    from facecam.recognizer import count_faces  # noqa: PLC0415
 
     name = check_person_name(args.name)  # refuse a bad name before loading any model
-    recognizer = session.recognizer()
-    written = enroll_photos(Path(args.known_faces), name, [Path(p) for p in args.images], recognizer.count_faces)
+    detector = session.detector()  # only the detector: checking for a face needs no embedding model
+    written = enroll_photos(Path(args.known_faces), name, [Path(p) for p in args.images],
+                            lambda path: count_faces(detector, path))
     out.result({"name": name, "files": [str(p) for p in written]},
                f"enrolled {name}: {len(written)} photo(s) saved in {Path(args.known_faces) / name}")
     return EXIT_OK
@@ -214,16 +227,37 @@ def cmd_enroll(session: Session, args, out: Output) -> int:
 
 def cmd_models(session: Session, args, out: Output) -> int:
     from facecam import models  # noqa: PLC0415
+    from facecam.embedders import chosen_weights  # noqa: PLC0415
 
     if args.download:
-        path = models.ensure_model_file(models.get_model(args.download), args.model_dir,
+        path = models.ensure_model_file(registry.model_file(args.download), args.model_dir,
                                         progress=Progress(f"downloading {args.download}", out.stderr))
         out.message(f"{args.download}: {path}")
-    rows = models.model_status(args.model_dir)
-    for row in rows:
-        state = "ok" if row["valid"] else (row["reason"] or "invalid")
+    for spec in registry.model_files():
+        is_model = spec.key in registry.MODELS  # --weights and the weights variable name a model's file
+        chosen = chosen_weights(spec.key, args.weights if spec.key == args.model else None) if is_model else None
+        row = models.file_status(spec, args.model_dir, chosen)
+        state = f"ok ({row['source']})" if row["valid"] else (row["reason"] or "invalid")
         out.result(row, f"{row['key']:9} {state:30} {row['path']}")
     return EXIT_OK
+
+
+def cmd_window_help(session: Session, args, out: Output) -> int:
+    """``facecam window`` is started by :mod:`facecam.__main__` (the window lives in facecam.gui)."""
+    raise FacecamError("the window starts with 'facecam window' or 'facecam-window' "
+                       "(or '.venv/bin/python -m facecam window')")
+
+
+def check_inputs(args) -> None:
+    """Photos and video files named on the command line exist, checked before any model loads
+    (FacecamError if not). A camera number or a stream address (``rtsp://...``) is not checked here."""
+    named = [getattr(args, key, None) for key in ("image", "image1", "image2")] + list(getattr(args, "images", None) or [])
+    source = getattr(args, "source", None)
+    if isinstance(source, str) and not source.strip().isdigit() and "://" not in source:
+        named.append(source)
+    for item in named:
+        if item is not None and not Path(item).exists():
+            raise FacecamError(f"{item}: no such file or folder; check the path")
 
 
 # ---------------------------------------------------------------- parser
@@ -232,12 +266,15 @@ def cmd_models(session: Session, args, out: Output) -> int:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     """The model and detector options: every command that runs a model."""
-    parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
-                        help="embedding model (default: vgg-face)")
+    parser.add_argument("--model", choices=list(registry.MODELS), default=registry.DEFAULT_MODEL,
+                        help=f"embedding model (default: {registry.DEFAULT_MODEL})")
+    parser.add_argument("--detector", choices=list(registry.DETECTORS), default=registry.DEFAULT_DETECTOR,
+                        help=f"face detector (default: {registry.DEFAULT_DETECTOR}; yunet is lighter and needs "
+                             "no TensorFlow)")
     _add_model_files(parser)
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face to find (default 20)")
-    parser.add_argument("--min-confidence", type=float, default=0.9, metavar="P",
-                        help="detector confidence needed (default 0.9)")
+    parser.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                        help="detector confidence needed (default: 0.9 with mtcnn, 0.85 with yunet)")
 
 
 def _add_model_files(parser: argparse.ArgumentParser) -> None:
@@ -272,6 +309,7 @@ NAMING = (MODEL, GALLERY, THRESHOLD, MATCH, JSON)  # the options of a command th
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facecam", description="Recognise people in photos and video.")
     parser.set_defaults(threshold=None, match=None, json=False)  # what a command without those options uses
+    parser.add_argument("--version", action="version", version=f"facecam {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name, help_text, handler, options, description=None):
@@ -295,12 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("images", nargs="+", metavar="IMAGE")
     sub = command("models", "where the model files are, and whether they are present and valid", cmd_models,
                   (_add_model_files, JSON))
-    sub.add_argument("--download", choices=sorted(config.MODELS), help="download this model now")
+    sub.add_argument("--model", choices=list(registry.MODELS), default=registry.DEFAULT_MODEL,
+                     help=f"the model --weights is for (default: {registry.DEFAULT_MODEL})")
+    sub.add_argument("--download", choices=[spec.key for spec in registry.model_files()],
+                     help="download this model file now")
     sub = command("watch", watch.HELP, watch.run_watch, NAMING, watch.DESCRIPTION)
     watch.add_options(sub)
     sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, NAMING,
                   evaluate_command.DESCRIPTION)
     evaluate_command.add_options(sub)
+    sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
+                              "'facecam window --help' for its options)", add_help=False)
+    sub.add_argument("window_args", nargs=argparse.REMAINDER)
+    sub.set_defaults(handler=cmd_window_help)
     return parser
 
 
@@ -316,6 +361,7 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
         out.message(f"facecam: warning: {warning}")
     session = Session(args, out)
     try:
+        check_inputs(args)
         return int(args.handler(session, args, out) or 0)
     except FacecamError as error:
         out.message(f"facecam: error: {error}")

@@ -1,4 +1,4 @@
-"""Settings: the models, their default thresholds (one table), and the user's saved overrides.
+"""Settings: the thresholds and match modes in use (the registry's defaults, or the user's saved overrides).
 
 The thresholds are cosine distances between L2-normalised embeddings, above
 which a face is "Unknown". The defaults are published values; ``facecam
@@ -13,21 +13,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from facecam.errors import FacecamError
+from facecam import registry
+from facecam.matcher import MATCH_MODES
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    key: str
-    threshold: float  # default cosine distance threshold
-    source: str       # where the default comes from
-
-
-MODELS: dict[str, ModelInfo] = {
-    "vgg-face": ModelInfo("vgg-face", 0.68, "deepface's value for L2-normalised fc7 embeddings"),
-    "sface": ModelInfo("sface", 0.637, "OpenCV's cosine similarity 0.363 for SFace"),
-}
-DEFAULT_MODEL = "vgg-face"
+# The models and their default thresholds live in the registry (one table); these names stay for the
+# modules that read them from here.
+MODELS = registry.MODELS
+DEFAULT_MODEL = registry.DEFAULT_MODEL
+DEFAULT_DETECTOR = registry.DEFAULT_DETECTOR
 # Per-person mean embedding: on LFW (3 photos per person, SFace) it names known people as well as the
 # nearest photo does (100% both) and turns strangers away far more reliably (100% vs 91% Unknown at
 # the default threshold), because the best of several photos is more often close by chance.
@@ -45,7 +39,6 @@ def settings_path() -> Path:
     return Path(platformdirs.user_config_dir("facecam")) / "settings.json"
 
 
-MATCH_MODES = ("nearest", "mean")
 
 
 def _read_settings_file(path: Path) -> tuple[object, str | None]:
@@ -151,8 +144,7 @@ class ThresholdChoice:
 
 def threshold_choice(model: str, override: float | None = None, settings: dict | None = None) -> ThresholdChoice:
     """The threshold in use: ``override`` (--threshold), else the saved one, else the table's."""
-    if model not in MODELS:
-        raise FacecamError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    default = registry.model(model).threshold
     if override is not None:
         return ThresholdChoice(float(override), "override")
     settings = settings if settings is not None else load_settings()
@@ -161,7 +153,7 @@ def threshold_choice(model: str, override: float | None = None, settings: dict |
         applied = settings.get("threshold_applied", {}).get(model)
         how = f"{applied['by']} on {applied['on'][:10]}" if _applied_ok(applied) else None
         return ThresholdChoice(float(saved), "settings", how)
-    return ThresholdChoice(MODELS[model].threshold, "default")
+    return ThresholdChoice(default, "default")
 
 
 def threshold_for(model: str, override: float | None = None, settings: dict | None = None) -> float:

@@ -208,10 +208,10 @@ class Gallery:
         model_file = getattr(recognizer.embedder, "weights_path", None) or getattr(recognizer.embedder,
                                                                                    "model_path", None)
         return cls(root, recognizer.model, recognizer.photo_version, recognizer.embedder.dim, cache_dir,
-                   model_file=model_file)
+                   model_file=model_file, cache_name=recognizer.cache_name)
 
     def __init__(self, root: Path, model: str, embedder_version: str, dim: int, cache_dir: Path | None = None,
-                 model_file: str | Path | None = None):
+                 model_file: str | Path | None = None, cache_name: str | None = None):
         self.root = Path(root)
         self.cache_note: str | None = None
         if cache_dir is None and read_only_folder(self.root):
@@ -220,6 +220,7 @@ class Gallery:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / CACHE_DIR
         self.model_file = model_file
         self.model = model
+        self.cache_name = cache_name or model  # the cache file's name: one per model and detector
         self.version = f"{embedder_version}|{PREPROCESS_VERSION}"
         self.dim = int(dim)
         self._records: dict[str, _Record] = {}        # sha256 -> record
@@ -231,7 +232,7 @@ class Gallery:
     # ----- cache -----
     @property
     def cache_path(self) -> Path:
-        return self.cache_dir / f"{self.model}.npz"
+        return self.cache_dir / f"{self.cache_name}.npz"
 
     def load_cache(self) -> list[str]:
         """Read the cache; returns warnings (an unreadable or stale cache is ignored and rebuilt)."""
@@ -491,6 +492,17 @@ def fallback_cache_root() -> Path:
 def fallback_cache_dir(root: Path) -> Path:
     """The user-cache folder that holds the cache of the read-only folder ``root`` (one per folder)."""
     return fallback_cache_root() / hashlib.sha256(str(Path(root).resolve()).encode("utf-8")).hexdigest()[:16]
+def safe_photo_stem(stem: str) -> str:
+    """``stem`` made into a file name the gallery will index: visible (no leading dot), no control or
+    format characters, none of ``/ \\ : * ? " < > |``, no trailing dot or space, at most 80 characters;
+    "photo" when nothing is left."""
+    stem = unicodedata.normalize("NFC", stem)
+    stem = "".join("_" if ch in '/\\:*?"<>|' else ch for ch in stem
+                   if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    stem = stem.strip().lstrip(".").strip()[:80].rstrip(". ")
+    if not stem or stem.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
+        return "photo" + (f"-{stem}" if stem else "")
+    return stem
 
 
 def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
@@ -513,7 +525,7 @@ def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
     written = []
     for photo in checked:
         data = photo.read_bytes()
-        stem = unicodedata.normalize("NFC", photo.stem)[:80] or "photo"
+        stem = safe_photo_stem(photo.stem)
         suffix = photo.suffix.lower() if is_image_name("x" + photo.suffix) else ".jpg"
         try:
             written.append(write_new_file(folder, stem, suffix, data))

@@ -1,10 +1,15 @@
 """Model files: where they live, how they are downloaded (with progress and resume), how they are checked.
 
-All model files live in one folder, chosen in this order:
+Downloaded model files live in one folder, chosen in this order:
 
 1. an explicit argument (the command line's ``--model-dir``),
 2. the environment variable ``FACECAM_MODEL_DIR``,
 3. the user cache: ``platformdirs.user_cache_dir("facecam") / "models"``.
+
+Some files also ship inside the package (``facecam/data/models``: SFace and
+YuNet, so the first run works offline). A valid copy in the model folder wins,
+else the built-in copy is used, else the file is downloaded (see
+:func:`ensure_model_file`). Which files exist is :mod:`facecam.registry`'s table.
 
 Downloads use only the standard library (urllib). A download is written to
 ``<name>.part`` next to its destination and resumed from there with an HTTP
@@ -37,15 +42,14 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Callable, Mapping, Union
+from typing import Callable, Union
 
 from facecam.errors import DownloadError, ModelError
 
 __all__ = [
-    "ModelFile", "MODELS", "VGG_FACE", "SFACE", "DownloadCancelled",
-    "model_dir", "get_model", "download", "sha256_of", "verify_file",
-    "ensure_model_file", "model_status", "ENV_MODEL_DIR",
+    "ModelFile", "DownloadCancelled", "BUILTIN_DIR", "builtin_path",
+    "model_dir", "download", "sha256_of", "verify_file",
+    "ensure_model_file", "file_status", "ENV_MODEL_DIR",
 ]
 
 ENV_MODEL_DIR = "FACECAM_MODEL_DIR"
@@ -54,6 +58,7 @@ HASH_CHUNK_SIZE = 1024 * 1024   # bytes read from disk when hashing
 USER_AGENT = "facecam-model-download/1"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+BUILTIN_DIR = Path(__file__).resolve().parent / "data" / "models"  # model files shipped in the package
 
 ProgressCallback = Callable[[int, Union[int, None]], None]
 
@@ -67,6 +72,8 @@ class ModelFile:
     """One model file facecam can use: its registry key, file name, download address and checks.
 
     ``sha256`` (lower-case hex) and ``size`` (bytes) are None when not published.
+    ``builtin``: a copy ships inside the package (``facecam/data/models``), so no download is needed.
+    The files themselves are listed in :mod:`facecam.registry`.
     """
 
     key: str
@@ -74,6 +81,7 @@ class ModelFile:
     url: str
     sha256: str | None = None
     size: int | None = None
+    builtin: bool = False
 
     def __post_init__(self) -> None:
         if not self.filename or Path(self.filename).name != self.filename or self.filename in (".", ".."):
@@ -86,32 +94,12 @@ class ModelFile:
             raise ValueError(f"size: expected a positive number of bytes, got {self.size!r}")
 
 
-VGG_FACE = ModelFile(
-    key="vgg-face",
-    filename="vgg_face_weights.h5",
-    url="https://github.com/serengil/deepface_models/releases/download/v1.0/vgg_face_weights.h5",
-    sha256=None,  # none published; the embedder validates the HDF5 layout when it loads the weights
-    size=None,
-)
-
-SFACE = ModelFile(
-    key="sface",
-    filename="face_recognition_sface_2021dec.onnx",
-    url="https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/"
-        "face_recognition_sface_2021dec.onnx",
-    sha256="0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79",
-    size=38696353,
-)
-
-MODELS: Mapping[str, ModelFile] = MappingProxyType({m.key: m for m in (VGG_FACE, SFACE)})
-
-
-def get_model(key: str) -> ModelFile:
-    """The registered :class:`ModelFile` called ``key`` ("vgg-face" or "sface")."""
-    try:
-        return MODELS[key]
-    except KeyError:
-        raise ModelError(f"unknown model {key!r}; choose one of: {', '.join(MODELS)}") from None
+def builtin_path(spec: ModelFile) -> Path | None:
+    """The copy of ``spec``'s file shipped inside the facecam package, or None when it ships none."""
+    if not spec.builtin:
+        return None
+    path = BUILTIN_DIR / spec.filename
+    return path if path.is_file() else None
 
 
 # --------------------------------------------------------------------------- where
@@ -458,22 +446,32 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
 
 # --------------------------------------------------------------------------- ensure / status
 
+def _usable_builtin(spec: ModelFile) -> Path | None:
+    path = builtin_path(spec)
+    return path if path is not None and verify_file(path, spec) is None else None
+
+
 def ensure_model_file(spec: ModelFile, directory: str | os.PathLike | None = None, *,
                       allow_download: bool = True, progress: ProgressCallback | None = None,
                       cancel=None) -> Path:
-    """The path of ``spec``'s file in the model folder, downloading it if missing and allowed.
+    """The path of ``spec``'s file: a valid copy in the model folder, else the built-in copy, else a download.
 
-    * present and valid (see :func:`verify_file`): returned as is, no network;
-    * missing: downloaded (``allow_download``), else :class:`ModelError` saying where
-      to put it and where to get it;
-    * present but invalid: :class:`ModelError` saying to delete it and download again.
+    * in the model folder and valid (see :func:`verify_file`): returned as is, no network;
+    * else the copy shipped in the package (``spec.builtin``), when it passes the same checks;
+    * missing: downloaded into the model folder (``allow_download``), else :class:`ModelError`
+      saying where to put it and where to get it;
+    * present but invalid (and nothing built in): :class:`ModelError` saying to delete it and
+      download again.
     """
     folder = model_dir(directory)
     path = folder / spec.filename
-    if path.exists():
-        reason = verify_file(path, spec)
-        if reason is None:
-            return path
+    reason = verify_file(path, spec) if path.exists() else None
+    if path.exists() and reason is None:
+        return path
+    builtin = _usable_builtin(spec)
+    if builtin is not None:
+        return builtin
+    if reason is not None:
         raise ModelError(f"{path} is not a valid {spec.key} model file ({reason}); delete it and run again "
                          f"to download it afresh, or download it by hand from {spec.url}")
     if not allow_download:
@@ -487,27 +485,32 @@ def ensure_model_file(spec: ModelFile, directory: str | os.PathLike | None = Non
     return path
 
 
-def model_status(directory: str | os.PathLike | None = None) -> list[dict]:
-    """One dict per registered model, for ``facecam models``.
+def file_status(spec: ModelFile, directory: str | os.PathLike | None = None,
+                chosen: tuple[Path, str] | None = None) -> dict:
+    """Where ``spec``'s file would be taken from, for ``facecam models`` (never downloads).
 
-    Keys: ``key``, ``filename``, ``path`` (str), ``url``, ``present`` (bool),
-    ``valid`` (bool, None when absent), ``reason`` (None when valid; "not downloaded"
-    when absent, with the bytes of a partial download if any).
+    ``chosen``: ``(path, where)`` of a file the user named (``--weights``, an environment
+    variable); it is then the one reported. Keys: ``key``, ``filename``, ``url``, ``path`` (the
+    file that would be used, else the model folder's path), ``source`` ("model folder",
+    "built-in", the ``where`` of ``chosen``, or None when there is none), ``present`` (the model
+    folder has the file), ``valid`` (the file at ``path`` passes the checks; None when absent),
+    ``reason`` (None when valid, else why not), ``builtin`` (the built-in copy's path, or None).
     """
-    folder = model_dir(directory)
-    rows = []
-    for spec in MODELS.values():
-        path = folder / spec.filename
-        present = path.exists()
-        if present:
-            reason = verify_file(path, spec)
-            valid: bool | None = reason is None
-        else:
-            valid = None
-            part = path.with_name(path.name + ".part")
-            reason = "not downloaded"
-            if part.is_file():
-                reason += f" (partial download: {part.stat().st_size} bytes)"
-        rows.append({"key": spec.key, "filename": spec.filename, "path": str(path), "url": spec.url,
-                     "present": present, "valid": valid, "reason": reason})
-    return rows
+    folder_path = model_dir(directory) / spec.filename
+    builtin = builtin_path(spec)
+    row = {"key": spec.key, "filename": spec.filename, "url": spec.url, "present": folder_path.exists(),
+           "builtin": str(builtin) if builtin else None}
+    if chosen is not None:
+        path, where = chosen
+        reason = verify_file(path, spec) if Path(path).exists() else "file not found"
+        return {**row, "path": str(path), "source": where, "valid": reason is None, "reason": reason}
+    reason = verify_file(folder_path, spec) if row["present"] else None
+    if row["present"] and reason is None:
+        return {**row, "path": str(folder_path), "source": "model folder", "valid": True, "reason": None}
+    if _usable_builtin(spec) is not None:
+        return {**row, "path": str(builtin), "source": "built-in", "valid": True, "reason": None}
+    if reason is not None:
+        return {**row, "path": str(folder_path), "source": "model folder", "valid": False, "reason": reason}
+    part = folder_path.with_name(folder_path.name + ".part")
+    missing = "not downloaded" + (f" (partial download: {part.stat().st_size} bytes)" if part.is_file() else "")
+    return {**row, "path": str(folder_path), "source": None, "valid": None, "reason": missing}

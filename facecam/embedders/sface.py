@@ -35,8 +35,8 @@ class SFaceEmbedder:
             self._net = cv2.dnn.readNetFromONNX(str(self.model_path))
         except cv2.error as error:
             first = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown error"
-            raise ModelError(f"cannot load SFace model {self.model_path}: {first}; delete it and run "
-                             "'python -m facecam models --download sface'") from None
+            raise ModelError(f"cannot load SFace model {self.model_path}: {first}; delete it (the built-in copy is "
+                             "used then) and run 'facecam models' to check") from None
         if threads:
             cv2.setNumThreads(int(threads))
 

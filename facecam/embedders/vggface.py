@@ -119,10 +119,11 @@ _FIX = "delete the file and download it again, or pass --weights PATH to a good 
 
 def _tf():
     """Import TensorFlow and Keras 3 (quietly) the first time a model is built; returns (tf, keras)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # no C++ INFO/WARNING banner on the console
+    from facecam.tensorflow_setup import quiet_tensorflow  # noqa: PLC0415
+
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     try:
-        import tensorflow as tf  # noqa: PLC0415
+        tf = quiet_tensorflow()  # no C++ start-up chatter on the console
         import keras  # noqa: PLC0415
     except ImportError as error:
         raise ModelError(f"VGG-Face needs TensorFlow ({error}); install tensorflow-cpu, "

@@ -20,8 +20,8 @@ from facecam import config
 from facecam.cli import cosine_distance
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="facecam: recognise faces on a webcam, "
+def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="facecam: recognise faces on a webcam, "
                                      "a video file or a stream, live.")
     parser.add_argument("--source", default="0", help="camera number, video file or rtsp/http URL (default: 0)")
     parser.add_argument("--known-faces", type=Path, default=config.DEFAULT_KNOWN_FACES, metavar="DIR",
@@ -136,8 +136,9 @@ def start_window(args: argparse.Namespace):
     return app, window, hooks
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
+    """The window's entry point (``facecam-window``, ``facecam window``, ``main.py``): the exit code."""
+    args = build_parser(prog).parse_args(argv)
     app, window, _hooks = start_window(args)
     return int(app.exec_())
 

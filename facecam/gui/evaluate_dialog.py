@@ -30,10 +30,10 @@ from PyQt5.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPlainTextEdit, QProg
 
 from facecam.errors import FacecamError
 from facecam.gui.workers import run_task
+from facecam.registry import MODEL_TITLES
 
 log = logging.getLogger(__name__)
 
-MODEL_TITLES = {"vgg-face": "VGG-Face", "sface": "SFace"}
 MIN_PEOPLE_WITH_PAIRS = 2   # people with 2+ photos needed for a recommendation worth applying
 PROGRESS_EVERY_S = 0.1      # at most ~10 progress signals a second reach the GUI thread
 THRESHOLD_SOURCE = "the window's slider"

@@ -34,8 +34,8 @@ from facecam.gui.people_panel import PeoplePanel
 from facecam.gui.source_dialog import SourceDialog
 from facecam.gui.video_view import VideoView
 from facecam.gui.workers import GalleryService, GallerySnapshot, ModelLoader, PipelineBridge, join_threads, run_task
+from facecam.registry import MODEL_TITLES
 
-MODEL_TITLES = {"vgg-face": "VGG-Face", "sface": "SFace"}
 SHUTDOWN_BUDGET_S = 0.9
 THRESHOLD_RANGE = (0.05, 1.50)  # the slider's cosine-distance range
 
