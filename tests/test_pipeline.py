@@ -96,3 +96,37 @@ def test_stop_returns_within_a_second_when_idle_and_threads_are_gone():
     assert pipeline.stop(timeout=1.0)
     assert time.monotonic() - started < 1.0
     assert not any(t.name == "facecam-recognition" and t.is_alive() for t in threading.enumerate())
+
+
+def test_the_slot_keeps_the_newest_waiting_frame():
+    """Frames submitted while the worker is busy (here: not started yet) replace each other: the worker
+    then takes the newest one, once, and none of the older ones."""
+    detector = SlowDetector(delay=0.0)
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4))
+    for seq in (1, 2, 3):
+        pipeline.submit(frame(seq))
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 3
+        while not detector.seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        assert pipeline.stop(timeout=None)
+    assert detector.seen == [3]
+
+
+def test_request_stop_then_join_keeps_the_handle_until_the_thread_ended():
+    """request_stop returns at once; a join that timed out during a long round can be repeated."""
+    detector = SlowDetector(delay=0.6)
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4)).start()
+    pipeline.submit(frame(1))
+    deadline = time.monotonic() + 3
+    while not detector.seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pipeline.request_stop()
+    assert not pipeline.join(timeout=0.0)        # the round in progress is not interrupted
+    assert pipeline.running
+    assert pipeline.join(timeout=None)           # the second join still has the thread to wait for
+    assert not pipeline.running
+    assert not any(t.name == "facecam-recognition" and t.is_alive() for t in threading.enumerate())
