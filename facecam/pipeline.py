@@ -28,12 +28,10 @@ from typing import Callable
 import numpy as np
 
 from facecam.annotate import Label
-from facecam.images import bgr_to_rgb
 from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.recognizer import Recognizer
-from facecam.sources import Frame
 from facecam.tracker import FaceTracker, Track
-from facecam.types import Face, Faces, Match
+from facecam.types import Face, Faces, Frame, Match, bgr_to_rgb
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def test_label_from_track():
     (track,) = tracker.update(Faces(np.array([[10, 20, 30, 40]]), np.zeros((1, 5, 2)), np.ones(1)), 0.0)
     assert Label.from_track(track) == Label((10.0, 20.0, 30.0, 40.0), None, None, track.id, pending=True)
     tracker.add_match(track.id, Match("Ann", 0.3, 0.68), 0.0)
-    label = Label.from_track(tracker.get(track.id))
+    (label,) = [Label.from_track(t) for t in tracker.tracks()]
     assert (label.name, label.distance, label.pending) == ("Ann", pytest.approx(0.3), False)
 
 
