@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._model_error: BaseException | None = None
 
-        self.annotator = FaceAnnotator(show_distances=True, as_similarity=True)
+        self.annotator = FaceAnnotator(show_distances=True)
         # OpenCV's text renderer is set up per thread on its first text (~30 ms): do it now, before the
         # event loop runs, rather than on the first frame with a name.
         warm_up_annotator(self.annotator)
@@ -162,7 +162,9 @@ class MainWindow(QMainWindow):
         self.threshold_label = QLabel("threshold -")
         self.threshold_label.setMinimumWidth(110)
         self.distances_box = QCheckBox("Show distances")
-        self.distances_box.setToolTip("Show the cosine distance (lower is closer) instead of the similarity %")
+        self.distances_box.setChecked(True)
+        self.distances_box.setToolTip("Show the cosine distance after each name: the threshold's scale, lower is "
+                                      "closer; a name is given below the threshold")
         self.distances_box.toggled.connect(self.set_show_distances)
         self.model_label = QLabel("Model: -")
         for widget in (self.threshold_slider, self.distances_box):
@@ -233,6 +235,7 @@ class MainWindow(QMainWindow):
         self.open_gallery_action = action("Open &known_faces", self.open_known_faces)
         self.rescan_action = action("&Rescan known_faces", self.rescan, ("F5",))
         self.distances_action = action("Show &distances", self.distances_box.setChecked, checkable=True)
+        self.distances_action.setChecked(True)
         self.distances_box.toggled.connect(self.distances_action.setChecked)
         # ---- hook for the evaluate feature (another engineer's): enabled only when facecam.evaluate exists.
         self.evaluate_action = action("Check &accuracy...", self.check_accuracy,
@@ -514,7 +517,7 @@ class MainWindow(QMainWindow):
         self.video.set_overlay("Paused (Space)" if self.paused else "")
 
     def set_show_distances(self, show: bool) -> None:
-        self.annotator.as_similarity = not show
+        self.annotator.show_distances = bool(show)
         self._redraw()
 
     def _redraw(self) -> None:

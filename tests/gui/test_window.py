@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -61,10 +62,14 @@ def test_names_and_colours_painted(make_window, qtbot):
     assert window.people_panel.names() == ["Tony_Blair"] and window.people_panel.counts() == {"Tony_Blair": 3}
     assert not window.evaluate_action.isEnabled() or window.evaluate_action.text().startswith("Check")
 
-    # distances instead of similarity
-    assert any("%" in window.annotator.text_for(label) for label in window.current_labels)
-    window.distances_box.setChecked(True)
-    assert not any("%" in window.annotator.text_for(label) for label in window.current_labels)
+    # one convention: the cosine distance after a name (the threshold's scale), no number after Unknown
+    texts = {label.name: window.annotator.text_for(label) for label in window.current_labels if not label.pending}
+    assert re.fullmatch(r"Tony_Blair 0\.\d\d", texts["Tony_Blair"]) and texts[None] == "Unknown", texts
+    assert not any("%" in text for text in texts.values())
+    blair = next(label for label in window.current_labels if label.name == "Tony_Blair")
+    assert blair.distance < window.recognizer.threshold
+    window.distances_box.setChecked(False)
+    assert window.annotator.text_for(blair) == "Tony_Blair"
 
     # threshold slider: immediate effect, labels re-voted (0.05: nobody is close enough)
     window.threshold_slider.setValue(5)
