@@ -235,20 +235,29 @@ class VideoSource:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float = 1.0) -> bool:
-        """Ask the thread to stop and join it for at most ``timeout`` seconds.
+    def stop(self, timeout: float | None = 1.0) -> bool:
+        """Ask the thread to stop and join it for at most ``timeout`` seconds (:meth:`request_stop`
+        then :meth:`join`).
 
         Returns True when the thread has finished. False means the backend is stuck
         in ``read()`` or open; the daemon thread exits (and releases the capture) as soon
         as that call returns. Safe to call twice, or before start.
         """
+        self.request_stop()
+        return self.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the capture thread to stop; returns at once."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (None: until it ends) for the capture thread; True when it has ended."""
         thread = self._thread
         if thread is None:
             return True
-        thread.join(max(float(timeout), 0.0))
+        thread.join(None if timeout is None else max(float(timeout), 0.0))
         return not thread.is_alive()
 
     def pause(self) -> bool:

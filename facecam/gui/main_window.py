@@ -5,38 +5,55 @@ only pulls the newest frame on a timer, asks the pipeline for the labels at that
 frame's time, draws them (FaceAnnotator) and paints. Frames that arrive between two
 ticks are never drawn.
 
+The window composes small widgets, one job each: VideoView (the picture), ModelBar (model
+files: the VGG-Face download offer, progress, failures; never modal), StatusLine (what runs,
+a persistent error, work in progress), PeoplePanel, and the source banner.
+
+With no VGG-Face weights (the default model) the window does not wait: it recognises with
+SFace at once and the ModelBar offers "Download / Choose file... / Keep SFace"; a download
+(or a chosen file) is built and known_faces indexed for it in the background, then the
+window switches. The choice is remembered in the settings (``window.vgg-face``).
+
 Tests build it with their own pieces: ``MainWindow(WindowOptions(source=clip, ...),
-recognizer=sface_recognizer)`` skips model loading; ``source_backend`` fakes a camera;
-``open_url`` and ``confirm`` replace the desktop and the confirmation dialog.
+recognizer=sface_recognizer)`` skips model loading; ``build_recognizer`` replaces the model
+builder; ``source_backend`` fakes a camera; ``open_url``, ``confirm`` and ``choose_file``
+replace the desktop, the confirmation dialog and the file picker.
 """
 
 from __future__ import annotations
 
 import collections
 import importlib.util
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PyQt5.QtCore import QTimer, QUrl, Qt
+from PyQt5.QtCore import QTimer, QUrl, Qt, pyqtSignal
 from PyQt5.QtGui import QDesktopServices, QKeySequence
 from PyQt5.QtWidgets import (QAction, QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QProgressDialog, QPushButton, QSlider, QSplitter, QToolBar, QVBoxLayout,
-                             QWidget)
+                             QPushButton, QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
 from facecam.errors import CameraError, FacecamError
 from facecam.gui.enroll_dialog import EnrollDialog
+from facecam.gui.model_bar import ModelBar
 from facecam.gui.people_panel import PeoplePanel
 from facecam.gui.source_dialog import SourceDialog
+from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
 from facecam.gui.workers import GalleryService, GallerySnapshot, ModelLoader, PipelineBridge, join_threads, run_task
+from facecam.gui.workers import build_recognizer as default_build_recognizer
 
 MODEL_TITLES = {"vgg-face": "VGG-Face", "sface": "SFace"}
-SHUTDOWN_BUDGET_S = 0.9
+VGG_FACE_SIZE = "580 MB"
+KEEP_SFACE = "keep-sface"     # settings["window"]["vgg-face"]: the user's choice in the model bar
+DOWNLOADED = "downloaded"     # ... or this, or the path of a chosen weights file
+JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
+CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this
 THRESHOLD_RANGE = (0.05, 1.50)  # the slider's cosine-distance range
 
 
@@ -64,51 +81,62 @@ def same_matrix(a, b) -> bool:
 
 
 class MainWindow(QMainWindow):
+    _indexing = pyqtSignal(int, int)  # known_faces indexed for a model being prepared in the background
+
     def __init__(self, options: WindowOptions | None = None, *, recognizer=None,
                  build_recognizer: Callable | None = None, source_backend=None,
                  open_url: Callable[[QUrl], object] | None = None,
-                 confirm: Callable[[str, str], bool] | None = None, parent: QWidget | None = None):
+                 confirm: Callable[[str, str], bool] | None = None,
+                 choose_file: Callable[[str], str] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.options = options or WindowOptions()
         self.known_faces = Path(self.options.known_faces)
         self.source_backend = source_backend
         self.open_url = open_url or QDesktopServices.openUrl
         self.confirm = confirm or self._confirm_dialog
+        self.choose_file = choose_file or self._choose_file_dialog
 
         self.recognizer = None
         self.pipeline = None
+        self.gallery: GalleryService | None = None
         self.source = None
         self.source_spec = str(self.options.source)
         self.source_problem: str | None = None
+        self.source_ended = False
         self.snapshot: GallerySnapshot | None = None
         self.current_labels: list[Label] = []
         self.last_frame = None                # the newest Frame shown (raw, for Enroll)
         self.paused = False
         self.enroll_dialog: EnrollDialog | None = None
         self.evaluate_dialog = None           # facecam.gui.evaluate_dialog.EvaluateDialog, once opened
-        self.model_error_box: QMessageBox | None = None
-        self.download_dialog: QProgressDialog | None = None
+        self.message_box: QMessageBox | None = None
         self.gallery_error: str | None = None
         self.pipeline_error: str | None = None
+        self.model_error: str | None = None
         self.frames_shown = 0
         self._matrix = None
         self._paint_times: collections.deque[float] = collections.deque(maxlen=240)
         self._closed = False
-        self._model_error: BaseException | None = None
+        self._retired: list = []              # pipelines and gallery services asked to stop (model switched)
+        self._old_sources: list = []          # sources asked to stop (source switched)
+        self._bar_loader: ModelLoader | None = None  # the loader the model bar's buttons act on
+        self._bar_model = "vgg-face"
+        self._upgrade_weights: str | None = None
 
         self.annotator = FaceAnnotator(show_distances=True)
         # OpenCV's text renderer is set up per thread on its first text (~30 ms): do it now, before the
         # event loop runs, rather than on the first frame with a name.
         warm_up_annotator(self.annotator)
-        self.loader = ModelLoader(build_recognizer, self)
+        self._build = build_recognizer or default_build_recognizer
+        self.loader = ModelLoader(self._build, self)               # the model the window starts with
         self.loader.progress.connect(self._on_download_progress, Qt.QueuedConnection)
         self.loader.ready.connect(self._on_model_ready, Qt.QueuedConnection)
         self.loader.failed.connect(self._on_model_failed, Qt.QueuedConnection)
-        self.gallery = GalleryService(self.known_faces, interval_s=self.options.watch_interval_s,
-                                      settle_s=self.options.settle_s, parent=self)
-        self.gallery.progress.connect(self._on_gallery_progress, Qt.QueuedConnection)
-        self.gallery.changed.connect(self._on_gallery_changed, Qt.QueuedConnection)
-        self.gallery.failed.connect(self._on_gallery_failed, Qt.QueuedConnection)
+        self.upgrade = ModelLoader(self._download_build_and_index, self)  # VGG-Face while SFace runs
+        self.upgrade.progress.connect(self._on_download_progress, Qt.QueuedConnection)
+        self.upgrade.ready.connect(self._on_upgrade_ready, Qt.QueuedConnection)
+        self.upgrade.failed.connect(self._on_model_failed, Qt.QueuedConnection)
+        self._indexing.connect(self._on_upgrade_indexing, Qt.QueuedConnection)
         self.bridge = PipelineBridge(self)
         self.bridge.round_done.connect(self._on_round, Qt.QueuedConnection)
         self.bridge.failed.connect(self._on_pipeline_error, Qt.QueuedConnection)
@@ -129,10 +157,7 @@ class MainWindow(QMainWindow):
         self.open_source(self.source_spec)
         self.display_timer.start()
         self.status_timer.start()
-        if recognizer is not None:
-            self._on_model_ready(recognizer)
-        else:
-            self._load_model(self.options.model, self.options.weights)
+        self._start_model(recognizer)
         self._update_status()
 
     # ================================================================== UI
@@ -140,8 +165,6 @@ class MainWindow(QMainWindow):
         self.video = VideoView()
         self.banner = QFrame()
         self.banner.setObjectName("banner")
-        self.banner.setStyleSheet("#banner { background: #7a1f1f; border-radius: 4px; } "
-                                  "#banner QLabel { color: white; font-weight: bold; }")
         self.banner_label = QLabel()
         self.banner_label.setWordWrap(True)
         self.retry_button = QPushButton("Retry")
@@ -181,6 +204,13 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        self.model_bar = ModelBar()
+        self.model_bar.download.connect(self.download_vgg_face)
+        self.model_bar.retry.connect(self._retry_model)
+        self.model_bar.choose_file.connect(self._choose_model_file)
+        self.model_bar.keep.connect(self._keep_current_model)
+        self.model_bar.cancel.connect(self._cancel_download)
+        left_layout.addWidget(self.model_bar)
         left_layout.addWidget(self.banner)
         left_layout.addWidget(self.video, 1)
         left_layout.addLayout(controls)
@@ -199,16 +229,12 @@ class MainWindow(QMainWindow):
         splitter.setSizes([900, 260])
         self.setCentralWidget(splitter)
 
-        bar = self.statusBar()
-        self.status_label = QLabel()
-        self.load_label = QLabel()
-        self.load_bar = QProgressBar()
-        self.load_bar.setMaximumWidth(180)
-        self.load_bar.setTextVisible(True)
-        bar.addWidget(self.status_label, 1)
-        bar.addPermanentWidget(self.load_label)
-        bar.addPermanentWidget(self.load_bar)
-        self._set_loading(None)
+        self.status_line = StatusLine()
+        self.statusBar().addWidget(self.status_line, 1)
+        # the parts tests and the evaluate dialog read
+        self.status_label, self.load_label, self.load_bar = (self.status_line.status_label,
+                                                             self.status_line.load_label, self.status_line.load_bar)
+        self._set_loading = self.status_line.set_loading
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcuts=(), checkable=False, tip=None):
@@ -231,7 +257,7 @@ class MainWindow(QMainWindow):
                                    checkable=True)
         self.fullscreen_action = action("&Full screen (F)", self.toggle_full_screen, ("F",), checkable=True)
         self.quit_action = action("&Quit", self.close, ("Q", "Ctrl+Q"))
-        self.escape_action = action("Leave full screen / quit", self._escape, ("Esc",))
+        self.escape_action = action("Leave full screen", self._escape, ("Esc",))
         self.open_gallery_action = action("Open &known_faces", self.open_known_faces)
         self.rescan_action = action("&Rescan known_faces", self.rescan, ("F5",))
         self.distances_action = action("Show &distances", self.distances_box.setChecked, checkable=True)
@@ -251,8 +277,11 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         for act in (self.pause_action, self.fullscreen_action, self.distances_action):
             view_menu.addAction(act)
+        self.vgg_action = action("Use &VGG-Face...", self._offer_vgg_face,
+                                 tip="Download VGG-Face or choose its weights file, then switch to it")
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addAction(self.evaluate_action)
+        tools_menu.addAction(self.vgg_action)
 
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
@@ -263,52 +292,138 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     # ================================================================== model
+    def _start_model(self, recognizer) -> None:
+        """The given recognizer, else the chosen model; VGG-Face not downloaded: SFace now and the bar's offer."""
+        if recognizer is not None:
+            self._on_model_ready(recognizer)
+            return
+        model, weights = self.options.model, self.options.weights
+        if model == "vgg-face" and weights is None and vgg_face_missing(self.options.model_dir):
+            saved = self._saved_choice()
+            if saved not in (None, KEEP_SFACE, DOWNLOADED) and Path(saved).is_file():
+                weights = saved  # a weights file chosen earlier
+            else:
+                model = "sface"
+                if saved != KEEP_SFACE:
+                    self._offer_vgg_face()
+        self._load_model(model, weights)
+
     def _load_model(self, model: str, weights=None) -> None:
-        self._set_loading(f"Loading {MODEL_TITLES.get(model, model)} model...", busy=True)
-        self.model_label.setText(f"Model: {MODEL_TITLES.get(model, model)} (loading)")
+        title = MODEL_TITLES.get(model, model)
+        self._set_loading(f"Loading {title} model...", busy=True)
+        self.model_label.setText(f"Model: {title} (loading)")
         self.video.set_message(self.video.message or "Loading...")
-        threshold = self.options.threshold if model == self.options.model else None
-        self.loader.start(model, weights, self.options.model_dir, threshold=threshold,
+        self.model_error = None
+        self.loader.start(model, weights, self.options.model_dir, threshold=self._threshold_for(model),
                           min_face_size=self.options.min_face_size)
 
-    def _on_download_progress(self, done, total) -> None:
-        if self._closed or self.loader.model is None:
-            return
-        if self.download_dialog is None:
-            title = MODEL_TITLES.get(self.loader.model, self.loader.model)
-            dialog = QProgressDialog(f"Downloading the {title} model (first use only)...", "Cancel", 0, 1000, self)
-            dialog.setWindowTitle("Downloading model")
-            dialog.setAutoClose(False)
-            dialog.setAutoReset(False)
-            dialog.setMinimumDuration(0)
-            dialog.canceled.connect(self.loader.cancel_download)
-            dialog.open()
-            self.download_dialog = dialog
-        mb = done / 1e6
-        if total:
-            self.download_dialog.setValue(int(1000 * done / total))
-            self.download_dialog.setLabelText(f"Downloading the model (first use only): {mb:.0f} of {total / 1e6:.0f} MB")
-            self._set_loading(f"Downloading model {mb:.0f}/{total / 1e6:.0f} MB", int(1000 * done / total), 1000)
-        else:
-            self.download_dialog.setRange(0, 0)
-            self.download_dialog.setLabelText(f"Downloading the model (first use only): {mb:.0f} MB")
+    def _threshold_for(self, model: str) -> float | None:
+        return self.options.threshold if model == self.options.model else None
 
-    def _close_download_dialog(self) -> None:
-        if self.download_dialog is not None:
-            dialog, self.download_dialog = self.download_dialog, None
-            dialog.canceled.disconnect()
-            dialog.close()
-            dialog.deleteLater()
+    def _saved_choice(self) -> str | None:
+        window = config.load_settings().get("window")
+        choice = window.get("vgg-face") if isinstance(window, dict) else None
+        return choice if isinstance(choice, str) else None
+
+    def _remember_choice(self, choice: str) -> None:
+        settings = config.load_settings()
+        window = settings.get("window") if isinstance(settings.get("window"), dict) else {}
+        settings["window"] = {**window, "vgg-face": choice}
+        try:
+            config.save_settings(settings)
+        except OSError as error:
+            self.statusBar().showMessage(f"Could not save the settings: {error}", 8000)
+
+    def _offer_vgg_face(self) -> None:
+        """The bar: "VGG-Face (580 MB) is not downloaded: Download / Choose file... / Keep SFace"."""
+        self._bar_loader, self._bar_model = self.upgrade, "vgg-face"
+        if vgg_face_missing(self.options.model_dir):
+            self.model_bar.offer(f"VGG-Face ({VGG_FACE_SIZE}) is not downloaded: faces are recognised with SFace "
+                                 f"meanwhile.", "Keep SFace")
+        else:
+            self.model_bar.offer("VGG-Face is in the model folder: switch to it?", "Keep SFace")
+            self.model_bar.download_button.setText("Use it")
+
+    def download_vgg_face(self) -> None:
+        """Download VGG-Face (or use the copy now in the model folder), build it and index known_faces for it,
+        all in the background; then switch."""
+        self._prepare_upgrade(None)
+
+    def _prepare_upgrade(self, weights: str | None) -> None:
+        self._bar_loader, self._bar_model, self._upgrade_weights = self.upgrade, "vgg-face", weights
+        self.model_bar.download_button.setText("Download")
+        verb = "Downloading" if weights is None and vgg_face_missing(self.options.model_dir) else "Loading"
+        self.model_bar.progress(f"{verb} VGG-Face...", 0, None)
+        self.upgrade.start("vgg-face", weights, self.options.model_dir, threshold=self._threshold_for("vgg-face"),
+                           min_face_size=self.options.min_face_size)
+
+    def _download_build_and_index(self, model, weights, model_dir, *, progress=None, cancel=None, **options):
+        """On the loader thread: the model file (downloaded if needed), the recognizer, then known_faces
+        indexed for it (so the switch does not leave everyone Unknown while it indexes)."""
+        from facecam.embedders import model_file_path  # noqa: PLC0415
+
+        if weights is None:  # the model folder's copy, downloaded first when missing
+            weights = str(model_file_path(model, None, model_dir, allow_download=True, progress=progress,
+                                          cancel=cancel))
+        recognizer = self._build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
+        from facecam.gallery import Gallery  # noqa: PLC0415
+
+        try:
+            Gallery.for_recognizer(self.known_faces, recognizer).refresh(
+                recognizer.embed_photo, progress=lambda done, total, _path: self._indexing.emit(done, total),
+                should_stop=cancel.is_set if cancel is not None else None)
+        except Exception:  # noqa: BLE001 - the gallery service reports it (persistently) after the switch
+            pass
+        return recognizer
+
+    def _on_upgrade_indexing(self, done: int, total: int) -> None:
+        if not self._closed and self.model_bar.state == "progress":
+            self.model_bar.progress(f"Indexing known_faces for VGG-Face {done}/{total}...", done, max(total, 1))
+
+    def _on_upgrade_ready(self, recognizer) -> None:
+        if self._closed:
+            return
+        self._remember_choice(self._upgrade_weights or DOWNLOADED)
+        self.model_bar.hide()
+        self._use_recognizer(recognizer)
+        self.statusBar().showMessage(f"Switched to {MODEL_TITLES.get(recognizer.model, recognizer.model)}.", 8000)
+
+    def _on_download_progress(self, done, total) -> None:
+        loader = self.sender() if isinstance(self.sender(), ModelLoader) else self.loader
+        if self._closed or loader.model is None:
+            return
+        self._bar_loader, self._bar_model = loader, loader.model
+        title = MODEL_TITLES.get(loader.model, loader.model)
+        mb = done / 1e6
+        text = (f"Downloading {title}: {mb:.0f} of {total / 1e6:.0f} MB" if total
+                else f"Downloading {title}: {mb:.0f} MB")
+        self.model_bar.progress(text, done, total)
+
+    def _cancel_download(self) -> None:
+        if self._bar_loader is not None:
+            self._bar_loader.cancel_download()
 
     def _on_model_ready(self, recognizer) -> None:
         if self._closed:
             return
-        self._close_download_dialog()
-        self.recognizer = recognizer
-        if self.options.threshold is not None and recognizer.model == self.options.model:
-            recognizer.threshold = float(self.options.threshold)
+        if self.model_bar.state in ("progress", "failed") and self._bar_loader is self.loader:
+            self.model_bar.hide()
+        self._use_recognizer(recognizer)
+
+    def _use_recognizer(self, recognizer) -> None:
+        """Recognise with ``recognizer`` from now on: a new pipeline and gallery service (the old ones are
+        asked to stop and joined when the window closes)."""
         from facecam.pipeline import LivePipeline  # noqa: PLC0415
 
+        for old in (self.pipeline, self.gallery):
+            if old is not None:
+                old.request_stop()
+                self._retired.append(old)
+        self.recognizer = recognizer
+        self.model_error = None
+        if self.options.threshold is not None and recognizer.model == self.options.model:
+            recognizer.threshold = float(self.options.threshold)
+        self.snapshot, self._matrix = None, None
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
         self.pipeline.paused = self.paused
@@ -319,44 +434,71 @@ class MainWindow(QMainWindow):
         self._show_threshold()
         self.model_label.setText(f"Model: {MODEL_TITLES.get(recognizer.model, recognizer.model)}")
         self._set_loading("Indexing known_faces...", busy=True)
+        self.gallery = self._gallery_service()
         self.gallery.start(recognizer)
 
+    def _gallery_service(self) -> GalleryService:
+        service = GalleryService(self.known_faces, interval_s=self.options.watch_interval_s,
+                                 settle_s=self.options.settle_s, parent=self)
+        # a service that was replaced (the model changed) is ignored, whatever it still reports
+        service.progress.connect(lambda done, total: service is self.gallery and self._on_gallery_progress(done, total),
+                                 Qt.QueuedConnection)
+        service.changed.connect(lambda snapshot: service is self.gallery and self._on_gallery_changed(snapshot),
+                                Qt.QueuedConnection)
+        service.failed.connect(lambda error: service is self.gallery and self._on_gallery_failed(error),
+                               Qt.QueuedConnection)
+        return service
+
     def _on_model_failed(self, error: BaseException) -> None:
+        loader = self.sender() if isinstance(self.sender(), ModelLoader) else self.loader
         if self._closed:
             return
-        self._close_download_dialog()
-        self._model_error = error
-        model = self.loader.model or self.options.model
+        model = loader.model or self.options.model
         title = MODEL_TITLES.get(model, model)
+        reason = str(error) if isinstance(error, FacecamError) else f"{type(error).__name__}: {error}"
+        self._bar_loader, self._bar_model = loader, model
+        if loader is self.upgrade:  # the current model goes on; only the switch failed
+            current = MODEL_TITLES.get(self.recognizer.model, "") if self.recognizer is not None else ""
+            self.model_bar.failed(f"{title} is not ready ({reason}).", f"Keep {current}" if current else None)
+            return
+        self.model_error = reason
         self._set_loading(None)
         self.model_label.setText(f"Model: {title} (not loaded)")
         self.people_panel.hint.setText("Faces are not recognised: the model is not loaded.")
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Warning)
-        box.setWindowTitle("Model not available")
-        box.setText(f"The {title} model could not be loaded, so faces are not recognised yet.")
-        box.setInformativeText(str(error) if isinstance(error, FacecamError) else f"{type(error).__name__}: {error}")
-        self.model_retry_button = box.addButton("Retry", QMessageBox.AcceptRole)
-        self.model_weights_button = box.addButton("Choose weights file...", QMessageBox.ActionRole)
-        self.model_sface_button = box.addButton("Use SFace", QMessageBox.ActionRole) if model != "sface" else None
-        self.model_close_button = box.addButton("Continue without recognition", QMessageBox.RejectRole)
-        box.buttonClicked.connect(lambda button: self._on_model_choice(button, model))
-        self.model_error_box = box
-        box.open()
+        self.model_bar.failed(f"The {title} model could not be loaded, so faces are not recognised: {reason}",
+                              "Use SFace" if model != "sface" else None)
 
-    def _on_model_choice(self, button, model: str) -> None:
-        box, self.model_error_box = self.model_error_box, None
-        if box is not None:
-            box.deleteLater()
-        if button is self.model_retry_button:
-            self._load_model(model, self.options.weights if model == self.options.model else None)
-        elif button is self.model_weights_button:
-            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {MODEL_TITLES.get(model, model)} weights file",
-                                                  "", "Model files (*.h5 *.onnx);;All files (*)")
-            if path:
-                self._load_model(model, path)
-        elif button is self.model_sface_button:
+    def _retry_model(self) -> None:
+        if self._bar_loader is self.upgrade:
+            self._prepare_upgrade(self._upgrade_weights)
+        else:
+            self.model_bar.progress(f"Loading {MODEL_TITLES.get(self._bar_model, self._bar_model)}...", cancel=False)
+            self._load_model(self._bar_model, self.options.weights if self._bar_model == self.options.model else None)
+
+    def _choose_model_file(self) -> None:
+        title = MODEL_TITLES.get(self._bar_model, self._bar_model)
+        path = self.choose_file(f"Choose the {title} weights file")
+        if not path:
+            return
+        if self._bar_loader is self.upgrade:
+            self._prepare_upgrade(str(path))
+        else:
+            self.model_bar.progress(f"Loading {title}...", cancel=False)
+            self._load_model(self._bar_model, str(path))
+
+    def _keep_current_model(self) -> None:
+        """Keep SFace (the offer or a failed switch; remembered), or Use SFace after a failed first load."""
+        if self._bar_loader is self.upgrade:
+            self.upgrade.abandon()
+            self._remember_choice(KEEP_SFACE)
+            self.model_bar.hide()
+        else:
+            self.model_bar.progress("Loading SFace...", cancel=False)
             self._load_model("sface")
+
+    def _choose_file_dialog(self, title: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, "", "Model files (*.h5 *.onnx);;All files (*)")
+        return path
 
     # ================================================================== gallery
     def _on_gallery_progress(self, done: int, total: int) -> None:
@@ -371,6 +513,7 @@ class MainWindow(QMainWindow):
         self.snapshot = snapshot
         self._matrix = snapshot.matrix
         self.gallery_error = None
+        self.status_line.set_error(None)
         self.people_panel.set_people(snapshot.people)
         if self.enroll_dialog is not None and not self.enroll_dialog.isVisible():
             self.enroll_dialog = None
@@ -385,7 +528,10 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self.gallery_error = str(error)
-        self.statusBar().showMessage(f"known_faces: {error}", 10000)
+        # kept in view until known_faces works again (a message that fades would be missed)
+        self.status_line.set_error(f"known_faces: {error}")
+        if self.snapshot is None:
+            self.people_panel.hint.setText(f"known_faces could not be read: {error}")
         if self.pipeline is not None and not self.pipeline.running and self.snapshot is None:
             from facecam.matcher import GalleryMatrix  # noqa: PLC0415
 
@@ -394,18 +540,38 @@ class MainWindow(QMainWindow):
             self._set_loading(None)
 
     def rescan(self) -> None:
-        self.gallery.refresh_now()
+        self._refresh_gallery()
         self.statusBar().showMessage("Rescanning known_faces...", 3000)
+
+    def _refresh_gallery(self) -> None:
+        if self.gallery is not None:
+            self.gallery.refresh_now()
 
     def people_names(self) -> list[str]:
         return self.snapshot.names if self.snapshot is not None else []
 
     def open_known_faces(self) -> None:
-        self.open_url(QUrl.fromLocalFile(str(self.known_faces.resolve())))
+        self._open_folder(self.known_faces)
 
     def open_person_folder(self, name: str) -> None:
         folder = self.known_faces / name
-        self.open_url(QUrl.fromLocalFile(str((folder if folder.is_dir() else self.known_faces).resolve())))
+        self._open_folder(folder if folder.is_dir() else self.known_faces)
+
+    def _open_folder(self, folder: Path) -> None:
+        """The desktop's file manager on ``folder``; when there is none, a message that gives the path."""
+        path = folder.resolve()
+        if self.open_url(QUrl.fromLocalFile(str(path))) is False:
+            self.show_message("Open folder", f"No file manager could open the folder. It is:\n\n{path}")
+
+    def show_message(self, title: str, text: str) -> None:
+        """A non-modal message (the text can be selected and copied)."""
+        if self.message_box is not None:
+            self.message_box.close()
+        box = QMessageBox(QMessageBox.Information, title, text, QMessageBox.Ok, self)
+        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.setModal(False)
+        box.show()
+        self.message_box = box
 
     def remove_person(self, name: str) -> None:
         if not self.confirm("Remove person",
@@ -419,7 +585,7 @@ class MainWindow(QMainWindow):
         def done(backup):
             if not self._closed:
                 self.statusBar().showMessage(f"Removed {name}; photos kept in {backup}", 8000)
-                self.gallery.refresh_now()
+                self._refresh_gallery()
 
         def failed(error):
             if not self._closed:
@@ -438,8 +604,10 @@ class MainWindow(QMainWindow):
 
         old, self.source = self.source, None
         if old is not None:
-            old.stop(timeout=0.0)  # the capture thread ends on its own (a stuck driver cannot hold us)
+            old.request_stop()  # the capture thread ends on its own (a stuck driver cannot hold us)
+            self._old_sources = [item for item in self._old_sources if item.running] + [old]
         self.source_spec = str(spec)
+        self.source_ended = False
         self.last_frame = None
         self.current_labels = []
         if self.pipeline is not None:
@@ -450,6 +618,8 @@ class MainWindow(QMainWindow):
         except CameraError as error:
             self._show_problem(str(error))
             return False
+        if self.paused:
+            self.source.pause()
         self.video.clear(f"Opening {self.source.spec.describe()}...")
         self.setWindowTitle(f"facecam - {self.source.spec.describe()}")
         return True
@@ -463,10 +633,14 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.open_source(dialog.spec()))
         dialog.open()
 
-    def _show_problem(self, message: str, retry_text: str = "Retry") -> None:
+    def _show_problem(self, message: str, retry_text: str = "Retry", *, problem: bool = True) -> None:
+        """The banner above the video: red for a problem, grey for the end of a video file (a normal state)."""
         self.source_problem = message
         self.banner_label.setText(message)
         self.retry_button.setText(retry_text)
+        colour = "#7a1f1f" if problem else "#3d4a57"
+        self.banner.setStyleSheet(f"#banner {{ background: {colour}; border-radius: 4px; }} "
+                                  f"#banner QLabel {{ color: white; font-weight: {'bold' if problem else 'normal'}; }}")
         self.banner.show()
         if self.last_frame is None:
             self.video.clear(message)
@@ -486,7 +660,8 @@ class MainWindow(QMainWindow):
                 if source.error is not None:
                     self._show_problem(str(source.error))
                 elif source.ended:
-                    self._show_problem(f"End of {source.spec.describe()}.", "Play again")
+                    self.source_ended = True
+                    self._show_problem(f"End of {source.spec.describe()}.", "Replay", problem=False)
                 else:
                     self._show_problem(f"{source.spec.describe()} stopped.")
             return
@@ -510,7 +685,14 @@ class MainWindow(QMainWindow):
         return ["..." if label.pending else (label.name or "Unknown") for label in self.current_labels]
 
     def set_paused(self, paused: bool) -> None:
+        """Pause: a video file is held where it is (it goes on from the same frame); a camera or a
+        stream cannot wait, so its picture is frozen."""
         self.paused = bool(paused)
+        if self.source is not None:
+            if self.paused:
+                self.source.pause()
+            else:
+                self.source.resume()
         if self.pipeline is not None:
             self.pipeline.paused = self.paused
         self.pause_action.setChecked(self.paused)
@@ -535,10 +717,9 @@ class MainWindow(QMainWindow):
         self.toolbar.setVisible(not self.isFullScreen())
 
     def _escape(self) -> None:
+        """Esc leaves full screen and does nothing else (Q or Ctrl+Q quits)."""
         if self.isFullScreen():
             self.toggle_full_screen()
-        else:
-            self.close()
 
     # ================================================================== threshold
     def _on_threshold_slider(self, value: int) -> None:
@@ -585,7 +766,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self.statusBar().showMessage(f"Saved {len(paths)} photo(s) of {name} in {self.known_faces / name}", 8000)
-        self.gallery.refresh_now()  # the gallery change then resets the pipeline: recognised on the next rounds
+        self._refresh_gallery()  # the gallery change then resets the pipeline: recognised on the next rounds
 
     # ================================================================== evaluate hook
     def check_accuracy(self) -> None:
@@ -602,19 +783,6 @@ class MainWindow(QMainWindow):
         evaluate_dialog.open_evaluate_dialog(self)
 
     # ================================================================== status
-    def _set_loading(self, text: str | None, value: int | None = None, maximum: int | None = None,
-                     busy: bool = False) -> None:
-        self.load_label.setVisible(text is not None)
-        self.load_bar.setVisible(text is not None)
-        if text is None:
-            return
-        self.load_label.setText(text)
-        if busy:
-            self.load_bar.setRange(0, 0)
-        elif value is not None and maximum:
-            self.load_bar.setRange(0, maximum)
-            self.load_bar.setValue(value)
-
     def _on_round(self, _stats) -> None:
         self.pipeline_error = None
 
@@ -625,27 +793,30 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Recognition error (the video goes on): {error}", 5000)
 
     def status_text(self) -> str:
-        parts = [f"{self.displayed_fps():.0f} fps shown"]
-        if self.pipeline is not None and self.pipeline.stats.rounds:
-            stats = self.pipeline.stats
-            parts.append(f"recognition {stats.last_round_s * 1000:.0f} ms/round, "
-                         f"latency {stats.latency_s * 1000:.0f} ms")
-        elif self.recognizer is None and self.model_error_box is None and not self.loader.busy:
-            parts.append("recognition off: model not loaded")
-        elif self.recognizer is None:
-            parts.append("recognition: loading model")
-        else:
-            parts.append("recognition: starting")
-        if self.snapshot is not None:
-            people = len(self.snapshot.people)
-            parts.append(f"{people} {'person' if people == 1 else 'people'}, {self.snapshot.photos} photos"
-                         + (f" ({self.snapshot.skipped} skipped)" if self.snapshot.skipped else ""))
-        model = self.recognizer.model if self.recognizer is not None else (self.loader.model or self.options.model)
-        parts.append(f"model {MODEL_TITLES.get(model, model)}")
-        return "  |  ".join(parts)
+        return status_text(self.window_state())
 
     def _update_status(self) -> None:
-        self.status_label.setText(self.status_text())
+        self.status_line.show_state(self.window_state())
+
+    def window_state(self) -> WindowState:
+        """What the status line shows now."""
+        stats = self.pipeline.stats if self.pipeline is not None else None
+        if self.recognizer is None and (self.model_error is not None or not self.loader.busy):
+            recognition = "off: model not loaded"
+        elif self.recognizer is None:
+            recognition = "loading model"
+        else:
+            recognition = "starting"
+        model = self.recognizer.model if self.recognizer is not None else (self.loader.model or self.options.model)
+        snapshot = self.snapshot
+        return WindowState(fps=self.displayed_fps(), model_title=MODEL_TITLES.get(model, model),
+                           rounds=stats.rounds if stats is not None else 0,
+                           round_ms=stats.last_round_s * 1000 if stats is not None else 0.0,
+                           latency_ms=stats.latency_s * 1000 if stats is not None else 0.0,
+                           recognition=recognition,
+                           people=len(snapshot.people) if snapshot is not None else None,
+                           photos=snapshot.photos if snapshot is not None else 0,
+                           skipped=snapshot.skipped if snapshot is not None else 0)
 
     # ================================================================== shutdown
     def closeEvent(self, event) -> None:
@@ -653,29 +824,42 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> list[str]:
-        """Stop every thread: ask all first, then join them within SHUTDOWN_BUDGET_S. Returns any still alive."""
+        """Stop every thread: ask them all first, then join each until it has ended (a recognition round
+        or a photo being indexed finishes; JOIN_TIMEOUT_S is only a safety net). A capture thread stuck in
+        a camera driver is given CAPTURE_JOIN_S and then left to end on its own. Returns any still alive."""
         if self._closed:
             return []
         self._closed = True
-        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
         self.display_timer.stop()
         self.status_timer.stop()
-        if self.enroll_dialog is not None:
-            self.enroll_dialog.close()
-        if self.evaluate_dialog is not None:
-            self.evaluate_dialog.close()  # an indexing in progress stops
-        self._close_download_dialog()
+        for dialog in (self.enroll_dialog, self.evaluate_dialog, self.message_box):
+            if dialog is not None:
+                dialog.close()  # an indexing in progress in the evaluate dialog stops
         self.loader.abandon()  # a model still loading is left to finish on its daemon thread
-        self.gallery.stop()
-        if self.pipeline is not None:
-            self.pipeline.stop(timeout=0.0)
-        if self.source is not None:
-            self.source.stop(timeout=0.0)
-        return join_threads(deadline)
+        self.upgrade.abandon()
+        workers = [w for w in (self.pipeline, self.gallery, *self._retired) if w is not None]
+        sources = [w for w in (self.source, *self._old_sources) if w is not None]
+        for worker in workers + sources:
+            worker.request_stop()
+        for worker in workers:
+            worker.join(JOIN_TIMEOUT_S)
+        for source in sources:
+            source.join(CAPTURE_JOIN_S)
+        return join_threads(time.monotonic() + JOIN_TIMEOUT_S)
 
 
 def warm_up_annotator(annotator: FaceAnnotator) -> None:
     annotator.annotate(np.zeros((48, 64, 3), np.uint8), [Label((4, 20, 20, 20), "Ag", 0.5)])
+
+
+def vgg_face_missing(model_dir: str | None) -> bool:
+    """True when VGG-Face's weights are neither named by FACECAM_VGGFACE_WEIGHTS nor in the model folder."""
+    from facecam import models  # noqa: PLC0415
+    from facecam.embedders import ENV_VGGFACE_WEIGHTS  # noqa: PLC0415
+
+    if os.environ.get(ENV_VGGFACE_WEIGHTS, "").strip():
+        return False
+    return not (models.model_dir(model_dir) / models.get_model("vgg-face").filename).exists()
 
 
 def evaluate_available() -> bool:
