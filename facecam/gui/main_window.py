@@ -24,34 +24,31 @@ from __future__ import annotations
 
 import collections
 import importlib.util
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PyQt5.QtCore import QTimer, QUrl, Qt, pyqtSignal
+from PyQt5.QtCore import QTimer, QUrl, Qt
 from PyQt5.QtGui import QDesktopServices, QKeySequence
-from PyQt5.QtWidgets import (QAction, QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                             QPushButton, QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QAction, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                             QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
-from facecam.errors import CameraError, FacecamError
+from facecam.errors import CameraError
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.model_bar import ModelBar
+from facecam.gui.model_control import ModelControl, title_of
 from facecam.gui.people_panel import PeoplePanel
+from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
 from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
-from facecam.gui.workers import GalleryService, GallerySnapshot, ModelLoader, PipelineBridge, join_threads, run_task
+from facecam.gui.workers import GalleryService, GallerySnapshot, PipelineBridge, join_threads, run_task
 from facecam.gui.workers import build_recognizer as default_build_recognizer
 
-MODEL_TITLES = {"vgg-face": "VGG-Face", "sface": "SFace"}
-VGG_FACE_SIZE = "580 MB"
-KEEP_SFACE = "keep-sface"     # settings["window"]["vgg-face"]: the user's choice in the model bar
-DOWNLOADED = "downloaded"     # ... or this, or the path of a chosen weights file
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
 CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this
 THRESHOLD_RANGE = (0.05, 1.50)  # the slider's cosine-distance range
@@ -81,8 +78,6 @@ def same_matrix(a, b) -> bool:
 
 
 class MainWindow(QMainWindow):
-    _indexing = pyqtSignal(int, int)  # known_faces indexed for a model being prepared in the background
-
     def __init__(self, options: WindowOptions | None = None, *, recognizer=None,
                  build_recognizer: Callable | None = None, source_backend=None,
                  open_url: Callable[[QUrl], object] | None = None,
@@ -94,7 +89,6 @@ class MainWindow(QMainWindow):
         self.source_backend = source_backend
         self.open_url = open_url or QDesktopServices.openUrl
         self.confirm = confirm or self._confirm_dialog
-        self.choose_file = choose_file or self._choose_file_dialog
 
         self.recognizer = None
         self.pipeline = None
@@ -112,36 +106,29 @@ class MainWindow(QMainWindow):
         self.message_box: QMessageBox | None = None
         self.gallery_error: str | None = None
         self.pipeline_error: str | None = None
-        self.model_error: str | None = None
         self.frames_shown = 0
         self._matrix = None
         self._paint_times: collections.deque[float] = collections.deque(maxlen=240)
         self._closed = False
         self._retired: list = []              # pipelines and gallery services asked to stop (model switched)
         self._old_sources: list = []          # sources asked to stop (source switched)
-        self._bar_loader: ModelLoader | None = None  # the loader the model bar's buttons act on
-        self._bar_model = "vgg-face"
-        self._upgrade_weights: str | None = None
 
         self.annotator = FaceAnnotator(show_distances=True)
         # OpenCV's text renderer is set up per thread on its first text (~30 ms): do it now, before the
         # event loop runs, rather than on the first frame with a name.
         warm_up_annotator(self.annotator)
-        self._build = build_recognizer or default_build_recognizer
-        self.loader = ModelLoader(self._build, self)               # the model the window starts with
-        self.loader.progress.connect(self._on_download_progress, Qt.QueuedConnection)
-        self.loader.ready.connect(self._on_model_ready, Qt.QueuedConnection)
-        self.loader.failed.connect(self._on_model_failed, Qt.QueuedConnection)
-        self.upgrade = ModelLoader(self._download_build_and_index, self)  # VGG-Face while SFace runs
-        self.upgrade.progress.connect(self._on_download_progress, Qt.QueuedConnection)
-        self.upgrade.ready.connect(self._on_upgrade_ready, Qt.QueuedConnection)
-        self.upgrade.failed.connect(self._on_model_failed, Qt.QueuedConnection)
-        self._indexing.connect(self._on_upgrade_indexing, Qt.QueuedConnection)
         self.bridge = PipelineBridge(self)
         self.bridge.round_done.connect(self._on_round, Qt.QueuedConnection)
         self.bridge.failed.connect(self._on_pipeline_error, Qt.QueuedConnection)
 
         self._build_ui()
+        self.models = ModelControl(self.options, self.known_faces, build_recognizer or default_build_recognizer,
+                                   self.model_bar, choose_file or self._choose_file_dialog, self)
+        self.models.ready.connect(self._use_recognizer)
+        self.models.loading.connect(self._on_model_loading)
+        self.models.failed.connect(self._on_model_failed)
+        self.models.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.loader = self.models.loader  # the first model's loader (tests listen to it)
         self._build_actions()
         self.setWindowTitle("facecam")
         self.resize(1180, 720)
@@ -157,25 +144,21 @@ class MainWindow(QMainWindow):
         self.open_source(self.source_spec)
         self.display_timer.start()
         self.status_timer.start()
-        self._start_model(recognizer)
+        if recognizer is not None:
+            self._use_recognizer(recognizer)
+        else:
+            self.models.start()
         self._update_status()
 
     # ================================================================== UI
     def _build_ui(self) -> None:
         self.video = VideoView()
-        self.banner = QFrame()
-        self.banner.setObjectName("banner")
-        self.banner_label = QLabel()
-        self.banner_label.setWordWrap(True)
-        self.retry_button = QPushButton("Retry")
-        self.choose_source_button = QPushButton("Choose source...")
-        self.retry_button.clicked.connect(self.retry_source)
-        self.choose_source_button.clicked.connect(self.choose_source)
-        banner_row = QHBoxLayout(self.banner)
-        banner_row.addWidget(self.banner_label, 1)
-        banner_row.addWidget(self.retry_button)
-        banner_row.addWidget(self.choose_source_button)
-        self.banner.hide()
+        self.banner = SourceBanner()
+        self.banner.retry.connect(self.retry_source)
+        self.banner.choose.connect(self.choose_source)
+        # the parts tests read
+        self.banner_label, self.retry_button, self.choose_source_button = (
+            self.banner.label, self.banner.retry_button, self.banner.choose_button)
 
         self.threshold_slider = QSlider(Qt.Horizontal)
         self.threshold_slider.setRange(int(THRESHOLD_RANGE[0] * 100), int(THRESHOLD_RANGE[1] * 100))
@@ -205,11 +188,6 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.model_bar = ModelBar()
-        self.model_bar.download.connect(self.download_vgg_face)
-        self.model_bar.retry.connect(self._retry_model)
-        self.model_bar.choose_file.connect(self._choose_model_file)
-        self.model_bar.keep.connect(self._keep_current_model)
-        self.model_bar.cancel.connect(self._cancel_download)
         left_layout.addWidget(self.model_bar)
         left_layout.addWidget(self.banner)
         left_layout.addWidget(self.video, 1)
@@ -277,7 +255,7 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         for act in (self.pause_action, self.fullscreen_action, self.distances_action):
             view_menu.addAction(act)
-        self.vgg_action = action("Use &VGG-Face...", self._offer_vgg_face,
+        self.vgg_action = action("Use &VGG-Face...", self.models.offer_vgg_face,
                                  tip="Download VGG-Face or choose its weights file, then switch to it")
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addAction(self.evaluate_action)
@@ -292,135 +270,30 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     # ================================================================== model
-    def _start_model(self, recognizer) -> None:
-        """The given recognizer, else the chosen model; VGG-Face not downloaded: SFace now and the bar's offer."""
-        if recognizer is not None:
-            self._on_model_ready(recognizer)
-            return
-        model, weights = self.options.model, self.options.weights
-        if model == "vgg-face" and weights is None and vgg_face_missing(self.options.model_dir):
-            saved = self._saved_choice()
-            if saved not in (None, KEEP_SFACE, DOWNLOADED) and Path(saved).is_file():
-                weights = saved  # a weights file chosen earlier
-            else:
-                model = "sface"
-                if saved != KEEP_SFACE:
-                    self._offer_vgg_face()
-        self._load_model(model, weights)
-
-    def _load_model(self, model: str, weights=None) -> None:
-        title = MODEL_TITLES.get(model, model)
-        self._set_loading(f"Loading {title} model...", busy=True)
-        self.model_label.setText(f"Model: {title} (loading)")
+    def _on_model_loading(self, model: str) -> None:
+        self._set_loading(f"Loading {title_of(model)} model...", busy=True)
+        self.model_label.setText(f"Model: {title_of(model)} (loading)")
         self.video.set_message(self.video.message or "Loading...")
-        self.model_error = None
-        self.loader.start(model, weights, self.options.model_dir, threshold=self._threshold_for(model),
-                          min_face_size=self.options.min_face_size)
 
-    def _threshold_for(self, model: str) -> float | None:
-        return self.options.threshold if model == self.options.model else None
-
-    def _saved_choice(self) -> str | None:
-        window = config.load_settings().get("window")
-        choice = window.get("vgg-face") if isinstance(window, dict) else None
-        return choice if isinstance(choice, str) else None
-
-    def _remember_choice(self, choice: str) -> None:
-        settings = config.load_settings()
-        window = settings.get("window") if isinstance(settings.get("window"), dict) else {}
-        settings["window"] = {**window, "vgg-face": choice}
-        try:
-            config.save_settings(settings)
-        except OSError as error:
-            self.statusBar().showMessage(f"Could not save the settings: {error}", 8000)
-
-    def _offer_vgg_face(self) -> None:
-        """The bar: "VGG-Face (580 MB) is not downloaded: Download / Choose file... / Keep SFace"."""
-        self._bar_loader, self._bar_model = self.upgrade, "vgg-face"
-        if vgg_face_missing(self.options.model_dir):
-            self.model_bar.offer(f"VGG-Face ({VGG_FACE_SIZE}) is not downloaded: faces are recognised with SFace "
-                                 f"meanwhile.", "Keep SFace")
-        else:
-            self.model_bar.offer("VGG-Face is in the model folder: switch to it?", "Keep SFace")
-            self.model_bar.download_button.setText("Use it")
-
-    def download_vgg_face(self) -> None:
-        """Download VGG-Face (or use the copy now in the model folder), build it and index known_faces for it,
-        all in the background; then switch."""
-        self._prepare_upgrade(None)
-
-    def _prepare_upgrade(self, weights: str | None) -> None:
-        self._bar_loader, self._bar_model, self._upgrade_weights = self.upgrade, "vgg-face", weights
-        self.model_bar.download_button.setText("Download")
-        verb = "Downloading" if weights is None and vgg_face_missing(self.options.model_dir) else "Loading"
-        self.model_bar.progress(f"{verb} VGG-Face...", 0, None)
-        self.upgrade.start("vgg-face", weights, self.options.model_dir, threshold=self._threshold_for("vgg-face"),
-                           min_face_size=self.options.min_face_size)
-
-    def _download_build_and_index(self, model, weights, model_dir, *, progress=None, cancel=None, **options):
-        """On the loader thread: the model file (downloaded if needed), the recognizer, then known_faces
-        indexed for it (so the switch does not leave everyone Unknown while it indexes)."""
-        from facecam.embedders import model_file_path  # noqa: PLC0415
-
-        if weights is None:  # the model folder's copy, downloaded first when missing
-            weights = str(model_file_path(model, None, model_dir, allow_download=True, progress=progress,
-                                          cancel=cancel))
-        recognizer = self._build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
-        from facecam.gallery import Gallery  # noqa: PLC0415
-
-        try:
-            Gallery.for_recognizer(self.known_faces, recognizer).refresh(
-                recognizer.embed_photo, progress=lambda done, total, _path: self._indexing.emit(done, total),
-                should_stop=cancel.is_set if cancel is not None else None)
-        except Exception:  # noqa: BLE001 - the gallery service reports it (persistently) after the switch
-            pass
-        return recognizer
-
-    def _on_upgrade_indexing(self, done: int, total: int) -> None:
-        if not self._closed and self.model_bar.state == "progress":
-            self.model_bar.progress(f"Indexing known_faces for VGG-Face {done}/{total}...", done, max(total, 1))
-
-    def _on_upgrade_ready(self, recognizer) -> None:
+    def _on_model_failed(self, model: str, _reason: str) -> None:
         if self._closed:
             return
-        self._remember_choice(self._upgrade_weights or DOWNLOADED)
-        self.model_bar.hide()
-        self._use_recognizer(recognizer)
-        self.statusBar().showMessage(f"Switched to {MODEL_TITLES.get(recognizer.model, recognizer.model)}.", 8000)
-
-    def _on_download_progress(self, done, total) -> None:
-        loader = self.sender() if isinstance(self.sender(), ModelLoader) else self.loader
-        if self._closed or loader.model is None:
-            return
-        self._bar_loader, self._bar_model = loader, loader.model
-        title = MODEL_TITLES.get(loader.model, loader.model)
-        mb = done / 1e6
-        text = (f"Downloading {title}: {mb:.0f} of {total / 1e6:.0f} MB" if total
-                else f"Downloading {title}: {mb:.0f} MB")
-        self.model_bar.progress(text, done, total)
-
-    def _cancel_download(self) -> None:
-        if self._bar_loader is not None:
-            self._bar_loader.cancel_download()
-
-    def _on_model_ready(self, recognizer) -> None:
-        if self._closed:
-            return
-        if self.model_bar.state in ("progress", "failed") and self._bar_loader is self.loader:
-            self.model_bar.hide()
-        self._use_recognizer(recognizer)
+        self._set_loading(None)
+        self.model_label.setText(f"Model: {title_of(model)} (not loaded)")
+        self.people_panel.hint.setText("Faces are not recognised: the model is not loaded.")
 
     def _use_recognizer(self, recognizer) -> None:
         """Recognise with ``recognizer`` from now on: a new pipeline and gallery service (the old ones are
         asked to stop and joined when the window closes)."""
         from facecam.pipeline import LivePipeline  # noqa: PLC0415
 
+        if self._closed:
+            return
         for old in (self.pipeline, self.gallery):
             if old is not None:
                 old.request_stop()
                 self._retired.append(old)
         self.recognizer = recognizer
-        self.model_error = None
         if self.options.threshold is not None and recognizer.model == self.options.model:
             recognizer.threshold = float(self.options.threshold)
         self.snapshot, self._matrix = None, None
@@ -432,7 +305,7 @@ class MainWindow(QMainWindow):
         self.threshold_slider.blockSignals(False)
         self.threshold_slider.setEnabled(True)
         self._show_threshold()
-        self.model_label.setText(f"Model: {MODEL_TITLES.get(recognizer.model, recognizer.model)}")
+        self.model_label.setText(f"Model: {title_of(recognizer.model)}")
         self._set_loading("Indexing known_faces...", busy=True)
         self.gallery = self._gallery_service()
         self.gallery.start(recognizer)
@@ -448,53 +321,6 @@ class MainWindow(QMainWindow):
         service.failed.connect(lambda error: service is self.gallery and self._on_gallery_failed(error),
                                Qt.QueuedConnection)
         return service
-
-    def _on_model_failed(self, error: BaseException) -> None:
-        loader = self.sender() if isinstance(self.sender(), ModelLoader) else self.loader
-        if self._closed:
-            return
-        model = loader.model or self.options.model
-        title = MODEL_TITLES.get(model, model)
-        reason = str(error) if isinstance(error, FacecamError) else f"{type(error).__name__}: {error}"
-        self._bar_loader, self._bar_model = loader, model
-        if loader is self.upgrade:  # the current model goes on; only the switch failed
-            current = MODEL_TITLES.get(self.recognizer.model, "") if self.recognizer is not None else ""
-            self.model_bar.failed(f"{title} is not ready ({reason}).", f"Keep {current}" if current else None)
-            return
-        self.model_error = reason
-        self._set_loading(None)
-        self.model_label.setText(f"Model: {title} (not loaded)")
-        self.people_panel.hint.setText("Faces are not recognised: the model is not loaded.")
-        self.model_bar.failed(f"The {title} model could not be loaded, so faces are not recognised: {reason}",
-                              "Use SFace" if model != "sface" else None)
-
-    def _retry_model(self) -> None:
-        if self._bar_loader is self.upgrade:
-            self._prepare_upgrade(self._upgrade_weights)
-        else:
-            self.model_bar.progress(f"Loading {MODEL_TITLES.get(self._bar_model, self._bar_model)}...", cancel=False)
-            self._load_model(self._bar_model, self.options.weights if self._bar_model == self.options.model else None)
-
-    def _choose_model_file(self) -> None:
-        title = MODEL_TITLES.get(self._bar_model, self._bar_model)
-        path = self.choose_file(f"Choose the {title} weights file")
-        if not path:
-            return
-        if self._bar_loader is self.upgrade:
-            self._prepare_upgrade(str(path))
-        else:
-            self.model_bar.progress(f"Loading {title}...", cancel=False)
-            self._load_model(self._bar_model, str(path))
-
-    def _keep_current_model(self) -> None:
-        """Keep SFace (the offer or a failed switch; remembered), or Use SFace after a failed first load."""
-        if self._bar_loader is self.upgrade:
-            self.upgrade.abandon()
-            self._remember_choice(KEEP_SFACE)
-            self.model_bar.hide()
-        else:
-            self.model_bar.progress("Loading SFace...", cancel=False)
-            self._load_model("sface")
 
     def _choose_file_dialog(self, title: str) -> str:
         path, _ = QFileDialog.getOpenFileName(self, title, "", "Model files (*.h5 *.onnx);;All files (*)")
@@ -634,14 +460,8 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _show_problem(self, message: str, retry_text: str = "Retry", *, problem: bool = True) -> None:
-        """The banner above the video: red for a problem, grey for the end of a video file (a normal state)."""
         self.source_problem = message
-        self.banner_label.setText(message)
-        self.retry_button.setText(retry_text)
-        colour = "#7a1f1f" if problem else "#3d4a57"
-        self.banner.setStyleSheet(f"#banner {{ background: {colour}; border-radius: 4px; }} "
-                                  f"#banner QLabel {{ color: white; font-weight: {'bold' if problem else 'normal'}; }}")
-        self.banner.show()
+        self.banner.show_message(message, retry_text, problem=problem)
         if self.last_frame is None:
             self.video.clear(message)
 
@@ -801,15 +621,16 @@ class MainWindow(QMainWindow):
     def window_state(self) -> WindowState:
         """What the status line shows now."""
         stats = self.pipeline.stats if self.pipeline is not None else None
-        if self.recognizer is None and (self.model_error is not None or not self.loader.busy):
+        if self.recognizer is None and (self.models.error is not None or not self.models.busy):
             recognition = "off: model not loaded"
         elif self.recognizer is None:
             recognition = "loading model"
         else:
             recognition = "starting"
-        model = self.recognizer.model if self.recognizer is not None else (self.loader.model or self.options.model)
+        model = self.recognizer.model if self.recognizer is not None else (self.models.loading_model
+                                                                            or self.options.model)
         snapshot = self.snapshot
-        return WindowState(fps=self.displayed_fps(), model_title=MODEL_TITLES.get(model, model),
+        return WindowState(fps=self.displayed_fps(), model_title=title_of(model),
                            rounds=stats.rounds if stats is not None else 0,
                            round_ms=stats.last_round_s * 1000 if stats is not None else 0.0,
                            latency_ms=stats.latency_s * 1000 if stats is not None else 0.0,
@@ -835,8 +656,7 @@ class MainWindow(QMainWindow):
         for dialog in (self.enroll_dialog, self.evaluate_dialog, self.message_box):
             if dialog is not None:
                 dialog.close()  # an indexing in progress in the evaluate dialog stops
-        self.loader.abandon()  # a model still loading is left to finish on its daemon thread
-        self.upgrade.abandon()
+        self.models.close()  # a model still loading is left to finish on its daemon thread
         workers = [w for w in (self.pipeline, self.gallery, *self._retired) if w is not None]
         sources = [w for w in (self.source, *self._old_sources) if w is not None]
         for worker in workers + sources:
@@ -850,16 +670,6 @@ class MainWindow(QMainWindow):
 
 def warm_up_annotator(annotator: FaceAnnotator) -> None:
     annotator.annotate(np.zeros((48, 64, 3), np.uint8), [Label((4, 20, 20, 20), "Ag", 0.5)])
-
-
-def vgg_face_missing(model_dir: str | None) -> bool:
-    """True when VGG-Face's weights are neither named by FACECAM_VGGFACE_WEIGHTS nor in the model folder."""
-    from facecam import models  # noqa: PLC0415
-    from facecam.embedders import ENV_VGGFACE_WEIGHTS  # noqa: PLC0415
-
-    if os.environ.get(ENV_VGGFACE_WEIGHTS, "").strip():
-        return False
-    return not (models.model_dir(model_dir) / models.get_model("vgg-face").filename).exists()
 
 
 def evaluate_available() -> bool:
