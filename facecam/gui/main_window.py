@@ -296,7 +296,8 @@ class MainWindow(QMainWindow):
         self.recognizer = recognizer
         if self.options.threshold is not None and recognizer.model == self.options.model:
             recognizer.threshold = float(self.options.threshold)
-        self.snapshot, self._matrix = None, None
+        self.snapshot = None  # the new pipeline starts with the new gallery's first snapshot (the old matrix
+        # stays for the old pipeline's last round: it has the old model's dimension)
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
         self.pipeline.paused = self.paused
