@@ -46,7 +46,8 @@ from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
 from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
-from facecam.gui.workers import GalleryService, GallerySnapshot, PipelineBridge, join_threads, run_task
+from facecam.gui.workers import (GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors, join_threads,
+                                 run_task)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.display_timer.start()
         self.status_timer.start()
         if recognizer is not None:
+            freeze_survivors()  # as after a load (workers.gc_paused): a recognizer built elsewhere is not re-scanned
             self._use_recognizer(recognizer)
         else:
             self.models.start()

