@@ -32,12 +32,13 @@ from typing import Callable
 import numpy as np
 from PyQt5.QtCore import QTimer, QUrl, Qt
 from PyQt5.QtGui import QDesktopServices, QKeySequence
-from PyQt5.QtWidgets import (QAction, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                             QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QAction, QFileDialog, QMainWindow, QMessageBox,
+                             QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
 from facecam.errors import CameraError
+from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.model_bar import ModelBar
 from facecam.gui.model_control import ModelControl, title_of
@@ -52,7 +53,6 @@ from facecam.gui.workers import build_recognizer as default_build_recognizer
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
 CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this
-THRESHOLD_RANGE = (0.05, 1.50)  # the slider's cosine-distance range
 
 
 @dataclass
@@ -162,29 +162,13 @@ class MainWindow(QMainWindow):
         self.banner_label, self.retry_button, self.choose_source_button = (
             self.banner.label, self.banner.retry_button, self.banner.choose_button)
 
-        self.threshold_slider = QSlider(Qt.Horizontal)
-        self.threshold_slider.setRange(int(THRESHOLD_RANGE[0] * 100), int(THRESHOLD_RANGE[1] * 100))
-        self.threshold_slider.setEnabled(False)
-        self.threshold_slider.setToolTip("Cosine distance above which a face is Unknown: lower is stricter")
-        self.threshold_slider.valueChanged.connect(self._on_threshold_slider)
-        self.threshold_label = QLabel("threshold -")
-        self.threshold_label.setMinimumWidth(110)
-        self.distances_box = QCheckBox("Show distances")
-        self.distances_box.setChecked(True)
-        self.distances_box.setToolTip("Show the cosine distance after each name: the threshold's scale, lower is "
-                                      "closer; a name is given below the threshold")
-        self.distances_box.toggled.connect(self.set_show_distances)
-        self.model_label = QLabel("Model: -")
-        for widget in (self.threshold_slider, self.distances_box):
-            widget.setFocusPolicy(Qt.NoFocus)  # keys go to the window's shortcuts, not to a button
-        controls = QHBoxLayout()
-        controls.setContentsMargins(6, 2, 6, 2)
-        controls.addWidget(QLabel("Threshold:"))
-        controls.addWidget(self.threshold_slider, 1)
-        controls.addWidget(self.threshold_label)
-        controls.addWidget(self.distances_box)
-        controls.addSpacing(12)
-        controls.addWidget(self.model_label)
+        self.controls = ControlsRow()
+        self.controls.threshold_changed.connect(self.set_threshold)
+        self.controls.distances_box.toggled.connect(self.set_show_distances)
+        # the parts tests and the evaluate dialog use
+        self.threshold_slider, self.threshold_label, self.distances_box, self.model_label = (
+            self.controls.threshold_slider, self.controls.threshold_label, self.controls.distances_box,
+            self.controls.model_label)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -193,7 +177,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.model_bar)
         left_layout.addWidget(self.banner)
         left_layout.addWidget(self.video, 1)
-        left_layout.addLayout(controls)
+        left_layout.addWidget(self.controls)
 
         self.people_panel = PeoplePanel()
         self.people_panel.open_person.connect(self.open_person_folder)
@@ -303,10 +287,6 @@ class MainWindow(QMainWindow):
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
         self.pipeline.paused = self.paused
-        self.threshold_slider.blockSignals(True)
-        self.threshold_slider.setValue(int(round(recognizer.threshold * 100)))
-        self.threshold_slider.blockSignals(False)
-        self.threshold_slider.setEnabled(True)
         self._show_threshold()
         self.model_label.setText(f"Model: {title_of(recognizer.model)}")
         self._set_loading("Indexing known_faces...", busy=True)
@@ -545,9 +525,6 @@ class MainWindow(QMainWindow):
             self.toggle_full_screen()
 
     # ================================================================== threshold
-    def _on_threshold_slider(self, value: int) -> None:
-        self.set_threshold(value / 100.0)
-
     def set_threshold(self, threshold: float) -> None:
         """Takes effect at once: the recognizer matches with it from the next face on, and every face is
         re-voted (pipeline.reset) so no label made with the old threshold lingers."""
@@ -560,9 +537,8 @@ class MainWindow(QMainWindow):
 
     def _show_threshold(self) -> None:
         if self.recognizer is not None:
-            default = config.MODELS[self.recognizer.model].threshold if self.recognizer.model in config.MODELS else None
-            note = " (default)" if default is not None and abs(default - self.recognizer.threshold) < 5e-4 else ""
-            self.threshold_label.setText(f"{self.recognizer.threshold:.2f}{note}")
+            model = config.MODELS.get(self.recognizer.model)
+            self.controls.show_threshold(self.recognizer.threshold, model.threshold if model is not None else None)
 
     # ================================================================== enroll
     def enroll(self) -> None:

@@ -72,12 +72,12 @@ def test_no_weights_recognises_with_sface_at_once_then_downloads_indexes_and_swi
     assert "VGG-Face (580 MB) is not downloaded" in bar.label.text()
     assert visible_buttons(bar) == ["Download", "Choose file...", "Keep SFace"]
     assert QApplication.activeModalWidget() is None  # nothing modal: the window works meanwhile
-    qtbot.waitUntil(lambda: window.recognizer is sface_recognizer, timeout=5000)
+    qtbot.waitUntil(lambda: window.recognizer is sface_recognizer, timeout=15000)
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
     assert builder.calls == [("sface", None)]
 
     bar.download_button.click()
-    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0 and "MB" in bar.label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0 and "MB" in bar.label.text(), timeout=15000)
     assert "Downloading VGG-Face" in bar.label.text() and visible_buttons(bar) == ["Cancel"]
     wait_for_names(qtbot, window, {"Tony_Blair"})  # recognition goes on during the download
     served.hold.set()
@@ -98,15 +98,15 @@ def test_cancel_then_retry_resumes_and_keep_sface_is_remembered(make_window, qtb
     window = make_window(recognizer=None, build=builder, model="vgg-face", model_dir=str(model_dir))
     bar = window.model_bar
     bar.download_button.click()
-    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0, timeout=15000)
     bar.cancel_button.click()
-    qtbot.waitUntil(lambda: bar.state == "failed", timeout=5000)
+    qtbot.waitUntil(lambda: bar.state == "failed", timeout=15000)
     assert "cancelled" in bar.label.text() and visible_buttons(bar) == ["Retry", "Choose file...", "Keep SFace"]
     assert window.recognizer is sface_recognizer  # SFace goes on
     partial = model_dir / (VGG_FILE + ".part")
     assert partial.is_file() and partial.stat().st_size > 0
     bar.retry_button.click()  # resumes where it stopped (a Range request)
-    qtbot.waitUntil(lambda: len(served.ranges) == 2, timeout=5000)
+    qtbot.waitUntil(lambda: len(served.ranges) == 2, timeout=15000)
     assert served.ranges[0] is None and served.ranges[1].startswith("bytes=")
     bar.keep_button.click()  # changed our mind: keep SFace (the download in progress stops)
     assert not bar.isVisible()
@@ -115,7 +115,7 @@ def test_cancel_then_retry_resumes_and_keep_sface_is_remembered(make_window, qtb
 
     again = make_window(recognizer=None, build=builder, model="vgg-face", model_dir=str(model_dir))
     assert not again.model_bar.isVisible()  # remembered: no offer this time
-    qtbot.waitUntil(lambda: again.recognizer is sface_recognizer, timeout=5000)
+    qtbot.waitUntil(lambda: again.recognizer is sface_recognizer, timeout=15000)
     assert "VGG-Face" in again.vgg_action.text()  # Tools > Use VGG-Face... brings the offer back
     again.vgg_action.trigger()
     assert again.model_bar.isVisible() and again.model_bar.state == "offer"
@@ -137,5 +137,5 @@ def test_a_chosen_weights_file_is_used_and_remembered(make_window, qtbot, tmp_pa
 
     builder.calls.clear()
     again = make_window(recognizer=None, build=builder, model="vgg-face", model_dir=str(tmp_path / "models"))
-    qtbot.waitUntil(lambda: len(builder.calls) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: len(builder.calls) == 1, timeout=15000)
     assert builder.calls == [("vgg-face", str(weights))] and not again.model_bar.isVisible()
