@@ -289,6 +289,7 @@ class MainWindow(QMainWindow):
         self.pipeline.paused = self.paused
         self._show_threshold()
         self.model_label.setText(f"Model: {title_of(recognizer.model)}")
+        self.vgg_action.setEnabled(recognizer.model != "vgg-face")
         self._set_loading("Indexing known_faces...", busy=True)
         self.gallery = self._gallery_service()
         self.gallery.start(recognizer)
