@@ -22,14 +22,18 @@ the job. ``unicode_text=False`` forces the ASCII fallback.
 Practical advice:
 
 * Build the annotator once; ``annotate`` costs well under a millisecond per face.
-* Boxes partly outside the frame are clipped; labels stay inside the frame: above the
-  box, or just inside its top edge when the box touches the top of the frame.
+* Boxes partly outside the frame are clipped. Labels are laid out together
+  (:meth:`FaceAnnotator.label_rects`): each goes above its box, else just inside its top
+  edge, else below it, else as near as it fits, and never over another label or
+  outside the frame (two faces side by side keep both names whole).
 * ``font_scale`` and ``thickness`` are relative to the frame: text height is about
   1/30 of the frame height at ``font_scale=1`` (16 px at 480p, 36 px at 1080p) and the
   box line is ``thickness`` pixels at 480p, scaled with the frame.
-* Distances: ``show_distances=True`` appends the cosine distance ("0.32", lower is a
-  closer match) or, with ``as_similarity=True``, ``1 - distance`` as a percentage.
-  The percentage is not a probability: a VGG-Face match may be at 35 %.
+* One number convention everywhere (the window, ``watch`` videos): ``show_distances=True``
+  appends the **cosine distance** to a known person's name ("Ann 0.32"; lower is a closer
+  match), the same scale as the threshold (``--threshold``, the window's slider): a name
+  is given when the distance is below the threshold. "Unknown" carries no number (its
+  distance is to someone it is not).
 """
 
 from __future__ import annotations
@@ -99,7 +103,6 @@ class FaceAnnotator:
         thickness: int = 2,
         font_scale: float = 1.0,
         show_distances: bool = False,
-        as_similarity: bool = False,
         show_track_ids: bool = False,
         unicode_text: bool | None = None,
     ) -> None:
@@ -111,7 +114,6 @@ class FaceAnnotator:
         self.thickness = int(thickness)
         self.font_scale = float(font_scale)
         self.show_distances = bool(show_distances)
-        self.as_similarity = bool(as_similarity)
         self.show_track_ids = bool(show_track_ids)
         has_fontface = hasattr(cv2, "FontFace")
         if unicode_text and not has_fontface:
@@ -129,7 +131,7 @@ class FaceAnnotator:
         return self.known_colour if label.name is not None else self.unknown_colour
 
     def text_for(self, label: Label) -> str:
-        """The label's text: "#3 Obama 0.32", "Unknown", "..." (depending on the options)."""
+        """The label's text: "#3 Obama 0.32", "Unknown", "..." (depending on the options; no number for Unknown)."""
         parts = []
         if self.show_track_ids and label.track_id is not None:
             parts.append(f"#{label.track_id}")
@@ -137,11 +139,9 @@ class FaceAnnotator:
             parts.append("...")
         else:
             parts.append(label.name if label.name is not None else "Unknown")
-            if self.show_distances and label.distance is not None and math.isfinite(label.distance):
-                if self.as_similarity:
-                    parts.append(f"{round(100 * (1 - label.distance))}%")
-                else:
-                    parts.append(f"{label.distance:.2f}")
+            if (self.show_distances and label.name is not None and label.distance is not None
+                    and math.isfinite(label.distance)):
+                parts.append(f"{label.distance:.2f}")
         text = " ".join(parts)
         return text if self._font is not None else transliterate(text)
 
@@ -151,37 +151,33 @@ class FaceAnnotator:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"bgr_frame: expected a uint8 (H, W, 3) image, got {frame.dtype} {frame.shape}")
         out = np.array(frame, copy=True, order="C")
-        height, width = out.shape[:2]
-        scale = height / 480.0
-        thickness = max(1, round(self.thickness * scale))
-        text_px = max(10, round(height / 30 * self.font_scale))
-        for label in items:
-            self._draw(out, label, thickness, text_px)
+        thickness, text_px = self._sizes(out.shape[0])
+        drawn = [(label, box, self.colour_for(label)) for label in items
+                 if (box := _frame_box(label.box, out.shape, thickness)) is not None]
+        for _label, (x1, y1, x2, y2), colour in drawn:
+            cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_8)
+        patches = [self._label_patch(self.text_for(label), colour, text_px) for label, _box, colour in drawn]
+        rects = _layout([box for _label, box, _colour in drawn], [p.shape[:2] for p in patches], out.shape,
+                        thickness)
+        for patch, (px, py, _w, _h) in zip(patches, rects):
+            _paste(out, patch, px, py)
         return out
+
+    def label_rects(self, frame_shape: tuple[int, ...], items: Iterable[Label]) -> list[tuple[int, int, int, int]]:
+        """Where :meth:`annotate` puts each drawn label, ``(x, y, w, h)`` in frame pixels (boxes wholly
+        outside the frame or invalid get none): inside the frame, never overlapping one another
+        unless the frame has no room left."""
+        thickness, text_px = self._sizes(frame_shape[0])
+        drawn = [(label, box) for label in items if (box := _frame_box(label.box, frame_shape, thickness)) is not None]
+        sizes = [self._label_patch(self.text_for(label), self.colour_for(label), text_px).shape[:2]
+                 for label, _box in drawn]
+        return _layout([box for _label, box in drawn], sizes, frame_shape, thickness)
 
     # ------------------------------------------------------------------ internals
 
-    def _draw(self, out: np.ndarray, label: Label, thickness: int, text_px: int) -> None:
-        height, width = out.shape[:2]
-        x, y, w, h = (float(v) for v in label.box)
-        if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
-            return
-        x1, y1, x2, y2 = x, y, x + w - 1, y + h - 1
-        if x2 < 0 or y2 < 0 or x1 > width - 1 or y1 > height - 1:
-            return  # entirely outside
-        margin = thickness + 1  # clip far-away corners so OpenCV gets small integers
-        x1, x2 = (int(round(min(max(v, -margin), width - 1 + margin))) for v in (x1, x2))
-        y1, y2 = (int(round(min(max(v, -margin), height - 1 + margin))) for v in (y1, y2))
-        colour = self.colour_for(label)
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_8)
-
-        patch = self._label_patch(self.text_for(label), colour, text_px)
-        ph, pw = patch.shape[:2]
-        top = y1 - (thickness + 1) // 2  # the outer edge of the box line
-        py = top - ph if top - ph >= 0 else max(y1, 0)  # above, or inside when the box touches the top
-        py = min(py, height - ph)
-        px = min(max(x1 - (thickness + 1) // 2, 0), width - pw)
-        _paste(out, patch, px, py)
+    def _sizes(self, height: int) -> tuple[int, int]:
+        """Box line thickness and text height in pixels for a frame ``height`` pixels high."""
+        return max(1, round(self.thickness * height / 480.0)), max(10, round(height / 30 * self.font_scale))
 
     def _label_patch(self, text: str, colour: BGR, text_px: int) -> np.ndarray:
         pad = max(2, text_px // 5)
@@ -199,6 +195,53 @@ class FaceAnnotator:
         patch = np.full((th + baseline + 2 * pad, tw + 2 * pad, 3), colour, np.uint8)
         cv2.putText(patch, text, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, weight, cv2.LINE_AA)
         return patch
+
+
+def _frame_box(box, frame_shape, thickness: int) -> tuple[int, int, int, int] | None:
+    """``(x1, y1, x2, y2)`` corners of an xywh box, far corners clipped near the frame; None when the box is
+    invalid or wholly outside."""
+    height, width = frame_shape[:2]
+    x, y, w, h = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        return None
+    x1, y1, x2, y2 = x, y, x + w - 1, y + h - 1
+    if x2 < 0 or y2 < 0 or x1 > width - 1 or y1 > height - 1:
+        return None
+    margin = thickness + 1  # clip far-away corners so OpenCV gets small integers
+    x1, x2 = (int(round(min(max(v, -margin), width - 1 + margin))) for v in (x1, x2))
+    y1, y2 = (int(round(min(max(v, -margin), height - 1 + margin))) for v in (y1, y2))
+    return x1, y1, x2, y2
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _layout(boxes: list[tuple[int, int, int, int]], sizes: list[tuple[int, int]], frame_shape,
+            thickness: int) -> list[tuple[int, int, int, int]]:
+    """One ``(x, y, w, h)`` per label: inside the frame, not over an already placed label.
+
+    Labels are placed top to bottom (then left to right). Each tries, in order: above its
+    box, inside its top edge, below it; then further up, then further down, in steps of
+    its own height; if the frame is full, the first place inside the frame.
+    """
+    height, width = frame_shape[:2]
+    half = (thickness + 1) // 2
+    placed: list[tuple[int, int, int, int] | None] = [None] * len(boxes)
+    for index in sorted(range(len(boxes)), key=lambda i: (boxes[i][1], boxes[i][0])):
+        x1, y1, _x2, y2 = boxes[index]
+        ph, pw = sizes[index]
+        px = min(max(x1 - half, 0), max(width - pw, 0))
+        above, below, inside = y1 - half - ph, y2 + half + 1, max(y1, 0)
+        tries = [above, inside, below]
+        tries += [above - k * ph for k in range(1, height // max(ph, 1) + 1)]
+        tries += [below + k * ph for k in range(1, height // max(ph, 1) + 1)]
+        candidates = [(px, py, pw, ph) for py in tries if 0 <= py <= height - ph]
+        fallback = (px, min(max(inside, 0), max(height - ph, 0)), pw, ph)
+        others = [rect for rect in placed if rect is not None]
+        placed[index] = next((c for c in candidates if not any(_overlaps(c, o) for o in others)),
+                             candidates[0] if candidates else fallback)
+    return [rect for rect in placed if rect is not None]
 
 
 def _paste(out: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:

@@ -602,10 +602,18 @@ class GalleryWatcher:
     def refresh_now(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 1.0) -> bool:
+    def stop(self, timeout: float | None = 1.0) -> bool:
+        self.request_stop()
+        return self.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the watcher to stop after the refresh in progress; returns at once (see :meth:`join`)."""
         self._stop.set()
         self._wake.set()
-        thread, self._thread = self._thread, None
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the watcher thread to end (None: as long as it takes); True when it has ended."""
+        thread = self._thread
         if thread is None:
             return True
         thread.join(timeout)

@@ -210,20 +210,6 @@ def read_image_bytes(data: bytes, name: str) -> np.ndarray:
     return np.ascontiguousarray(_upright(image, header.orientation))
 
 
-def bgr_to_rgb(bgr: np.ndarray) -> np.ndarray:
-    """The same image with channels in RGB order, as a new C-contiguous array.
-
-    The one place in facecam where channel order changes (OpenCV gives BGR,
-    the models take RGB). Accepts ``(..., 3)`` arrays of any dtype.
-    """
-    return _swap_channels(bgr, "bgr_to_rgb")
-
-
-def rgb_to_bgr(rgb: np.ndarray) -> np.ndarray:
-    """The same image with channels in BGR order, as a new C-contiguous array (see :func:`bgr_to_rgb`)."""
-    return _swap_channels(rgb, "rgb_to_bgr")
-
-
 # --- Reading files -----------------------------------------------------------------
 
 
@@ -696,13 +682,6 @@ def _upright(image: np.ndarray, orientation: int) -> np.ndarray:
 # --- Small helpers ---------------------------------------------------------------------------
 
 
-def _swap_channels(image: np.ndarray, function: str) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim < 3 or array.shape[-1] != 3:
-        raise ValueError(f"{function}: expected an (H, W, 3) image, got shape {array.shape}")
-    return np.ascontiguousarray(array[..., ::-1])
-
-
 def _display(name: PathLike | bytes) -> str:
     """``name`` as one printable line: control characters and undecodable bytes escaped."""
     try:
@@ -740,5 +719,5 @@ def _u32le(data: bytes, pos: int) -> int:
 
 __all__ = [
     "IMAGE_EXTENSIONS", "MAX_FILE_BYTES", "MAX_JPEG_PIXELS", "MAX_PIXELS", "MAX_SIDE", "MIN_SIDE",
-    "bgr_to_rgb", "image_size", "is_image_name", "read_image", "read_image_bytes", "rgb_to_bgr",
+    "image_size", "is_image_name", "read_image", "read_image_bytes",
 ]

@@ -28,12 +28,10 @@ from typing import Callable
 import numpy as np
 
 from facecam.annotate import Label
-from facecam.images import bgr_to_rgb
 from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.recognizer import Recognizer
-from facecam.sources import Frame
 from facecam.tracker import FaceTracker, Track
-from facecam.types import Face, Faces, Match
+from facecam.types import Face, Faces, Frame, Match, bgr_to_rgb
 
 
 @dataclass(frozen=True)
@@ -121,22 +119,37 @@ class LivePipeline:
 
     # ----------------------------------------------------------- worker thread
     def start(self) -> "LivePipeline":
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="facecam-recognition", daemon=True)
             self._thread.start()
         return self
 
-    def stop(self, timeout: float = 1.0) -> bool:
-        """Stop the worker; True when it finished within ``timeout`` (a round in progress is not interrupted)."""
+    def request_stop(self) -> None:
+        """Ask the worker to stop after its current round; returns at once (see :meth:`join`)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        thread, self._thread = self._thread, None
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end (``None``: as long as it takes); True when it has ended.
+
+        The thread handle is kept until the thread has really ended, so a join that timed out
+        can be repeated (closing the window asks every thread first, then joins each).
+        """
+        thread = self._thread
         if thread is None:
             return True
         thread.join(timeout)
-        return not thread.is_alive()
+        if thread.is_alive():
+            return False
+        self._thread = None
+        return True
+
+    def stop(self, timeout: float | None = 1.0) -> bool:
+        """:meth:`request_stop` then :meth:`join` (a round in progress is not interrupted)."""
+        self.request_stop()
+        return self.join(timeout)
 
     @property
     def running(self) -> bool:
@@ -147,11 +160,6 @@ class LivePipeline:
         with self._cond:
             self._slot = (frame, time.monotonic())
             self._cond.notify()
-
-    def idle(self) -> bool:
-        """True when no frame is waiting (the worker is free or working on the last one)."""
-        with self._cond:
-            return self._slot is None
 
     def _run(self) -> None:
         while not self._stop.is_set():

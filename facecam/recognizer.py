@@ -21,10 +21,10 @@ from facecam.align import align_faces
 from facecam.detector import Detector
 from facecam.embedders.base import Embedder
 from facecam.gallery import PhotoEmbedding
-from facecam.images import bgr_to_rgb, read_image
+from facecam.images import read_image
 from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.registry import DEFAULT_DETECTOR
-from facecam.types import Faces, Recognition
+from facecam.types import Faces, Recognition, bgr_to_rgb
 
 
 PHOTO_MIN_FACE_SIZE = 20  # gallery photos are always searched down to 20-pixel faces

@@ -38,6 +38,10 @@ Practical advice:
   else ends up in ``error`` (the thread stops): a camera index that does not exist, an
   unreadable file, a stream that does not answer within ``open_timeout_s``, and a
   source that stops delivering frames.
+* ``pause()`` / ``resume()`` hold a file where it is (the reader stops reading; the video
+  goes on from the same frame, at its own pace, after ``resume``). Cameras and streams
+  cannot be held: for them both do nothing (``paused`` stays False) and the consumer
+  freezes its picture instead.
 * To retry after an error (the GUI's Retry button): ``stop()`` and ``open_source()``
   again; a source is not restartable.
 * ``stop()`` returns within its timeout even if the backend is stuck in ``read()``
@@ -56,12 +60,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Protocol
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
 
 from facecam.errors import CameraError
+from facecam.types import Frame
 
 DEFAULT_FPS = 30.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
@@ -69,14 +74,6 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp
 # Extra time the watchdog gives a backend beyond its own timeout before reporting.
 _WATCHDOG_GRACE_S = 1.0
 _FAILED_READ_PAUSE_S = 0.02
-
-
-class Frame(NamedTuple):
-    """One captured frame: ``seq`` counts from 1 in reading order; unpack as a tuple."""
-
-    seq: int
-    t_source: float
-    bgr_frame: np.ndarray
 
 
 class Capture(Protocol):
@@ -210,6 +207,7 @@ class VideoSource:
                                  if stall_timeout_s is None else float(stall_timeout_s))
         self._cond = threading.Condition(threading.Lock())
         self._stop = threading.Event()
+        self._paused = False
         self._thread: threading.Thread | None = None
         self._frame: Frame | None = None
         self._taken = True
@@ -237,21 +235,50 @@ class VideoSource:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float = 1.0) -> bool:
-        """Ask the thread to stop and join it for at most ``timeout`` seconds.
+    def stop(self, timeout: float | None = 1.0) -> bool:
+        """Ask the thread to stop and join it for at most ``timeout`` seconds (:meth:`request_stop`
+        then :meth:`join`).
 
         Returns True when the thread has finished. False means the backend is stuck
         in ``read()`` or open; the daemon thread exits (and releases the capture) as soon
         as that call returns. Safe to call twice, or before start.
         """
+        self.request_stop()
+        return self.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the capture thread to stop; returns at once."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (None: until it ends) for the capture thread; True when it has ended."""
         thread = self._thread
         if thread is None:
             return True
-        thread.join(max(float(timeout), 0.0))
+        thread.join(None if timeout is None else max(float(timeout), 0.0))
         return not thread.is_alive()
+
+    def pause(self) -> bool:
+        """Hold a file at its current frame (the reader waits); True when held, False for live sources."""
+        if self.spec.live:
+            return False
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+        return True
+
+    def resume(self) -> None:
+        """Go on reading after :meth:`pause` (from the frame after the one shown, at the file's pace)."""
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        with self._cond:
+            return self._paused
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -451,6 +478,10 @@ class VideoSource:
         t_prev = -math.inf
         anchor: float | None = None  # wall time of video time 0, for realtime pacing of files
         while not self._stop.is_set():
+            if self._wait_while_paused():
+                anchor = None  # held: the video goes on from here, not in a burst to catch up
+            if self._stop.is_set():
+                return
             ok, image = capture.read()
             if self._stop.is_set() or self._error is not None:
                 return
@@ -493,6 +524,15 @@ class VideoSource:
                     return
             if not self._publish(Frame(seq, t_source, image)):
                 return
+
+    def _wait_while_paused(self) -> bool:
+        """Block while paused (files only); True if it waited."""
+        with self._cond:
+            if not self._paused:
+                return False
+            while self._paused and not self._stop.is_set():
+                self._cond.wait(0.1)
+            return True
 
     def _file_time(self, capture: Capture, seq: int, t_prev: float) -> float:
         # The container's timestamp when it is sane (variable frame rate files), else index / fps.

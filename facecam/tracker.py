@@ -7,7 +7,7 @@ How the live pipeline uses it (one detection worker, one painting GUI)::
     tracker = FaceTracker()
     # worker thread, once per detection round, on the newest frame:
     tracks = tracker.update(faces, t_source)            # faces: facecam.types.Faces
-    for track in tracker.tracks_needing_embedding(t_source, limit=1):
+    for track in tracker.tracks_needing_embedding(t_source)[:2]:
         face = track.face                                # raw box + landmarks for alignment
         match = recognise(bgr_frame, face)               # ~176 ms per face with VGG-Face
         tracker.add_match(track.id, match, t_source)
@@ -21,12 +21,9 @@ Practical advice:
   time the detector finished: velocities and ages are then in video seconds, and
   ``boxes_at(t)`` moves a box by exactly how far the painted frame is ahead of the
   frame the detector saw.
-* Embedding is the expensive part. Ask for ``limit=1`` or ``2`` faces per detection
-  round: new tracks come first, so a person who walks in gets a name within one round.
-* If embeddings run on another thread than ``update``, call
-  ``tracks_needing_embedding(..., claim=True)``: claimed tracks are not handed out
-  again until their result arrives through :meth:`FaceTracker.add_match` (or
-  ``claim_timeout_s`` passes), so one slow embedding is not queued three times.
+* Embedding is the expensive part. Embed one or two faces per detection round (the
+  first of ``tracks_needing_embedding``): new tracks come first, so a person who walks
+  in gets a name within one round.
 * Every public method takes a lock, so ``update`` (worker) and ``boxes_at`` (GUI) may be
   called from different threads. :class:`Track` objects are frozen snapshots: keep
   them, they never change under you.
@@ -162,8 +159,6 @@ class _State:
         self.distance: float | None = None
         self.last_embedded: float | None = None
         self.embedded_box: np.ndarray | None = None
-        self.claimed_at: float | None = None
-        self.claimed_box: np.ndarray | None = None
 
     def shift_to(self, t: float, horizon_s: float, max_shift_ratio: float) -> np.ndarray:
         """Constant-velocity offset from ``last_seen`` to ``t``, clamped in time and size."""
@@ -207,8 +202,10 @@ class FaceTracker:
     * ``max_missed`` - a track survives this many rounds in a row without a match
       (MTCNN misses a turned or blurred face now and then); ``max_age_s`` kills it
       sooner when detection rounds are slow.
-    * ``show_missed`` - :meth:`boxes_at` still shows a track missed this many rounds
-      (no flicker on a single missed detection, no ghost box for long).
+    * ``show_missed`` - :meth:`boxes_at` still shows a track missed this many rounds.
+      0 (the default): a box disappears with the first round that does not find its
+      face, so no ghost box lingers after a face left; the track itself lives on
+      (``max_missed``), so a face found again keeps its id and its name.
     * ``box_alpha`` - weight of the new detection in the smoothed box (1 = no smoothing).
     * ``velocity_beta`` - how fast the velocity follows the residuals (the beta of
       the alpha-beta filter; about ``box_alpha**2 / (2 - box_alpha)`` is well damped).
@@ -225,13 +222,12 @@ class FaceTracker:
         max_size_ratio: float = 2.0,
         max_missed: int = 5,
         max_age_s: float = 2.0,
-        show_missed: int = 1,
+        show_missed: int = 0,
         box_alpha: float = 0.5,
         velocity_beta: float = 0.15,
         vote_window: int = 5,
         predict_horizon_s: float = 0.25,
         max_shift_ratio: float = 0.5,
-        claim_timeout_s: float = 3.0,
     ) -> None:
         if not 0.0 < box_alpha <= 1.0 or not 0.0 <= velocity_beta <= 1.0:
             raise ValueError("box_alpha: expected a value in (0, 1]; velocity_beta: in [0, 1]")
@@ -248,7 +244,6 @@ class FaceTracker:
         self.vote_window = int(vote_window)
         self.predict_horizon_s = float(predict_horizon_s)
         self.max_shift_ratio = float(max_shift_ratio)
-        self.claim_timeout_s = float(claim_timeout_s)
         self._lock = threading.RLock()
         self._states: dict[int, _State] = {}
         self._next_id = 1
@@ -376,12 +371,6 @@ class FaceTracker:
         with self._lock:
             return [s.snapshot() for s in sorted(self._states.values(), key=lambda s: s.id)]
 
-    def get(self, track_id: int) -> Track | None:
-        """The live track ``track_id``, or None if it died (or never existed)."""
-        with self._lock:
-            state = self._states.get(track_id)
-            return None if state is None else state.snapshot()
-
     def reset(self) -> None:
         """Forget every track (e.g. the source changed). Ids still never repeat."""
         with self._lock:
@@ -405,9 +394,7 @@ class FaceTracker:
                 return False
             state.votes.append((match.name, float(match.distance)))
             state.last_embedded = float(t)
-            state.embedded_box = state.claimed_box if state.claimed_box is not None else state.box.copy()
-            state.claimed_at = None
-            state.claimed_box = None
+            state.embedded_box = state.box.copy()
             state.name, state.distance = self._vote(state)
             return True
 
@@ -430,9 +417,6 @@ class FaceTracker:
         t: float,
         recheck_s: float = 1.0,
         move_ratio: float = 0.5,
-        *,
-        limit: int | None = None,
-        claim: bool = False,
     ) -> list[Track]:
         """Tracks detected in the latest round that should be (re-)recognised now.
 
@@ -446,17 +430,14 @@ class FaceTracker:
            catches a wrong first result and an id that jumped to another person.
 
         Only tracks with a detection in the latest round are returned (their
-        ``face`` is fresh). ``limit`` caps the count: with ~176 ms per embedding,
-        ``limit=1`` or ``2`` keeps the detection rate up. ``claim=True`` marks the
-        returned tracks as in progress (see the module notes).
+        ``face`` is fresh). With ~176 ms per embedding, embedding the first one or
+        two keeps the detection rate up.
         """
         t = float(t)
         with self._lock:
             groups: tuple[list, list, list] = ([], [], [])
             for state in self._states.values():
                 if state.missed > 0:
-                    continue
-                if state.claimed_at is not None and t - state.claimed_at < self.claim_timeout_s:
                     continue
                 if state.last_embedded is None:
                     groups[0].append((state.first_seen, state.id, state))
@@ -465,12 +446,6 @@ class FaceTracker:
                 elif t - state.last_embedded > recheck_s:
                     groups[2].append((state.last_embedded, state.id, state))
             ordered = [s for group in groups for *_, s in sorted(group, key=lambda g: g[:2])]
-            if limit is not None:
-                ordered = ordered[: max(int(limit), 0)]
-            if claim:
-                for state in ordered:
-                    state.claimed_at = t
-                    state.claimed_box = state.box.copy()
             return [s.snapshot() for s in ordered]
 
 

@@ -4,7 +4,7 @@ Conventions (used everywhere in facecam):
 
 * Images are ``numpy.uint8`` arrays ``(H, W, 3)``. Names say the channel order:
   ``bgr_frame`` (what OpenCV reads) or ``rgb_face`` (what the models take).
-  The conversion happens once, in :func:`facecam.images.bgr_to_rgb`.
+  The conversion happens once, in :func:`bgr_to_rgb` (here).
 * Boxes are ``(x, y, w, h)`` in pixels of the image they were found in.
 * The five landmarks are, in this order, the person's own right eye, left eye,
   nose, right mouth corner, left mouth corner. The person's right eye is on the
@@ -14,11 +14,32 @@ Conventions (used everywhere in facecam):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
+
+
+def bgr_to_rgb(bgr: np.ndarray) -> np.ndarray:
+    """The same image with channels in RGB order, as a new C-contiguous array.
+
+    The one place in facecam where channel order changes (OpenCV gives BGR,
+    the models take RGB). Accepts ``(..., 3)`` arrays of any dtype.
+    """
+    array = np.asarray(bgr)
+    if array.ndim < 3 or array.shape[-1] != 3:
+        raise ValueError(f"bgr_to_rgb: expected an (H, W, 3) image, got shape {array.shape}")
+    return np.ascontiguousarray(array[..., ::-1])
+
+
+class Frame(NamedTuple):
+    """One video frame (facecam.sources captures them): ``seq`` counts from 1 in reading order,
+    ``t_source`` is the source's clock in seconds; unpack as a tuple."""
+
+    seq: int
+    t_source: float
+    bgr_frame: np.ndarray
 
 
 def _check_array(name: str, value, shape_tail: tuple, n: int | None) -> np.ndarray:

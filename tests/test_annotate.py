@@ -114,9 +114,9 @@ def test_text_options():
     assert a.text_for(Label((0, 0, 1, 1), pending=True)) == "..."
     b = FaceAnnotator(show_distances=True, show_track_ids=True)
     assert b.text_for(Label((0, 0, 1, 1), "Ann", 0.25, 3)) == "#3 Ann 0.25"
-    assert b.text_for(Label((0, 0, 1, 1), None, 0.812, 4)) == "#4 Unknown 0.81"
-    c = FaceAnnotator(show_distances=True, as_similarity=True)
-    assert c.text_for(Label((0, 0, 1, 1), "Ann", 0.25)) == "Ann 75%"
+    # one convention: the cosine distance (the threshold's scale) for a name; no number for Unknown
+    assert b.text_for(Label((0, 0, 1, 1), None, 0.812, 4)) == "#4 Unknown"
+    assert not hasattr(b, "as_similarity")
 
 
 def test_non_ascii_names(photo):
@@ -149,7 +149,7 @@ def test_label_from_track():
     (track,) = tracker.update(Faces(np.array([[10, 20, 30, 40]]), np.zeros((1, 5, 2)), np.ones(1)), 0.0)
     assert Label.from_track(track) == Label((10.0, 20.0, 30.0, 40.0), None, None, track.id, pending=True)
     tracker.add_match(track.id, Match("Ann", 0.3, 0.68), 0.0)
-    label = Label.from_track(tracker.get(track.id))
+    (label,) = [Label.from_track(t) for t in tracker.tracks()]
     assert (label.name, label.distance, label.pending) == ("Ann", pytest.approx(0.3), False)
 
 
@@ -158,3 +158,45 @@ def test_bad_input():
         FaceAnnotator().annotate(np.zeros((10, 10), np.uint8), [])
     with pytest.raises(ValueError):
         FaceAnnotator(thickness=0)
+
+
+def patch_share(image, rect, colour) -> float:
+    """Share of the pixels of ``rect`` (x, y, w, h) that have the label background ``colour``."""
+    x, y, w, h = rect
+    region = image[y:y + h, x:x + w].reshape(-1, 3).astype(int)
+    return float((np.abs(region - colour).sum(axis=1) < 30).mean())
+
+
+def test_labels_of_faces_side_by_side_neither_overlap_nor_leave_the_frame(photo):
+    """Two faces close together (a known one and a stranger) and one at the right edge: every label
+    whole, inside the frame, over no other label; each is drawn where label_rects says."""
+    annotator = FaceAnnotator(show_distances=True)
+    labels = [Label((100, 200, 90, 90), "Someone with a long name", 0.31),
+              Label((196, 205, 90, 90), None, 0.9),
+              Label((420, 40, 80, 80), "Edge of the frame", 0.2)]
+    rects = annotator.label_rects(photo.shape, labels)
+    assert len(rects) == 3
+    height, width = photo.shape[:2]
+    for x, y, w, h in rects:
+        assert x >= 0 and y >= 0 and x + w <= width and y + h <= height
+    for i in range(3):
+        for j in range(i + 1, 3):
+            a, b = rects[i], rects[j]
+            assert a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1], (a, b)
+    out = annotator.annotate(photo, labels)
+    # the pixels: each label's own background colour fills most of its rectangle (the text is the rest)
+    assert patch_share(out, rects[0], KNOWN_COLOUR) > 0.6
+    assert patch_share(out, rects[1], UNKNOWN_COLOUR) > 0.6
+    assert patch_share(out, rects[2], KNOWN_COLOUR) > 0.6
+    assert rects[2][0] + rects[2][2] == width  # pushed left to end at the right border, not cut
+
+
+def test_labels_of_a_row_of_faces_at_the_top_edge_do_not_overlap():
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    labels = [Label((10 + 40 * i, 0, 36, 36), None if i % 2 else f"Person {i}", 0.3) for i in range(7)]
+    rects = FaceAnnotator(show_distances=True).label_rects(frame.shape, labels)
+    assert len(rects) == 7
+    for i, a in enumerate(rects):
+        assert 0 <= a[0] and a[0] + a[2] <= 320 and 0 <= a[1] and a[1] + a[3] <= 240
+        for b in rects[i + 1:]:
+            assert a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1]

@@ -30,12 +30,10 @@ from facecam.images import (
     MAX_PIXELS,
     MAX_SIDE,
     MIN_SIDE,
-    bgr_to_rgb,
     image_size,
     is_image_name,
     read_image,
     read_image_bytes,
-    rgb_to_bgr,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -791,23 +789,6 @@ def test_is_image_name(name, expected):
 
 def test_image_extensions():
     assert IMAGE_EXTENSIONS == (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
-def test_channel_order_conversion():
-    bgr = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
-    rgb = bgr_to_rgb(bgr)
-    assert rgb.flags.c_contiguous and not np.shares_memory(rgb, bgr)
-    np.testing.assert_array_equal(rgb[..., 0], bgr[..., 2])
-    np.testing.assert_array_equal(rgb[..., 2], bgr[..., 0])
-    np.testing.assert_array_equal(rgb_to_bgr(rgb), bgr)
-    view = bgr[:, ::2]  # non-contiguous input
-    assert bgr_to_rgb(view).flags.c_contiguous
-    np.testing.assert_array_equal(bgr_to_rgb(view), view[..., ::-1])
-    for bad in (np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8)):
-        with pytest.raises(ValueError):
-            bgr_to_rgb(bad)
-        with pytest.raises(ValueError):
-            rgb_to_bgr(bad)
 
 
 def test_no_tensorflow_or_qt_is_imported():

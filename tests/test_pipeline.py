@@ -13,7 +13,7 @@ import numpy as np
 
 from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline
-from facecam.sources import Frame
+from facecam.types import Frame
 from facecam.types import Faces
 
 
@@ -96,3 +96,73 @@ def test_stop_returns_within_a_second_when_idle_and_threads_are_gone():
     assert pipeline.stop(timeout=1.0)
     assert time.monotonic() - started < 1.0
     assert not any(t.name == "facecam-recognition" and t.is_alive() for t in threading.enumerate())
+
+
+def test_the_slot_keeps_the_newest_waiting_frame():
+    """Frames submitted while the worker is busy (here: not started yet) replace each other: the worker
+    then takes the newest one, once, and none of the older ones."""
+    detector = SlowDetector(delay=0.0)
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4))
+    for seq in (1, 2, 3):
+        pipeline.submit(frame(seq))
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 3
+        while not detector.seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        assert pipeline.stop(timeout=None)
+    assert detector.seen == [3]
+
+
+def test_request_stop_then_join_keeps_the_handle_until_the_thread_ended():
+    """request_stop returns at once; a join that timed out during a long round can be repeated."""
+    detector = SlowDetector(delay=0.6)
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4)).start()
+    pipeline.submit(frame(1))
+    deadline = time.monotonic() + 3
+    while not detector.seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pipeline.request_stop()
+    assert not pipeline.join(timeout=0.0)        # the round in progress is not interrupted
+    assert pipeline.running
+    assert pipeline.join(timeout=None)           # the second join still has the thread to wait for
+    assert not pipeline.running
+    assert not any(t.name == "facecam-recognition" and t.is_alive() for t in threading.enumerate())
+
+
+def test_no_box_is_drawn_for_a_face_once_a_round_missed_it(tmp_path, sface_recognizer):
+    """Real MTCNN + SFace on a clip where Tony Blair leaves at 1.0 s (Putin stays): from the first round
+    on a frame without him, no frame drawn afterwards has a box on his side."""
+    import cv2
+
+    from clips import Actor, write_clip
+
+    clip = tmp_path / "leaves.avi"
+    write_clip(clip, (Actor("Tony_Blair", 5, 0.0, 1.0, 170, 240, sway_px=0),
+                      Actor("Vladimir_Putin", 5, 0.0, 9.0, 470, 240, sway_px=0)), seconds=1.6)
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(Frame(len(frames) + 1, len(frames) / 30.0, image))
+    capture.release()
+    pipeline = LivePipeline(sface_recognizer, lambda: GalleryMatrix.empty(sface_recognizer.embedder.dim))
+    left_boxes = []   # (t of the frame drawn, boxes on the left half) for every frame
+    missed_at = None  # the time of the first round that no longer sees him
+    for index, item in enumerate(frames):
+        if index % 4 == 0:  # a recognition round every 4th frame, as when the model is slower than the video
+            pipeline.process(item)
+            if item.t_source >= 1.0 and missed_at is None:
+                missed_at = item.t_source
+        left = [label.box for label in pipeline.labels_at(item.t_source) if label.box[0] + label.box[2] / 2 < 320]
+        left_boxes.append((item.t_source, left))
+    assert missed_at is not None
+    assert any(left for t, left in left_boxes if t < 1.0)  # he was boxed while there
+    after = [(t, left) for t, left in left_boxes if t >= missed_at]
+    assert len(after) >= 10 and all(not left for _, left in after), after[:3]
+    assert all(label.box[0] > 320 for label in pipeline.labels_at(frames[-1].t_source))  # Putin still boxed
+    assert pipeline.labels_at(frames[-1].t_source)

@@ -11,7 +11,7 @@ import numpy as np
 from facecam.images import read_image
 from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline, RoundResult
-from facecam.sources import Frame
+from facecam.types import Frame
 
 from tests.conftest import PEOPLE
 

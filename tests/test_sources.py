@@ -14,7 +14,8 @@ import pytest
 
 from facecam import sources
 from facecam.errors import CameraError
-from facecam.sources import DEFAULT_FPS, Frame, SourceSpec, open_source, parse_source
+from facecam.sources import DEFAULT_FPS, SourceSpec, open_source, parse_source
+from facecam.types import Frame
 
 PHOTO = Path("/work/shared/facedata/face_recognition/examples/obama.jpg")
 N_FRAMES = 45
@@ -352,3 +353,36 @@ def test_file_url_and_pathlike(videos):
     path = videos["MJPG"]
     assert parse_source(path).kind == "file"
     assert parse_source("file://" + os.fspath(path)) == parse_source(path)
+
+
+def test_pause_holds_a_file_where_it_is_and_resume_goes_on_from_there(videos):
+    source = open_source(videos["MJPG"])  # 45 frames at 60 fps: 0.75 s of video
+    try:
+        first = source.latest(timeout=2.0)
+        assert first is not None
+        time.sleep(0.1)
+        assert source.pause() and source.paused
+        time.sleep(0.05)  # a read in progress finishes
+        held = source.frames_read
+        time.sleep(0.8)  # longer than the whole clip: without the hold it would have ended
+        assert source.frames_read <= held + 1 and not source.done
+        shown = source.latest()
+        source.resume()
+        assert not source.paused
+        frames = drain(source)
+        assert source.ended and source.error is None
+        # the video went on from the held frame: every index after it, none skipped by the pause
+        indices = [decode_index(f.bgr_frame) for f in frames]
+        assert frames[0].seq <= shown.seq + 2 and indices[-1] == N_FRAMES - 1
+        assert frames[0].t_source - shown.t_source < 0.1
+    finally:
+        source.stop()
+
+
+def test_a_camera_cannot_be_paused():
+    source = open_source(0, backend=lambda spec: FakeCapture(period=0.01))
+    try:
+        assert not source.pause() and not source.paused
+        assert source.latest(timeout=1) is not None
+    finally:
+        source.stop()

@@ -20,7 +20,8 @@ def yunet():
 
 
 def rgb(path):
-    from facecam.images import bgr_to_rgb, read_image
+    from facecam.images import read_image
+    from facecam.types import bgr_to_rgb
 
     return bgr_to_rgb(read_image(path))
 

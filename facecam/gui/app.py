@@ -122,12 +122,18 @@ def create_app(argv: Sequence[str] | None = None):
 
 
 def start_window(args: argparse.Namespace):
-    """QApplication, hooks and the shown window (the caller runs the event loop)."""
+    """QApplication, hooks and the shown window (the caller runs the event loop). The window is None when
+    the user chose Quit because --known-faces names no folder."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app = create_app()
     hooks = ExceptionHooks(app).install()
+    from facecam.gui.known_faces_dialog import resolve_known_faces  # noqa: PLC0415
     from facecam.gui.main_window import MainWindow  # noqa: PLC0415
 
+    known_faces = resolve_known_faces(Path(args.known_faces))  # asks when the folder does not exist
+    if known_faces is None:
+        return app, None, hooks
+    args.known_faces = known_faces
     window = MainWindow(options_from_args(args))
     window.show()
     window.activateWindow()
@@ -140,6 +146,10 @@ def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
     """The window's entry point (``facecam-window``, ``facecam window``, ``main.py``): the exit code."""
     args = build_parser(prog).parse_args(argv)
     app, window, _hooks = start_window(args)
+    if window is None:
+        print(f"facecam: known_faces folder {args.known_faces} does not exist; give an existing folder with "
+              "--known-faces DIR", file=sys.stderr)
+        return 2
     return int(app.exec_())
 
 

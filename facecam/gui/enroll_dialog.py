@@ -22,7 +22,8 @@ from PyQt5.QtWidgets import (QAbstractItemView, QButtonGroup, QCompleter, QDialo
 from facecam.errors import FacecamError
 from facecam.gui.people_panel import pixmap_from_bgr
 from facecam.gui.workers import run_task
-from facecam.images import bgr_to_rgb
+from facecam.tracker import iou_matrix
+from facecam.types import bgr_to_rgb
 
 CROP_MARGIN = 0.5      # face crop: the face box grown by half its size on every side (a square)
 JPEG_QUALITY = 95
@@ -40,16 +41,6 @@ def face_crop(bgr_frame: np.ndarray, box, margin: float = CROP_MARGIN) -> np.nda
     x0, y0 = max(left, 0), max(top, 0)
     x1, y1 = min(left + side, width), min(top + side, height)
     return np.ascontiguousarray(bgr_frame[y0:y1, x0:x1])
-
-
-def box_iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def encode_jpeg(bgr_image: np.ndarray) -> bytes:
@@ -301,7 +292,7 @@ class EnrollDialog(QDialog):
         if self._shot_box is None:
             index = 0  # the largest face
         else:
-            overlaps = [box_iou(self._shot_box, face.box) for face in faces]
+            overlaps = iou_matrix(self._shot_box, faces.boxes)[0]
             index = int(np.argmax(overlaps))
             if overlaps[index] < 0.2:
                 return  # the person moved away or is hidden: try the next frame

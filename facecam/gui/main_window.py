@@ -5,9 +5,19 @@ only pulls the newest frame on a timer, asks the pipeline for the labels at that
 frame's time, draws them (FaceAnnotator) and paints. Frames that arrive between two
 ticks are never drawn.
 
+The window composes small widgets, one job each: VideoView (the picture), ModelBar (model
+files: the VGG-Face download offer, progress, failures; never modal), StatusLine (what runs,
+a persistent error, work in progress), PeoplePanel, and the source banner.
+
+With no VGG-Face weights (the default model) the window does not wait: it recognises with
+SFace at once and the ModelBar offers "Download / Choose file... / Keep SFace"; a download
+(or a chosen file) is built and known_faces indexed for it in the background, then the
+window switches. The choice is remembered in the settings (``window.vgg-face``).
+
 Tests build it with their own pieces: ``MainWindow(WindowOptions(source=clip, ...),
-recognizer=sface_recognizer)`` skips model loading; ``source_backend`` fakes a camera;
-``open_url`` and ``confirm`` replace the desktop and the confirmation dialog.
+recognizer=sface_recognizer)`` skips model loading; ``build_recognizer`` replaces the model
+builder; ``source_backend`` fakes a camera; ``open_url``, ``confirm`` and ``choose_file``
+replace the desktop, the confirmation dialog and the file picker.
 """
 
 from __future__ import annotations
@@ -22,22 +32,28 @@ from typing import Callable
 import numpy as np
 from PyQt5.QtCore import QTimer, QUrl, Qt
 from PyQt5.QtGui import QDesktopServices, QKeySequence
-from PyQt5.QtWidgets import (QAction, QCheckBox, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                             QProgressBar, QProgressDialog, QPushButton, QSlider, QSplitter, QToolBar, QVBoxLayout,
-                             QWidget)
+from PyQt5.QtWidgets import (QAction, QFileDialog, QMainWindow, QMessageBox,
+                             QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
-from facecam.errors import CameraError, FacecamError
+from facecam.errors import CameraError
+from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
+from facecam.gui.model_bar import ModelBar
+from facecam.gui.model_control import ModelControl, title_of
 from facecam.gui.people_panel import PeoplePanel
+from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
+from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
-from facecam.gui.workers import GalleryService, GallerySnapshot, ModelLoader, PipelineBridge, join_threads, run_task
+from facecam.gui.workers import (GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors, join_threads,
+                                 run_task)
+from facecam.gui.workers import build_recognizer as default_build_recognizer
 from facecam.registry import MODEL_TITLES
 
-SHUTDOWN_BUDGET_S = 0.9
-THRESHOLD_RANGE = (0.05, 1.50)  # the slider's cosine-distance range
+JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
+CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this
 
 
 @dataclass
@@ -67,7 +83,8 @@ class MainWindow(QMainWindow):
     def __init__(self, options: WindowOptions | None = None, *, recognizer=None,
                  build_recognizer: Callable | None = None, source_backend=None,
                  open_url: Callable[[QUrl], object] | None = None,
-                 confirm: Callable[[str, str], bool] | None = None, parent: QWidget | None = None):
+                 confirm: Callable[[str, str], bool] | None = None,
+                 choose_file: Callable[[str], str] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.options = options or WindowOptions()
         self.known_faces = Path(self.options.known_faces)
@@ -77,43 +94,43 @@ class MainWindow(QMainWindow):
 
         self.recognizer = None
         self.pipeline = None
+        self.gallery: GalleryService | None = None
         self.source = None
         self.source_spec = str(self.options.source)
         self.source_problem: str | None = None
+        self.source_ended = False
         self.snapshot: GallerySnapshot | None = None
         self.current_labels: list[Label] = []
         self.last_frame = None                # the newest Frame shown (raw, for Enroll)
         self.paused = False
         self.enroll_dialog: EnrollDialog | None = None
         self.evaluate_dialog = None           # facecam.gui.evaluate_dialog.EvaluateDialog, once opened
-        self.model_error_box: QMessageBox | None = None
-        self.download_dialog: QProgressDialog | None = None
+        self.message_box: QMessageBox | None = None
         self.gallery_error: str | None = None
         self.pipeline_error: str | None = None
         self.frames_shown = 0
         self._matrix = None
         self._paint_times: collections.deque[float] = collections.deque(maxlen=240)
         self._closed = False
-        self._model_error: BaseException | None = None
+        self._retired: list = []              # pipelines and gallery services asked to stop (model switched)
+        self._old_sources: list = []          # sources asked to stop (source switched)
 
-        self.annotator = FaceAnnotator(show_distances=True, as_similarity=True)
+        self.annotator = FaceAnnotator(show_distances=True)
         # OpenCV's text renderer is set up per thread on its first text (~30 ms): do it now, before the
         # event loop runs, rather than on the first frame with a name.
         warm_up_annotator(self.annotator)
-        self.loader = ModelLoader(build_recognizer, self)
-        self.loader.progress.connect(self._on_download_progress, Qt.QueuedConnection)
-        self.loader.ready.connect(self._on_model_ready, Qt.QueuedConnection)
-        self.loader.failed.connect(self._on_model_failed, Qt.QueuedConnection)
-        self.gallery = GalleryService(self.known_faces, interval_s=self.options.watch_interval_s,
-                                      settle_s=self.options.settle_s, parent=self)
-        self.gallery.progress.connect(self._on_gallery_progress, Qt.QueuedConnection)
-        self.gallery.changed.connect(self._on_gallery_changed, Qt.QueuedConnection)
-        self.gallery.failed.connect(self._on_gallery_failed, Qt.QueuedConnection)
         self.bridge = PipelineBridge(self)
         self.bridge.round_done.connect(self._on_round, Qt.QueuedConnection)
         self.bridge.failed.connect(self._on_pipeline_error, Qt.QueuedConnection)
 
         self._build_ui()
+        self.models = ModelControl(self.options, self.known_faces, build_recognizer or default_build_recognizer,
+                                   self.model_bar, choose_file or self._choose_file_dialog, self)
+        self.models.ready.connect(self._use_recognizer)
+        self.models.loading.connect(self._on_model_loading)
+        self.models.failed.connect(self._on_model_failed)
+        self.models.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.loader = self.models.loader  # the first model's loader (tests listen to it)
         self._build_actions()
         self.setWindowTitle("facecam")
         self.resize(1180, 720)
@@ -130,58 +147,38 @@ class MainWindow(QMainWindow):
         self.display_timer.start()
         self.status_timer.start()
         if recognizer is not None:
-            self._on_model_ready(recognizer)
+            freeze_survivors()  # as after a load (workers.gc_paused): a recognizer built elsewhere is not re-scanned
+            self._use_recognizer(recognizer)
         else:
-            self._load_model(self.options.model, self.options.weights)
+            self.models.start()
         self._update_status()
 
     # ================================================================== UI
     def _build_ui(self) -> None:
         self.video = VideoView()
-        self.banner = QFrame()
-        self.banner.setObjectName("banner")
-        self.banner.setStyleSheet("#banner { background: #7a1f1f; border-radius: 4px; } "
-                                  "#banner QLabel { color: white; font-weight: bold; }")
-        self.banner_label = QLabel()
-        self.banner_label.setWordWrap(True)
-        self.retry_button = QPushButton("Retry")
-        self.choose_source_button = QPushButton("Choose source...")
-        self.retry_button.clicked.connect(self.retry_source)
-        self.choose_source_button.clicked.connect(self.choose_source)
-        banner_row = QHBoxLayout(self.banner)
-        banner_row.addWidget(self.banner_label, 1)
-        banner_row.addWidget(self.retry_button)
-        banner_row.addWidget(self.choose_source_button)
-        self.banner.hide()
+        self.banner = SourceBanner()
+        self.banner.retry.connect(self.retry_source)
+        self.banner.choose.connect(self.choose_source)
+        # the parts tests read
+        self.banner_label, self.retry_button, self.choose_source_button = (
+            self.banner.label, self.banner.retry_button, self.banner.choose_button)
 
-        self.threshold_slider = QSlider(Qt.Horizontal)
-        self.threshold_slider.setRange(int(THRESHOLD_RANGE[0] * 100), int(THRESHOLD_RANGE[1] * 100))
-        self.threshold_slider.setEnabled(False)
-        self.threshold_slider.setToolTip("Cosine distance above which a face is Unknown: lower is stricter")
-        self.threshold_slider.valueChanged.connect(self._on_threshold_slider)
-        self.threshold_label = QLabel("threshold -")
-        self.threshold_label.setMinimumWidth(110)
-        self.distances_box = QCheckBox("Show distances")
-        self.distances_box.setToolTip("Show the cosine distance (lower is closer) instead of the similarity %")
-        self.distances_box.toggled.connect(self.set_show_distances)
-        self.model_label = QLabel("Model: -")
-        for widget in (self.threshold_slider, self.distances_box):
-            widget.setFocusPolicy(Qt.NoFocus)  # keys go to the window's shortcuts, not to a button
-        controls = QHBoxLayout()
-        controls.setContentsMargins(6, 2, 6, 2)
-        controls.addWidget(QLabel("Threshold:"))
-        controls.addWidget(self.threshold_slider, 1)
-        controls.addWidget(self.threshold_label)
-        controls.addWidget(self.distances_box)
-        controls.addSpacing(12)
-        controls.addWidget(self.model_label)
+        self.controls = ControlsRow()
+        self.controls.threshold_changed.connect(self.set_threshold)
+        self.controls.distances_box.toggled.connect(self.set_show_distances)
+        # the parts tests and the evaluate dialog use
+        self.threshold_slider, self.threshold_label, self.distances_box, self.model_label = (
+            self.controls.threshold_slider, self.controls.threshold_label, self.controls.distances_box,
+            self.controls.model_label)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        self.model_bar = ModelBar()
+        left_layout.addWidget(self.model_bar)
         left_layout.addWidget(self.banner)
         left_layout.addWidget(self.video, 1)
-        left_layout.addLayout(controls)
+        left_layout.addWidget(self.controls)
 
         self.people_panel = PeoplePanel()
         self.people_panel.open_person.connect(self.open_person_folder)
@@ -197,16 +194,12 @@ class MainWindow(QMainWindow):
         splitter.setSizes([900, 260])
         self.setCentralWidget(splitter)
 
-        bar = self.statusBar()
-        self.status_label = QLabel()
-        self.load_label = QLabel()
-        self.load_bar = QProgressBar()
-        self.load_bar.setMaximumWidth(180)
-        self.load_bar.setTextVisible(True)
-        bar.addWidget(self.status_label, 1)
-        bar.addPermanentWidget(self.load_label)
-        bar.addPermanentWidget(self.load_bar)
-        self._set_loading(None)
+        self.status_line = StatusLine()
+        self.statusBar().addWidget(self.status_line, 1)
+        # the parts tests and the evaluate dialog read
+        self.status_label, self.load_label, self.load_bar = (self.status_line.status_label,
+                                                             self.status_line.load_label, self.status_line.load_bar)
+        self._set_loading = self.status_line.set_loading
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcuts=(), checkable=False, tip=None):
@@ -229,10 +222,11 @@ class MainWindow(QMainWindow):
                                    checkable=True)
         self.fullscreen_action = action("&Full screen (F)", self.toggle_full_screen, ("F",), checkable=True)
         self.quit_action = action("&Quit", self.close, ("Q", "Ctrl+Q"))
-        self.escape_action = action("Leave full screen / quit", self._escape, ("Esc",))
+        self.escape_action = action("Leave full screen", self._escape, ("Esc",))
         self.open_gallery_action = action("Open &known_faces", self.open_known_faces)
         self.rescan_action = action("&Rescan known_faces", self.rescan, ("F5",))
         self.distances_action = action("Show &distances", self.distances_box.setChecked, checkable=True)
+        self.distances_action.setChecked(True)
         self.distances_box.toggled.connect(self.distances_action.setChecked)
         # ---- hook for the evaluate feature (another engineer's): enabled only when facecam.evaluate exists.
         self.evaluate_action = action("Check &accuracy...", self.check_accuracy,
@@ -248,8 +242,11 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         for act in (self.pause_action, self.fullscreen_action, self.distances_action):
             view_menu.addAction(act)
+        self.vgg_action = action("Use &VGG-Face...", self.models.offer_vgg_face,
+                                 tip="Download VGG-Face or choose its weights file, then switch to it")
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addAction(self.evaluate_action)
+        tools_menu.addAction(self.vgg_action)
 
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
@@ -260,100 +257,59 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     # ================================================================== model
-    def _load_model(self, model: str, weights=None) -> None:
-        self._set_loading(f"Loading {MODEL_TITLES.get(model, model)} model...", busy=True)
-        self.model_label.setText(f"Model: {MODEL_TITLES.get(model, model)} (loading)")
+    def _on_model_loading(self, model: str) -> None:
+        self._set_loading(f"Loading {title_of(model)} model...", busy=True)
+        self.model_label.setText(f"Model: {title_of(model)} (loading)")
         self.video.set_message(self.video.message or "Loading...")
-        threshold = self.options.threshold if model == self.options.model else None
-        self.loader.start(model, weights, self.options.model_dir, threshold=threshold,
-                          min_face_size=self.options.min_face_size)
 
-    def _on_download_progress(self, done, total) -> None:
-        if self._closed or self.loader.model is None:
-            return
-        if self.download_dialog is None:
-            title = MODEL_TITLES.get(self.loader.model, self.loader.model)
-            dialog = QProgressDialog(f"Downloading the {title} model (first use only)...", "Cancel", 0, 1000, self)
-            dialog.setWindowTitle("Downloading model")
-            dialog.setAutoClose(False)
-            dialog.setAutoReset(False)
-            dialog.setMinimumDuration(0)
-            dialog.canceled.connect(self.loader.cancel_download)
-            dialog.open()
-            self.download_dialog = dialog
-        mb = done / 1e6
-        if total:
-            self.download_dialog.setValue(int(1000 * done / total))
-            self.download_dialog.setLabelText(f"Downloading the model (first use only): {mb:.0f} of {total / 1e6:.0f} MB")
-            self._set_loading(f"Downloading model {mb:.0f}/{total / 1e6:.0f} MB", int(1000 * done / total), 1000)
-        else:
-            self.download_dialog.setRange(0, 0)
-            self.download_dialog.setLabelText(f"Downloading the model (first use only): {mb:.0f} MB")
-
-    def _close_download_dialog(self) -> None:
-        if self.download_dialog is not None:
-            dialog, self.download_dialog = self.download_dialog, None
-            dialog.canceled.disconnect()
-            dialog.close()
-            dialog.deleteLater()
-
-    def _on_model_ready(self, recognizer) -> None:
+    def _on_model_failed(self, model: str, _reason: str) -> None:
         if self._closed:
             return
-        self._close_download_dialog()
+        self._set_loading(None)
+        self.model_label.setText(f"Model: {title_of(model)} (not loaded)")
+        self.people_panel.hint.setText("Faces are not recognised: the model is not loaded.")
+
+    def _use_recognizer(self, recognizer) -> None:
+        """Recognise with ``recognizer`` from now on: a new pipeline and gallery service (the old ones are
+        asked to stop and joined when the window closes)."""
+        from facecam.pipeline import LivePipeline  # noqa: PLC0415
+
+        if self._closed:
+            return
+        for old in (self.pipeline, self.gallery):
+            if old is not None:
+                old.request_stop()
+                self._retired.append(old)
         self.recognizer = recognizer
         if self.options.threshold is not None and recognizer.model == self.options.model:
             recognizer.threshold = float(self.options.threshold)
-        from facecam.pipeline import LivePipeline  # noqa: PLC0415
-
+        self.snapshot = None  # the new pipeline starts with the new gallery's first snapshot (the old matrix
+        # stays for the old pipeline's last round: it has the old model's dimension)
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
         self.pipeline.paused = self.paused
-        self.threshold_slider.blockSignals(True)
-        self.threshold_slider.setValue(int(round(recognizer.threshold * 100)))
-        self.threshold_slider.blockSignals(False)
-        self.threshold_slider.setEnabled(True)
         self._show_threshold()
-        self.model_label.setText(f"Model: {MODEL_TITLES.get(recognizer.model, recognizer.model)}")
+        self.model_label.setText(f"Model: {title_of(recognizer.model)}")
+        self.vgg_action.setEnabled(recognizer.model != "vgg-face")
         self._set_loading("Indexing known_faces...", busy=True)
+        self.gallery = self._gallery_service()
         self.gallery.start(recognizer)
 
-    def _on_model_failed(self, error: BaseException) -> None:
-        if self._closed:
-            return
-        self._close_download_dialog()
-        self._model_error = error
-        model = self.loader.model or self.options.model
-        title = MODEL_TITLES.get(model, model)
-        self._set_loading(None)
-        self.model_label.setText(f"Model: {title} (not loaded)")
-        self.people_panel.hint.setText("Faces are not recognised: the model is not loaded.")
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Warning)
-        box.setWindowTitle("Model not available")
-        box.setText(f"The {title} model could not be loaded, so faces are not recognised yet.")
-        box.setInformativeText(str(error) if isinstance(error, FacecamError) else f"{type(error).__name__}: {error}")
-        self.model_retry_button = box.addButton("Retry", QMessageBox.AcceptRole)
-        self.model_weights_button = box.addButton("Choose weights file...", QMessageBox.ActionRole)
-        self.model_sface_button = box.addButton("Use SFace", QMessageBox.ActionRole) if model != "sface" else None
-        self.model_close_button = box.addButton("Continue without recognition", QMessageBox.RejectRole)
-        box.buttonClicked.connect(lambda button: self._on_model_choice(button, model))
-        self.model_error_box = box
-        box.open()
+    def _gallery_service(self) -> GalleryService:
+        service = GalleryService(self.known_faces, interval_s=self.options.watch_interval_s,
+                                 settle_s=self.options.settle_s, parent=self)
+        # a service that was replaced (the model changed) is ignored, whatever it still reports
+        service.progress.connect(lambda done, total: service is self.gallery and self._on_gallery_progress(done, total),
+                                 Qt.QueuedConnection)
+        service.changed.connect(lambda snapshot: service is self.gallery and self._on_gallery_changed(snapshot),
+                                Qt.QueuedConnection)
+        service.failed.connect(lambda error: service is self.gallery and self._on_gallery_failed(error),
+                               Qt.QueuedConnection)
+        return service
 
-    def _on_model_choice(self, button, model: str) -> None:
-        box, self.model_error_box = self.model_error_box, None
-        if box is not None:
-            box.deleteLater()
-        if button is self.model_retry_button:
-            self._load_model(model, self.options.weights if model == self.options.model else None)
-        elif button is self.model_weights_button:
-            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {MODEL_TITLES.get(model, model)} weights file",
-                                                  "", "Model files (*.h5 *.onnx);;All files (*)")
-            if path:
-                self._load_model(model, path)
-        elif button is self.model_sface_button:
-            self._load_model("sface")
+    def _choose_file_dialog(self, title: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, title, "", "Model files (*.h5 *.onnx);;All files (*)")
+        return path
 
     # ================================================================== gallery
     def _on_gallery_progress(self, done: int, total: int) -> None:
@@ -368,6 +324,7 @@ class MainWindow(QMainWindow):
         self.snapshot = snapshot
         self._matrix = snapshot.matrix
         self.gallery_error = None
+        self.status_line.set_error(None)
         self.people_panel.set_people(snapshot.people)
         if self.enroll_dialog is not None and not self.enroll_dialog.isVisible():
             self.enroll_dialog = None
@@ -382,7 +339,10 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self.gallery_error = str(error)
-        self.statusBar().showMessage(f"known_faces: {error}", 10000)
+        # kept in view until known_faces works again (a message that fades would be missed)
+        self.status_line.set_error(f"known_faces: {error}")
+        if self.snapshot is None:
+            self.people_panel.hint.setText(f"known_faces could not be read: {error}")
         if self.pipeline is not None and not self.pipeline.running and self.snapshot is None:
             from facecam.matcher import GalleryMatrix  # noqa: PLC0415
 
@@ -391,18 +351,38 @@ class MainWindow(QMainWindow):
             self._set_loading(None)
 
     def rescan(self) -> None:
-        self.gallery.refresh_now()
+        self._refresh_gallery()
         self.statusBar().showMessage("Rescanning known_faces...", 3000)
+
+    def _refresh_gallery(self) -> None:
+        if self.gallery is not None:
+            self.gallery.refresh_now()
 
     def people_names(self) -> list[str]:
         return self.snapshot.names if self.snapshot is not None else []
 
     def open_known_faces(self) -> None:
-        self.open_url(QUrl.fromLocalFile(str(self.known_faces.resolve())))
+        self._open_folder(self.known_faces)
 
     def open_person_folder(self, name: str) -> None:
         folder = self.known_faces / name
-        self.open_url(QUrl.fromLocalFile(str((folder if folder.is_dir() else self.known_faces).resolve())))
+        self._open_folder(folder if folder.is_dir() else self.known_faces)
+
+    def _open_folder(self, folder: Path) -> None:
+        """The desktop's file manager on ``folder``; when there is none, a message that gives the path."""
+        path = folder.resolve()
+        if self.open_url(QUrl.fromLocalFile(str(path))) is False:
+            self.show_message("Open folder", f"No file manager could open the folder. It is:\n\n{path}")
+
+    def show_message(self, title: str, text: str) -> None:
+        """A non-modal message (the text can be selected and copied)."""
+        if self.message_box is not None:
+            self.message_box.close()
+        box = QMessageBox(QMessageBox.Information, title, text, QMessageBox.Ok, self)
+        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.setModal(False)
+        box.show()
+        self.message_box = box
 
     def remove_person(self, name: str) -> None:
         if not self.confirm("Remove person",
@@ -416,7 +396,7 @@ class MainWindow(QMainWindow):
         def done(backup):
             if not self._closed:
                 self.statusBar().showMessage(f"Removed {name}; photos kept in {backup}", 8000)
-                self.gallery.refresh_now()
+                self._refresh_gallery()
 
         def failed(error):
             if not self._closed:
@@ -435,8 +415,10 @@ class MainWindow(QMainWindow):
 
         old, self.source = self.source, None
         if old is not None:
-            old.stop(timeout=0.0)  # the capture thread ends on its own (a stuck driver cannot hold us)
+            old.request_stop()  # the capture thread ends on its own (a stuck driver cannot hold us)
+            self._old_sources = [item for item in self._old_sources if item.running] + [old]
         self.source_spec = str(spec)
+        self.source_ended = False
         self.last_frame = None
         self.current_labels = []
         if self.pipeline is not None:
@@ -447,6 +429,8 @@ class MainWindow(QMainWindow):
         except CameraError as error:
             self._show_problem(str(error))
             return False
+        if self.paused:
+            self.source.pause()
         self.video.clear(f"Opening {self.source.spec.describe()}...")
         self.setWindowTitle(f"facecam - {self.source.spec.describe()}")
         return True
@@ -460,11 +444,9 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.open_source(dialog.spec()))
         dialog.open()
 
-    def _show_problem(self, message: str, retry_text: str = "Retry") -> None:
+    def _show_problem(self, message: str, retry_text: str = "Retry", *, problem: bool = True) -> None:
         self.source_problem = message
-        self.banner_label.setText(message)
-        self.retry_button.setText(retry_text)
-        self.banner.show()
+        self.banner.show_message(message, retry_text, problem=problem)
         if self.last_frame is None:
             self.video.clear(message)
 
@@ -483,7 +465,8 @@ class MainWindow(QMainWindow):
                 if source.error is not None:
                     self._show_problem(str(source.error))
                 elif source.ended:
-                    self._show_problem(f"End of {source.spec.describe()}.", "Play again")
+                    self.source_ended = True
+                    self._show_problem(f"End of {source.spec.describe()}.", "Replay", problem=False)
                 else:
                     self._show_problem(f"{source.spec.describe()} stopped.")
             return
@@ -507,14 +490,21 @@ class MainWindow(QMainWindow):
         return ["..." if label.pending else (label.name or "Unknown") for label in self.current_labels]
 
     def set_paused(self, paused: bool) -> None:
+        """Pause: a video file is held where it is (it goes on from the same frame); a camera or a
+        stream cannot wait, so its picture is frozen."""
         self.paused = bool(paused)
+        if self.source is not None:
+            if self.paused:
+                self.source.pause()
+            else:
+                self.source.resume()
         if self.pipeline is not None:
             self.pipeline.paused = self.paused
         self.pause_action.setChecked(self.paused)
         self.video.set_overlay("Paused (Space)" if self.paused else "")
 
     def set_show_distances(self, show: bool) -> None:
-        self.annotator.as_similarity = not show
+        self.annotator.show_distances = bool(show)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -532,15 +522,11 @@ class MainWindow(QMainWindow):
         self.toolbar.setVisible(not self.isFullScreen())
 
     def _escape(self) -> None:
+        """Esc leaves full screen and does nothing else (Q or Ctrl+Q quits)."""
         if self.isFullScreen():
             self.toggle_full_screen()
-        else:
-            self.close()
 
     # ================================================================== threshold
-    def _on_threshold_slider(self, value: int) -> None:
-        self.set_threshold(value / 100.0)
-
     def set_threshold(self, threshold: float) -> None:
         """Takes effect at once: the recognizer matches with it from the next face on, and every face is
         re-voted (pipeline.reset) so no label made with the old threshold lingers."""
@@ -553,9 +539,8 @@ class MainWindow(QMainWindow):
 
     def _show_threshold(self) -> None:
         if self.recognizer is not None:
-            default = config.MODELS[self.recognizer.model].threshold if self.recognizer.model in config.MODELS else None
-            note = " (default)" if default is not None and abs(default - self.recognizer.threshold) < 5e-4 else ""
-            self.threshold_label.setText(f"{self.recognizer.threshold:.2f}{note}")
+            model = config.MODELS.get(self.recognizer.model)
+            self.controls.show_threshold(self.recognizer.threshold, model.threshold if model is not None else None)
 
     # ================================================================== enroll
     def enroll(self) -> None:
@@ -582,7 +567,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self.statusBar().showMessage(f"Saved {len(paths)} photo(s) of {name} in {self.known_faces / name}", 8000)
-        self.gallery.refresh_now()  # the gallery change then resets the pipeline: recognised on the next rounds
+        self._refresh_gallery()  # the gallery change then resets the pipeline: recognised on the next rounds
 
     # ================================================================== evaluate hook
     def check_accuracy(self) -> None:
@@ -599,19 +584,6 @@ class MainWindow(QMainWindow):
         evaluate_dialog.open_evaluate_dialog(self)
 
     # ================================================================== status
-    def _set_loading(self, text: str | None, value: int | None = None, maximum: int | None = None,
-                     busy: bool = False) -> None:
-        self.load_label.setVisible(text is not None)
-        self.load_bar.setVisible(text is not None)
-        if text is None:
-            return
-        self.load_label.setText(text)
-        if busy:
-            self.load_bar.setRange(0, 0)
-        elif value is not None and maximum:
-            self.load_bar.setRange(0, maximum)
-            self.load_bar.setValue(value)
-
     def _on_round(self, _stats) -> None:
         self.pipeline_error = None
 
@@ -622,27 +594,31 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Recognition error (the video goes on): {error}", 5000)
 
     def status_text(self) -> str:
-        parts = [f"{self.displayed_fps():.0f} fps shown"]
-        if self.pipeline is not None and self.pipeline.stats.rounds:
-            stats = self.pipeline.stats
-            parts.append(f"recognition {stats.last_round_s * 1000:.0f} ms/round, "
-                         f"latency {stats.latency_s * 1000:.0f} ms")
-        elif self.recognizer is None and self.model_error_box is None and not self.loader.busy:
-            parts.append("recognition off: model not loaded")
-        elif self.recognizer is None:
-            parts.append("recognition: loading model")
-        else:
-            parts.append("recognition: starting")
-        if self.snapshot is not None:
-            people = len(self.snapshot.people)
-            parts.append(f"{people} {'person' if people == 1 else 'people'}, {self.snapshot.photos} photos"
-                         + (f" ({self.snapshot.skipped} skipped)" if self.snapshot.skipped else ""))
-        model = self.recognizer.model if self.recognizer is not None else (self.loader.model or self.options.model)
-        parts.append(f"model {MODEL_TITLES.get(model, model)}")
-        return "  |  ".join(parts)
+        return status_text(self.window_state())
 
     def _update_status(self) -> None:
-        self.status_label.setText(self.status_text())
+        self.status_line.show_state(self.window_state())
+
+    def window_state(self) -> WindowState:
+        """What the status line shows now."""
+        stats = self.pipeline.stats if self.pipeline is not None else None
+        if self.recognizer is None and (self.models.error is not None or not self.models.busy):
+            recognition = "off: model not loaded"
+        elif self.recognizer is None:
+            recognition = "loading model"
+        else:
+            recognition = "starting"
+        model = self.recognizer.model if self.recognizer is not None else (self.models.loading_model
+                                                                            or self.options.model)
+        snapshot = self.snapshot
+        return WindowState(fps=self.displayed_fps(), model_title=title_of(model),
+                           rounds=stats.rounds if stats is not None else 0,
+                           round_ms=stats.last_round_s * 1000 if stats is not None else 0.0,
+                           latency_ms=stats.latency_s * 1000 if stats is not None else 0.0,
+                           recognition=recognition,
+                           people=len(snapshot.people) if snapshot is not None else None,
+                           photos=snapshot.photos if snapshot is not None else 0,
+                           skipped=snapshot.skipped if snapshot is not None else 0)
 
     # ================================================================== shutdown
     def closeEvent(self, event) -> None:
@@ -650,25 +626,27 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> list[str]:
-        """Stop every thread: ask all first, then join them within SHUTDOWN_BUDGET_S. Returns any still alive."""
+        """Stop every thread: ask them all first, then join each until it has ended (a recognition round
+        or a photo being indexed finishes; JOIN_TIMEOUT_S is only a safety net). A capture thread stuck in
+        a camera driver is given CAPTURE_JOIN_S and then left to end on its own. Returns any still alive."""
         if self._closed:
             return []
         self._closed = True
-        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
         self.display_timer.stop()
         self.status_timer.stop()
-        if self.enroll_dialog is not None:
-            self.enroll_dialog.close()
-        if self.evaluate_dialog is not None:
-            self.evaluate_dialog.close()  # an indexing in progress stops
-        self._close_download_dialog()
-        self.loader.abandon()  # a model still loading is left to finish on its daemon thread
-        self.gallery.stop()
-        if self.pipeline is not None:
-            self.pipeline.stop(timeout=0.0)
-        if self.source is not None:
-            self.source.stop(timeout=0.0)
-        return join_threads(deadline)
+        for dialog in (self.enroll_dialog, self.evaluate_dialog, self.message_box):
+            if dialog is not None:
+                dialog.close()  # an indexing in progress in the evaluate dialog stops
+        self.models.close()  # a model still loading is left to finish on its daemon thread
+        workers = [w for w in (self.pipeline, self.gallery, *self._retired) if w is not None]
+        sources = [w for w in (self.source, *self._old_sources) if w is not None]
+        for worker in workers + sources:
+            worker.request_stop()
+        for worker in workers:
+            worker.join(JOIN_TIMEOUT_S)
+        for source in sources:
+            source.join(CAPTURE_JOIN_S)
+        return join_threads(time.monotonic() + JOIN_TIMEOUT_S)
 
 
 def warm_up_annotator(annotator: FaceAnnotator) -> None:

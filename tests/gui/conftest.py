@@ -29,6 +29,12 @@ GUI_SCENE = (
 CLIP_SECONDS = 40.0
 
 
+@pytest.fixture(autouse=True)
+def _settings_per_test(tmp_path, monkeypatch):
+    """Each window test has its own settings file (the window remembers choices in it)."""
+    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path / "config"))
+
+
 @pytest.fixture(scope="session")
 def gui_clip(tmp_path_factory) -> Path:
     clip = tmp_path_factory.mktemp("gui-clip") / "clip.avi"
@@ -62,12 +68,14 @@ def make_window(qtbot, gui_clip, known_faces, sface_recognizer):
     windows = []
     opened: list[str] = []
 
-    def make(recognizer=sface_recognizer, source=None, backend=None, build=None, **overrides):
+    def make(recognizer=sface_recognizer, source=None, backend=None, build=None, choose_file=None, open_url=None,
+             **overrides):
         options = {"source": str(source if source is not None else gui_clip), "known_faces": known_faces,
                    "model": "sface", "watch_interval_s": 0.5, "settle_s": 0.2, **overrides}
         window = MainWindow(WindowOptions(**options), recognizer=recognizer, build_recognizer=build,
-                            source_backend=backend, open_url=lambda url: opened.append(url.toLocalFile()),
-                            confirm=lambda *_: True)
+                            source_backend=backend,
+                            open_url=open_url or (lambda url: opened.append(url.toLocalFile())),
+                            confirm=lambda *_: True, choose_file=choose_file)
         window.opened_urls = opened
         windows.append(window)
         qtbot.addWidget(window)

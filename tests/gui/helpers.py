@@ -62,3 +62,69 @@ class FakeCamera:
 
     def release(self):
         self.released.set()
+
+
+class ModelServer:
+    """A real HTTP server on 127.0.0.1 serving one model file in 64 KB pieces (Range supported, so a
+    download can resume). ``hold`` (an Event, set = go on) stops the body after ``hold_after`` bytes until
+    it is set, so a test can watch the progress and press Cancel; ``ranges`` records the Range headers."""
+
+    def __init__(self, data: bytes, hold_after: int | None = None):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.data = data
+        self.hold_after = hold_after
+        self.hold = threading.Event()
+        self.ranges: list[str | None] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                rng = self.headers.get("Range")
+                server.ranges.append(rng)
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                body = server.data[start:]
+                self.send_response(206 if rng else 200)
+                if rng:
+                    self.send_header("Content-Range", f"bytes {start}-{len(server.data) - 1}/{len(server.data)}")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+                try:
+                    for offset in range(0, len(body), 65536):
+                        if server.hold_after is not None and start + offset >= server.hold_after:
+                            while not server.hold.wait(0.05):
+                                pass
+                        self.wfile.write(body[offset:offset + 65536])
+                        time.sleep(0.02)  # a slow line: several progress reports before the hold
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="test-model-server", daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        self.hold.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(2)
+
+
+def point_vgg_face_at(monkeypatch, spec) -> None:
+    """Make the registry's VGG-Face entry download ``spec`` (a ModelFile on a 127.0.0.1 server) for one test."""
+    import dataclasses
+    from types import MappingProxyType
+
+    from facecam import registry
+
+    entry = dataclasses.replace(registry.MODELS["vgg-face"], file=spec)
+    monkeypatch.setattr(registry, "MODELS", MappingProxyType({**registry.MODELS, "vgg-face": entry}))

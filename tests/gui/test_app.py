@@ -56,3 +56,52 @@ def test_window_from_arguments_loads_the_model_in_the_background(qtbot, monkeypa
         assert facecam_threads() == []
     finally:
         signal.signal(signal.SIGINT, previous_sigint)
+
+
+def click_when_shown(qtbot, text: str, clicked: list) -> None:
+    """Click the button called ``text`` of the next modal dialog (run from the event loop it starts)."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QPushButton
+
+    def attempt():
+        dialog = QApplication.activeModalWidget()
+        buttons = [b for b in (dialog.findChildren(QPushButton) if dialog is not None else []) if b.text() == text]
+        if not buttons:
+            QTimer.singleShot(20, attempt)
+            return
+        clicked.append((dialog.text(), text))
+        buttons[0].click()
+
+    QTimer.singleShot(0, attempt)
+
+
+def test_a_known_faces_folder_that_does_not_exist_is_asked_about(qtbot, tmp_path):
+    """The window asks (Create it / Choose another folder... / Quit) where the CLI refuses; never creates silently."""
+    from facecam.gui.known_faces_dialog import resolve_known_faces
+
+    missing = tmp_path / "nonexistent" / "kf"
+    clicked = []
+    click_when_shown(qtbot, "Quit", clicked)
+    assert resolve_known_faces(missing) is None
+    assert not missing.exists() and not missing.parent.exists()
+    assert clicked == [(f"The known_faces folder {missing} does not exist.", "Quit")]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    click_when_shown(qtbot, "Choose another folder...", clicked)
+    assert resolve_known_faces(missing, choose_folder=lambda parent, start: str(other)) == other
+    assert not missing.exists()
+
+    click_when_shown(qtbot, "Create it", clicked)
+    assert resolve_known_faces(missing) == missing and missing.is_dir()
+    assert resolve_known_faces(other) == other  # an existing folder: no question
+    assert len(clicked) == 3
+
+
+def test_quit_at_the_known_faces_question_exits_2(qtbot, monkeypatch, tmp_path, gui_clip):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    clicked = []
+    click_when_shown(qtbot, "Quit", clicked)
+    assert gui_app.run(["--source", str(gui_clip), "--known-faces", str(tmp_path / "typo"), "--model", "sface"]) == 2
+    assert clicked and not (tmp_path / "typo").exists()

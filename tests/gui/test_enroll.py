@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 from PyQt5.QtCore import Qt
 
-from facecam.gui.enroll_dialog import SHOTS, box_iou
+from facecam.gui.enroll_dialog import SHOTS
+from facecam.tracker import iou_matrix
 
 from .helpers import wait_for_names
 
@@ -31,7 +32,7 @@ def test_enroll_the_stranger_then_he_is_recognised(make_window, qtbot, known_fac
     # Blair and Putin (MTCNN may also find a small face in the background of Putin's photo)
     assert len(dialog.faces) >= 2 and dialog.faces_list.count() == len(dialog.faces)
     assert not dialog.save_button.isEnabled()  # several faces: the user picks one
-    overlaps = [box_iou(face.box, stranger.box) for face in dialog.faces]
+    overlaps = iou_matrix(dialog.faces.boxes, stranger.box)[:, 0]
     pick = max(range(len(overlaps)), key=overlaps.__getitem__)
     assert overlaps[pick] > 0.3
     dialog.select_face(pick)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -61,10 +62,14 @@ def test_names_and_colours_painted(make_window, qtbot):
     assert window.people_panel.names() == ["Tony_Blair"] and window.people_panel.counts() == {"Tony_Blair": 3}
     assert not window.evaluate_action.isEnabled() or window.evaluate_action.text().startswith("Check")
 
-    # distances instead of similarity
-    assert any("%" in window.annotator.text_for(label) for label in window.current_labels)
-    window.distances_box.setChecked(True)
-    assert not any("%" in window.annotator.text_for(label) for label in window.current_labels)
+    # one convention: the cosine distance after a name (the threshold's scale), no number after Unknown
+    texts = {label.name: window.annotator.text_for(label) for label in window.current_labels if not label.pending}
+    assert re.fullmatch(r"Tony_Blair 0\.\d\d", texts["Tony_Blair"]) and texts[None] == "Unknown", texts
+    assert not any("%" in text for text in texts.values())
+    blair = next(label for label in window.current_labels if label.name == "Tony_Blair")
+    assert blair.distance < window.recognizer.threshold
+    window.distances_box.setChecked(False)
+    assert window.annotator.text_for(blair) == "Tony_Blair"
 
     # threshold slider: immediate effect, labels re-voted (0.05: nobody is close enough)
     window.threshold_slider.setValue(5)
@@ -83,11 +88,11 @@ def test_known_faces_changed_on_disk_and_remove_person(make_window, qtbot, known
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
     folder = known_faces / "Vladimir_Putin"
     folder.mkdir()
-    started = time.monotonic()
     for n in (1, 2, 3):
         shutil.copy(lfw_photo("Vladimir_Putin", n), folder)
-    qtbot.waitUntil(lambda: "Vladimir_Putin" in window.people_panel.names(), timeout=3000)
-    assert time.monotonic() - started < 3.0
+    # found by the watcher itself (no Rescan, no restart); how soon is a speed, measured on an idle machine
+    # (about a second: interval 0.5 s + settle 0.3 s + indexing), not asserted here where the load varies
+    qtbot.waitUntil(lambda: "Vladimir_Putin" in window.people_panel.names(), timeout=20000)
     assert window.people_panel.counts()["Vladimir_Putin"] == 3
     wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir_Putin"}, timeout_s=10)
     assert "Unknown" not in window.label_names()
@@ -108,21 +113,30 @@ def test_known_faces_changed_on_disk_and_remove_person(make_window, qtbot, known
     assert window.opened_urls[-2:] == [str((known_faces / "Tony_Blair").resolve()), str(known_faces.resolve())]
 
 
-def test_space_pauses_and_q_closes_cleanly(make_window, qtbot):
+def test_space_pauses_the_video_file_itself_esc_never_quits_and_q_closes_at_once(make_window, qtbot):
     window = make_window()
     wait_for_names(qtbot, window, {"Tony_Blair"})
     qtbot.keyClick(window, Qt.Key_Space)
-    assert window.paused and window.pipeline.paused
+    assert window.paused and window.pipeline.paused and window.source.paused
+    paused_frame = window.last_frame
+    qtbot.wait(100)  # a read in progress ends
+    read = window.source.frames_read
     seq = window.video.seq
-    qtbot.wait(600)
-    assert window.video.seq == seq  # frames stop advancing
+    qtbot.wait(800)
+    assert window.video.seq == seq  # frames stop advancing on screen...
+    assert window.source.frames_read <= read + 1  # ...and the file is not read on underneath
     qtbot.keyClick(window, Qt.Key_Space)
-    assert not window.paused
+    assert not window.paused and not window.source.paused
     qtbot.waitUntil(lambda: window.video.seq > seq, timeout=2000)
+    # the video goes on from where it was paused: no skip of the 0.8 s spent paused
+    assert window.last_frame.t_source - paused_frame.t_source < 0.4
 
+    qtbot.keyClick(window, Qt.Key_Escape)  # not full screen: Esc does nothing (it used to quit)
+    qtbot.wait(50)
+    assert window.isVisible()
     qtbot.keyClick(window, Qt.Key_F)
     assert window.isFullScreen() and not window.menuBar().isVisible()
-    qtbot.keyClick(window, Qt.Key_Escape)  # leaves full screen first
+    qtbot.keyClick(window, Qt.Key_Escape)  # leaves full screen
     assert not window.isFullScreen() and window.isVisible()
 
     started = time.monotonic()
@@ -142,3 +156,25 @@ def test_closing_while_recognising_stops_every_thread_within_a_second(make_windo
     elapsed = time.monotonic() - started
     assert elapsed < 1.0, elapsed
     assert [t.name for t in threading.enumerate() if t.name.startswith("facecam-")] == []
+
+
+def test_open_known_faces_without_a_file_manager_shows_the_path(make_window, qtbot, known_faces):
+    window = make_window(open_url=lambda url: False)  # QDesktopServices.openUrl's answer with no file manager
+    window.people_panel.gallery_button.click()
+    box = window.message_box
+    assert box is not None and box.isVisible() and not box.isModal()
+    assert str(known_faces.resolve()) in box.text() and "No file manager" in box.text()
+
+
+def test_a_known_faces_that_cannot_be_read_is_shown_persistently_and_recognition_goes_on(make_window, qtbot,
+                                                                                          tmp_path):
+    not_a_folder = tmp_path / "known_faces.txt"
+    not_a_folder.write_text("not a folder")
+    window = make_window(known_faces=not_a_folder)
+    qtbot.waitUntil(lambda: window.status_line.error is not None, timeout=10000)
+    assert window.status_line.error.startswith("known_faces: ") and "known_faces.txt" in window.status_line.error
+    assert window.status_line.error_label.isVisible()
+    wait_for_names(qtbot, window, {"Unknown"})  # not stuck on "Indexing...": faces are shown, as Unknown
+    assert not window.load_label.isVisible()
+    qtbot.wait(2500)  # several watcher rounds and longer than a status message lasts: still in view
+    assert window.status_line.error_label.isVisible() and "known_faces.txt" in window.status_line.error

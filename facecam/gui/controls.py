@@ -1,0 +1,48 @@
+"""The row under the video: the threshold slider (cosine distance, immediate), Show distances, the model."""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QWidget
+
+THRESHOLD_RANGE = (0.05, 1.50)  # the slider's cosine-distance range
+
+
+class ControlsRow(QWidget):
+    """``threshold_changed(float)`` when the user moves the slider; ``distances_box.toggled(bool)``."""
+
+    threshold_changed = pyqtSignal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.threshold_slider = QSlider(Qt.Horizontal)
+        self.threshold_slider.setRange(int(THRESHOLD_RANGE[0] * 100), int(THRESHOLD_RANGE[1] * 100))
+        self.threshold_slider.setEnabled(False)
+        self.threshold_slider.setToolTip("Cosine distance above which a face is Unknown: lower is stricter")
+        self.threshold_slider.valueChanged.connect(lambda value: self.threshold_changed.emit(value / 100.0))
+        self.threshold_label = QLabel("threshold -")
+        self.threshold_label.setMinimumWidth(110)
+        self.distances_box = QCheckBox("Show distances")
+        self.distances_box.setChecked(True)
+        self.distances_box.setToolTip("Show the cosine distance after each name: the threshold's scale, lower is "
+                                      "closer; a name is given below the threshold")
+        self.model_label = QLabel("Model: -")
+        for widget in (self.threshold_slider, self.distances_box):
+            widget.setFocusPolicy(Qt.NoFocus)  # keys go to the window's shortcuts, not to a button
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 2, 6, 2)
+        row.addWidget(QLabel("Threshold:"))
+        row.addWidget(self.threshold_slider, 1)
+        row.addWidget(self.threshold_label)
+        row.addWidget(self.distances_box)
+        row.addSpacing(12)
+        row.addWidget(self.model_label)
+
+    def show_threshold(self, threshold: float, default: float | None = None) -> None:
+        """The slider and the label at ``threshold`` (no ``threshold_changed``); "(default)" when it is."""
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(int(round(threshold * 100)))
+        self.threshold_slider.blockSignals(False)
+        self.threshold_slider.setEnabled(True)
+        note = " (default)" if default is not None and abs(default - threshold) < 5e-4 else ""
+        self.threshold_label.setText(f"{threshold:.2f}{note}")

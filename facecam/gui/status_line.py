@@ -1,0 +1,90 @@
+"""The status line at the bottom of the window: what runs, a persistent error, and work in progress.
+
+* ``show_state(WindowState)`` writes "30 fps shown | recognition 45 ms/round, latency 60 ms | 1 person,
+  3 photos | model SFace" (:func:`status_text`);
+* ``set_error(text)`` keeps an error in view (red, with the whole message as tooltip) until
+  ``set_error(None)``: a known_faces folder that cannot be indexed stays visible instead of a
+  message that fades after a few seconds;
+* ``set_loading(text, value, maximum, busy)`` shows a label and a progress bar (``None`` hides them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """What the status line reports; ``recognition`` is a phrase when no round has run yet."""
+
+    fps: float
+    model_title: str
+    rounds: int = 0
+    round_ms: float = 0.0
+    latency_ms: float = 0.0
+    recognition: str = "starting"
+    people: int | None = None
+    photos: int = 0
+    skipped: int = 0
+
+
+def status_text(state: WindowState) -> str:
+    parts = [f"{state.fps:.0f} fps shown"]
+    if state.rounds:
+        parts.append(f"recognition {state.round_ms:.0f} ms/round, latency {state.latency_ms:.0f} ms")
+    else:
+        parts.append(f"recognition: {state.recognition}")
+    if state.people is not None:
+        parts.append(f"{state.people} {'person' if state.people == 1 else 'people'}, {state.photos} photos"
+                     + (f" ({state.skipped} skipped)" if state.skipped else ""))
+    parts.append(f"model {state.model_title}")
+    return "  |  ".join(parts)
+
+
+class StatusLine(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.status_label = QLabel()
+        self.error_label = QLabel()
+        self.error_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.error_label.setWordWrap(False)
+        self.load_label = QLabel()
+        self.load_bar = QProgressBar()
+        self.load_bar.setMaximumWidth(180)
+        self.load_bar.setTextVisible(True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.status_label, 1)
+        row.addWidget(self.error_label)
+        row.addWidget(self.load_label)
+        row.addWidget(self.load_bar)
+        self.set_error(None)
+        self.set_loading(None)
+
+    def show_state(self, state: WindowState) -> None:
+        self.status_label.setText(status_text(state))
+
+    @property
+    def error(self) -> str | None:
+        return self.error_label.toolTip() or None
+
+    def set_error(self, text: str | None) -> None:
+        self.error_label.setVisible(bool(text))
+        self.error_label.setToolTip(text or "")
+        short = text if text is None or len(text) <= 110 else text[:107] + "..."
+        self.error_label.setText(short or "")
+
+    def set_loading(self, text: str | None, value: int | None = None, maximum: int | None = None,
+                    busy: bool = False) -> None:
+        self.load_label.setVisible(text is not None)
+        self.load_bar.setVisible(text is not None)
+        if text is None:
+            return
+        self.load_label.setText(text)
+        if busy:
+            self.load_bar.setRange(0, 0)
+        elif value is not None and maximum:
+            self.load_bar.setRange(0, maximum)
+            self.load_bar.setValue(value)
