@@ -88,7 +88,7 @@ class Session:
                 raise FacecamError(f"bad detector option: {error}") from None
             self._recognizer = build_recognizer(
                 self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
-                match_mode=self.args.match, detector_options=options,
+                match_mode=self.args.match, detector_options=options, vgg_runtime=self.args.vgg_runtime,
                 progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
         return self._recognizer
 
@@ -242,6 +242,10 @@ def cmd_models(session: Session, args, out: Output) -> int:
     for row in rows:
         state = "ok" if row["valid"] else (row["reason"] or "invalid")
         out.result(row, f"{row['key']:9} {state:30} {row['path']}")
+    from facecam.embedders import vgg_openvino  # noqa: PLC0415
+
+    runtime = vgg_openvino.resolve_runtime(args.vgg_runtime)
+    out.message(f"vgg-face runs on {vgg_openvino.describe_runtime(runtime)} ({runtime})")
     return EXIT_OK
 
 
@@ -253,6 +257,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
                         help="embedding model (default: vgg-face)")
     parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
+    parser.add_argument("--vgg-runtime", choices=("auto", "tensorflow", "openvino-bf16", "openvino-f32"),
+                        default=None, help="how VGG-Face runs (default: $FACECAM_VGG_RUNTIME, else auto: "
+                                           "the fastest with exact embeddings on this CPU)")
     parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
                         "or FACECAM_MODEL_DIR)")
     parser.add_argument("--threshold", type=cosine_distance, metavar="T",

@@ -104,7 +104,7 @@ class Recognizer:
 
 def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: float | None = None,
                      match_mode: str | None = None, detector_options=None, allow_download: bool = True,
-                     progress=None, cancel=None) -> Recognizer:
+                     progress=None, cancel=None, vgg_runtime: str | None = None) -> Recognizer:
     """Build the models once (downloading the model file first if needed and allowed): slow, seconds.
 
     ``threshold`` and ``match_mode`` default to the user's saved settings, then the
@@ -115,6 +115,6 @@ def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: flo
     from facecam.embedders import build_embedder  # noqa: PLC0415
 
     embedder = build_embedder(model, weights, model_dir, allow_download=allow_download, progress=progress,
-                              cancel=cancel)
+                              cancel=cancel, vgg_runtime=vgg_runtime)
     return Recognizer(MtcnnDetector(detector_options), embedder, config.threshold_for(model, threshold),
                       config.match_mode_for(model, match_mode))

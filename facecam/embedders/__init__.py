@@ -35,8 +35,10 @@ def model_file_path(model: str, weights: str | Path | None = None, model_dir: st
 
 
 def build_embedder(model: str, weights: str | Path | None = None, model_dir: str | Path | None = None,
-                   allow_download: bool = True, progress=None, cancel=None):
-    """Build the named embedder once (loads its weights; downloads them first if needed and allowed)."""
+                   allow_download: bool = True, progress=None, cancel=None, vgg_runtime: str | None = None):
+    """Build the named embedder once (loads its weights; downloads them first if needed and allowed).
+
+    ``vgg_runtime``: how VGG-Face runs (:mod:`facecam.embedders.vgg_openvino`; None: the environment or auto)."""
     path = model_file_path(model, weights, model_dir, allow_download, progress, cancel)
     if model == "sface":
         from facecam.embedders.sface import SFaceEmbedder  # noqa: PLC0415
@@ -44,4 +46,4 @@ def build_embedder(model: str, weights: str | Path | None = None, model_dir: str
         return SFaceEmbedder(path)
     from facecam.embedders.vggface import VggFaceEmbedder  # noqa: PLC0415
 
-    return VggFaceEmbedder(path)
+    return VggFaceEmbedder(path, runtime=vgg_runtime)
