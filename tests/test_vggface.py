@@ -550,6 +550,9 @@ def test_converted_model_is_cached_owner_only_and_reused_without_tensorflow(fast
     assert path.is_file() and path.with_suffix(".bin").is_file()
     assert (ir_cache.stat().st_mode & 0o777) == 0o700
     assert {p.stat().st_mode & 0o777 for p in (path, path.with_suffix(".bin"))} == {0o600}
+    import openvino.tools.ovc.convert_impl as convert_impl
+
+    assert convert_impl.tm.__name__ == "openvino.tools.ovc.telemetry_stub"   # the conversion sent nothing
     again = VggFaceEmbedder(random_weights, runtime=fast_vgg.runtime, cache_dir=ir_cache)
     assert again.from_cache and again.model is None          # read from the IR: no Keras model built
     np.testing.assert_array_equal(again.embed(real_crops[1][:2]), fast_vgg.embed(real_crops[1][:2]))

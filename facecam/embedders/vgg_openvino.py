@@ -124,6 +124,18 @@ def _save_ir(model, target: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def send_no_telemetry() -> None:
+    """Point OpenVINO's converter at its own telemetry stub: it sends usage events (to Google Analytics)
+    unless the user opted out, and a face-recognition app phones home about nothing."""
+    import importlib  # noqa: PLC0415
+
+    stub = importlib.import_module("openvino.tools.ovc.telemetry_stub")
+    for name in ("convert_impl", "telemetry_utils", "utils"):
+        module = importlib.import_module(f"openvino.tools.ovc.{name}")
+        if hasattr(module, "tm"):
+            module.tm = stub
+
+
 def cached_or_converted(fingerprint: str, cache_dir: Path, keras_model: Callable[[], object]):
     """The OpenVINO model for these weights: read from the cache, else converted from ``keras_model()`` and cached.
 
@@ -137,6 +149,7 @@ def cached_or_converted(fingerprint: str, cache_dir: Path, keras_model: Callable
             return openvino.Core().read_model(path), True
         except RuntimeError:
             pass                                  # damaged: convert again below
+    send_no_telemetry()
     with warnings.catch_warnings():          # Keras: "The structure of `inputs` doesn't match" (harmless)
         warnings.simplefilter("ignore", UserWarning)
         model = openvino.convert_model(keras_model(), input=[-1, 224, 224, 3])
