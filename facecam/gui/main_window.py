@@ -314,7 +314,9 @@ class MainWindow(QMainWindow):
         self.threshold_slider.blockSignals(False)
         self.threshold_slider.setEnabled(True)
         self._show_threshold()
-        self.model_label.setText(f"Model: {MODEL_TITLES.get(recognizer.model, recognizer.model)}")
+        runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
+        self.model_label.setText(f"Model: {MODEL_TITLES.get(recognizer.model, recognizer.model)}"
+                                 + (f" ({runtime})" if runtime else ""))
         self._set_loading("Indexing known_faces...", busy=True)
         self.gallery.start(recognizer)
 
