@@ -7,7 +7,7 @@ The crops are the 12 real faces of the exactness test (tests/data, detected and 
 Without --vgg-weights a He-scaled random file of the published layout is written to a temporary folder
 (~580 MB; the speed is the real file's, and He scaling keeps different faces' fc7s apart so the cosine
 means something). The machine may be shared: every figure is the minimum and the median over
-``--rounds`` rounds (each of ``--repeat`` calls for the warm figures; one fresh build per round for the
+``--rounds`` rounds, the runtimes interleaved within each round (each of ``--repeat`` calls for the warm figures; one fresh build per round for the
 cold ones), and ``uptime`` is printed before and after. Prints a Markdown table.
 """
 
@@ -51,32 +51,31 @@ def summary(samples: list[float]) -> str:
     return f"{min(samples):.0f} / {statistics.median(samples):.0f}"
 
 
-def measure(runtime: str, weights: Path, crops: np.ndarray, reference, args, cache: Path) -> dict:
-    row = {"build_cold": [], "build_cached": [], "first": [], "b1": [], "b4": []}
-    for round_ in range(args.rounds):
-        for cached in (False, True):
-            if not cached:
-                for file in cache.glob("*"):
-                    file.unlink()
-            start = time.perf_counter()
-            vgg = VggFaceEmbedder(weights, runtime=runtime, cache_dir=cache)
-            built = (time.perf_counter() - start) * 1000
-            start = time.perf_counter()
-            vgg.embed(crops[:1])
-            first = (time.perf_counter() - start) * 1000
-            if runtime == "tensorflow" and cached:
-                continue                                  # nothing to cache: the same build twice
-            row["build_cached" if cached else "build_cold"].append(built)
-            if cached or runtime == "tensorflow":
-                row["first"].append(first)
-        vgg.embed(crops[:4])                              # warm both shapes
-        row["b1"].append(per_call_ms(lambda: vgg.embed(crops[round_ % len(crops)][None]), args.repeat))
-        row["b4"].append(per_call_ms(lambda: vgg.embed(crops[:4]), max(2, args.repeat // 2)) / 4)
-        out = vgg.embed(crops)
-        row["cosine"] = float(np.min(np.sum(out * reference, axis=1)))
-        row["description"] = vgg.runtime_description
-        del vgg
-    return row
+def measure_round(runtime: str, weights: Path, crops: np.ndarray, reference, args, cache: Path, row: dict) -> None:
+    """One round for one runtime: a build with nothing cached, one from the cache, the first embed, warm figures."""
+    for cached in (False, True):
+        if not cached:
+            for file in cache.glob("*"):
+                file.unlink()
+        start = time.perf_counter()
+        vgg = VggFaceEmbedder(weights, runtime=runtime, cache_dir=cache)
+        built = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        vgg.embed(crops[:1])
+        first = (time.perf_counter() - start) * 1000
+        if runtime == "tensorflow" and cached:
+            break                                      # nothing to cache: the same build twice
+        row["build_cached" if cached else "build_cold"].append(built)
+        if cached or runtime == "tensorflow":
+            row["first"].append(first)
+        if not cached and runtime != "tensorflow":
+            del vgg
+    vgg.embed(crops[:4])                               # warm both shapes
+    row["b1"].append(per_call_ms(lambda: [vgg.embed(crops[i][None]) for i in range(args.repeat)], 1)
+                     / args.repeat)
+    row["b4"].append(per_call_ms(lambda: vgg.embed(crops[:4]), max(2, args.repeat // 2)) / 4)
+    row["cosine"] = float(np.min(np.sum(vgg.embed(crops) * reference, axis=1)))
+    row["description"] = vgg.runtime_description
 
 
 def main() -> int:
@@ -98,10 +97,12 @@ def main() -> int:
         _, crops = real_face_crops(detector, reference_model.align_spec)
         reference = reference_model.embed(crops)
         del reference_model
-        rows = {}
-        for runtime in args.runtimes.split(","):
-            rows[runtime] = measure(runtime, weights, crops, reference, args, Path(tmp) / "openvino")
-            print(f"{runtime}: done ({uptime()})", flush=True)
+        runtimes = args.runtimes.split(",")
+        rows = {name: {"build_cold": [], "build_cached": [], "first": [], "b1": [], "b4": []} for name in runtimes}
+        for round_ in range(args.rounds):                 # runtimes interleaved: each round sees the same load
+            for runtime in runtimes:
+                measure_round(runtime, weights, crops, reference, args, Path(tmp) / "openvino", rows[runtime])
+            print(f"round {round_ + 1}: done ({uptime()})", flush=True)
     import openvino
     import tensorflow
 

@@ -14,13 +14,12 @@ was measured and rejected: cosine 0.99986 to the reference (below 0.9999) and
 no faster (docs in BENCHMARKS.md).
 
 The converted model
-    :func:`facecam.embedders.vggface.fc7_dense_model` (Keras: fc6 and fc7 as
-    Dense layers over the flattened pool5, the same values) converted by
-    ``openvino.convert_model``; a 7x7 Convolution over a 7x7 map runs much
-    slower in OpenVINO than the equivalent MatMul. The model is saved as
-    OpenVINO IR (XML + weights, no pickle) in an owner-only folder, named by
-    the weights' fingerprint, so later runs skip TensorFlow altogether: the
-    cold start is reading the IR and compiling it.
+    The Keras fc7 model (:class:`facecam.embedders.vggface.VggFaceEmbedder`'s
+    ``embedding_model``) converted by ``openvino.convert_model`` with a dynamic
+    batch size, saved as OpenVINO IR (XML + weights, no pickle) in an
+    owner-only folder, named by the weights' fingerprint, so later runs skip
+    TensorFlow altogether: the cold start is hashing the weights file, reading
+    the IR and compiling it.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from facecam.errors import ModelError
 
 ENV_RUNTIME = "FACECAM_VGG_RUNTIME"
 RUNTIMES = ("auto", "tensorflow", "openvino-bf16", "openvino-f32")
-IR_STEM = "vggface-fc7-dense"
+IR_STEM = "vggface-fc7"
 
 
 def _openvino():

@@ -173,30 +173,6 @@ def weighted_layers(model) -> list:
     return [layer for layer in model.layers if layer.weights]
 
 
-def fc7_dense_model(model):
-    """A Keras model computing the same fc7 as ``model`` (loaded, head included) with fc6 and fc7 as Dense layers.
-
-    pool5 ``(7, 7, 512)`` flattened in its own (row, column, channel) order meets
-    fc6's kernel reshaped to ``(25088, 4096)``: the same sums as the 7x7
-    convolution over the 7x7 map. The OpenVINO runtime converts this one (a
-    MatMul runs much faster there than a 7x7 Convolution).
-    """
-    _, keras = _tf()
-    layers = keras.layers
-    x = layers.Flatten(name="pool5_flat")(model.get_layer("pool5").output)
-    dense = {}
-    for name in ("fc6", "fc7"):
-        dense[name] = layers.Dense(EMBEDDING_DIM, activation="relu", name=f"{name}_dense",
-                                   kernel_initializer="zeros", bias_initializer="zeros")
-        x = dense[name](x)
-    fc7_model = keras.Model(model.input, x, name="vggface_fc7_dense")
-    for name, layer in dense.items():
-        source = model.get_layer(name)
-        layer.kernel.assign(keras.ops.reshape(source.kernel.value, (-1, EMBEDDING_DIM)))
-        layer.bias.assign(source.bias.value)
-    return fc7_model
-
-
 def preprocess(rgb_faces: np.ndarray) -> np.ndarray:
     """``(N, 224, 224, 3) uint8`` RGB faces -> ``float32`` network input: RGB, 0-255, minus the VGG-Face mean."""
     return np.asarray(rgb_faces, dtype=np.float32) - np.asarray(VGG_MEAN_RGB, dtype=np.float32)
@@ -494,7 +470,7 @@ class VggFaceEmbedder:
         else:
             fingerprint = weights_fingerprint(self.weights_path)
             folder = Path(cache_dir) if cache_dir is not None else vgg_openvino.default_cache_dir()
-            model, self.from_cache = vgg_openvino.cached_or_converted(fingerprint, folder, self._keras_fc7_dense)
+            model, self.from_cache = vgg_openvino.cached_or_converted(fingerprint, folder, self._keras_fc7)
             self._run = vgg_openvino.OpenVinoForward(model, self.runtime)
         # The same for every runtime: all of them meet the exactness target (cosine >= 0.9999 to TensorFlow).
         self.version = (f"vgg-face/keras-h5/fc7-relu-l2/rgb-mean/arcface5-224-ff{self.face_fraction:.2f}"
@@ -509,10 +485,10 @@ class VggFaceEmbedder:
         self.embedding_model = keras.Model(self.model.input, fc7, name="vggface_fc7")
         return fingerprint
 
-    def _keras_fc7_dense(self):
+    def _keras_fc7(self):
         """The Keras fc7 model to convert to OpenVINO (built only when no converted copy is cached)."""
         self._load_keras()
-        return fc7_dense_model(self.model)
+        return self.embedding_model
 
     def _build_tensorflow(self) -> str:
         tf, _ = _tf()
@@ -557,6 +533,6 @@ class VggFaceEmbedder:
 
 __all__ = [
     "EMBEDDING_DIM", "EXPECTED_LAYERS", "FACE_FRACTION", "INPUT_SIZE", "TOTAL_PARAMS", "VGG_MEAN_RGB",
-    "VggFaceEmbedder", "build_vggface", "fc7_dense_model", "load_vggface_weights", "preprocess",
+    "VggFaceEmbedder", "build_vggface", "load_vggface_weights", "preprocess",
     "validate_weights_file", "weighted_layers", "weights_fingerprint",
 ]
