@@ -58,6 +58,10 @@ class Session:
 
         return build_detector(self.args.detector, self.detector_options(), self.args.model_dir)
 
+    def model_options(self) -> dict:
+        """Per-model options for the model's factory (VGG-Face: which runtime runs it)."""
+        return {"runtime": self.args.vgg_runtime} if self.model == "vgg-face" else {}
+
     def recognizer(self):
         if self._recognizer is None:
             from facecam.recognizer import build_recognizer  # noqa: PLC0415
@@ -65,6 +69,7 @@ class Session:
             self._recognizer = build_recognizer(
                 self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
                 match_mode=self.args.match, detector_options=self.detector_options(), detector=self.args.detector,
+                **self.model_options(),
                 progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
         return self._recognizer
 
@@ -239,6 +244,10 @@ def cmd_models(session: Session, args, out: Output) -> int:
         row = models.file_status(spec, args.model_dir, chosen)
         state = f"ok ({row['source']})" if row["valid"] else (row["reason"] or "invalid")
         out.result(row, f"{row['key']:9} {state:30} {row['path']}")
+    from facecam.embedders import vgg_openvino  # noqa: PLC0415
+
+    runtime = vgg_openvino.resolve_runtime(args.vgg_runtime)
+    out.message(f"vgg-face runs on {vgg_openvino.describe_runtime(runtime)} ({runtime})")
     return EXIT_OK
 
 
@@ -279,6 +288,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
+    parser.add_argument("--vgg-runtime", choices=("auto", "tensorflow", "openvino-bf16", "openvino-f32"),
+                        default=None, help="how VGG-Face runs (default: $FACECAM_VGG_RUNTIME, else auto: "
+                                           "the fastest with exact embeddings on this CPU)")
     parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
                         "or FACECAM_MODEL_DIR)")
 

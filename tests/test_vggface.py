@@ -19,12 +19,14 @@ import pytest
 
 from facecam.errors import ModelError
 from facecam.embedders.vggface import (
+    EXPECTED_LAYERS,
     FACE_FRACTION,
     VGG_MEAN_RGB,
     preprocess,
     validate_weights_file,
+    weights_fingerprint,
 )
-from vgg_fixtures import keras2_layer_names, write_vggface_weights
+from vgg_fixtures import keras2_layer_names, real_face_crops, write_vggface_weights
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,7 +65,31 @@ def random_weights(tmp_path_factory):
 def vgg(random_weights):
     from facecam.embedders.vggface import VggFaceEmbedder
 
-    return VggFaceEmbedder(random_weights)
+    return VggFaceEmbedder(random_weights, runtime="tensorflow")
+
+
+@pytest.fixture(scope="module")
+def real_crops(detector, vgg):
+    """(names, aligned crops) of 12 real faces from tests/data, through facecam's read-detect-align path."""
+    return real_face_crops(detector, vgg.align_spec)
+
+
+@pytest.fixture(scope="module")
+def reference(vgg, real_crops):
+    """TensorFlow fp32 embeddings of the real crops: the reference every runtime is held to."""
+    return vgg.embed(real_crops[1])
+
+
+@pytest.fixture(scope="module")
+def ir_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("openvino-cache")
+
+
+@pytest.fixture(scope="module", params=["openvino-bf16", "openvino-f32"])
+def fast_vgg(request, random_weights, ir_cache):
+    from facecam.embedders.vggface import VggFaceEmbedder
+
+    return VggFaceEmbedder(random_weights, runtime=request.param, cache_dir=ir_cache)
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +202,9 @@ def test_fixture_file_has_the_keras2_legacy_layout(random_weights):
 
 @pytest.mark.slow
 def test_loaded_weights_equal_the_files_arrays(vgg, random_weights):
-    checks = [("conv1_1", "conv2d_1"), ("conv2_1", "conv2d_3"), ("conv4_3", "conv2d_10"),
-              ("conv5_3", "conv2d_13"), ("fc7", "conv2d_15"), ("fc8", "conv2d_16")]
+    # every convolution (conv5_1 and conv5_2 have the same shapes: a swap must show), fc7 and the head
+    checks = [(ours, f"conv2d_{index}") for index, (ours, _, _) in enumerate(EXPECTED_LAYERS[:13], start=1)]
+    checks += [("fc7", "conv2d_15"), ("fc8", "conv2d_16")]
     with h5py.File(random_weights, "r") as handle:
         for ours, theirs in checks:
             layer = vgg.model.get_layer(ours)
@@ -262,7 +289,7 @@ def test_no_faces_returns_empty_without_running_the_model(vgg, monkeypatch):
     def forbidden(_):
         raise AssertionError("the model must not run for zero faces")
 
-    monkeypatch.setattr(vgg, "_forward", forbidden)
+    monkeypatch.setattr(vgg, "_run", forbidden)
     empty = vgg.embed(np.zeros((0, 224, 224, 3), dtype=np.uint8))
     assert empty.shape == (0, 4096) and empty.dtype == np.float32
 
@@ -434,6 +461,119 @@ def test_weights_are_read_in_small_slabs_that_cover_each_value_once(shape):
     assert largest <= 8 << 20
 
 
+# --------------------------------------------------------------------------- what is embedded, and its version
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.slow
+def test_embedding_is_fc7_computed_from_fc6_with_the_files_fc7_weights(vgg, random_weights, real_crops):
+    """fc7 = relu(fc6 . W7 + b7), W7 and b7 read from the file here: an embedding taken from fc6 (or any
+    other layer) fails."""
+    import keras
+
+    fc6_model = keras.Model(vgg.model.input, vgg.model.get_layer("fc6").output)
+    fc6 = fc6_model(preprocess(real_crops[1][:3]), training=False).numpy().reshape(3, 4096)
+    with h5py.File(random_weights, "r") as handle:
+        kernel = handle["conv2d_15/conv2d_15/kernel:0"][()].reshape(4096, 4096)
+        bias = handle["conv2d_15/conv2d_15/bias:0"][()]
+    expected = unit(np.maximum(fc6.astype(np.float64) @ kernel + bias, 0))
+    np.testing.assert_allclose(vgg.embed(real_crops[1][:3]), expected, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_version_fingerprints_every_kernel_value(vgg, random_weights, tmp_path):
+    """Rescaled kernels (same biases) must give another version, or stale gallery embeddings are reused."""
+    import shutil
+
+    fingerprint = weights_fingerprint(random_weights)
+    assert vgg.version.endswith(f"/w{fingerprint}")              # the loader's hash is the same hash
+    for layer in ("conv2d_1", "conv2d_14"):                       # a convolution and fc6
+        copy = shutil.copy(random_weights, tmp_path / "rescaled.h5")
+        with h5py.File(copy, "r+") as handle:
+            kernel = handle[f"{layer}/{layer}/kernel:0"]
+            kernel[0] = kernel[0] * np.float32(2)                 # part of one kernel; biases untouched
+        assert weights_fingerprint(copy) != fingerprint, layer
+        Path(copy).unlink()
+
+
+# --------------------------------------------------------------------------- runtimes (OpenVINO)
+
+
+def assert_exact(embeddings: np.ndarray, reference: np.ndarray, names: list[str]) -> None:
+    """Each face within cosine 0.9999 of its TensorFlow fp32 embedding, and nearer it than any other face's."""
+    similarity = embeddings @ reference.T
+    for i, name in enumerate(names):
+        assert similarity[i, i] >= 0.9999, f"{name}: cosine {similarity[i, i]:.6f} to the reference"
+        others = np.delete(similarity[i], i)
+        assert others.max() < similarity[i, i] - 0.01, f"{name}: as near another face as its own reference"
+
+
+@pytest.mark.slow
+def test_reference_embeddings_tell_the_real_faces_apart(reference, real_crops):
+    """He-scaled weights give different faces different fc7s (tiny N(0, 0.01) weights would not),
+    so the exactness test below compares something."""
+    similarity = reference @ reference.T
+    off_diagonal = similarity[~np.eye(len(similarity), dtype=bool)]
+    assert len(real_crops[0]) == 12
+    assert off_diagonal.max() < 0.99, off_diagonal.max()
+
+
+@pytest.mark.slow
+def test_each_runtime_embeds_within_cosine_0_9999_of_tensorflow(fast_vgg, vgg, reference, real_crops):
+    names, crops = real_crops
+    assert_exact(fast_vgg.embed(crops), reference, names)
+    single = np.concatenate([fast_vgg.embed(crops[i]) for i in range(4)])     # batch 1 as in a batch of 12
+    assert_exact(single, reference[:4], names[:4])
+    assert fast_vgg.version == vgg.version                   # exact, so the gallery cache stays valid
+    assert fast_vgg.runtime in ("openvino-bf16", "openvino-f32")
+    assert fast_vgg.runtime_description.startswith("OpenVINO ")
+
+
+@pytest.mark.slow
+def test_the_exactness_check_fails_a_broken_conversion(fast_vgg, reference, real_crops):
+    """The same runtime fed BGR instead of RGB (a channel-order slip in a conversion) fails the check."""
+    names, crops = real_crops
+    with pytest.raises(AssertionError, match="cosine"):
+        assert_exact(fast_vgg.embed(np.ascontiguousarray(crops[..., ::-1])), reference, names)
+
+
+@pytest.mark.slow
+def test_converted_model_is_cached_owner_only_and_reused_without_tensorflow(fast_vgg, random_weights, ir_cache,
+                                                                          real_crops):
+    from facecam.embedders.vgg_openvino import ir_path
+    from facecam.embedders.vggface import VggFaceEmbedder
+
+    path = ir_path(ir_cache, weights_fingerprint(random_weights))
+    assert path.is_file() and path.with_suffix(".bin").is_file()
+    assert (ir_cache.stat().st_mode & 0o777) == 0o700
+    assert {p.stat().st_mode & 0o777 for p in (path, path.with_suffix(".bin"))} == {0o600}
+    import openvino.tools.ovc.convert_impl as convert_impl
+
+    assert convert_impl.tm.__name__ == "openvino.tools.ovc.telemetry_stub"   # the conversion sent nothing
+    again = VggFaceEmbedder(random_weights, runtime=fast_vgg.runtime, cache_dir=ir_cache)
+    assert again.from_cache and again.model is None          # read from the IR: no Keras model built
+    np.testing.assert_array_equal(again.embed(real_crops[1][:2]), fast_vgg.embed(real_crops[1][:2]))
+
+
+def test_runtime_is_chosen_by_argument_then_environment(monkeypatch):
+    from facecam.embedders.vgg_openvino import ENV_RUNTIME, cpu_has_bf16, resolve_runtime
+
+    import openvino
+
+    monkeypatch.delenv(ENV_RUNTIME, raising=False)
+    expected = "openvino-bf16" if cpu_has_bf16(openvino.Core()) else "openvino-f32"
+    assert resolve_runtime(None) == expected == resolve_runtime("auto")
+    monkeypatch.setenv(ENV_RUNTIME, "tensorflow")
+    assert resolve_runtime(None) == "tensorflow"
+    assert resolve_runtime("openvino-f32") == "openvino-f32"          # the argument wins
+    monkeypatch.setenv(ENV_RUNTIME, "tensorrt")
+    with pytest.raises(ModelError, match="unknown VGG-Face runtime 'tensorrt'; choose one of"):
+        resolve_runtime(None)
+
+
 # --------------------------------------------------------------------------- the command line with VGG-Face
 
 
@@ -447,6 +587,9 @@ def test_cli_identify_verify_embed_with_a_weights_file_of_the_published_layout(c
     from conftest import LFW10, PEOPLE
 
     blair = LFW10 / "Tony_Blair" / "Tony_Blair_0001.jpg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))     # the converted model goes there
+    code, out, err = cli("models", "--vgg-runtime", "tensorflow", "--model-dir", tmp_path / "empty")
+    assert code == 0 and "vgg-face runs on TensorFlow fp32 (reference) (tensorflow)" in err, err
     code, out, err = cli("embed", "--json", "--weights", random_weights, PEOPLE / "two_people.jpg")
     assert code == 0, err
     faces = json.loads(out)["faces"]

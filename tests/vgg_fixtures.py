@@ -117,3 +117,23 @@ def write_vggface_weights(path: str | Path, *, seed: int = 0, values: str = "ran
                 kernel[row] = block
             bias[...] = rng.standard_normal(bias_shape, dtype=np.float32) * np.float32(0.01)
     return path
+
+
+def real_face_crops(detector, spec) -> tuple[list[str], np.ndarray]:
+    """Aligned crops of real faces through facecam's own path (read, detect, align): the first photo of each
+    tests/data/lfw10 person plus two tests/data/people photos, one face each. Returns (names, crops)."""
+    from facecam.align import align_faces
+    from facecam.images import read_image
+    from facecam.types import bgr_to_rgb
+
+    data = Path(__file__).parent / "data"
+    people = sorted(p for p in (data / "lfw10").iterdir() if p.is_dir())
+    photos = [sorted(p.glob("*.jpg"))[0] for p in people] + [data / "people" / "obama.jpg",
+                                                              data / "people" / "biden2.jpg"]
+    crops = []
+    for photo in photos:
+        rgb = bgr_to_rgb(read_image(photo))
+        faces = detector.detect(rgb)
+        assert len(faces) >= 1, photo
+        crops.append(align_faces(rgb, faces, spec)[:1])
+    return [p.stem for p in photos], np.concatenate(crops)

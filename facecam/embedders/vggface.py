@@ -346,8 +346,14 @@ def _slabs(shape: tuple[int, ...], itemsize: int, limit: int):
             yield (*index, slice(start, min(start + step, shape[k - 1])))
 
 
-def _copy_into(variable, dataset) -> None:
-    """Copy an HDF5 dataset into a Keras variable with one dense assignment.
+def _dataset_pieces(dataset):
+    """The dataset's values as flat float32 pieces of at most a few MB, in storage (C) order."""
+    for part in _slabs(tuple(dataset.shape), 4, _READ_BYTES):
+        yield np.ascontiguousarray(dataset[part], dtype=np.float32).reshape(-1)
+
+
+def _copy_into(variable, dataset, fingerprint) -> None:
+    """Copy an HDF5 dataset into a Keras variable with one dense assignment, hashing its values into ``fingerprint``.
 
     * Dense, not through ``scatter_update`` or slice assignments: a sparse update
       switches a TensorFlow variable to copy-on-read for good, and every forward pass
@@ -357,13 +363,35 @@ def _copy_into(variable, dataset) -> None:
       piece froze the window's event loop for half a second (the join runs without it).
     """
     tf, _ = _tf()
-    parts = list(_slabs(tuple(dataset.shape), 4, _READ_BYTES))
-    if len(parts) == 1:
-        variable.assign(np.asarray(dataset[()], dtype=np.float32))
-        return
-    pieces = [tf.constant(np.asarray(dataset[part], dtype=np.float32).reshape(-1)) for part in parts]
-    variable.assign(tf.reshape(tf.concat(pieces, axis=0), dataset.shape))
+    pieces = []
+    for piece in _dataset_pieces(dataset):
+        fingerprint.update(piece.tobytes())
+        pieces.append(tf.constant(piece))
+    variable.assign(tf.reshape(pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=0), dataset.shape))
     del pieces
+
+
+def weights_fingerprint(path: str | Path) -> str:
+    """A short hash of every kernel and bias value in the weights file, in layer order (the ``w...`` of ``version``).
+
+    The same hash :func:`load_vggface_weights` returns, computed with h5py alone
+    (no TensorFlow): about a second for the 580 MB file. Validate the file first.
+    """
+    import h5py  # noqa: PLC0415
+
+    path = Path(path)
+    fingerprint = hashlib.sha256()
+    try:
+        with h5py.File(path, "r") as handle:
+            for _, datasets in _weighted_groups(_weights_root(handle, path), path):
+                for dataset in datasets:
+                    for piece in _dataset_pieces(dataset):
+                        fingerprint.update(piece.tobytes())
+    except ModelError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
+        raise _fail(path, f"could not be read, it is truncated or damaged (HDF5: {error})") from None
+    return fingerprint.hexdigest()[:12]
 
 
 def load_vggface_weights(model, path: str | Path) -> str:
@@ -372,7 +400,8 @@ def load_vggface_weights(model, path: str | Path) -> str:
     The file's weighted layers are taken in ``layer_names`` order and matched by
     position with the model's weighted layers; every kernel and bias shape is
     checked against the model before anything is assigned. Returns a short
-    fingerprint of the loaded values (for ``version``). Raises :class:`ModelError`.
+    fingerprint of every loaded value, kernels and biases (for ``version``; the
+    same as :func:`weights_fingerprint`). Raises :class:`ModelError`.
     """
     import h5py  # noqa: PLC0415
 
@@ -386,9 +415,8 @@ def load_vggface_weights(model, path: str | Path) -> str:
             _check_structure(layers, expected, path)
             _check_storage(layers, path.stat().st_size, path)
             for layer, (_, (kernel, bias)) in zip(targets, layers):
-                _copy_into(layer.kernel, kernel)
-                _copy_into(layer.bias, bias)
-                fingerprint.update(np.asarray(bias[()], dtype=np.float32).tobytes())
+                _copy_into(layer.kernel, kernel, fingerprint)
+                _copy_into(layer.bias, bias, fingerprint)
     except ModelError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
@@ -402,17 +430,27 @@ def load_vggface_weights(model, path: str | Path) -> str:
 class VggFaceEmbedder:
     """VGG-Face fc7 embeddings (4096-d, L2-normalised). Built once from the weights path; slow to build (seconds).
 
-    ``model`` is the full Keras model (head included, as loaded from the file),
-    ``embedding_model`` the model from the same input to the fc7 output.
-    ``trace_count`` is how many times the inference function was traced (1
-    after the first ``embed``, whatever the batch sizes). ``embed`` may be
-    called from several threads; calls are serialised.
+    ``runtime`` (see :mod:`facecam.embedders.vgg_openvino`): ``tensorflow`` (the
+    fp32 reference), ``openvino-bf16``, ``openvino-f32`` or None / ``auto`` (the
+    fastest exact one here; ``$FACECAM_VGG_RUNTIME`` when None); the one that
+    runs is ``runtime``, in words ``runtime_description``. ``cache_dir``: where
+    the OpenVINO runtimes keep the converted model (default: the user cache);
+    ``from_cache`` says whether it came from there (no TensorFlow then).
+    With TensorFlow, ``model`` is the full Keras model (head included, as loaded
+    from the file), ``embedding_model`` the model from the same input to fc7
+    (both None when OpenVINO read a cached model), and ``trace_count`` is how
+    many times the inference function was traced (1 after the first ``embed``,
+    whatever the batch sizes). ``embed`` may be called from several threads;
+    calls are serialised.
     """
 
     name = "vgg-face"
     dim = EMBEDDING_DIM
 
-    def __init__(self, weights_path: str | Path, *, face_fraction: float = FACE_FRACTION, batch_size: int = 8):
+    def __init__(self, weights_path: str | Path, *, face_fraction: float = FACE_FRACTION, batch_size: int = 8,
+                 runtime: str | None = None, cache_dir: str | Path | None = None):
+        from facecam.embedders import vgg_openvino  # noqa: PLC0415
+
         if not 0.3 <= float(face_fraction) <= 1.5:
             raise ValueError(f"face_fraction: expected a value between 0.3 and 1.5, got {face_fraction}")
         if int(batch_size) < 1:
@@ -421,30 +459,55 @@ class VggFaceEmbedder:
         self.face_fraction = float(face_fraction)
         self.batch_size = int(batch_size)
         self.align_spec = AlignSpec.from_arcface(INPUT_SIZE, face_fraction=self.face_fraction)
+        self.runtime = vgg_openvino.resolve_runtime(runtime)
+        self.runtime_description = vgg_openvino.describe_runtime(self.runtime)
         validate_weights_file(self.weights_path)      # fast, before TensorFlow is even imported
+        self.model = self.embedding_model = None
+        self.from_cache = False
+        self._trace_count = 0
+        self._lock = threading.Lock()
+        if self.runtime == "tensorflow":
+            fingerprint = self._build_tensorflow()
+        else:
+            fingerprint = weights_fingerprint(self.weights_path)
+            folder = Path(cache_dir) if cache_dir is not None else vgg_openvino.default_cache_dir()
+            model, self.from_cache = vgg_openvino.cached_or_converted(fingerprint, folder, self._keras_fc7)
+            self._run = vgg_openvino.OpenVinoForward(model, self.runtime)
+        # The same for every runtime: all of them meet the exactness target (cosine >= 0.9999 to TensorFlow).
+        self.version = (f"vgg-face/keras-h5/fc7-relu-l2/rgb-mean/arcface5-224-ff{self.face_fraction:.2f}"
+                        f"/w{fingerprint}")
 
-        tf, keras = _tf()
+    def _load_keras(self) -> str:
+        """Build the Keras model and load the weights file into it; returns the weights' fingerprint."""
+        _, keras = _tf()
         self.model = build_vggface(include_head=True)
         fingerprint = load_vggface_weights(self.model, self.weights_path)
         fc7 = keras.layers.Flatten(name="fc7_flat")(self.model.get_layer("fc7").output)
         self.embedding_model = keras.Model(self.model.input, fc7, name="vggface_fc7")
-        self.version = (f"vgg-face/keras-h5/fc7-relu-l2/rgb-mean/arcface5-224-ff{self.face_fraction:.2f}"
-                        f"/w{fingerprint}")
-        self._trace_count = 0
-        self._lock = threading.Lock()
+        return fingerprint
 
+    def _keras_fc7(self):
+        """The Keras fc7 model to convert to OpenVINO (built only when no converted copy is cached)."""
+        self._load_keras()
+        return self.embedding_model
+
+    def _build_tensorflow(self) -> str:
+        tf, _ = _tf()
+        fingerprint = self._load_keras()
         embedding_model = self.embedding_model
 
         def forward(batch):
             self._trace_count += 1              # Python side effect: runs only while tracing
             return embedding_model(batch, training=False)
 
-        self._forward = tf.function(
+        traced = tf.function(
             forward,
             input_signature=[tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32)],
             jit_compile=False,
             reduce_retracing=False,
         )
+        self._run = lambda batch: traced(batch).numpy()
+        return fingerprint
 
     @property
     def trace_count(self) -> int:
@@ -461,15 +524,16 @@ class VggFaceEmbedder:
         with self._lock:
             for start in range(0, count, self.batch_size):
                 stop = min(count, start + self.batch_size)
-                out[start:stop] = self._forward(preprocess(rgb_faces[start:stop])).numpy()
+                out[start:stop] = self._run(preprocess(rgb_faces[start:stop]))
         return l2_normalise(out)
 
     def __repr__(self) -> str:
-        return f"VggFaceEmbedder({str(self.weights_path)!r}, face_fraction={self.face_fraction})"
+        return (f"VggFaceEmbedder({str(self.weights_path)!r}, face_fraction={self.face_fraction}, "
+                f"runtime={self.runtime!r})")
 
 
 __all__ = [
     "EMBEDDING_DIM", "EXPECTED_LAYERS", "FACE_FRACTION", "INPUT_SIZE", "TOTAL_PARAMS", "VGG_MEAN_RGB",
-    "VggFaceEmbedder", "build_vggface", "load_vggface_weights", "preprocess", "validate_weights_file",
-    "weighted_layers",
+    "VggFaceEmbedder", "build_vggface", "load_vggface_weights", "preprocess",
+    "validate_weights_file", "weighted_layers", "weights_fingerprint",
 ]

@@ -289,7 +289,8 @@ class MainWindow(QMainWindow):
         self.bridge.attach(self.pipeline)
         self.pipeline.paused = self.paused
         self._show_threshold()
-        self.model_label.setText(f"Model: {title_of(recognizer.model)}")
+        runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
+        self.model_label.setText(f"Model: {title_of(recognizer.model)}" + (f" ({runtime})" if runtime else ""))
         self.vgg_action.setEnabled(recognizer.model != "vgg-face")
         self._set_loading("Indexing known_faces...", busy=True)
         self.gallery = self._gallery_service()
