@@ -172,3 +172,40 @@ def visits_scene(people: list[str], photos: list[int], first_s: float = 0.5, sta
                             period_s=4.0))
         enter += steps_s[i % len(steps_s)]
     return tuple(actors)
+
+
+def lfw40_visitors() -> tuple[list[str], list[str]]:
+    """20 lfw40 people (every second one, sorted; every 5th of them a stranger): (visitors in order, enrolled 16)."""
+    everyone = sorted(p.name for p in LFW40.iterdir() if p.is_dir())
+    visitors = everyone[::2][:20]
+    strangers = visitors[2::5]
+    return visitors, [p for p in visitors if p not in strangers]
+
+
+def one_face_photos(visitors: list[str], detector, first: int = 4) -> list[int]:
+    """For each visitor the first photo from ``first`` on that shows one face only, pasted on a plain
+    background as on the clip (some LFW photos show a second person at the edge)."""
+    from facecam.images import bgr_to_rgb
+
+    chosen = []
+    for person in visitors:
+        for n in range(first, first + 5):
+            pasted = cv2.copyMakeBorder(lfw40_photo(Actor(person, n, 0, 1, 0, 0)), 60, 60, 60, 60,
+                                        cv2.BORDER_CONSTANT, value=(110, 110, 110))
+            if len(detector.detect(bgr_to_rgb(pasted), min_face_size=20)) == 1:
+                chosen.append(n)
+                break
+        else:
+            raise ValueError(f"no lfw40 photo of {person} with one face")
+    return chosen
+
+
+def make_lfw40_gallery(root: Path, enrolled, photos=(1, 2, 3)) -> Path:
+    """known_faces with photos 1-3 of each enrolled lfw40 person (the clip shows a later one)."""
+    import shutil
+
+    for person in enrolled:
+        (root / person).mkdir(parents=True, exist_ok=True)
+        for n in photos:
+            shutil.copy(LFW40 / person / f"{person}_{n:04d}.jpg", root / person)
+    return root

@@ -153,3 +153,27 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def run_watch_timed(argv: list[str]) -> tuple[int, float, str, str]:
+    """``facecam watch`` in this process: (exit code, wall time the video source started, stdout, stderr).
+
+    The source's start is a little before its first frame is read, so delays measured from it
+    are a little longer than the real ones (never shorter)."""
+    import io
+
+    from facecam.cli import main
+    from facecam.sources import VideoSource
+
+    started: list[float] = []
+    original_start = VideoSource.start
+
+    def timed_start(self):
+        started.append(time.time())
+        return original_start(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(VideoSource, "start", timed_start)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = main(argv, stdout=stdout, stderr=stderr)
+    return code, (started[0] if started else float("nan")), stdout.getvalue(), stderr.getvalue()

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from facecam.sightings import Sighting, SightingQuery, open_sighting_store, parse_since

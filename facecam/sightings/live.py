@@ -19,6 +19,7 @@ import argparse
 import logging
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -65,11 +66,20 @@ class SightingWriter:
                 if not self._order:
                     return
                 sighting = self._pending.pop(self._order.popleft())
+            self._save(sighting)
+
+    def _save(self, sighting: Sighting, attempts: int = 5) -> None:
+        """Save, retrying a failure (a log locked by another program, a full disk) a few times, 1 s apart."""
+        for attempt in range(attempts):
             try:
                 self.store.save(sighting)
                 self.saved += 1
+                return
             except Exception as error:  # noqa: BLE001 - reported once at the end, the video goes on
-                self.errors.append(f"{type(error).__name__}: {error}")
+                if attempt == attempts - 1:
+                    self.errors.append(f"{type(error).__name__}: {error}")
+                else:
+                    time.sleep(1.0)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued (up to ``timeout``), then stop."""
