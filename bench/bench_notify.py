@@ -11,7 +11,9 @@ Each configuration runs `facecam watch --realtime` in this process (models loade
 * dead: a webhook that hangs (answers nothing for 60 s), a webhook whose port refuses, and an
   MQTT URL where no broker listens.
 
-Reported: output fps (source 30), frames shown / read, first-label median (summary), events
+Reported: display fps (frames shown per second of the clip's playing time: the video's
+pace), watch's own fps_out (frames over its whole wall time, which includes up to 5 s
+at exit waiting for queued notifications), frames shown / read, first-label median (summary), events
 sent / failed / dropped per sink, and for "live" the delay from each person's first frame on the
 video to the event's arrival (median / max), webhook and MQTT.
 """
@@ -92,7 +94,9 @@ def main() -> None:
             if code != 0:
                 raise SystemExit(f"watch failed ({config}):\n{err[-2000:]}")
             summary = json.loads(summary_file.read_text())
-            row = {"config": config, "fps_out": summary["fps_out"], "frames_out": summary["frames_out"],
+            playing_s = summary["frames_in"] / summary["source_fps"]
+            row = {"config": config, "display_fps": round(summary["frames_out"] / playing_s, 2),
+                   "fps_out": summary["fps_out"], "frames_out": summary["frames_out"],
                    "frames_in": summary["frames_in"],
                    "first_label_median_s": summary["first_label_latency_s"]["median"],
                    "wall_s": round(time.monotonic() - started, 1),
@@ -119,14 +123,14 @@ def main() -> None:
         print(json.dumps({"machine": machine, "runs": results}))
         return
     print(f"machine: {machine}")
-    print("| endpoints | output fps (source 30) | frames shown / read | first label median (s) | events sent / failed / dropped | delay to event, median / max (s) |")
-    print("|---|---:|---:|---:|---|---|")
+    print("| endpoints | display fps (source 30) | watch fps_out | frames shown / read | first label median (s) | events sent / failed / dropped | delay to event, median / max (s) |")
+    print("|---|---:|---:|---:|---:|---|---|")
     for row in results:
         sinks = (row["notifications"] or {}).get("sinks", {})
         counts = "; ".join(f"{name}: {s['sent']} / {s['failed']} / {s['dropped']}" for name, s in sinks.items()) or "-"
         delay = (f"webhook {row['webhook_delay_s']['median']} / {row['webhook_delay_s']['max']}; "
                  f"MQTT {row['mqtt_delay_s']['median']} / {row['mqtt_delay_s']['max']}") if "webhook_delay_s" in row else "-"
-        print(f"| {row['config']} | {row['fps_out']} | {row['frames_out']} / {row['frames_in']} | "
+        print(f"| {row['config']} | {row['display_fps']} | {row['fps_out']} | {row['frames_out']} / {row['frames_in']} | "
               f"{row['first_label_median_s']} | {counts} | {delay} |")
 
 

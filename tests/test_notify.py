@@ -104,8 +104,8 @@ def test_hanging_and_refusing_webhooks_never_block_and_drop_with_a_count(jpeg):
         assert "refused" in refuse.stats.last_error.lower()
         assert hang.stats.dropped >= 15                       # only a few wait; the rest are counted
         hanging.mode = "ok"                                  # the endpoint is back: the waiting ones go out
-        assert wait_until(lambda: len(hanging.events()) >= 2, timeout=20)
-        assert hanging.events()[-1]["name"] == "person 19"
+        assert wait_until(lambda: "person 19" in [e["name"] for e in hanging.events()], timeout=20)
+        assert len(hanging.events()) <= 4                    # the newest ones waited; the rest were dropped
     finally:
         notifier.close(0)
         hanging.close()

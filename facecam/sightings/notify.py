@@ -129,6 +129,8 @@ class Delivery:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._busy = False
+        self._failing = False
+        self._last_failed = False
         self._thread = threading.Thread(target=self._run, name=f"facecam-notify {sink.describe()}", daemon=True)
         self._thread.start()
 
@@ -147,9 +149,10 @@ class Delivery:
             return len(self._queue) + (1 if self._busy else 0)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Give queued events up to ``timeout`` seconds to go out, then stop (what is left counts as dropped)."""
+        """Give queued events up to ``timeout`` seconds to go out, then stop (what is left counts as dropped).
+        An endpoint whose last try failed is not waited for."""
         deadline = time.monotonic() + max(timeout, 0.0)
-        while self.pending and time.monotonic() < deadline:
+        while self.pending and not self._last_failed and time.monotonic() < deadline:
             time.sleep(0.02)
         self._stop.set()
         with self._cond:
@@ -184,17 +187,22 @@ class Delivery:
             try:
                 self.sink.send(event)
             except DeliveryError as error:
-                self.stats.last_error = str(error)
+                self.stats.last_error, self._last_failed = str(error), True
                 if error.final:
                     break
                 continue
             except Exception as error:  # noqa: BLE001 - a sink bug must not kill the thread
-                self.stats.last_error = f"{type(error).__name__}: {error}"
+                self.stats.last_error, self._last_failed = f"{type(error).__name__}: {error}", True
                 continue
+            self._last_failed = False
             self.stats.sent += 1
+            self._failing = False
             return
         self.stats.failed += 1
-        log.warning("facecam: notification to %s failed: %s", self.sink.describe(), self.stats.last_error)
+        if not self._failing:  # one line when an endpoint starts failing, not one per event
+            log.warning("facecam: notifications to %s fail: %s; they are counted in the summary",
+                        self.sink.describe(), self.stats.last_error)
+        self._failing = True
 
 
 class Notifier:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from facecam.errors import FacecamError
-from facecam.sightings.model import Sighting, SightingQuery, iso, local_now
+from facecam.sightings.model import Sighting, SightingQuery, local_now
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ class SqliteSightingStore:
                 " cluster = excluded.cluster, distance = excluded.distance, box_x = excluded.box_x,"
                 " box_y = excluded.box_y, box_w = excluded.box_w, box_h = excluded.box_h,"
                 " snapshot = CASE WHEN length(excluded.snapshot) > 0 THEN excluded.snapshot ELSE snapshot END",
-                (sighting.id, sighting.source, iso(sighting.started), iso(sighting.ended),
+                (sighting.id, sighting.source, sighting.started.isoformat(timespec="microseconds"),
+                 sighting.ended.isoformat(timespec="microseconds"),
                  sighting.started.timestamp(), sighting.ended.timestamp(), sighting.t_start, sighting.t_end,
                  sighting.name, sighting.cluster, sighting.distance, x, y, w, h, sighting.snapshot))
         if time.monotonic() - self._last_purge > _PURGE_EVERY_S:
