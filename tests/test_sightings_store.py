@@ -188,3 +188,15 @@ def test_kill_9_at_any_moment_loses_no_committed_sighting(tmp_path, jpeg):
         assert promised <= found, sorted(promised - found)[:5]
         assert all(s.snapshot == jpeg for s in rows)
     assert len(promised) > 50
+
+
+def test_a_reader_deletes_nothing_and_the_retention_setting_counts(tmp_path, jpeg):
+    from facecam.sightings.live import keep_days
+
+    now = datetime.now().astimezone()
+    with open_sighting_store(tmp_path, retention_days=365) as store:
+        store.save(sighting(jpeg, 1, "Ada", now - timedelta(days=200)))
+    with open_sighting_store(tmp_path, retention_days=None) as store:   # `facecam sightings`
+        assert len(store.query()) == 1 and store.purge() == 0
+    assert keep_days(None, {}) == 90 and keep_days(None, {"sightings_keep_days": 365}) == 365
+    assert keep_days(7, {"sightings_keep_days": 365}) == 7

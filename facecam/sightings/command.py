@@ -55,7 +55,7 @@ def run_sightings(session, args, out) -> int:
         return 0
     if args.limit is not None and args.limit < 1:
         raise FacecamError("--limit: expected 1 or more")
-    store = open_sighting_store(Path(args.known_faces))
+    store = open_sighting_store(Path(args.known_faces), retention_days=None)
     try:
         for warning in store.warnings:
             out.message(f"facecam: warning: {warning}")

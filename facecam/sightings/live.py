@@ -23,6 +23,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from facecam import config
 from facecam.errors import FacecamError
 from facecam.sightings.model import Sighting
 from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttSink, Notifier, NotifyRule, WebhookSink
@@ -96,8 +97,9 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                        help="name of this camera in the sightings log and events (default: the --source)")
     group.add_argument("--no-sightings", action="store_true",
                        help="do not log visits in known_faces/.facecam/sightings.sqlite")
-    group.add_argument("--keep-days", type=float, default=DEFAULT_RETENTION_DAYS, metavar="DAYS",
-                       help=f"delete logged visits older than this (default {DEFAULT_RETENTION_DAYS:g})")
+    group.add_argument("--keep-days", type=float, metavar="DAYS",
+                       help=f"delete logged visits older than this (default: the setting sightings_keep_days, "
+                            f"else {DEFAULT_RETENTION_DAYS:g})")
     group.add_argument("--notify", action="append", metavar="URL",
                        help="POST each arrival as JSON to this http(s) URL (repeatable)")
     group.add_argument("--mqtt", metavar="URL", default=os.environ.get("FACECAM_MQTT") or None,
@@ -106,6 +108,14 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                        help="known, unknown, or people's names, comma-separated (default: every arrival)")
     group.add_argument("--cooldown", type=float, default=DEFAULT_COOLDOWN_S, metavar="S",
                        help=f"at most one event per person per S seconds (default {DEFAULT_COOLDOWN_S:g})")
+
+
+def keep_days(override: float | None = None, settings: dict | None = None) -> float:
+    """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90."""
+    if override is not None:
+        return float(override)
+    saved = (settings if settings is not None else config.load_settings()).get("sightings_keep_days")
+    return float(saved) if isinstance(saved, (int, float)) and saved > 0 else DEFAULT_RETENTION_DAYS
 
 
 class LiveSightings:
@@ -133,7 +143,7 @@ class LiveSightings:
         if args.mqtt:
             sinks.append(MqttSink.from_url(args.mqtt))
         store = None if args.no_sightings else open_sighting_store(Path(args.known_faces),
-                                                                   retention_days=args.keep_days)
+                                                                   retention_days=keep_days(args.keep_days))
         notifier = Notifier(sinks, rule, cooldown_s=args.cooldown) if sinks else None
         return cls(SightingRecorder(args.source_name or str(source_name)), store, notifier)
 

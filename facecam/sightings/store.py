@@ -87,25 +87,31 @@ class SightingStore(Protocol):
         """Release the store (pending writes are finished first)."""
 
 
-def open_sighting_store(known_faces: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS) -> SightingStore:
-    """The sightings log of the gallery folder ``known_faces`` (created when missing)."""
+def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS) -> SightingStore:
+    """The sightings log of the gallery folder ``known_faces`` (created when missing).
+
+    ``retention_days``: visits that ended longer ago are deleted now and while writing; None for a
+    reader that deletes nothing (``facecam sightings``: a writer's ``--keep-days`` is what counts)."""
     return SqliteSightingStore(Path(known_faces) / ".facecam" / FILE_NAME, retention_days=retention_days)
 
 
 class SqliteSightingStore:
     """:class:`SightingStore` in one SQLite file (see the module notes)."""
 
-    def __init__(self, path: Path, *, retention_days: float = DEFAULT_RETENTION_DAYS, busy_timeout_s: float = 30.0):
-        if not retention_days > 0:
-            raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days}")
+    def __init__(self, path: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
+                 busy_timeout_s: float = 30.0):
+        if retention_days is not None and not retention_days > 0:
+            raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days:g}; "
+                               "use --no-sightings to keep none")
         self.path = Path(path)
-        self.retention = timedelta(days=float(retention_days))
+        self.retention = None if retention_days is None else timedelta(days=float(retention_days))
         self.warnings: list[str] = []
         self._lock = threading.RLock()
         self._busy_timeout_s = float(busy_timeout_s)
         self._last_purge = 0.0
         self._db = self._open()
-        self.purge()
+        if self.retention is not None:
+            self.purge()
 
     # ------------------------------------------------------------ opening
     def _open(self) -> sqlite3.Connection:
@@ -168,10 +174,12 @@ class SqliteSightingStore:
                  sighting.ended.isoformat(timespec="microseconds"),
                  sighting.started.timestamp(), sighting.ended.timestamp(), sighting.t_start, sighting.t_end,
                  sighting.name, sighting.cluster, sighting.distance, x, y, w, h, sighting.snapshot))
-        if time.monotonic() - self._last_purge > _PURGE_EVERY_S:
+        if self.retention is not None and time.monotonic() - self._last_purge > _PURGE_EVERY_S:
             self.purge()
 
     def purge(self, before: datetime | None = None) -> int:
+        if before is None and self.retention is None:
+            return 0
         before = before or (local_now() - self.retention)
         with self._lock, _transaction(self._db):
             gone = self._db.execute("DELETE FROM sightings WHERE end_ts < ?", (before.timestamp(),)).rowcount
