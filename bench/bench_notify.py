@@ -123,11 +123,11 @@ def main() -> None:
         print(json.dumps({"machine": machine, "runs": results}))
         return
     print(f"machine: {machine}")
-    print("| endpoints | display fps (source 30) | watch fps_out | frames shown / read | first label median (s) | events sent / failed / dropped | delay to event, median / max (s) |")
+    print("| endpoints | display fps (source 30) | watch fps_out | frames shown / read | first label median (s) | events sent / failed / dropped / unsent at exit | delay to event, median / max (s) |")
     print("|---|---:|---:|---:|---:|---|---|")
     for row in results:
         sinks = (row["notifications"] or {}).get("sinks", {})
-        counts = "; ".join(f"{name}: {s['sent']} / {s['failed']} / {s['dropped']}" for name, s in sinks.items()) or "-"
+        counts = "; ".join(f"{name}: {s['sent']} / {s['failed']} / {s['dropped']} / {s['unsent']}" for name, s in sinks.items()) or "-"
         delay = (f"webhook {row['webhook_delay_s']['median']} / {row['webhook_delay_s']['max']}; "
                  f"MQTT {row['mqtt_delay_s']['median']} / {row['mqtt_delay_s']['max']}") if "webhook_delay_s" in row else "-"
         print(f"| {row['config']} | {row['display_fps']} | {row['fps_out']} | {row['frames_out']} / {row['frames_in']} | "

@@ -110,6 +110,7 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0     # given up after retries, or refused
     dropped: int = 0    # pushed out of a full queue
+    unsent: int = 0     # still waiting when the program closed
     retries: int = 0
     last_error: str = ""
 
@@ -149,14 +150,14 @@ class Delivery:
             return len(self._queue) + (1 if self._busy else 0)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Give queued events up to ``timeout`` seconds to go out, then stop (what is left counts as dropped).
+        """Give queued events up to ``timeout`` seconds to go out, then stop (what is left counts as unsent).
         An endpoint whose last try failed is not waited for."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while self.pending and not self._last_failed and time.monotonic() < deadline:
             time.sleep(0.02)
         self._stop.set()
         with self._cond:
-            self.stats.dropped += len(self._queue)
+            self.stats.unsent += len(self._queue)
             self._queue.clear()
             self._cond.notify_all()
         self._thread.join(max(deadline - time.monotonic(), 0.5))
@@ -182,7 +183,7 @@ class Delivery:
             if attempt:
                 self.stats.retries += 1
                 if self._stop.wait(min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)):
-                    self.stats.dropped += 1
+                    self.stats.unsent += 1  # closing
                     return
             try:
                 self.sink.send(event)
@@ -255,7 +256,8 @@ class Notifier:
         """Counts per sink (``watch --summary``)."""
         return {"events": self.offered - self.suppressed, "suppressed_by_cooldown": self.suppressed,
                 "sinks": {d.sink.describe(): {"sent": d.stats.sent, "failed": d.stats.failed,
-                                              "dropped": d.stats.dropped, "retries": d.stats.retries}
+                                              "dropped": d.stats.dropped, "unsent": d.stats.unsent,
+                                              "retries": d.stats.retries}
                           for d in self.deliveries}}
 
 
