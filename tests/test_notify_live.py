@@ -133,6 +133,10 @@ def test_sightings_lists_the_visits_of_the_run(run, cli):
     table = list(csv.DictReader(io.StringIO(out)))
     assert len(table) == sum(1 for e in run["webhook"].events() if e["type"] == "unknown")
     assert all(r["type"] == "unknown" and r["name"] == "" for r in table)
+    snapshots = known.parent / "snapshots"
+    code, out, _ = cli("sightings", "--known-faces", known, "--person", person, "--snapshots", snapshots)
+    assert code == 0 and person in out and len(list(snapshots.glob("*.jpg"))) == 1
+    assert cv2.imread(str(next(snapshots.glob("*.jpg")))) is not None
     code, out, _ = cli("sightings", "--known-faces", known, "--since", "2000-01-01", "--source", "elsewhere")
     assert code == 0 and out == ""
     from facecam.sightings import SightingQuery, open_sighting_store

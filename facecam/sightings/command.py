@@ -1,4 +1,4 @@
-"""``facecam sightings``: the visits in the log, newest first (a table, JSON lines, or CSV for a spreadsheet).
+"""List the visits in the sightings log, newest first (a table, JSON lines, or CSV for a spreadsheet).
 
 ::
 
