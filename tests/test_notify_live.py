@@ -150,3 +150,7 @@ def test_sightings_lists_the_visits_of_the_run(run, cli):
         assert set(store.people()) == {s.name for s in today if s.name}
     finally:
         store.close()
+    code, out, _ = cli("sightings", "--known-faces", known, "--forget", person)
+    assert code == 0 and out.strip() == "1 visit(s) deleted"
+    code, out, _ = cli("sightings", "--known-faces", known, "--person", person)
+    assert code == 0 and out == ""

@@ -42,6 +42,9 @@ def add_command(commands, add_common) -> None:
     sub.add_argument("--csv", action="store_true", help="CSV with a header row (opens in a spreadsheet)")
     sub.add_argument("--snapshots", type=Path, metavar="DIR",
                      help="also write each visit's face snapshot as DIR/<id>.jpg")
+    forget = sub.add_mutually_exclusive_group()
+    forget.add_argument("--forget", metavar="NAME", help="delete every logged visit of this person")
+    forget.add_argument("--forget-all", action="store_true", help="delete the whole sightings log")
     sub.set_defaults(handler=run_sightings)
 
 
@@ -56,6 +59,13 @@ def run_sightings(session, args, out) -> int:
     if args.limit is not None and args.limit < 1:
         raise FacecamError("--limit: expected 1 or more")
     store = open_sighting_store(Path(args.known_faces), retention_days=None)
+    if args.forget or args.forget_all:
+        try:
+            gone = store.forget(args.forget, everything=args.forget_all)
+        finally:
+            store.close()
+        out.result({"deleted": gone}, f"{gone} visit(s) deleted")
+        return 0
     try:
         for warning in store.warnings:
             out.message(f"facecam: warning: {warning}")
