@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from facecam import __version__, config, evaluate_command, registry, watch
+from facecam.sightings import command as sightings_command
 from facecam.console import Output, Progress, cosine_distance
 from facecam.errors import FacecamError
 from facecam.matcher import MATCH_MODES
@@ -261,7 +262,7 @@ def check_inputs(args) -> None:
     """Photos and video files named on the command line exist, checked before any model loads
     (FacecamError if not). A camera number or a stream address (``rtsp://...``) is not checked here."""
     named = [getattr(args, key, None) for key in ("image", "image1", "image2")] + list(getattr(args, "images", None) or [])
-    source = getattr(args, "source", None)
+    source = getattr(args, "source", None) if getattr(args, "command", None) == "watch" else None  # sightings filters
     if isinstance(source, str) and not source.strip().isdigit() and "://" not in source:
         named.append(source)
     for item in named:
@@ -354,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, NAMING,
                   evaluate_command.DESCRIPTION)
     evaluate_command.add_options(sub)
+    sub = command("sightings", sightings_command.HELP, sightings_command.run_sightings, (GALLERY, JSON),
+                  sightings_command.__doc__.splitlines()[0])
+    sightings_command.add_options(sub)
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)
     sub.add_argument("window_args", nargs=argparse.REMAINDER)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from facecam.console import Progress
 from facecam.errors import CameraError, FacecamError
+from facecam.sightings.live import LiveSightings, add_live_options
 
 HELP = "run the live pipeline on a camera, file or stream, without a window"
 DESCRIPTION = ("Run the live pipeline without a window: label a recorded video (every frame, or at its own rate "
@@ -48,6 +49,7 @@ def add_options(sub) -> None:
     sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
+    add_live_options(sub)
 
 
 def run_watch(session, args, out) -> int:
@@ -67,6 +69,8 @@ def run_watch(session, args, out) -> int:
     if not source.wait_opened(timeout=15):
         source.stop()
         raise source.error or CameraError(f"cannot open {args.source}: no answer within 15 s; check the source")
+    sightings = LiveSightings.from_args(args, source_name=args.source)  # the visits log and notifications
+    pipeline.listeners.extend(sightings.listeners)
     writer = None
     events = open(args.events, "w", encoding="utf-8") if args.events else None
     frames_out = 0
@@ -120,6 +124,7 @@ def run_watch(session, args, out) -> int:
         progress.finish()
         pipeline.stop(timeout=2.0)
         source.stop()
+        sightings.close()
         if writer is not None:
             writer.release()
         if events is not None:
@@ -136,12 +141,15 @@ def run_watch(session, args, out) -> int:
         "embeddings_computed": pipeline.stats.embeddings_computed, "wall_s": round(wall, 2),
         "recognition_rounds": pipeline.stats.rounds, "model": recognizer.model,
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
+        "sightings": sightings.summary(),
     }
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     out.result(summary, f"{frames_out} frames written of {source.frames_read} read, {summary['fps_out']} fps "
                         f"(source {summary['source_fps']}); first label after {summary['first_label_latency_s']['median']} s "
                         f"(median); {pipeline.stats.embeddings_computed} embeddings")
+    for warning in sightings.warnings():
+        out.message(f"facecam: warning: {warning}")
     if errors:
         out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
     return 0

@@ -58,14 +58,16 @@ def _photo(actor: Actor) -> np.ndarray:
 
 
 def write_clip(path: Path, scene=DEFAULT_SCENE, seconds: float = 12.0, fps: float = 30.0,
-               size=(640, 480), enrolled=ENROLLED) -> list[Truth]:
-    """Write the clip (mp4v in .mp4, or MJPG in .avi) and return the per-frame ground truth."""
+               size=(640, 480), enrolled=ENROLLED, load_photo=None) -> list[Truth]:
+    """Write the clip (mp4v in .mp4, or MJPG in .avi) and return the per-frame ground truth.
+
+    ``load_photo(actor)`` gives the pasted BGR image (default: the actor's LFW10 photo, PHOTO_SIZE square)."""
     width, height = size
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if str(path).endswith(".avi") else "mp4v"))
     writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
-    photos = [_photo(actor) for actor in scene]
+    photos = [(load_photo or _photo)(actor) for actor in scene]
     yy, xx = np.mgrid[0:height, 0:width]
     background = np.dstack([90 + 40 * xx / width, 100 + 30 * yy / height, 110 + 0 * xx]).astype(np.uint8)
     truth = []
@@ -144,3 +146,66 @@ SHORT_SCENE = (
     Actor("George_W_Bush", 5, 1.5, 6.0, 330, 220, period_s=3.0),
     Actor("Vladimir_Putin", 5, 3.0, 5.0, 510, 250, period_s=3.0),
 )
+
+
+# ---------------------------------------------------------------- lfw40: 20 visits, one each
+LFW40 = Path(__file__).resolve().parents[2] / "shared" / "facedata" / "lfw40"
+if not LFW40.is_dir():
+    LFW40 = Path("/work/shared/facedata/lfw40")
+
+
+def lfw40_photo(actor: Actor) -> np.ndarray:
+    """An lfw40 thumbnail (150x150, face ~60 px): its central 120 px, upscaled to PHOTO_SIZE (face ~100 px)."""
+    image = cv2.imread(str(LFW40 / actor.person / f"{actor.person}_{actor.photo:04d}.jpg"))
+    if image is None:
+        raise FileNotFoundError(f"lfw40 photo {actor.person} #{actor.photo} not found under {LFW40}")
+    return cv2.resize(image[15:135, 15:135], (PHOTO_SIZE, PHOTO_SIZE), interpolation=cv2.INTER_CUBIC)
+
+
+def visits_scene(people: list[str], photos: list[int], first_s: float = 0.5, stay_s: float = 2.4,
+                 steps_s=(1.6, 2.6)) -> tuple[Actor, ...]:
+    """Each person appears once (``photos[i]``: which of their photos), for ``stay_s``, in turn at three places; consecutive visits overlap
+    when the step is shorter than the stay (so sometimes two people are on screen at once)."""
+    actors, enter = [], first_s
+    for i, person in enumerate(people):
+        actors.append(Actor(person, photos[i], enter, enter + stay_s, (110, 320, 530)[i % 3], 240, sway_px=12,
+                            period_s=4.0))
+        enter += steps_s[i % len(steps_s)]
+    return tuple(actors)
+
+
+def lfw40_visitors() -> tuple[list[str], list[str]]:
+    """20 lfw40 people (every second one, sorted; every 5th of them a stranger): (visitors in order, enrolled 16)."""
+    everyone = sorted(p.name for p in LFW40.iterdir() if p.is_dir())
+    visitors = everyone[::2][:20]
+    strangers = visitors[2::5]
+    return visitors, [p for p in visitors if p not in strangers]
+
+
+def one_face_photos(visitors: list[str], detector, first: int = 4) -> list[int]:
+    """For each visitor the first photo from ``first`` on that shows one face only, pasted on a plain
+    background as on the clip (some LFW photos show a second person at the edge)."""
+    from facecam.types import bgr_to_rgb
+
+    chosen = []
+    for person in visitors:
+        for n in range(first, first + 5):
+            pasted = cv2.copyMakeBorder(lfw40_photo(Actor(person, n, 0, 1, 0, 0)), 60, 60, 60, 60,
+                                        cv2.BORDER_CONSTANT, value=(110, 110, 110))
+            if len(detector.detect(bgr_to_rgb(pasted), min_face_size=20)) == 1:
+                chosen.append(n)
+                break
+        else:
+            raise ValueError(f"no lfw40 photo of {person} with one face")
+    return chosen
+
+
+def make_lfw40_gallery(root: Path, enrolled, photos=(1, 2, 3)) -> Path:
+    """known_faces with photos 1-3 of each enrolled lfw40 person (the clip shows a later one)."""
+    import shutil
+
+    for person in enrolled:
+        (root / person).mkdir(parents=True, exist_ok=True)
+        for n in photos:
+            shutil.copy(LFW40 / person / f"{person}_{n:04d}.jpg", root / person)
+    return root

@@ -8,8 +8,23 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
+# A real MQTT broker for the notification tests: Debian's mosquitto, started here and stopped on exit.
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends mosquitto >/dev/null \
+        || { DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -q >/dev/null \
+             && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends mosquitto >/dev/null; }
+fi
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+MQTT_DIR=$(mktemp -d)
+FACECAM_TEST_MQTT_PORT=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$FACECAM_TEST_MQTT_PORT" > "$MQTT_DIR/mosquitto.conf"
+"$MOSQUITTO" -c "$MQTT_DIR/mosquitto.conf" >"$MQTT_DIR/log" 2>&1 &
+MQTT_PID=$!
+trap 'kill "$MQTT_PID" 2>/dev/null; wait "$MQTT_PID" 2>/dev/null; rm -rf "$MQTT_DIR"' EXIT
+export FACECAM_TEST_MQTT_PORT
 export QT_QPA_PLATFORM=offscreen
 export TF_CPP_MIN_LOG_LEVEL=2
 export MPLBACKEND=Agg
 .venv/bin/lint-imports --config .importlinter
-exec .venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "$@"

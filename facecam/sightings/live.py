@@ -1,0 +1,179 @@
+"""Wiring for a live source (``watch``, later the window): recorder -> log writer + notifier.
+
+::
+
+    add_live_options(parser)                          # --source-name --notify --notify-on --mqtt ...
+    live = LiveSightings.from_args(args, source_name=args.source)
+    pipeline = LivePipeline(recognizer, gallery, listeners=live.listeners)
+    ...
+    live.close()                                      # visits end, the log and the queues are flushed
+    summary["sightings"] = live.summary()
+
+The log is written by its own thread (:class:`SightingWriter`), so neither disk nor
+network ever runs in the recognition thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from facecam import config
+from facecam.errors import FacecamError
+from facecam.sightings.model import Sighting
+from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttSink, Notifier, NotifyRule, WebhookSink
+from facecam.sightings.recorder import SightingRecorder
+from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore, open_sighting_store
+
+log = logging.getLogger(__name__)
+
+
+class SightingWriter:
+    """Saves sightings to a store from its own thread; a bounded queue (``max_queue``) that keeps
+    only the newest version of each visit, so a slow disk costs memory for visits, not for updates."""
+
+    def __init__(self, store: SightingStore, max_queue: int = 10_000):
+        self.store, self.max_queue = store, int(max_queue)
+        self.saved = self.dropped = 0
+        self.errors: list[str] = []
+        self._pending: dict[str, Sighting] = {}
+        self._order: deque[str] = deque()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="facecam-sightings-log", daemon=True)
+        self._thread.start()
+
+    def __call__(self, sighting: Sighting, _stage: str = "") -> None:
+        """A recorder listener: queue the newest version of the visit (never blocks)."""
+        with self._cond:
+            if sighting.id not in self._pending:
+                if len(self._order) >= self.max_queue:
+                    self._pending.pop(self._order.popleft(), None)
+                    self.dropped += 1
+                self._order.append(sighting.id)
+            self._pending[sighting.id] = sighting
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._order and not self._stop:
+                    self._cond.wait()
+                if not self._order:
+                    return
+                sighting = self._pending.pop(self._order.popleft())
+            self._save(sighting)
+
+    def _save(self, sighting: Sighting, attempts: int = 5) -> None:
+        """Save, retrying a failure (a log locked by another program, a full disk) a few times, 1 s apart."""
+        for attempt in range(attempts):
+            try:
+                self.store.save(sighting)
+                self.saved += 1
+                return
+            except Exception as error:  # noqa: BLE001 - reported once at the end, the video goes on
+                if attempt == attempts - 1:
+                    self.errors.append(f"{type(error).__name__}: {error}")
+                else:
+                    time.sleep(1.0)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (up to ``timeout``), then stop."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    """The sightings and notification options of a live command (``watch``)."""
+    group = parser.add_argument_group("sightings and notifications")
+    group.add_argument("--source-name", metavar="NAME",
+                       help="name of this camera in the sightings log and events (default: the --source)")
+    group.add_argument("--no-sightings", action="store_true",
+                       help="do not log visits in known_faces/.facecam/sightings.sqlite")
+    group.add_argument("--keep-days", type=float, metavar="DAYS",
+                       help=f"delete logged visits older than this (default: the setting sightings_keep_days, "
+                            f"else {DEFAULT_RETENTION_DAYS:g})")
+    group.add_argument("--notify", action="append", metavar="URL",
+                       help="POST each arrival as JSON to this http(s) URL (repeatable)")
+    group.add_argument("--mqtt", metavar="URL", default=os.environ.get("FACECAM_MQTT") or None,
+                       help="publish arrivals to mqtt://[user:pass@]host[:port]/prefix (or FACECAM_MQTT)")
+    group.add_argument("--notify-on", action="append", metavar="WHO",
+                       help="known, unknown, or people's names, comma-separated (default: every arrival)")
+    group.add_argument("--cooldown", type=float, default=DEFAULT_COOLDOWN_S, metavar="S",
+                       help=f"at most one event per person per S seconds (default {DEFAULT_COOLDOWN_S:g})")
+
+
+def keep_days(override: float | None = None, settings: dict | None = None) -> float:
+    """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90."""
+    if override is not None:
+        return float(override)
+    saved = (settings if settings is not None else config.load_settings()).get("sightings_keep_days")
+    return float(saved) if isinstance(saved, (int, float)) and saved > 0 else DEFAULT_RETENTION_DAYS
+
+
+class LiveSightings:
+    """The recorder of one live source and what it feeds: the log writer and the notifier."""
+
+    def __init__(self, recorder: SightingRecorder, store: SightingStore | None = None,
+                 notifier: Notifier | None = None):
+        self.recorder, self.store, self.notifier = recorder, store, notifier
+        self.writer = SightingWriter(store) if store is not None else None
+        if self.writer is not None:
+            recorder.listeners.append(self.writer)
+        if notifier is not None:
+            recorder.listeners.append(notifier)
+
+    @classmethod
+    def from_args(cls, args, source_name: str) -> "LiveSightings":
+        """Built from :func:`add_live_options`' options (and ``--known-faces``)."""
+        try:
+            rule = NotifyRule.parse(args.notify_on)
+        except ValueError as error:
+            raise FacecamError(str(error)) from None
+        if args.cooldown < 0:
+            raise FacecamError("--cooldown: expected 0 or more seconds")
+        sinks = [WebhookSink(url) for url in (args.notify or [])]
+        if args.mqtt:
+            sinks.append(MqttSink.from_url(args.mqtt))
+        store = None if args.no_sightings else open_sighting_store(Path(args.known_faces),
+                                                                   retention_days=keep_days(args.keep_days))
+        notifier = Notifier(sinks, rule, cooldown_s=args.cooldown) if sinks else None
+        return cls(SightingRecorder(args.source_name or str(source_name)), store, notifier)
+
+    @property
+    def listeners(self) -> list:
+        """The pipeline listeners to register."""
+        return [self.recorder.on_round]
+
+    def warnings(self) -> list[str]:
+        found = list(getattr(self.store, "warnings", []))
+        if self.writer is not None and self.writer.errors:
+            found.append(f"{len(self.writer.errors)} sighting(s) could not be logged; first: {self.writer.errors[0]}")
+        if self.recorder.errors:
+            found.append(f"sightings: {len(self.recorder.errors)} error(s); first: {self.recorder.errors[0]}")
+        return found
+
+    def close(self, notify_timeout: float = 5.0) -> None:
+        """End the open visits, write the log, give notifications up to ``notify_timeout`` s to go out."""
+        self.recorder.close()
+        if self.writer is not None:
+            self.writer.close()
+        if self.notifier is not None:
+            self.notifier.close(notify_timeout)
+        if self.store is not None:
+            self.store.close()
+
+    def summary(self) -> dict:
+        out: dict = {"logged": self.writer.saved if self.writer else 0}
+        if self.writer is not None and self.writer.dropped:
+            out["not_logged"] = self.writer.dropped
+        if self.notifier is not None:
+            out["notifications"] = self.notifier.summary()
+        return out

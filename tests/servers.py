@@ -1,0 +1,179 @@
+"""Real servers for the notification tests: an HTTP server on 127.0.0.1 and Debian's mosquitto broker.
+
+`bash tests/run.sh` installs mosquitto (apt-get, when missing) and starts one broker for the
+whole run (FACECAM_TEST_MQTT_PORT); a test that stops and restarts a broker starts its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebhookServer:
+    """Records every POST (wall time of receipt, parsed JSON). ``mode``: "ok", "hang" (never answers
+    within the client's timeout), or "fail" (HTTP 503); it can be changed while running."""
+
+    def __init__(self, mode: str = "ok", hang_s: float = 30.0):
+        self.mode, self.hang_s = mode, hang_s
+        self.received: list[tuple[float, dict]] = []
+        self.attempts = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received = time.time()
+                with server._lock:
+                    server.attempts += 1
+                    mode = server.mode
+                if mode == "hang":
+                    time.sleep(server.hang_s)
+                    return
+                if mode == "fail":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                with server._lock:
+                    server.received.append((received, json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def events(self) -> list[dict]:
+        with self._lock:
+            return [event for _, event in self.received]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if not found:
+        pytest.fail("mosquitto is not installed; run the README's test command (bash tests/run.sh installs it)")
+    return found
+
+
+class Broker:
+    """A mosquitto process on 127.0.0.1:``port`` (anonymous, no persistence); stop() and start() again."""
+
+    def __init__(self, folder: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.config = Path(folder) / f"mosquitto-{self.port}.conf"
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Broker":
+        self.process = subprocess.Popen([mosquitto_binary(), "-c", str(self.config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)
+            self.process = None
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def shared_broker_port(tmp_folder: Path) -> tuple[int, Broker | None]:
+    """The broker tests/run.sh started (FACECAM_TEST_MQTT_PORT), else one started here (returned to stop)."""
+    port = os.environ.get("FACECAM_TEST_MQTT_PORT")
+    if port:
+        wait_for_port(int(port))
+        return int(port), None
+    broker = Broker(tmp_folder).start()
+    return broker.port, broker
+
+
+class Subscriber:
+    """A paho-mqtt client subscribed to ``topics``, recording (wall time, topic, payload, retained)."""
+
+    def __init__(self, port: int, topics: list[str]):
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[float, str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.on_connect = lambda c, *_: c.subscribe([(topic, 1) for topic in topics])
+        client.on_subscribe = lambda *_: self._subscribed.set()
+        client.on_message = self._on_message
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        self.client = client
+        if not self._subscribed.wait(10):
+            raise RuntimeError("MQTT subscription not acknowledged")
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        with self._lock:
+            self.messages.append((time.time(), message.topic, bytes(message.payload), bool(message.retain)))
+
+    def on(self, topic: str) -> list[tuple[float, bytes]]:
+        with self._lock:
+            return [(t, payload) for t, name, payload, _ in self.messages if name == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def run_watch_timed(argv: list[str]) -> tuple[int, float, str, str]:
+    """``facecam watch`` in this process: (exit code, wall time the video source started, stdout, stderr).
+
+    The source's start is a little before its first frame is read, so delays measured from it
+    are a little longer than the real ones (never shorter)."""
+    import io
+
+    from facecam.cli import main
+    from facecam.sources import VideoSource
+
+    started: list[float] = []
+    original_start = VideoSource.start
+
+    def timed_start(self):
+        started.append(time.time())
+        return original_start(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(VideoSource, "start", timed_start)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = main(argv, stdout=stdout, stderr=stderr)
+    return code, (started[0] if started else float("nan")), stdout.getvalue(), stderr.getvalue()
