@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands():
     """Commands that live in their own modules (watch, evaluate), registered if present."""
     hooks = []
-    for module_name in ("facecam.watch", "facecam.evaluate"):
+    for module_name in ("facecam.watch", "facecam.evaluate", "facecam.unknowns.command"):
         try:
             module = __import__(module_name, fromlist=["add_command"])
         except ModuleNotFoundError as error:

@@ -36,6 +36,8 @@ def add_command(commands, add_common) -> None:
     sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
+    sub.add_argument("--no-unknowns", action="store_true",
+                     help="do not keep unknown faces for 'facecam unknowns' (the setting \"unknowns\": false: never)")
     sub.set_defaults(handler=run_watch)
 
 
@@ -49,6 +51,7 @@ def run_watch(session, args, out) -> int:
     gallery = session.gallery().matrix()
     recognizer.warm_up()
     pipeline = LivePipeline(recognizer, lambda: gallery)
+    unknowns = _collect_unknowns(args, recognizer, pipeline, out)
     annotator = FaceAnnotator(show_distances=True)
     source = open_source(args.source, realtime=args.realtime)
     if not source.wait_opened(timeout=15):
@@ -101,6 +104,8 @@ def run_watch(session, args, out) -> int:
     finally:
         pipeline.stop(timeout=2.0)
         source.stop()
+        if unknowns is not None:
+            unknowns.close()
         if writer is not None:
             writer.release()
         if events is not None:
@@ -117,6 +122,7 @@ def run_watch(session, args, out) -> int:
         "embeddings_computed": pipeline.stats.embeddings_computed, "wall_s": round(wall, 2),
         "recognition_rounds": pipeline.stats.rounds, "model": recognizer.model,
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
+        "unknown_sightings": unknowns.stored if unknowns is not None else None,
     }
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -126,6 +132,21 @@ def run_watch(session, args, out) -> int:
     if errors:
         out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
     return 0
+
+
+def _collect_unknowns(args, recognizer, pipeline, out):
+    """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
+    from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
+
+    if not collection_enabled(args.no_unknowns):
+        return None
+    store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim)
+    for warning in store.warnings:
+        out.message(f"facecam: warning: {warning}")
+    collection = UnknownsCollection(store, str(args.source), recognizer, pipeline.gallery,
+                                    on_error=lambda error: out.message(f"facecam: warning: {error}"))
+    pipeline.listeners.append(collection)
+    return collection
 
 
 def _open_writer(path: Path, fps: float, shape):
