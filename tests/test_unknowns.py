@@ -357,3 +357,21 @@ def test_collector_keeps_strangers_best_crops_and_never_someone_once_named(sface
     import cv2
     sharp = align_face(rgb, faces.landmarks[0], CROP_SPEC)
     assert crop_quality(faces.landmarks[0], cv2.GaussianBlur(sharp, (9, 9), 3)) < 0.7 * crop_quality(faces.landmarks[0], sharp)
+
+
+def test_clusters_from_scratch_is_the_state_of_adding_one_by_one(collected):
+    store = LocalUnknownStore(collected[0], "sface")
+    sightings = store.sightings()
+    keys, embeddings = [s.id for s in sightings], np.stack([s.embedding for s in sightings])
+    groups = [None] * len(keys)
+    groups[0] = groups[-1] = "g"
+    grown = Clusters(store.link)
+    for key, embedding, group in zip(keys[:-5], embeddings, groups):
+        grown.add(key, embedding, group)
+    built = Clusters.from_scratch(store.link, keys[:-5], embeddings[:-5], groups[:-5])
+    for key, embedding, group in zip(keys[-5:], embeddings[-5:], groups[-5:]):  # and both keep growing alike
+        grown.add(key, embedding, group)
+        built.add(key, embedding, group)
+    assert grown.members() == built.members()
+    assert np.array_equal(grown.labels(), cluster_labels(embeddings, store.link, groups))
+    store.close()

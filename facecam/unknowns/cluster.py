@@ -87,9 +87,30 @@ class Clusters:
     def __init__(self, link: float):
         self.link = float(link)
         self.keys: list[str] = []
-        self._vectors: np.ndarray | None = None
+        self._buffer: np.ndarray | None = None   # grows by doubling: adding N sightings costs O(N) copies
         self._parent: list[int] = []
         self._group_first: dict[str, int] = {}
+
+    @classmethod
+    def from_scratch(cls, link: float, keys: list[str], embeddings: np.ndarray, groups=None) -> "Clusters":
+        """The same state as adding every sighting in order, computed at once (:func:`cluster_labels`)."""
+        clusters = cls(link)
+        if not keys:
+            return clusters
+        vectors = _unit(np.asarray(embeddings, np.float32).reshape(len(keys), -1))
+        labels = cluster_labels(vectors, link, groups)
+        first: dict[int, int] = {}
+        clusters.keys = list(keys)
+        clusters._parent = [first.setdefault(int(label), i) for i, label in enumerate(labels)]
+        clusters._buffer = vectors.copy()
+        for i, key in enumerate(groups or ()):
+            if key is not None:
+                clusters._group_first.setdefault(key, i)
+        return clusters
+
+    @property
+    def _vectors(self) -> np.ndarray | None:
+        return None if self._buffer is None else self._buffer[: len(self.keys)]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -109,13 +130,20 @@ class Clusters:
         """Add one sighting; returns the index of its cluster's root (its oldest member)."""
         vector = _unit(np.asarray(embedding, np.float32).reshape(1, -1))
         index = len(self.keys)
+        if index:
+            close = np.flatnonzero(1.0 - self._vectors @ vector[0] <= self.link)
+        else:
+            close = ()
+        if self._buffer is None or index == len(self._buffer):
+            grown = np.zeros((max(16, 2 * index), vector.shape[1]), np.float32)
+            if self._buffer is not None:
+                grown[:index] = self._buffer
+            self._buffer = grown
+        self._buffer[index] = vector[0]
         self.keys.append(key)
         self._parent.append(index)
-        if self._vectors is not None:
-            close = np.flatnonzero(1.0 - self._vectors @ vector[0] <= self.link)
-            for other in close:
-                self._union(int(other), index)
-        self._vectors = vector if self._vectors is None else np.vstack([self._vectors, vector])
+        for other in close:
+            self._union(int(other), index)
         if group is not None:
             if group in self._group_first:
                 self._union(self._group_first[group], index)

@@ -335,17 +335,18 @@ class LocalUnknownStore:
 
     def _grouping(self) -> Clusters:
         if self._clusters is None:
-            clusters = Clusters(self.link)
-            for sighting in self.sightings():
-                clusters.add(sighting.id, sighting.embedding, sighting.merge_group)
-            self._clusters = clusters
+            sightings = self.sightings()
+            self._clusters = Clusters.from_scratch(
+                self.link, [s.id for s in sightings],
+                np.stack([s.embedding for s in sightings]) if sightings else np.zeros((0, 1), np.float32),
+                [s.merge_group for s in sightings])
         return self._clusters
 
     def _cluster_id_of(self, sighting_id: str) -> str:
         for members in self._grouping().members():
             if sighting_id in members:
                 return members[0]
-        raise UnknownsError(f"no sighting {sighting_id}")
+        return sighting_id  # dropped at once by the caps (older than the age limit)
 
     def clusters(self) -> list[Cluster]:
         """Every cluster, newest last seen first."""
