@@ -14,6 +14,10 @@ components of the "distance <= link" graph). For each link threshold:
   share of draws in which two different people end up in one cluster;
 * **all of lfw40**: all 370 photos as sightings of 40 people (harder: 8-12 visits each, more
   chances to chain two people together).
+
+Then the cost at the store's cap (2,000 sightings: lfw40's embeddings repeated with a little
+noise): clustering from scratch, growing the clusters one sighting at a time, and storing one
+sighting with 5 crops (JPEG files + one SQLite transaction, in a temporary folder).
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ def main() -> int:
                      "draws_with_a_mixed_cluster": round(mixed / len(splits), 4),
                      "lfw40_purity": round(ap, 4), "lfw40_complete": round(ac, 4),
                      "lfw40_clusters": int(len(np.unique(all_labels)))})
-    report = {"model": "sface", "photos": len(people), "people": len(names), "draws": args.draws,
+    timing = cost_at_cap(vectors_arr)
+    report = {"timing": timing, "model": "sface", "photos": len(people), "people": len(names), "draws": args.draws,
               "embed_s": round(embed_s, 1), "machine": platform.processor() or platform.machine(),
               "load": os.getloadavg()[0], "rows": rows}
     if args.json:
@@ -112,7 +117,46 @@ def main() -> int:
         print(f"{r['link']:.3f}  {r['visits_purity']:.3f} ({r['visits_purity_p5']:.3f})  {r['visits_complete']:.3f} "
               f"({r['visits_complete_p5']:.3f})  {r['draws_with_a_mixed_cluster']:.3f}      | "
               f"{r['lfw40_purity']:.3f}  {r['lfw40_complete']:.3f}  {r['lfw40_clusters']}")
+    print("cost at 2,000 sightings:", json.dumps(timing))
     return 0
+
+
+def cost_at_cap(vectors: np.ndarray, n: int = 2000) -> dict:
+    """Median milliseconds: from-scratch clustering, one-by-one growth, storing one sighting."""
+    import tempfile
+
+    from facecam.unknowns.cluster import Clusters, cluster_labels
+    from facecam.unknowns.collect import UnknownCrop, UnknownSighting
+    from facecam.unknowns.store import LocalUnknownStore
+
+    rng = np.random.default_rng(0)
+    tiled = vectors[np.arange(n) % len(vectors)] + rng.normal(0, 0.02, (n, vectors.shape[1])).astype(np.float32)
+    tiled /= np.linalg.norm(tiled, axis=1, keepdims=True)
+    scratch = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        cluster_labels(tiled, 0.5)
+        scratch.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    clusters = Clusters(0.5)
+    for i, v in enumerate(tiled):
+        clusters.add(str(i), v)
+    grow = time.perf_counter() - t0
+    crop = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    adds = []
+    with tempfile.TemporaryDirectory() as folder:
+        store = LocalUnknownStore(Path(folder), "sface", 128, max_sightings=50)
+        for i in range(80):
+            crops = tuple(UnknownCrop(crop, tiled[i], 0.5, float(i), i, (0, 0, 90, 110)) for _ in range(5))
+            sighting = UnknownSighting(f"{i:08x}", "bench", i, float(i), float(i) + 1, 1e9 + i, 1e9 + i + 1, crops)
+            t0 = time.perf_counter()
+            store.add(sighting)
+            adds.append(time.perf_counter() - t0)
+        store.close()
+    return {"sightings": n, "from_scratch_ms": round(1000 * float(np.median(scratch)), 1),
+            "grow_one_by_one_total_ms": round(1000 * grow, 1),
+            "store_one_sighting_5_crops_ms_median": round(1000 * float(np.median(adds)), 1),
+            "store_one_sighting_5_crops_ms_max": round(1000 * float(np.max(adds)), 1)}
 
 
 if __name__ == "__main__":
