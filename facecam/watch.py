@@ -140,7 +140,11 @@ def _collect_unknowns(args, recognizer, pipeline, out):
 
     if not collection_enabled(args.no_unknowns):
         return None
-    store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim)
+    try:
+        store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim)
+    except FacecamError as error:
+        out.message(f"facecam: warning: {error}; unknown faces are not kept this run")
+        return None
     for warning in store.warnings:
         out.message(f"facecam: warning: {warning}")
     collection = UnknownsCollection(store, str(args.source), recognizer, pipeline.gallery,

@@ -24,7 +24,7 @@ from visits import LFW40, make_gallery, photos_of, plan_visits, truth_of, write_
 
 from facecam.cli import main
 from facecam.unknowns.cluster import Clusters, cluster_labels
-from facecam.unknowns.collect import UnknownCollector, UnknownCrop, UnknownSighting, crop_quality
+from facecam.unknowns.collect import UnknownCollector, UnknownCrop, UnknownSighting, face_quality
 from facecam.unknowns.store import LocalUnknownStore
 
 ENROLLED = ["Harrison_Ford", "Jeb_Bush", "Rubens_Barrichello"]
@@ -326,8 +326,8 @@ def test_collector_keeps_strangers_best_crops_and_never_someone_once_named(sface
     galleries = [GalleryMatrix.from_pairs(["Barack Obama", "Joe Biden"], np.stack([obama, biden])),
                  GalleryMatrix.from_pairs(["Barack Obama"], obama[None])]
     current = [galleries[0]]
-    found: list[UnknownSighting] = []
-    collector = UnknownCollector("two_people.jpg", found.append, clock=lambda: 1000.0)
+    builds = []
+    collector = UnknownCollector("two_people.jpg", builds.append, clock=lambda: 1000.0)
     pipeline = LivePipeline(sface_recognizer, lambda: current[0], listeners=[collector])
     bgr_frame = read_image(PEOPLE / "two_people.jpg")
     # Biden named in the first round, then (gallery changed) Unknown on every re-check: never collected.
@@ -336,27 +336,36 @@ def test_collector_keeps_strangers_best_crops_and_never_someone_once_named(sface
         current[0] = galleries[1]
     pipeline.process(Frame(6, 7.0, bgr_frame[:50]))  # nobody: the tracks end
     pipeline.process(Frame(7, 9.5, bgr_frame[:50]))
-    assert found == []
+    assert builds == []
     # A stranger from the start (Biden not enrolled) is collected when their track ends, with crops.
     pipeline.reset()
     for seq, t in enumerate([10.0, 11.1, 12.2], start=8):
         pipeline.process(Frame(seq, t, bgr_frame))
     collector.finish()
-    assert len(found) == 1
-    sighting = found[0]
+    assert len(builds) == 1
+    sighting = builds[0]()
     # embedded at 10.0 and re-checked once (one re-check per round, two faces): two crops
     assert len(sighting.crops) == 2 and {c.t for c in sighting.crops} == {10.0, 11.1}
     assert sighting.crops[0].quality >= sighting.crops[-1].quality > 0.3
     assert sighting.crops[0].rgb_crop.shape == (224, 224, 3)
     assert 0.0 <= 1.0 - float(sighting.embedding @ biden) <= 0.4  # it is Biden's face
-    # quality: a blurred face scores lower than the sharp one
-    rgb = bgr_to_rgb(bgr_frame)
-    faces = sface_recognizer.find_faces(rgb)
+    # the crop is aligned from the frame: the same as aligning the whole frame
     from facecam.align import align_face
     from facecam.unknowns.collect import CROP_SPEC
+
+    rgb = bgr_to_rgb(bgr_frame)
+    faces = sface_recognizer.find_faces(rgb)
+    biden_face = min(faces, key=lambda f: abs(f.box[0] - sighting.crops[0].box[0]))
+    whole = align_face(rgb, biden_face.landmarks, CROP_SPEC)
+    assert np.abs(whole.astype(int) - sighting.crops[0].rgb_crop.astype(int)).max() <= 1
+    # quality: a blurred face scores lower than the sharp one, a small one lower than a large one
     import cv2
-    sharp = align_face(rgb, faces.landmarks[0], CROP_SPEC)
-    assert crop_quality(faces.landmarks[0], cv2.GaussianBlur(sharp, (9, 9), 3)) < 0.7 * crop_quality(faces.landmarks[0], sharp)
+
+    blurred = cv2.GaussianBlur(rgb, (9, 9), 3)
+    assert face_quality(blurred, faces[0]) < 0.7 * face_quality(rgb, faces[0])
+    small = cv2.resize(rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    small_faces = sface_recognizer.find_faces(small, 20)
+    assert face_quality(small, small_faces[0]) < 0.7 * face_quality(rgb, faces[0])
 
 
 def test_clusters_from_scratch_is_the_state_of_adding_one_by_one(collected):
@@ -374,4 +383,5 @@ def test_clusters_from_scratch_is_the_state_of_adding_one_by_one(collected):
         built.add(key, embedding, group)
     assert grown.members() == built.members()
     assert np.array_equal(grown.labels(), cluster_labels(embeddings, store.link, groups))
+    assert len(grown.members()) < len(keys)
     store.close()

@@ -8,19 +8,22 @@ it keeps, from the rounds in which the track was embedded and came out Unknown, 
 recognised, no name shown) and was never given anyone's name on the way (neither by one
 round's match nor by the vote). A stranger once taken for someone is never collected as unknown.
 
-Quality score (:func:`crop_quality`, in [0, 1], the product of four factors):
+Quality score (:func:`face_quality`, in [0, 1], the product of four factors):
 
 * **yaw** from the landmarks: the nose's offset from the eyes' midpoint along the eye line, in
   eye distances (0 frontal, about 0.35 at 45 degrees): ``1 - offset / 0.5``, floored at 0;
 * **roll**: the eye line's angle: ``1 - |angle| / 60 degrees`` (alignment levels the eyes, so
   roll costs little);
-* **sharpness**: variance of the Laplacian of the aligned grey face (fixed size, so faces of
-  any size compare): ``v / (v + 40)`` (about 0.5 for a soft face, 0.9 for a sharp one);
+* **sharpness**: variance of the Laplacian of the grey face box resampled to 96x96 (a fixed
+  size, so faces of any size compare): ``v / (v + 40)`` (about 0.5 for a soft face, 0.9 for a sharp one);
 * **size**: eye distance in frame pixels, ``/ 30`` capped at 1 (30 px is a face about 75 px wide).
 
 The crop kept is the face aligned as the models see it (eyes level), with a margin
 (:data:`CROP_SPEC`, 224 px, the face about half of it) so that it can be shown, and enrolled as a
 photo in which the detector finds the face again. The embedding kept is the pipeline's own.
+The pipeline's thread only scores a face (well under a millisecond) and copies the region around
+it; aligning the kept crops (pure numpy, 10-50 ms each) is left to whoever builds the sighting
+(``on_visit`` gets a function that does it: call it in a worker thread).
 
 Later the general ``Sighting`` of the sightings log (issue 9: one track's visit, with its name or
 Unknown, times and snapshot) can be composed in: :class:`UnknownSighting` is that visit plus what
@@ -114,20 +117,53 @@ def pose_quality(landmarks: np.ndarray) -> tuple[float, float, float]:
     return max(0.0, 1.0 - offset / 0.5), max(0.0, 1.0 - roll / 60.0), eye_distance
 
 
-def sharpness(rgb_crop: np.ndarray) -> float:
-    """Variance of the Laplacian of the crop's central half (the face), in grey levels squared."""
-    size = rgb_crop.shape[0]
-    a, b = size // 4, size - size // 4
-    grey = rgb_crop[a:b, a:b].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+def sharpness(rgb_face: np.ndarray) -> float:
+    """Variance of the Laplacian of the face (resampled to 96x96 grey), in grey levels squared."""
+    import cv2  # noqa: PLC0415
+
+    if rgb_face.size == 0:
+        return 0.0
+    grey = cv2.resize(np.ascontiguousarray(rgb_face), (96, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
+    grey = grey @ np.array([0.299, 0.587, 0.114], np.float32)
     laplacian = (grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1])
     return float(laplacian.var())
 
 
-def crop_quality(landmarks: np.ndarray, rgb_crop: np.ndarray) -> float:
-    """The quality score in [0, 1] (see the module notes): yaw x roll x sharpness x size."""
-    yaw, roll, eye_distance = pose_quality(landmarks)
-    variance = sharpness(rgb_crop)
+def face_quality(rgb_image: np.ndarray, face) -> float:
+    """The quality score in [0, 1] of a detected face (see the module notes): yaw x roll x sharpness x size."""
+    yaw, roll, eye_distance = pose_quality(face.landmarks)
+    x, y, w, h = (int(round(v)) for v in face.box)
+    variance = sharpness(rgb_image[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)])
     return float(yaw * roll * (variance / (variance + 40.0)) * min(1.0, eye_distance / 30.0))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A face worth keeping, before its crop is aligned: the region of the frame around it."""
+
+    region: np.ndarray       # RGB, a copy
+    origin: tuple[int, int]  # the region's top-left corner in the frame
+    landmarks: np.ndarray
+    embedding: np.ndarray
+    quality: float
+    t: float
+    frame: int
+    box: tuple[float, float, float, float]
+
+    @classmethod
+    def of(cls, rgb_frame: np.ndarray, face, embedding, quality: float, t: float, frame: int) -> "_Candidate":
+        x, y, w, h = face.box
+        reach = 1.5 * max(w, h)  # the aligned crop (face about half of it) reads within this
+        cx, cy = x + w / 2, y + h / 2
+        x0, y0 = max(int(cx - reach), 0), max(int(cy - reach), 0)
+        x1, y1 = min(int(cx + reach) + 1, rgb_frame.shape[1]), min(int(cy + reach) + 1, rgb_frame.shape[0])
+        return cls(rgb_frame[y0:y1, x0:x1].copy(), (x0, y0), np.asarray(face.landmarks, np.float64).copy(),
+                   np.asarray(embedding, np.float32).copy(), quality, t, frame, tuple(float(v) for v in face.box))
+
+    def crop(self) -> UnknownCrop:
+        landmarks = self.landmarks - np.array(self.origin, np.float64)
+        return UnknownCrop(align_face(self.region, landmarks, CROP_SPEC), self.embedding, self.quality,
+                           self.t, self.frame, self.box)
 
 
 @dataclass
@@ -139,24 +175,25 @@ class _Visit:
     ended: float
     named: bool = False
     unknown: bool = False
-    crops: list[UnknownCrop] = field(default_factory=list)
+    crops: list[_Candidate] = field(default_factory=list)
 
 
 class UnknownCollector:
     """A pipeline listener that turns tracks settling on Unknown into :class:`UnknownSighting`\\ s.
 
-    ``on_sighting(sighting)`` is called in the pipeline's thread when a track ends: hand it to a
-    :class:`BackgroundTasks` (the store writes files). ``finish()`` ends every open visit (the
-    source ended, collection turned off). Cost per round: a few microseconds per track, plus about
-    a millisecond per face embedded and Unknown (its crop and sharpness).
+    ``on_visit(build)`` is called in the pipeline's thread when such a track ends; ``build()``
+    returns the :class:`UnknownSighting` (it aligns the crops: call it in a worker thread, e.g. a
+    :class:`BackgroundTasks`, with the store's write). ``finish()`` ends every open visit (the
+    source ended, collection turned off). Cost per round: microseconds per track, plus under a
+    millisecond per face embedded and Unknown (its score and a copy of the region around it).
     """
 
-    def __init__(self, source: str, on_sighting: Callable[[UnknownSighting], None], *,
+    def __init__(self, source: str, on_visit: Callable[[Callable[[], UnknownSighting]], None], *,
                  max_crops: int = MAX_CROPS, clock: Callable[[], float] = time.time):
         if not 1 <= max_crops <= MAX_CROPS:
             raise ValueError(f"max_crops: expected 1 to {MAX_CROPS}, got {max_crops}")
         self.source = str(source)
-        self.on_sighting = on_sighting
+        self.on_visit = on_visit
         self.max_crops = int(max_crops)
         self.clock = clock
         self._visits: dict[int, _Visit] = {}
@@ -189,10 +226,11 @@ class UnknownCollector:
             self._emit(visit)
 
     def _offer(self, visit: _Visit, result, face, embedding: np.ndarray) -> None:
-        rgb_crop = align_face(result.rgb_frame, face.landmarks, CROP_SPEC)
-        crop = UnknownCrop(rgb_crop, embedding, crop_quality(face.landmarks, rgb_crop), float(result.frame.t_source),
-                           int(result.frame.seq) - 1, tuple(float(v) for v in face.box))
-        visit.crops.append(crop)
+        quality = face_quality(result.rgb_frame, face)
+        if len(visit.crops) == self.max_crops and quality <= visit.crops[-1].quality:
+            return
+        visit.crops.append(_Candidate.of(result.rgb_frame, face, embedding, quality, float(result.frame.t_source),
+                                         int(result.frame.seq) - 1))
         visit.crops.sort(key=lambda c: -c.quality)
         del visit.crops[self.max_crops:]
 
@@ -200,8 +238,13 @@ class UnknownCollector:
         if visit.named or not visit.unknown or not visit.crops:
             return
         self.collected += 1
-        self.on_sighting(UnknownSighting(new_sighting_id(), self.source, visit.track, visit.first_t, visit.last_t,
-                                         visit.started, visit.ended, tuple(visit.crops)))
+        sighting_id, source, candidates = new_sighting_id(), self.source, tuple(visit.crops)
+
+        def build() -> UnknownSighting:
+            return UnknownSighting(sighting_id, source, visit.track, visit.first_t, visit.last_t, visit.started,
+                                   visit.ended, tuple(c.crop() for c in candidates))
+
+        self.on_visit(build)
 
     def finish(self) -> None:
         """End every open visit now (those that settled on Unknown are handed on)."""

@@ -53,8 +53,8 @@ class UnknownsCollection:
         self.store = store
         self.recognizer = recognizer
         self.gallery = gallery
-        self.tasks = BackgroundTasks(on_error=on_error)
-        self.collector = UnknownCollector(source, self._on_sighting)
+        self.tasks = BackgroundTasks(max_waiting=64, on_error=on_error)  # each waiting visit holds its faces' regions
+        self.collector = UnknownCollector(source, self._on_visit)
         self.stored = 0
         self.retired: list[tuple[str, str]] = []
         self._gallery_seen = None
@@ -68,8 +68,8 @@ class UnknownsCollection:
                 self.tasks.put(lambda: self.retired.extend(self.store.retire_matching(matrix, threshold, mode)))
         self.collector(result)
 
-    def _on_sighting(self, sighting: UnknownSighting) -> None:
-        self.tasks.put(lambda: self._store(sighting))
+    def _on_visit(self, build: Callable[[], UnknownSighting]) -> None:
+        self.tasks.put(lambda: self._store(build()))
 
     def _store(self, sighting: UnknownSighting) -> None:
         self.store.add(sighting)
