@@ -57,7 +57,9 @@ def collected(tmp_path_factory, model_dir):
     write_visits_clip(clip, visits)
     known = make_gallery(folder / "known_faces", {p: photos_of(p)[:3] for p in ENROLLED})
     summary = folder / "summary.json"
-    code, _, err = run("watch", *common(model_dir, known), "--source", clip, "--summary", summary)
+    with pytest.MonkeyPatch.context() as patch:  # module scope: before the autouse settings isolation
+        patch.setenv("FACECAM_CONFIG_DIR", str(folder / "config"))
+        code, _, err = run("watch", *common(model_dir, known), "--source", clip, "--summary", summary)
     assert code == 0, err
     return known, visits, clip, json.loads(summary.read_text())
 
@@ -384,4 +386,32 @@ def test_clusters_from_scratch_is_the_state_of_adding_one_by_one(collected):
     assert grown.members() == built.members()
     assert np.array_equal(grown.labels(), cluster_labels(embeddings, store.link, groups))
     assert len(grown.members()) < len(keys)
+    store.close()
+
+
+def test_collection_retires_clusters_when_the_gallery_changes(collected, sface_recognizer, tmp_path):
+    from facecam.matcher import GalleryMatrix
+    from facecam.pipeline import RoundResult
+    from facecam.sources import Frame
+    from facecam.types import Faces
+    from facecam.unknowns.live import UnknownsCollection
+
+    known, visits, *_ = collected
+    store = LocalUnknownStore(copy_of(known, tmp_path), "sface")
+    before = {c.id for c in store.clusters()}
+    person = "Heizo_Takenaka"
+    theirs = {c.id for c in store.clusters() if truth_of(visits, [(s.crops[0].t, s.crops[0].box)
+                                                                  for s in c.sightings])[0] == person}
+    assert len(theirs) == 1
+    galleries = [GalleryMatrix.empty(128), GalleryMatrix.from_pairs([person] * 2, np.stack(
+        [sface_recognizer.embed_photo(p).embedding for p in photos_of(person)[3:5]]))]
+    current = [galleries[0]]
+    collection = UnknownsCollection(store, "cam", sface_recognizer, lambda: current[0])
+    empty = np.zeros((48, 64, 3), np.uint8)
+    collection(RoundResult(Frame(1, 0.0, empty), empty, Faces.empty(), ()))
+    current[0] = galleries[1]  # someone was enrolled: the next round retires what now matches them
+    collection(RoundResult(Frame(2, 0.1, empty), empty, Faces.empty(), ()))
+    collection.tasks.close()
+    assert collection.retired == [(next(iter(theirs)), person)]
+    assert {c.id for c in store.clusters()} == before - theirs
     store.close()
