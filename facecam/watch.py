@@ -50,6 +50,8 @@ def add_options(sub) -> None:
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
     add_live_options(sub)
+    sub.add_argument("--no-unknowns", action="store_true",
+                     help="do not keep unknown faces for 'facecam unknowns' (the setting \"unknowns\": false: never)")
 
 
 def run_watch(session, args, out) -> int:
@@ -64,6 +66,7 @@ def run_watch(session, args, out) -> int:
     gallery = session.gallery().matrix()
     recognizer.warm_up()
     pipeline = LivePipeline(recognizer, lambda: gallery)
+    unknowns = _collect_unknowns(args, recognizer, pipeline, out)
     annotator = FaceAnnotator(show_distances=True)
     source = open_source(args.source, realtime=args.realtime)
     if not source.wait_opened(timeout=15):
@@ -125,6 +128,8 @@ def run_watch(session, args, out) -> int:
         pipeline.stop(timeout=2.0)
         source.stop()
         sightings.close()
+        if unknowns is not None:
+            unknowns.close()
         if writer is not None:
             writer.release()
         if events is not None:
@@ -142,6 +147,7 @@ def run_watch(session, args, out) -> int:
         "recognition_rounds": pipeline.stats.rounds, "model": recognizer.model,
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
         "sightings": sightings.summary(),
+        "unknown_sightings": unknowns.stored if unknowns is not None else None,
     }
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -153,6 +159,25 @@ def run_watch(session, args, out) -> int:
     if errors:
         out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
     return 0
+
+
+def _collect_unknowns(args, recognizer, pipeline, out):
+    """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
+    from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
+
+    if not collection_enabled(args.no_unknowns):
+        return None
+    try:
+        store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim)
+    except FacecamError as error:
+        out.message(f"facecam: warning: {error}; unknown faces are not kept this run")
+        return None
+    for warning in store.warnings:
+        out.message(f"facecam: warning: {warning}")
+    collection = UnknownsCollection(store, str(args.source), recognizer, pipeline.gallery,
+                                    on_error=lambda error: out.message(f"facecam: warning: {error}"))
+    pipeline.listeners.append(collection)
+    return collection
 
 
 def _open_writer(path: Path, codec: str, fps: float, shape):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecam.types import Frame, bgr_to_rgb
+from facecam.types import Frame, bgr_to_rgb, rgb_to_bgr
 
 
 def test_bgr_to_rgb_is_a_new_contiguous_array_with_red_and_blue_swapped():
@@ -21,6 +21,16 @@ def test_bgr_to_rgb_is_a_new_contiguous_array_with_red_and_blue_swapped():
     for bad in (np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8)):
         with pytest.raises(ValueError, match="expected an"):
             bgr_to_rgb(bad)
+
+
+def test_rgb_to_bgr_undoes_bgr_to_rgb():
+    bgr = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    back = rgb_to_bgr(bgr_to_rgb(bgr))
+    np.testing.assert_array_equal(back, bgr)
+    assert not np.shares_memory(back, bgr)
+    np.testing.assert_array_equal(rgb_to_bgr(bgr)[..., 0], bgr[..., 2])
+    with pytest.raises(ValueError, match="expected an"):
+        rgb_to_bgr(np.zeros((4, 5), np.uint8))
 
 
 def test_frame_unpacks_as_seq_time_image():

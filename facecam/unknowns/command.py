@@ -1,0 +1,146 @@
+"""``facecam unknowns``: the faces the camera kept seeing but could not name, one entry per person.
+
+    facecam unknowns [--json]             list the clusters, newest first
+    facecam unknowns name ID NAME         save the cluster's best crops (at most 5) as photos of NAME
+    facecam unknowns merge ID ID...       they are one person
+    facecam unknowns forget ID... | --all delete them (and their crops)
+
+Sightings are collected by ``watch`` (and the window) unless ``--no-unknowns`` or the setting
+``"unknowns": false``; they live in ``known_faces/.facecam/unknowns/<model>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+from facecam.errors import FacecamError
+
+
+def add_command(commands, add_common) -> None:
+    sub = commands.add_parser("unknowns", help="list, name, merge or forget the unknown faces seen by watch",
+                              description=__doc__.splitlines()[0])
+    add_common(sub)
+    sub.set_defaults(handler=run_unknowns, unknowns_action="list")
+    actions = sub.add_subparsers(dest="unknowns_action", metavar="ACTION")
+
+    def action(name: str, help_text: str):
+        parser = actions.add_parser(name, help=help_text, description=help_text)
+        add_common(parser)
+        for option in parser._actions:  # given before the action, a shared option is not reset by it
+            if option.option_strings and option.dest != "help":
+                option.default = argparse.SUPPRESS
+        return parser
+
+    parser = action("name", "save a cluster's best crops (at most 5) into known_faces/NAME/ as photos")
+    parser.add_argument("id", metavar="ID")
+    parser.add_argument("name", metavar="NAME")
+    parser = action("merge", "make one cluster of several (the same person)")
+    parser.add_argument("ids", nargs="+", metavar="ID")
+    parser = action("forget", "delete clusters, their sightings and crops")
+    parser.add_argument("ids", nargs="*", metavar="ID")
+    parser.add_argument("--all", action="store_true", help="empty the unknowns store")
+
+
+def iso(timestamp: float) -> str:
+    """ISO-8601 with the local zone, to the second."""
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+def cluster_json(cluster) -> dict:
+    """The ``unknowns --json`` object of one cluster (``faces``: its sightings, i.e. visits)."""
+    sightings = []
+    for sighting in cluster.sightings:
+        best = sighting.crops[0]
+        sightings.append({"id": sighting.id, "source": sighting.source, "t": round(best.t, 3), "frame": best.frame,
+                          "box": [int(round(v)) for v in best.box], "crop": str(best.path),
+                          "time": iso(sighting.started), "quality": round(best.quality, 3)})
+    return {"id": cluster.id, "faces": len(cluster.sightings), "first_seen": iso(cluster.first_seen),
+            "last_seen": iso(cluster.last_seen), "sightings": sightings}
+
+
+def _open(session, out, create: bool):
+    from facecam.unknowns.store import DB_NAME, LocalUnknownStore, store_folder  # noqa: PLC0415
+    from facecam.unknowns.live import open_store  # noqa: PLC0415
+
+    known_faces = Path(session.args.known_faces)
+    if not create and not (store_folder(known_faces, session.model) / DB_NAME).exists():
+        return None
+    store: LocalUnknownStore = open_store(known_faces, session.model, None)
+    for warning in store.warnings:
+        out.message(f"facecam: warning: {warning}")
+    return store
+
+
+def run_unknowns(session, args, out) -> int:
+    action = args.unknowns_action or "list"
+    if action == "forget" and bool(args.ids) == bool(args.all):
+        out.message("facecam: error: give the ids of the clusters to forget, or --all (not both)")
+        return 2
+    if action == "merge" and len(set(args.ids)) < 2:
+        out.message("facecam: error: merge needs two or more cluster ids")
+        return 2
+    store = _open(session, out, create=False)
+    try:
+        if action == "list":
+            return _list(session, store, out)
+        if store is None:
+            if action == "forget" and args.all:
+                out.result({"forgotten": 0}, "nothing to forget: no unknown faces are kept")
+                return 0
+            raise FacecamError(f"no unknown faces are kept for {session.model} in {args.known_faces}; "
+                               "run 'facecam watch' first (it collects them)")
+        if action == "name":
+            return _name(session, store, args, out)
+        if action == "merge":
+            cluster = store.merge(args.ids)
+            out.result(cluster_json(cluster), f"merged into {cluster.id}: {len(cluster.sightings)} sighting(s)")
+            return 0
+        count = store.forget_all() if args.all else store.forget(args.ids)
+        out.result({"forgotten": count}, f"forgot {count} sighting(s)")
+        return 0
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _list(session, store, out) -> int:
+    clusters = store.clusters() if store is not None else []
+    if out.as_json:
+        out.result({"clusters": [cluster_json(c) for c in clusters]}, "")
+        return 0
+    if not clusters:
+        out.result({}, f"no unknown faces kept for {session.model} in {session.args.known_faces}")
+        return 0
+    lines = [f"{len(clusters)} unknown {'person' if len(clusters) == 1 else 'people'} "
+             f"({sum(len(c.sightings) for c in clusters)} sightings), newest first:"]
+    for cluster in clusters:
+        visits = len(cluster.sightings)
+        sources = sorted({s.source for s in cluster.sightings})
+        lines.append(f"  {cluster.id}  {visits} visit{'s' if visits != 1 else ''}  first {iso(cluster.first_seen)}  "
+                     f"last {iso(cluster.last_seen)}  {', '.join(sources)}  {cluster.best_crops(1)[0].path}")
+    lines.append("name one with: facecam unknowns name ID NAME")
+    out.result({}, "\n".join(lines))
+    return 0
+
+
+def _name(session, store, args, out) -> int:
+    from facecam.gallery import check_person_name, enroll_photos  # noqa: PLC0415
+
+    name = check_person_name(args.name)
+    cluster = store.cluster(args.id)
+    recognizer = session.recognizer()
+    crops = [c.path for c in cluster.best_crops(5) if c.path.exists() and recognizer.count_faces(c.path) > 0]
+    if not crops:
+        raise FacecamError(f"no crop of cluster {cluster.id} shows a face the detector finds again; "
+                           f"forget it with 'facecam unknowns forget {cluster.id}'")
+    written = enroll_photos(Path(args.known_faces), name, crops, recognizer.count_faces)
+    store.forget([cluster.id])
+    gallery = session.gallery()
+    retired = store.retire_matching(gallery.matrix(), recognizer.threshold, recognizer.match_mode)
+    out.result({"name": name, "cluster": cluster.id, "files": [str(p) for p in written],
+                "retired": [{"id": i, "name": n} for i, n in retired]},
+               f"named {cluster.id} {name}: {len(written)} photo(s) saved in {Path(args.known_faces) / name}"
+               + (f"; {len(retired)} other cluster(s) now recognised were retired" if retired else ""))
+    return 0

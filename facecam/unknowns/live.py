@@ -1,0 +1,82 @@
+"""Unknown-face collection plugged into a live pipeline (``watch`` now, the window later).
+
+:class:`UnknownsCollection` is one :class:`facecam.pipeline.LivePipeline` listener: it runs the
+collector in the pipeline's thread (cheap) and stores sightings in a background thread (files and
+a database commit: never on the video's time). When the gallery it is given changes (someone was
+enrolled), the clusters that now match an enrolled person are retired (deleted).
+
+Off when ``--no-unknowns`` is given or the settings say ``"unknowns": false``: then nothing is
+created and nothing kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from facecam.unknowns.collect import BackgroundTasks, UnknownCollector, UnknownSighting
+from facecam.unknowns.store import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore
+
+
+def collection_enabled(no_unknowns: bool = False, settings: dict | None = None) -> bool:
+    """False when turned off for this run (``--no-unknowns``) or for good (setting ``"unknowns": false``)."""
+    from facecam import config  # noqa: PLC0415
+
+    settings = config.load_settings() if settings is None else settings
+    return not no_unknowns and settings.get("unknowns", True) is not False
+
+
+def open_store(known_faces: Path, model: str, dim: int, settings: dict | None = None) -> LocalUnknownStore:
+    """The unknowns store of ``model``, capped by the settings ``unknowns_max_sightings`` and
+    ``unknowns_max_days`` (defaults 2,000 and 30)."""
+    from facecam import config  # noqa: PLC0415
+
+    settings = config.load_settings() if settings is None else settings
+    max_sightings = settings.get("unknowns_max_sightings", DEFAULT_MAX_SIGHTINGS)
+    max_days = settings.get("unknowns_max_days", DEFAULT_MAX_AGE_DAYS)
+    if not isinstance(max_sightings, int) or max_sightings < 1:
+        max_sightings = DEFAULT_MAX_SIGHTINGS
+    if not isinstance(max_days, (int, float)) or max_days <= 0:
+        max_days = DEFAULT_MAX_AGE_DAYS
+    return LocalUnknownStore(known_faces, model, dim, max_sightings=max_sightings, max_age_days=float(max_days))
+
+
+class UnknownsCollection:
+    """Collector + store + writer thread. Call it with each round; ``close()`` at the end.
+
+    ``gallery()`` returns the pipeline's current :class:`GalleryMatrix`; ``recognizer`` gives the
+    threshold and matching mode a cluster is retired with.
+    """
+
+    def __init__(self, store, source: str, recognizer=None, gallery: Callable | None = None,
+                 on_error: Callable[[BaseException], None] | None = None):
+        self.store = store
+        self.recognizer = recognizer
+        self.gallery = gallery
+        self.tasks = BackgroundTasks(max_waiting=64, on_error=on_error)  # each waiting visit holds its faces' regions
+        self.collector = UnknownCollector(source, self._on_visit)
+        self.stored = 0
+        self.retired: list[tuple[str, str]] = []
+        self._gallery_seen = None
+
+    def __call__(self, result) -> None:
+        if self.gallery is not None and self.recognizer is not None:
+            matrix = self.gallery()
+            if matrix is not self._gallery_seen:
+                self._gallery_seen = matrix
+                threshold, mode = self.recognizer.threshold, self.recognizer.match_mode
+                self.tasks.put(lambda: self.retired.extend(self.store.retire_matching(matrix, threshold, mode)))
+        self.collector(result)
+
+    def _on_visit(self, build: Callable[[], UnknownSighting]) -> None:
+        self.tasks.put(lambda: self._store(build()))
+
+    def _store(self, sighting: UnknownSighting) -> None:
+        self.store.add(sighting)
+        self.stored += 1
+
+    def close(self, timeout: float = 10.0) -> None:
+        """End the open visits, store what is waiting, close the store."""
+        self.collector.finish()
+        self.tasks.close(timeout)
+        self.store.close()

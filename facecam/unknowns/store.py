@@ -1,0 +1,423 @@
+"""Where unknown sightings are kept: one small interface, a local SQLite store behind it.
+
+Layout, per model, beside the gallery cache and never among the photos::
+
+    known_faces/.facecam/unknowns/<model>/unknowns.sqlite   sightings, crops' metadata, embeddings
+    known_faces/.facecam/unknowns/<model>/crops/<id>-<n>.jpg the kept face crops
+
+Folders 0700, files 0600 (embeddings and faces are biometric data). SQLite from the standard
+library (WAL, a busy timeout: a `watch` and an `unknowns` command may use it at once); embeddings
+are float32 blobs, never pickle. A crop file is written (atomically) before the row that names it.
+Bounded: at most ``max_sightings`` (default 2,000) and ``max_age_days`` (default 30); the oldest
+go first. A damaged database is replaced by an empty one with a warning, never a crash; a row
+with a damaged embedding is dropped with a warning.
+
+Clusters are not stored: they follow from the sightings (:mod:`facecam.unknowns.cluster`, grown
+one sighting at a time while running, rebuilt from scratch when one is removed) plus the users'
+merges (a ``merge_group`` shared by the merged sightings). A cluster's id is its oldest sighting's.
+The PostgreSQL store (issue 10) can take the same :class:`UnknownStore` interface.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from facecam.errors import FacecamError
+from facecam.fileutil import atomic_write_bytes
+from facecam.unknowns.cluster import Clusters, link_for
+from facecam.unknowns.collect import UnknownSighting, new_sighting_id
+
+STORE_FORMAT = "1"
+DEFAULT_MAX_SIGHTINGS = 2000
+DEFAULT_MAX_AGE_DAYS = 30.0
+DB_NAME = "unknowns.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sightings (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, track INTEGER NOT NULL,
+    first_t REAL NOT NULL, last_t REAL NOT NULL, started REAL NOT NULL, ended REAL NOT NULL,
+    embedding BLOB NOT NULL, merge_group TEXT);
+CREATE TABLE IF NOT EXISTS crops (
+    sighting TEXT NOT NULL REFERENCES sightings(id) ON DELETE CASCADE, rank INTEGER NOT NULL,
+    t REAL NOT NULL, frame INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+    quality REAL NOT NULL, embedding BLOB NOT NULL, file TEXT NOT NULL, PRIMARY KEY (sighting, rank));
+CREATE INDEX IF NOT EXISTS sightings_started ON sightings(started);
+"""
+
+
+class UnknownsError(FacecamError):
+    """The unknowns store cannot do what was asked (no such cluster, cannot write)."""
+
+
+@dataclass(frozen=True)
+class StoredCrop:
+    rank: int
+    t: float
+    frame: int
+    box: tuple[float, float, float, float]
+    quality: float
+    path: Path
+
+
+@dataclass(frozen=True)
+class StoredSighting:
+    """A sighting as stored: its unit ``embedding`` (the crops' mean) and crops, best first."""
+
+    id: str
+    source: str
+    track: int
+    first_t: float
+    last_t: float
+    started: float
+    ended: float
+    embedding: np.ndarray
+    merge_group: str | None
+    crops: tuple[StoredCrop, ...]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One presumed person: their sightings, oldest first; ``id`` is the oldest sighting's id."""
+
+    id: str
+    sightings: tuple[StoredSighting, ...]
+
+    @property
+    def first_seen(self) -> float:
+        return min(s.started for s in self.sightings)
+
+    @property
+    def last_seen(self) -> float:
+        return max(s.ended for s in self.sightings)
+
+    def best_crops(self, limit: int = 5) -> list[StoredCrop]:
+        """Up to ``limit`` crops, best first, one per sighting before a second from any."""
+        rounds = [sorted(s.crops, key=lambda c: -c.quality) for s in self.sightings]
+        picked: list[StoredCrop] = []
+        for level in range(max((len(r) for r in rounds), default=0)):
+            layer = sorted((r[level] for r in rounds if len(r) > level), key=lambda c: -c.quality)
+            picked.extend(layer)
+        return picked[:limit]
+
+
+class UnknownStore(Protocol):
+    """What the collector, the CLI and the window need of an unknowns store."""
+
+    def add(self, sighting: UnknownSighting) -> str: ...
+    def clusters(self) -> list[Cluster]: ...
+    def cluster(self, cluster_id: str) -> Cluster: ...
+    def merge(self, cluster_ids: list[str]) -> Cluster: ...
+    def forget(self, cluster_ids: list[str]) -> int: ...
+    def forget_all(self) -> int: ...
+    def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]: ...
+    def close(self) -> None: ...
+
+
+def store_folder(known_faces: Path, model: str) -> Path:
+    """``known_faces/.facecam/unknowns/<model>/``."""
+    from facecam.gallery import CACHE_DIR  # noqa: PLC0415
+
+    return Path(known_faces) / CACHE_DIR / "unknowns" / model
+
+
+def _private_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+
+
+def _encode_jpeg(rgb_crop: np.ndarray) -> bytes:
+    import cv2  # noqa: PLC0415
+
+    from facecam.types import rgb_to_bgr  # noqa: PLC0415
+
+    ok, data = cv2.imencode(".jpg", rgb_to_bgr(rgb_crop), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise UnknownsError("cannot encode a face crop as JPEG")
+    return data.tobytes()
+
+
+class LocalUnknownStore:
+    """The SQLite store of one model's unknown sightings (see the module notes).
+
+    ``warnings`` lists what opening had to repair. Thread-safe (one connection, one lock).
+    """
+
+    def __init__(self, known_faces: Path, model: str, dim: int | None = None, *, link: float | None = None,
+                 max_sightings: int = DEFAULT_MAX_SIGHTINGS, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+                 clock=time.time):
+        if max_sightings < 1 or max_age_days <= 0:
+            raise ValueError("max_sightings >= 1 and max_age_days > 0 expected")
+        self.folder = store_folder(known_faces, model)
+        self.model = model
+        self.dim: int | None = int(dim) if dim is not None else None  # None: the stored one
+        self.link = float(link if link is not None else link_for(model))
+        self.max_sightings, self.max_age_days = int(max_sightings), float(max_age_days)
+        self.clock = clock
+        self.warnings: list[str] = []
+        self._lock = threading.RLock()
+        self._clusters: Clusters | None = None
+        try:
+            _private_folder(self.folder)
+            _private_folder(self.crops_folder)
+        except OSError as error:
+            raise UnknownsError(f"cannot create the unknowns store {self.folder}: {error.strerror or error}; "
+                                "check that the known_faces folder is writable") from None
+        self._db = self._open()
+        self._drop_damaged_rows()
+        self._remove_orphan_crops()
+        self._enforce_caps()
+
+    @property
+    def path(self) -> Path:
+        return self.folder / DB_NAME
+
+    @property
+    def crops_folder(self) -> Path:
+        return self.folder / "crops"
+
+    # ------------------------------------------------------------- opening and repair
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
+        db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(_SCHEMA)
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", STORE_FORMAT), ("model", self.model)])
+        elif meta.get("format") != STORE_FORMAT or meta.get("model") != self.model or (
+                self.dim is not None and meta.get("dim", str(self.dim)) != str(self.dim)):
+            db.close()
+            raise sqlite3.DatabaseError(f"made for {meta.get('model')} ({meta.get('dim')}-d), format {meta.get('format')}")
+        if self.dim is None and str(meta.get("dim", "")).isdigit():
+            self.dim = int(meta["dim"])
+        if self.dim is not None and "dim" not in meta:
+            db.execute("INSERT INTO meta VALUES ('dim', ?)", (str(self.dim),))
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            db.close()
+            raise sqlite3.DatabaseError("quick_check failed")
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.Error as error:
+            self.warnings.append(f"the unknowns store {self.path} was damaged ({error}); its sightings are lost "
+                                 "and a new, empty store was started")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+        shutil.rmtree(self.crops_folder, ignore_errors=True)
+        _private_folder(self.crops_folder)
+        return self._connect()
+
+    def _drop_damaged_rows(self) -> None:
+        if self.dim is None:
+            return
+        size = 4 * self.dim
+        bad = [row[0] for row in self._db.execute(
+            "SELECT id FROM sightings WHERE length(embedding) != ? OR id NOT IN (SELECT sighting FROM crops) "
+            "OR id IN (SELECT sighting FROM crops WHERE length(embedding) != ?)", (size, size))]
+        for sighting_id, blob in self._db.execute("SELECT id, embedding FROM sightings").fetchall():
+            if len(blob) == size and not np.all(np.isfinite(np.frombuffer(blob, np.float32))):
+                bad.append(sighting_id)
+        if bad:
+            self.warnings.append(f"{len(bad)} damaged sighting(s) in {self.path} dropped")
+            self._delete(sorted(set(bad)))
+
+    def _remove_orphan_crops(self) -> None:
+        known = {row[0] for row in self._db.execute("SELECT file FROM crops")}
+        for entry in os.scandir(self.crops_folder):
+            if entry.name not in known:
+                _unlink(entry.path)
+
+    # ------------------------------------------------------------- writing
+    def add(self, sighting: UnknownSighting) -> str:
+        """Store a sighting (crops first, then its row, then the caps); returns its cluster's id."""
+        files = []
+        dim = sighting.crops[0].embedding.shape[0]
+        if self.dim is None:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(dim),))
+                self.dim = dim
+        if dim != self.dim:
+            raise UnknownsError(f"a {dim}-d sighting cannot go into the {self.dim}-d store of {self.model}")
+        try:
+            for rank, crop in enumerate(sighting.crops):
+                name = f"{sighting.id}-{rank}.jpg"
+                atomic_write_bytes(self.crops_folder / name, _encode_jpeg(crop.rgb_crop), mode=0o600)
+                files.append(name)
+            with self._lock:
+                with self._transaction():
+                    self._db.execute("INSERT INTO sightings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                        sighting.id, sighting.source, sighting.track, sighting.first_t, sighting.last_t,
+                        sighting.started, sighting.ended, sighting.embedding.astype(np.float32).tobytes(),
+                        sighting.merge_group))
+                    self._db.executemany("INSERT INTO crops VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                        (sighting.id, rank, c.t, c.frame, *map(float, c.box), c.quality,
+                         c.embedding.astype(np.float32).tobytes(), name)
+                        for rank, (c, name) in enumerate(zip(sighting.crops, files))])
+                if self._clusters is not None:
+                    self._clusters.add(sighting.id, sighting.embedding, sighting.merge_group)
+                self._enforce_caps()
+                return self._cluster_id_of(sighting.id)
+        except (OSError, sqlite3.Error) as error:
+            for name in files:
+                _unlink(self.crops_folder / name)
+            raise UnknownsError(f"cannot store an unknown sighting in {self.folder}: {error}; "
+                                "check the disk space and that the folder is writable") from None
+
+    def _transaction(self):
+        db = self._db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, kind, *_):
+                db.execute("COMMIT" if kind is None else "ROLLBACK")
+                return False
+
+        return _Tx()
+
+    def _enforce_caps(self) -> None:
+        with self._lock:
+            cutoff = self.clock() - self.max_age_days * 86400.0
+            old = [r[0] for r in self._db.execute("SELECT id FROM sightings WHERE ended < ?", (cutoff,))]
+            extra = [r[0] for r in self._db.execute(
+                "SELECT id FROM sightings ORDER BY started DESC, id DESC LIMIT -1 OFFSET ?", (self.max_sightings,))]
+            if old or extra:
+                self._delete(sorted(set(old + extra)))
+
+    def _delete(self, sighting_ids: list[str]) -> int:
+        with self._lock:
+            files = []
+            with self._transaction():
+                for i in range(0, len(sighting_ids), 500):
+                    chunk = sighting_ids[i:i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    files += [r[0] for r in self._db.execute(f"SELECT file FROM crops WHERE sighting IN ({marks})", chunk)]
+                    self._db.execute(f"DELETE FROM crops WHERE sighting IN ({marks})", chunk)
+                    self._db.execute(f"DELETE FROM sightings WHERE id IN ({marks})", chunk)
+            for name in files:
+                _unlink(self.crops_folder / name)
+            self._clusters = None  # rebuilt on next use: removing breaks links
+            return len(sighting_ids)
+
+    # ------------------------------------------------------------- reading and clusters
+    def sightings(self) -> list[StoredSighting]:
+        """Every stored sighting, oldest first."""
+        with self._lock:
+            crops: dict[str, list[StoredCrop]] = {}
+            for sid, rank, t, frame, x, y, w, h, quality, file in self._db.execute(
+                    "SELECT sighting, rank, t, frame, x, y, w, h, quality, file FROM crops ORDER BY sighting, rank"):
+                crops.setdefault(sid, []).append(StoredCrop(rank, t, frame, (x, y, w, h), quality,
+                                                            self.crops_folder / file))
+            rows = self._db.execute("SELECT id, source, track, first_t, last_t, started, ended, embedding, "
+                                    "merge_group FROM sightings ORDER BY started, id").fetchall()
+        return [StoredSighting(r[0], r[1], r[2], r[3], r[4], r[5], r[6], np.frombuffer(r[7], np.float32).copy(),
+                               r[8], tuple(crops.get(r[0], ()))) for r in rows]
+
+    def _grouping(self) -> Clusters:
+        if self._clusters is None:
+            sightings = self.sightings()
+            self._clusters = Clusters.from_scratch(
+                self.link, [s.id for s in sightings],
+                np.stack([s.embedding for s in sightings]) if sightings else np.zeros((0, 1), np.float32),
+                [s.merge_group for s in sightings])
+        return self._clusters
+
+    def _cluster_id_of(self, sighting_id: str) -> str:
+        for members in self._grouping().members():
+            if sighting_id in members:
+                return members[0]
+        return sighting_id  # dropped at once by the caps (older than the age limit)
+
+    def clusters(self) -> list[Cluster]:
+        """Every cluster, newest last seen first."""
+        with self._lock:
+            by_id = {s.id: s for s in self.sightings()}
+            grouping = self._grouping()
+            out = []
+            for members in grouping.members():
+                sightings = sorted((by_id[k] for k in members if k in by_id), key=lambda s: (s.started, s.id))
+                if sightings:
+                    out.append(Cluster(sightings[0].id, tuple(sightings)))
+        return sorted(out, key=lambda c: -c.last_seen)
+
+    def cluster(self, cluster_id: str) -> Cluster:
+        """The cluster with this id (or a unique prefix of it); UnknownsError if none."""
+        found = [c for c in self.clusters() if c.id == cluster_id]
+        if not found:
+            found = [c for c in self.clusters() if c.id.startswith(cluster_id)] if cluster_id else []
+        if len(found) != 1:
+            raise UnknownsError(f"no unknown cluster {cluster_id!r}; run 'facecam unknowns' to list them")
+        return found[0]
+
+    def merge(self, cluster_ids: list[str]) -> Cluster:
+        """Make one cluster of these (at least two); lasts: the sightings share a merge group."""
+        clusters = {c.id: c for c in (self.cluster(i) for i in cluster_ids)}
+        if len(clusters) < 2:
+            raise UnknownsError("merge needs two or more different clusters")
+        group = new_sighting_id()
+        members = [s.id for c in clusters.values() for s in c.sightings]
+        with self._lock:
+            with self._transaction():
+                self._db.executemany("UPDATE sightings SET merge_group = ? WHERE id = ?", [(group, m) for m in members])
+            self._clusters = None
+            return self.cluster(min(clusters.values(), key=lambda c: (c.sightings[0].started, c.id)).id)
+
+    def forget(self, cluster_ids: list[str]) -> int:
+        """Delete these clusters (sightings, crops); returns the number of sightings deleted."""
+        clusters = {c.id: c for c in (self.cluster(i) for i in cluster_ids)}
+        return self._delete([s.id for c in clusters.values() for s in c.sightings])
+
+    def forget_all(self) -> int:
+        with self._lock:
+            return self._delete([r[0] for r in self._db.execute("SELECT id FROM sightings")])
+
+    def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]:
+        """Delete the clusters most of whose sightings now match an enrolled person; ``[(id, name)]``."""
+        from facecam.matcher import match_embeddings  # noqa: PLC0415
+
+        if len(gallery) == 0:
+            return []
+        retired = []
+        for cluster in self.clusters():
+            matches = match_embeddings(np.stack([s.embedding for s in cluster.sightings]), gallery, threshold, mode)
+            named = Counter(m.name for m in matches if m.name is not None)
+            if named:
+                name, count = named.most_common(1)[0]
+                if 2 * count >= len(matches):
+                    retired.append((cluster.id, name))
+                    self._delete([s.id for s in cluster.sightings])
+        return retired
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
