@@ -17,6 +17,15 @@ after a refresh: person means, photo and people indexes) and ``match_embeddings`
 adds one person (10 photos) and removes another is timed, then the first match after it, against the
 first match of a gallery matrix that computes its means from scratch (facecam before this change).
 
+``--pgvector`` adds the database path at the same size: a PostgreSQL 16 + pgvector 0.6 server from the
+``pgserver`` wheel in a temporary folder, the photos in one table (``COPY``), an HNSW index
+(``vector_cosine_ops``, m 16, ef_construction 64, ef_search 100); a query takes the 32 nearest photos
+from the index, then every photo of their people exactly (``min(<=>)`` per person, in SQL), as the
+local path does. Exact search in SQL is the same ``min(<=>)`` over every photo. pgvector indexes at most
+2,000 dimensions: wider galleries index :func:`facecam.search.projection` of each photo (256-d) and
+re-rank on the full vectors. Needs ``pgserver`` and ``psycopg`` installed (the PostgreSQL store's
+requirements).
+
 One JSON line (``--json``) or a readable table. Run it alone, under ``nice``; ``uptime`` is recorded.
 """
 
@@ -102,6 +111,70 @@ def agreement(exact: list, approx: list) -> tuple[float, float]:
     return float(same), float(identical)
 
 
+def vector_text(row: np.ndarray) -> str:
+    return "[" + ",".join(f"{v:.6g}" for v in row) + "]"
+
+
+def pgvector_figures(vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, exact_people: list[int],
+                     timed: int) -> dict:
+    """The database path's figures (see the module docstring); ``exact_people``: exact search's answer per query."""
+    import tempfile  # noqa: PLC0415
+
+    import pgserver  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415
+
+    from facecam.search import MAX_INDEXED_DIM, VectorIndex  # noqa: PLC0415
+
+    wide = vectors.shape[1] > MAX_INDEXED_DIM
+    indexed = VectorIndex(vectors.shape[1]).prepare if wide else (lambda rows: rows)
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="facecam-bench-pg-") as folder:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        try:
+            with psycopg.connect(server.get_uri(), autocommit=True) as db:
+                db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                dim, idim = vectors.shape[1], indexed(vectors[:1]).shape[1]
+                db.execute(f"CREATE TABLE photos (id bigint PRIMARY KEY, person int NOT NULL, "
+                           f"embedding vector({dim}) NOT NULL, indexed vector({idim}) NOT NULL)")
+                start = time.perf_counter()
+                with db.cursor().copy("COPY photos (id, person, embedding, indexed) FROM STDIN") as copy:
+                    for begin in range(0, len(vectors), 10_000):
+                        block = vectors[begin:begin + 10_000]
+                        small = indexed(block)
+                        for i, (row, low) in enumerate(zip(block, small)):
+                            text = vector_text(row)
+                            copy.write_row((begin + i, int(labels[begin + i]), text, text if not wide else vector_text(low)))
+                db.execute("CREATE INDEX ON photos (person)")
+                out["db_load_s"] = round(time.perf_counter() - start, 1)
+                db.execute("SET maintenance_work_mem = '2GB'")
+                start = time.perf_counter()
+                db.execute("CREATE INDEX ON photos USING hnsw (indexed vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
+                out["db_index_s"] = round(time.perf_counter() - start, 1)
+                db.execute("SET hnsw.ef_search = 100")
+                db.execute("ANALYZE photos")
+                exact_sql = ("SELECT person, min(embedding <=> %(q)s::vector) AS d FROM photos "
+                             "GROUP BY person ORDER BY d LIMIT 2")
+                ann_sql = ("SELECT person, min(embedding <=> %(q)s::vector) AS d FROM photos WHERE person IN "
+                           "(SELECT person FROM photos ORDER BY indexed <=> %(i)s::vector LIMIT 32) "
+                           "GROUP BY person ORDER BY d LIMIT 2")
+                for name, sql, count in (("db_exact_ms", exact_sql, min(timed, 20)), ("db_ann_ms", ann_sql, len(queries))):
+                    times, found = [], []
+                    for query in queries[:count]:
+                        params = {"q": vector_text(query), "i": vector_text(indexed(query[None])[0])}
+                        begin = time.perf_counter()
+                        rows = db.execute(sql, params).fetchall()
+                        times.append((time.perf_counter() - begin) * 1000)
+                        found.append(rows[0][0] if rows else -1)
+                    out[name] = round(float(np.median(times)), 2)
+                    agree = float(np.mean([f == e for f, e in zip(found, exact_people)]))
+                    out[name.replace("_ms", "_agrees_with_local_exact")] = round(agree, 4)
+                out["db_recall_at_1"] = out.pop("db_ann_agrees_with_local_exact")
+                out["db_indexed_dim"] = idim
+        finally:
+            server.cleanup()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=100_000)
@@ -109,6 +182,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--exact-queries", type=int, default=0,
                         help="time exact search on this many queries (default: all, 100 above 200,000 photos)")
+    parser.add_argument("--pgvector", action="store_true", help="add the database path (pgserver, pgvector HNSW)")
+    parser.add_argument("--skip-local", action="store_true", help="with --pgvector: only the database path")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     if args.photos < 2 * PHOTOS_PER_PERSON:
@@ -168,7 +243,14 @@ def main() -> int:
     exact_gallery = GalleryMatrix(refreshed.embeddings, refreshed.labels, refreshed.names, refreshed.means)
     timed = args.exact_queries or (args.queries if args.photos <= 200_000 else 100)
     result = {"photos": args.photos, "dim": args.dim}
-    for mode, prefix in (("nearest", ""), ("mean", "mean_")):
+    if args.pgvector:
+        exact = [m for i in range(0, len(queries), 50)
+                 for m in match_embeddings(queries[i:i + 50], exact_gallery, THRESHOLD, "nearest")]
+        people_of = {name: i for i, name in enumerate(names)}
+        db_labels = np.array([people_of[name] for name in refreshed.names])[refreshed.labels]
+        result.update(pgvector_figures(refreshed.embeddings, db_labels, queries,
+                                       [people_of[m.best_name] for m in exact], timed))
+    for mode, prefix in (() if args.skip_local else (("nearest", ""), ("mean", "mean_"))):
         exact_ms, _ = per_query_ms(queries[:timed], exact_gallery, mode)
         exact = [m for i in range(0, len(queries), 50)
                  for m in match_embeddings(queries[i:i + 50], exact_gallery, THRESHOLD, mode)]

@@ -47,6 +47,7 @@ PEOPLE_CANDIDATES = 16
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 128
+ADD_CHUNK = 20_000  # vectors added per hold of the index's lock
 SAVE_AFTER_CHANGES = 0.01  # rewrite the saved index once this share of it changed
 
 
@@ -137,11 +138,14 @@ class VectorIndex:
             missing &= np.isin(np.arange(keys.size), first)
             if gone.size:
                 self._index.remove(gone.astype(np.uint64))
-            positions = np.flatnonzero(missing)
-            if positions.size:
-                threads = 0 if positions.size > 10_000 else 1  # a first build uses every core
-                self._index.add(keys[positions].astype(np.uint64), self.prepare(vectors_of(positions)),
-                                threads=threads)
+        positions = np.flatnonzero(missing)
+        threads = 0 if positions.size > ADD_CHUNK else 1  # a first build uses every core
+        for begin in range(0, positions.size, ADD_CHUNK):
+            chunk = positions[begin:begin + ADD_CHUNK]
+            vectors = self.prepare(vectors_of(chunk))
+            with self._lock:  # searches wait for one chunk at most, never for a whole build
+                self._index.add(keys[chunk].astype(np.uint64), vectors, threads=threads)
+        with self._lock:
             self._keys = wanted
             self._unsaved += int(gone.size + positions.size)
         if self._unsaved > SAVE_AFTER_CHANGES * max(len(wanted), 1) and self._unsaved > 0:
