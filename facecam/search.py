@@ -1,8 +1,8 @@
 """Search at scale: incremental person means, and an approximate index past the size where exact search slows.
 
 Exact search (one matrix product, :mod:`facecam.matcher`) stays the default while it is fast:
-up to :data:`EXACT_MAX_WORK` vectors x dimensions searched per query (about 3 ms a query on the
-2-core build machine, see BENCHMARKS.md "Search at scale"). ``nearest`` searches every photo,
+up to :data:`EXACT_MAX_WORK` vectors x dimensions searched per query (about 5-6 ms a query on the
+idle 2-core build machine: 4.4 ms at 100,000 x 128; see BENCHMARKS.md "Search at scale"). ``nearest`` searches every photo,
 ``mean`` one mean per person, so the two modes cross that size at different gallery sizes.
 
 Past it, the gallery keeps an HNSW index (usearch, half-precision vectors) of what the mode
@@ -35,7 +35,8 @@ from facecam.matcher import GalleryMatrix, MeansIndex, unit_rows
 
 log = logging.getLogger(__name__)
 
-# Exact search while vectors x dims per query stay under this (~3 ms a query here; BENCHMARKS.md).
+# Exact search while vectors x dims per query stay under this (~5-6 ms a query here; BENCHMARKS.md):
+# 131,072 SFace photos (nearest) or people (mean), 4,096 VGG-Face photos or people.
 EXACT_MAX_WORK = 1 << 24
 # Embeddings wider than this are indexed through a random projection (pgvector's index limit is 2,000).
 MAX_INDEXED_DIM = 1024
