@@ -186,6 +186,8 @@ def main() -> int:
                         help="time exact search on this many queries (default: all, 100 above 200,000 photos)")
     parser.add_argument("--pgvector", action="store_true", help="add the database path (pgserver, pgvector HNSW)")
     parser.add_argument("--skip-local", action="store_true", help="with --pgvector: only the database path")
+    parser.add_argument("--sweep", default="", metavar="EF,EF,...",
+                        help="also measure nearest-mode recall and speed at these HNSW expansion_search values")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     if args.photos < 2 * PHOTOS_PER_PERSON:
@@ -263,6 +265,15 @@ def main() -> int:
                        f"{prefix}exact_cpu_ms": round(exact_cpu_ms, 3),
                        f"{prefix}ann_cpu_ms": round(ann_cpu_ms, 3) if used else None,
                        f"{prefix}recall_at_1": round(same, 4), f"{prefix}identical": round(identical, 4)})
+    if args.sweep and search.photo_index is not None:
+        exact = [m for i in range(0, len(queries), 50)
+                 for m in match_embeddings(queries[i:i + 50], exact_gallery, THRESHOLD, "nearest")]
+        for ef in (int(v) for v in args.sweep.split(",")):
+            search.photo_index.set_expansion(ef)
+            ann_ms, ann_cpu_ms, approx = per_query_ms(queries, refreshed, "nearest")
+            same, identical = agreement(exact, approx)
+            result[f"ef{ef}"] = {"ann_ms": round(ann_ms, 3), "ann_cpu_ms": round(ann_cpu_ms, 3),
+                                 "recall_at_1": round(same, 4), "identical": round(identical, 4)}
     result.update({
         "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 1), "rss_mb": round(rss_mb), "index_rss_mb": round(rss_mb - rss_before),
         "peak_rss_mb": round(vm("VmHWM")),

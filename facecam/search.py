@@ -152,6 +152,12 @@ class VectorIndex:
         if self._unsaved > SAVE_AFTER_CHANGES * max(len(wanted), 1) and self._unsaved > 0:
             self.save()
 
+    def set_expansion(self, expansion_search: int) -> None:
+        """How widely a search explores the graph (more: better recall, slower); bench_scale.py sweeps it."""
+        with self._lock:
+            if self._index is not None:
+                self._index.expansion_search = int(expansion_search)
+
     def search(self, queries: np.ndarray, k: int) -> np.ndarray:
         """``(N, k)`` keys of each query's nearest vectors, -1 where there are fewer."""
         queries = self.prepare(queries)
