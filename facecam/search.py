@@ -47,7 +47,7 @@ PHOTO_CANDIDATES = 32
 PEOPLE_CANDIDATES = 16
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 128
+EXPANSION_SEARCH = 256  # 128 gave recall@1 0.96 at 1,000,000 x 128, 256 gave 1.000 at 2.5 ms a query
 ADD_CHUNK = 20_000  # vectors added per hold of the index's lock
 SAVE_AFTER_CHANGES = 0.01  # rewrite the saved index once this share of it changed
 
