@@ -37,6 +37,7 @@ from facecam.errors import EnrollError, FacecamError, GalleryError, IndistinctMo
 from facecam.fileutil import atomic_write_bytes
 from facecam.images import is_image_name
 from facecam.matcher import GalleryMatrix
+from facecam.search import GallerySearch
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,8 @@ class Gallery:
         self._photos: list[tuple[str, str, str]] = []   # (path, person, sha256) currently in the folder
         self._present: set[str] = set()                   # sha256 of every photo on disk (faces or not)
         self._loaded = False
+        # person means kept up to date photo by photo, and past the exact size an ANN index (facecam.search)
+        self._search = GallerySearch(self.dim, self.cache_dir / f"{model}-index.usearch", salt=self.version)
 
     # ----- cache -----
     @property
@@ -433,7 +436,9 @@ class Gallery:
         matrix = GalleryMatrix.from_pairs(names, embeddings)
         index = {name: i for i, name in enumerate(matrix.names)}
         order = np.argsort([index[name] for name in names], kind="stable")  # GalleryMatrix's own row order
-        return matrix, [self._photos[i][0] for i in order]
+        photos = [self._photos[i] for i in order]
+        matrix = self._search.attach(matrix, photos, lambda sha: self._records[sha].embedding)
+        return matrix, [path for path, _, _ in photos]
 
     def people(self) -> dict[str, list[str]]:
         """Each person and their photo paths, sorted by name."""
