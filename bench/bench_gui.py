@@ -45,13 +45,13 @@ def main() -> int:
                         "published layout, written to a temporary folder: same speed as the real one)")
     args = parser.parse_args()
 
-    from PyQt5.QtCore import QTimer, Qt  # noqa: PLC0415
+    from PyQt5.QtCore import QTimer, Qt
 
     sys.path.insert(0, str(ROOT / "docs"))
-    from screenshot import make_demo  # noqa: PLC0415 - the demo clip, known_faces and SFace folder
+    from screenshot import make_demo
 
-    from facecam.gui.app import create_app  # noqa: PLC0415
-    from facecam.gui.main_window import MainWindow, WindowOptions  # noqa: PLC0415
+    from facecam.gui.app import create_app
+    from facecam.gui.main_window import MainWindow, WindowOptions
 
     work = Path(tempfile.mkdtemp(prefix="facecam-bench-gui-"))
     try:
@@ -60,7 +60,7 @@ def main() -> int:
         if args.model == "vgg-face":
             weights = args.vgg_weights
             if weights is None:
-                from vgg_fixtures import write_vggface_weights  # noqa: PLC0415
+                from vgg_fixtures import write_vggface_weights
 
                 weights = write_vggface_weights(work / "vgg_face_weights.h5")
         app = create_app()

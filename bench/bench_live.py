@@ -39,7 +39,7 @@ from clips import DEFAULT_SCENE, Truth, make_gallery, score_events, write_clip  
 
 
 def sface_dir() -> Path:
-    from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+    from facecam.models import BUILTIN_DIR
 
     return BUILTIN_DIR  # SFace is built into facecam
 

@@ -122,7 +122,7 @@ def main() -> None:
         print(json.dumps({"machine": machine, "runs": results}))
         return
     print(f"machine: {machine}")
-    print("| endpoints | display fps (source 30) | watch fps_out | frames shown / read | first label median (s) | events sent / failed / dropped / unsent at exit | delay to event, median / max (s) |")
+    print("| endpoints | display fps (source 30) | watch fps_out | frames shown / read | first label median (s) | events sent / failed / dropped / unsent at exit | delay to event, median / max (s) |")  # noqa: E501
     print("|---|---:|---:|---:|---:|---|---|")
     for row in results:
         sinks = (row["notifications"] or {}).get("sinks", {})

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -120,12 +119,12 @@ def vector_text(row: np.ndarray) -> str:
 def pgvector_figures(vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, exact_people: list[int],
                      timed: int) -> dict:
     """The database path's figures (see the module docstring); ``exact_people``: exact search's answer per query."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
-    import pgserver  # noqa: PLC0415
-    import psycopg  # noqa: PLC0415
+    import pgserver
+    import psycopg
 
-    from facecam.search import MAX_INDEXED_DIM, VectorIndex  # noqa: PLC0415
+    from facecam.search import MAX_INDEXED_DIM, VectorIndex
 
     wide = vectors.shape[1] > MAX_INDEXED_DIM
     indexed = VectorIndex(vectors.shape[1]).prepare if wide else (lambda rows: rows)
@@ -202,7 +201,7 @@ def main() -> int:
     photos = [(f"/known_faces/{names[p]}/{i}.jpg", names[p], f"{i:064x}") for i, p in enumerate(labels)]
     embeddings = {sha: vectors[i] for i, (_, _, sha) in enumerate(photos)}
 
-    from measure_spread import spread_of  # noqa: PLC0415
+    from measure_spread import spread_of
 
     sample = labels < min(people, spread["people"])
     synthetic = spread_of([names[p] for p in labels[sample]], vectors[sample])
@@ -212,7 +211,7 @@ def main() -> int:
     start, start_cpu = time.perf_counter(), time.process_time()
     plain = GalleryMatrix.from_pairs([p for _, p, _ in photos], vectors)
     search = GallerySearch(args.dim)
-    gallery = search.attach(plain, photos, embeddings.__getitem__)
+    search.attach(plain, photos, embeddings.__getitem__)
     build_s, build_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
     rss_mb = vm("VmRSS")
 

@@ -46,7 +46,7 @@ def timed(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
 
 
 def sface_path() -> Path:
-    from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+    from facecam.models import BUILTIN_DIR
 
     return BUILTIN_DIR / "face_recognition_sface_2021dec.onnx"  # built into facecam
 
@@ -116,7 +116,7 @@ def main() -> int:
         for mode in ("nearest", "mean"):
             med, best = timed(lambda: match_embeddings(query, gallery, 0.5, mode), max(5, args.repeat // 2))
             rows.append((f"match 1 face vs {size:,} embeddings ({dim}-d, {mode})", med, best))
-        del vectors, gallery
+        vectors = gallery = None  # free before the next size
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
           f"OpenCV {cv2.__version__}, TensorFlow {__import__('tensorflow').__version__}")

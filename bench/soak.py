@@ -61,7 +61,7 @@ def main() -> int:
         write_clip(clip, looping_scene(seconds), seconds=seconds)
         known = make_gallery(tmp / "known_faces")
         if args.model == "sface":
-            from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+            from facecam.models import BUILTIN_DIR
 
             model_args = ["--model-dir", str(BUILTIN_DIR)]
         else:

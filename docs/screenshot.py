@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
 def make_demo(folder: Path) -> tuple[Path, Path, Path]:
-    from clips import Actor, make_gallery, write_clip  # noqa: PLC0415
+    from clips import Actor, make_gallery, write_clip
 
     folder.mkdir(parents=True, exist_ok=True)
     clip = folder / "clip.avi"
@@ -40,7 +40,7 @@ def make_demo(folder: Path) -> tuple[Path, Path, Path]:
     models.mkdir(exist_ok=True)
     name = "face_recognition_sface_2021dec.onnx"
     if not (models / name).exists():
-        from facecam.models import BUILTIN_DIR  # noqa: PLC0415
+        from facecam.models import BUILTIN_DIR
 
         shutil.copy(BUILTIN_DIR / name, models / name)
     return clip, known, models
@@ -66,9 +66,9 @@ def main() -> int:
         if "--model-dir" not in rest:
             rest += ["--model-dir", str(models)]
 
-    from PyQt5.QtCore import QTimer  # noqa: PLC0415
+    from PyQt5.QtCore import QTimer
 
-    from facecam.gui.app import build_parser, start_window  # noqa: PLC0415
+    from facecam.gui.app import build_parser, start_window
 
     app, window, _hooks = start_window(build_parser().parse_args(rest))
     width, height = (int(v) for v in args.size.split("x"))
@@ -80,7 +80,7 @@ def main() -> int:
         names = window.label_names()
         ready = bool(names) and "..." not in names and window.snapshot is not None and "latency" in window.status_text()
         if (waited >= args.after and ready) or waited >= args.timeout:
-            window._update_status()
+            window._update_status()  # noqa: SLF001 - the status text as the next timer tick would set it
             args.out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.out), "PNG", 0)
             print(f"{args.out}: {window.width()}x{window.height()} after {waited:.1f} s; labels {names}; "

@@ -16,7 +16,6 @@ from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance
 from facecam.errors import FacecamError
-from facecam.matcher import MATCH_MODES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 

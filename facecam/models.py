@@ -114,7 +114,7 @@ def model_dir(override: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(ENV_MODEL_DIR, "").strip()
     if env:
         return Path(env).expanduser()
-    import platformdirs  # only when actually needed
+    import platformdirs  # noqa: PLC0415 - only when actually needed
 
     return Path(platformdirs.user_cache_dir("facecam")) / "models"
 

@@ -456,7 +456,7 @@ class VideoSource:
                 self._last_frame_at = time.monotonic()
                 self._cond.notify_all()
             self._read_loop(capture)
-        except Exception as exc:  # a backend that raises must not kill the thread silently
+        except Exception as exc:  # noqa: BLE001 - a backend that raises must not kill the thread silently
             with self._cond:
                 self._open_finished = True
                 self._fail(CameraError(f"{self.spec.describe()} failed: {exc}; press Retry or choose another source"))
@@ -464,7 +464,7 @@ class VideoSource:
             if capture is not None:
                 try:
                     capture.release()
-                except Exception:
+                except Exception:  # noqa: BLE001 - releasing a broken backend must not hide its error
                     pass
             with self._cond:
                 self._open_finished = True
@@ -539,7 +539,7 @@ class VideoSource:
         fallback = (seq - 1) / self._fps
         try:
             pos = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-        except Exception:
+        except Exception:  # noqa: BLE001 - a backend without a position: count frames instead
             return fallback if fallback > t_prev else t_prev + 1.0 / self._fps
         if math.isfinite(pos) and pos > t_prev and (seq == 1 or pos > 0):
             return pos

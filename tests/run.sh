@@ -27,4 +27,5 @@ export QT_QPA_PLATFORM=offscreen
 export TF_CPP_MIN_LOG_LEVEL=2
 export MPLBACKEND=Agg
 .venv/bin/lint-imports --config .importlinter
+.venv/bin/ruff check --quiet facecam tests bench docs main.py
 .venv/bin/python -m pytest -q "$@"

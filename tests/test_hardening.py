@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import LFW10, PEOPLE
+from conftest import LFW10
 from facecam.errors import EnrollError
 
 BLAIR = LFW10 / "Tony_Blair" / "Tony_Blair_0001.jpg"

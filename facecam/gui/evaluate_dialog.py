@@ -235,7 +235,7 @@ class FigureView(QLabel):
     def source_size(self):
         return self._source.size() if self._source is not None else None
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._rescale()
 

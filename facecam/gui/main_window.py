@@ -50,7 +50,6 @@ from facecam.gui.video_view import VideoView
 from facecam.gui.workers import (GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors, join_threads,
                                  run_task)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
-from facecam.registry import MODEL_TITLES
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
 CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this

@@ -86,6 +86,6 @@ class ModelBar(QFrame):
             buttons += (self.keep_button,)
         self._show("failed", text, buttons, False)
 
-    def hide(self) -> None:  # noqa: D401 - QWidget.hide, also resets the state
+    def hide(self) -> None:
         self.state = "hidden"
         super().hide()

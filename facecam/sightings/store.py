@@ -245,7 +245,7 @@ class SqliteSightingStore:
         self.close()
 
 
-class _transaction:
+class _transaction:  # noqa: N801 - used like a function: with _transaction(db):
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error): the write lock is taken up front,
     so two writers queue on the busy timeout instead of failing on a lock upgrade."""
 

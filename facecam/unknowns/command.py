@@ -28,7 +28,7 @@ def add_command(commands, add_common) -> None:
     def action(name: str, help_text: str):
         parser = actions.add_parser(name, help=help_text, description=help_text)
         add_common(parser)
-        for option in parser._actions:  # given before the action, a shared option is not reset by it
+        for option in parser._actions:  # noqa: SLF001 - given before the action, a shared option is not reset by it
             if option.option_strings and option.dest != "help":
                 option.default = argparse.SUPPRESS
         return parser

@@ -11,15 +11,15 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything creates the QApplication
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import shutil  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+import time
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from clips import Actor, make_gallery, write_clip  # noqa: E402
+from clips import Actor, make_gallery, write_clip
 
-from .helpers import facecam_threads  # noqa: E402
+from .helpers import facecam_threads
 
 # Tony Blair (enrolled) on the left, Vladimir Putin (a stranger) on the right, both for the whole clip.
 GUI_SCENE = (

@@ -125,7 +125,7 @@ def test_a_model_that_fails_to_load_shows_in_the_bar_with_retry_choose_file_and_
 def test_no_network_for_the_download_shows_in_the_bar_and_sface_goes_on(make_window, qtbot, tmp_path, monkeypatch,
                                                                        sface_recognizer):
     import socket
-    
+
     from facecam import models
 
     with socket.socket() as s:  # a port on 127.0.0.1 where nothing listens
