@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -64,3 +65,27 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes, mode: int 
         raise FileExistsError(f"no free file name for {stem}{suffix} in {folder}")
     finally:
         _unlink(tmp)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The lower-case hex sha256 of the file at ``path``, read in 1 MB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder`` created if missing and made owner-only (0700) for the biometric data kept in it.
+
+    A folder this user cannot chmod (another owner's) is left as it is: writing into it then fails
+    with its own clear error.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(folder, 0o700)
+    except OSError:
+        pass
+    return folder

@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facecam.errors import EnrollError, FacecamError, GalleryError, IndistinctModelError
-from facecam.fileutil import atomic_write_bytes
+from facecam.fileutil import atomic_write_bytes, private_folder, sha256_of
 from facecam.images import is_image_name
 from facecam.matcher import GalleryMatrix
 from facecam.search import GallerySearch
@@ -183,14 +183,6 @@ def _fast_key(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (int(stat.st_size), int(stat.st_mtime_ns), int(stat.st_ino), int(stat.st_ctime_ns))
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Gallery:
     """The people of a known_faces folder and their embeddings for one model.
 
@@ -286,13 +278,8 @@ class Gallery:
             stat_keys=np.array([v[:4] for _, v in stat_items], dtype=np.int64).reshape(-1, 4),
             stat_sha=np.array([v[-1] for _, v in stat_items], dtype="U64"),
         )
-        folder = self.cache_path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            try:
-                os.chmod(folder, 0o700)
-            except OSError:
-                pass
+            private_folder(self.cache_path.parent)
             atomic_write_bytes(self.cache_path, buffer.getvalue(), mode=0o600)
         except OSError as error:
             raise GalleryError(f"cannot write the embeddings cache {self.cache_path}: {error.strerror or error}; "
@@ -396,7 +383,7 @@ class Gallery:
             return cached[4]
         if not path.is_file():
             raise IsADirectoryError(21, "not a regular file")
-        sha = _file_sha256(path)
+        sha = sha256_of(path)
         self._stat[key] = (*fast, sha)
         return sha
 

@@ -30,7 +30,6 @@ Nothing here imports TensorFlow or Qt, and nothing happens at import time.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from facecam.errors import DownloadError, ModelError
+from facecam.fileutil import sha256_of
 
 __all__ = [
     "ModelFile", "DownloadCancelled", "BUILTIN_DIR", "builtin_path",
@@ -54,7 +54,6 @@ __all__ = [
 
 ENV_MODEL_DIR = "FACECAM_MODEL_DIR"
 CHUNK_SIZE = 64 * 1024          # bytes read from the network (and the cancel check interval)
-HASH_CHUNK_SIZE = 1024 * 1024   # bytes read from disk when hashing
 USER_AGENT = "facecam-model-download/1"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -120,15 +119,6 @@ def model_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------- checks
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """The lower-case hex sha256 of the file at ``path``, read in 1 MB pieces."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 _verify_cache: dict[tuple, str | None] = {}
 _verify_lock = threading.Lock()

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from facecam.fileutil import atomic_write_bytes
+from facecam.fileutil import atomic_write_bytes, private_folder
 from facecam.matcher import GalleryMatrix, MeansIndex, unit_rows
 
 log = logging.getLogger(__name__)
@@ -184,11 +183,7 @@ class VectorIndex:
         if data is None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.chmod(self.path.parent, 0o700)
-            except OSError:
-                pass
+            private_folder(self.path.parent)
             atomic_write_bytes(self.path, data, mode=0o600)
         except OSError as error:
             log.warning("cannot save the search index %s: %s; it will be rebuilt at the next start",

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from facecam.errors import ModelError
+from facecam.fileutil import private_folder
 
 ENV_RUNTIME = "FACECAM_VGG_RUNTIME"
 RUNTIMES = ("auto", "tensorflow", "openvino-bf16", "openvino-f32")
@@ -104,16 +105,10 @@ def ir_path(cache_dir: Path, fingerprint: str) -> Path:
     return Path(cache_dir) / f"{IR_STEM}-{fingerprint}.xml"
 
 
-def _private_folder(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    return folder
-
-
 def _save_ir(model, target: Path) -> None:
     """Save ``model`` as IR at ``target`` (owner-only files), atomically: .bin first, then .xml."""
     openvino = _openvino()
-    scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=_private_folder(target.parent)))
+    scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=private_folder(target.parent)))
     try:
         openvino.save_model(model, scratch / "model.xml", compress_to_fp16=False)
         for suffix in (".bin", ".xml"):

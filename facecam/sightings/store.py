@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from facecam.errors import FacecamError
+from facecam.fileutil import private_folder
 from facecam.sightings.model import Sighting, SightingQuery, local_now
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class SqliteSightingStore:
 
     # ------------------------------------------------------------ opening
     def _open(self) -> sqlite3.Connection:
-        _private_folder(self.path.parent)
+        private_folder(self.path.parent)
         _private_file(self.path)
         try:
             return self._connect()
@@ -266,13 +267,6 @@ def _sighting(row) -> Sighting:
     return Sighting(id=id_, source=source, started=datetime.fromisoformat(started),
                     ended=datetime.fromisoformat(ended), t_start=t_start, t_end=t_end, name=name, cluster=cluster,
                     distance=distance, box=(x, y, w, h), snapshot=bytes(snapshot) if snapshot else b"")
-
-
-def _private_folder(folder: Path) -> None:
-    existed = folder.is_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    if not existed and hasattr(os, "chmod"):
-        os.chmod(folder, 0o700)
 
 
 def _private_file(path: Path) -> None:

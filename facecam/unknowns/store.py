@@ -33,7 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from facecam.errors import FacecamError
-from facecam.fileutil import atomic_write_bytes
+from facecam.fileutil import atomic_write_bytes, private_folder
 from facecam.unknowns.cluster import Clusters, link_for
 from facecam.unknowns.collect import UnknownSighting, new_sighting_id
 
@@ -131,11 +131,6 @@ def store_folder(known_faces: Path, model: str) -> Path:
     return Path(known_faces) / CACHE_DIR / "unknowns" / model
 
 
-def _private_folder(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)
-
-
 def _encode_jpeg(rgb_crop: np.ndarray) -> bytes:
     import cv2  # noqa: PLC0415
 
@@ -168,8 +163,8 @@ class LocalUnknownStore:
         self._lock = threading.RLock()
         self._clusters: Clusters | None = None
         try:
-            _private_folder(self.folder)
-            _private_folder(self.crops_folder)
+            private_folder(self.folder)
+            private_folder(self.crops_folder)
         except OSError as error:
             raise UnknownsError(f"cannot create the unknowns store {self.folder}: {error.strerror or error}; "
                                 "check that the known_faces folder is writable") from None
@@ -223,7 +218,7 @@ class LocalUnknownStore:
             except FileNotFoundError:
                 pass
         shutil.rmtree(self.crops_folder, ignore_errors=True)
-        _private_folder(self.crops_folder)
+        private_folder(self.crops_folder)
         return self._connect()
 
     def _drop_damaged_rows(self) -> None:
