@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from facecam.matcher import GalleryMatrix
 
 DATA = Path(__file__).parent / "data"
 LFW10 = DATA / "lfw10"
@@ -87,3 +90,9 @@ def cli(monkeypatch):
         return code, stdout.getvalue(), stderr.getvalue()
 
     return run
+
+
+def gallery_of(recognizer, photos: dict[str, str]) -> GalleryMatrix:
+    """A gallery of one tests/data/people photo per person ({name: file}), embedded by ``recognizer``."""
+    rows = [recognizer.embed_photo(PEOPLE / file).embedding for file in photos.values()]
+    return GalleryMatrix.from_pairs(list(photos), np.stack(rows))

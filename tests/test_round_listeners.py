@@ -9,19 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from facecam.images import read_image
-from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline, RoundResult
 from facecam.types import Frame
 
-from tests.conftest import PEOPLE
-
-
-def gallery_of(recognizer, photos: dict[str, str]) -> GalleryMatrix:
-    names, rows = [], []
-    for name, file in photos.items():
-        rows.append(recognizer.embed_photo(PEOPLE / file).embedding)
-        names.append(name)
-    return GalleryMatrix.from_pairs(names, np.stack(rows))
+from tests.conftest import PEOPLE, gallery_of
 
 
 def test_listeners_get_each_round_and_a_failing_one_is_reported(sface_recognizer):

@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from conftest import LFW10, lfw_people, lfw_photos
+from visits import make_gallery
+
 from facecam import search as search_module
 from facecam.gallery import Gallery
 from facecam.matcher import GalleryMatrix, MeansIndex, match_embeddings
 from facecam.search import GallerySearch, exact_is_fast
+
+TRIO = ("Tony_Blair", "Hugo_Chavez", "Colin_Powell")
 
 PHOTOS_PER_PERSON = 6
 
@@ -74,10 +78,7 @@ def test_means_index_equals_scratch_after_adds_removes_replacements(lfw_embeddin
 
 def test_gallery_means_follow_the_folder_and_match_as_scratch(tmp_path, sface_recognizer):
     root = tmp_path / "known_faces"
-    for person in ("Tony_Blair", "Hugo_Chavez", "Colin_Powell"):
-        (root / person).mkdir(parents=True)
-        for photo in lfw_photos(person)[:2]:
-            shutil.copy(photo, root / person)
+    make_gallery(root, {person: lfw_photos(person)[:2] for person in TRIO})
     gallery = Gallery.for_recognizer(root, sface_recognizer)
     gallery.refresh(sface_recognizer.embed_photo)
     first = gallery.matrix()
@@ -141,10 +142,7 @@ def test_switch_over_size_is_respected(lfw_embeddings):
 def test_newly_enrolled_person_is_found_at_once_and_index_is_saved(tmp_path, sface_recognizer, monkeypatch, caplog):
     monkeypatch.setattr(search_module, "EXACT_MAX_WORK", 1)  # this small gallery is searched through the index
     root = tmp_path / "known_faces"
-    for person in ("Tony_Blair", "Hugo_Chavez", "Colin_Powell"):
-        (root / person).mkdir(parents=True)
-        for photo in lfw_photos(person)[:3]:
-            shutil.copy(photo, root / person)
+    make_gallery(root, {person: lfw_photos(person)[:3] for person in TRIO})
     gallery = Gallery.for_recognizer(root, sface_recognizer)
     gallery.refresh(sface_recognizer.embed_photo)
     before = gallery.matrix()

@@ -9,17 +9,11 @@ import cv2
 import numpy as np
 
 from facecam.images import read_image
-from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline
 from facecam.sightings.recorder import SightingRecorder
 from facecam.types import Frame
 
-from tests.conftest import PEOPLE
-
-
-def gallery_of(recognizer, photos: dict[str, str]) -> GalleryMatrix:
-    rows = [recognizer.embed_photo(PEOPLE / file).embedding for file in photos.values()]
-    return GalleryMatrix.from_pairs(list(photos), np.stack(rows))
+from tests.conftest import PEOPLE, gallery_of
 
 
 def test_visits_arrive_update_and_end(sface_recognizer):
