@@ -33,7 +33,7 @@ import numpy as np
 from PyQt5.QtCore import QTimer, QUrl, Qt
 from PyQt5.QtGui import QDesktopServices, QKeySequence
 from PyQt5.QtWidgets import (QAction, QFileDialog, QMainWindow, QMessageBox,
-                             QSplitter, QToolBar, QVBoxLayout, QWidget)
+                             QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
@@ -185,9 +185,13 @@ class MainWindow(QMainWindow):
         self.people_panel.open_gallery.connect(self.open_known_faces)
         self.people_panel.rescan.connect(self.rescan)
 
+        # the side panels, one tab each (People; the unknown faces and the history plug in here)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.people_panel, "People")
+
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(self.people_panel)
+        splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setSizes([900, 260])
