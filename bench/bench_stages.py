@@ -1,4 +1,4 @@
-"""Per-stage timings on this machine: MTCNN, VGG-Face (batch 1 and 4), SFace, matching.
+"""Per-stage timings on this machine: MTCNN, YuNet, VGG-Face (batch 1 and 4), SFace, matching.
 
     .venv/bin/python bench/bench_stages.py [--repeat 20] [--vgg-weights PATH]
 
@@ -72,6 +72,12 @@ def main() -> int:
     live = MtcnnDetector(DetectorOptions(min_face_size=40))
     med, best = timed(lambda: live.detect(frame), args.repeat)
     rows.append(("MTCNN detect, 640x480, min_face_size 40 (live setting)", med, best))
+    from facecam.detector import build_detector
+
+    yunet = build_detector("yunet", allow_download=False)
+    assert len(yunet.detect(frame)) == 2, "YuNet should find the same 2 faces"
+    med, best = timed(lambda: yunet.detect(frame), args.repeat)
+    rows.append(("YuNet detect, 640x480 frame (2 faces)", med, best))
 
     from facecam.embedders.sface import SFaceEmbedder
 
