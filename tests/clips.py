@@ -58,10 +58,11 @@ def _photo(actor: Actor) -> np.ndarray:
 
 
 def write_clip(path: Path, scene=DEFAULT_SCENE, seconds: float = 12.0, fps: float = 30.0,
-               size=(640, 480), enrolled=ENROLLED, load_photo=None) -> list[Truth]:
+               size=(640, 480), enrolled=ENROLLED, load_photo=None, photo_size: int = PHOTO_SIZE) -> list[Truth]:
     """Write the clip (mp4v in .mp4, or MJPG in .avi) and return the per-frame ground truth.
 
-    ``load_photo(actor)`` gives the pasted BGR image (default: the actor's LFW10 photo, PHOTO_SIZE square)."""
+    ``load_photo(actor)`` gives the pasted BGR image, ``photo_size`` square (default: the actor's LFW10
+    photo, PHOTO_SIZE square)."""
     width, height = size
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if str(path).endswith(".avi") else "mp4v"))
     writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
@@ -71,7 +72,7 @@ def write_clip(path: Path, scene=DEFAULT_SCENE, seconds: float = 12.0, fps: floa
     yy, xx = np.mgrid[0:height, 0:width]
     background = np.dstack([90 + 40 * xx / width, 100 + 30 * yy / height, 110 + 0 * xx]).astype(np.uint8)
     truth = []
-    half = PHOTO_SIZE // 2
+    half = photo_size // 2
     for index in range(int(round(seconds * fps))):
         t = index / fps
         frame = background.copy()
@@ -81,7 +82,7 @@ def write_clip(path: Path, scene=DEFAULT_SCENE, seconds: float = 12.0, fps: floa
                 continue
             cx = int(round(actor.x + actor.sway_px * math.sin(2 * math.pi * (t - actor.enter_s) / actor.period_s)))
             x0, y0 = cx - half, actor.y - half
-            xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + PHOTO_SIZE, width), min(y0 + PHOTO_SIZE, height)
+            xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + photo_size, width), min(y0 + photo_size, height)
             frame[ya:yb, xa:xb] = photo[ya - y0:yb - y0, xa - x0:xb - x0]
             people.append((actor.person if actor.person in enrolled else None, (xa, ya, xb - xa, yb - ya)))
         writer.write(frame)
@@ -106,7 +107,9 @@ def score_events(events: list[dict], truth: list[Truth]) -> dict:
 
     A labelled face on an output frame is matched to the true person whose pasted
     box contains the face box's centre. Returns ``{"label_accuracy", "frames_scored",
-    "first_label_latency_s": {person: s}, "wrong": [...]}``.
+    "first_label_latency_s": {person: s}, "first_right_latency_s": {enrolled person: s},
+    "wrong": [...]}``: the first label is the first result of any kind (the face's first
+    embedding), the first right one the first that shows the person's own name.
     """
     by_frame = {t.frame: t for t in truth}
     first_label: dict[str, float] = {}
@@ -116,6 +119,7 @@ def score_events(events: list[dict], truth: list[Truth]) -> dict:
             appeared.setdefault(name or "stranger", t.t)
     correct = scored = 0
     wrong = []
+    first_right: dict[str, float] = {}
     for event in events:
         frame_truth = by_frame.get(event["frame"])
         if frame_truth is None:
@@ -128,6 +132,8 @@ def score_events(events: list[dict], truth: list[Truth]) -> dict:
             if len(owner) != 1 or face.get("pending"):
                 continue
             key = owner[0][0] or "stranger"
+            if owner[0][0] is not None and face["name"] == owner[0][0]:
+                first_right.setdefault(key, event["t"] - appeared[key])
             if key not in first_label:
                 first_label[key] = event["t"] - appeared[key]
                 continue  # accuracy counts the frames after the first label
@@ -137,7 +143,7 @@ def score_events(events: list[dict], truth: list[Truth]) -> dict:
             else:
                 wrong.append((event["frame"], key, face["name"]))
     return {"label_accuracy": correct / scored if scored else 0.0, "frames_scored": scored,
-            "first_label_latency_s": first_label, "wrong": wrong[:20]}
+            "first_label_latency_s": first_label, "first_right_latency_s": first_right, "wrong": wrong[:20]}
 
 
 # A shorter scene for the test suite: the same three people, 6 seconds.
@@ -154,12 +160,14 @@ if not LFW40.is_dir():
     LFW40 = Path("/work/shared/facedata/lfw40")
 
 
-def lfw40_photo(actor: Actor) -> np.ndarray:
-    """An lfw40 thumbnail (150x150, face ~60 px): its central 120 px, upscaled to PHOTO_SIZE (face ~100 px)."""
+def lfw40_photo(actor: Actor, size: int = PHOTO_SIZE) -> np.ndarray:
+    """An lfw40 thumbnail (150x150, face ~60 px): its central 120 px, resized to ``size`` (PHOTO_SIZE: face
+    ~100 px; ROOM_PHOTO_SIZE: face ~55 px)."""
     image = cv2.imread(str(LFW40 / actor.person / f"{actor.person}_{actor.photo:04d}.jpg"))
     if image is None:
         raise FileNotFoundError(f"lfw40 photo {actor.person} #{actor.photo} not found under {LFW40}")
-    return cv2.resize(image[15:135, 15:135], (PHOTO_SIZE, PHOTO_SIZE), interpolation=cv2.INTER_CUBIC)
+    interpolation = cv2.INTER_CUBIC if size > 120 else cv2.INTER_AREA
+    return cv2.resize(image[15:135, 15:135], (size, size), interpolation=interpolation)
 
 
 def visits_scene(people: list[str], photos: list[int], first_s: float = 0.5, stay_s: float = 2.4,
@@ -182,7 +190,8 @@ def lfw40_visitors() -> tuple[list[str], list[str]]:
     return visitors, [p for p in visitors if p not in strangers]
 
 
-def one_face_photos(visitors: list[str], detector, first: int = 4) -> list[int]:
+def one_face_photos(visitors: list[str], detector, first: int = 4, size: int = PHOTO_SIZE,
+                    min_face_size: int = 20) -> list[int]:
     """For each visitor the first photo from ``first`` on that shows one face only, pasted on a plain
     background as on the clip (some LFW photos show a second person at the edge)."""
     from facecam.types import bgr_to_rgb
@@ -190,9 +199,9 @@ def one_face_photos(visitors: list[str], detector, first: int = 4) -> list[int]:
     chosen = []
     for person in visitors:
         for n in range(first, first + 5):
-            pasted = cv2.copyMakeBorder(lfw40_photo(Actor(person, n, 0, 1, 0, 0)), 60, 60, 60, 60,
+            pasted = cv2.copyMakeBorder(lfw40_photo(Actor(person, n, 0, 1, 0, 0), size), 60, 60, 60, 60,
                                         cv2.BORDER_CONSTANT, value=(110, 110, 110))
-            if len(detector.detect(bgr_to_rgb(pasted), min_face_size=20)) == 1:
+            if len(detector.detect(bgr_to_rgb(pasted), min_face_size=min_face_size)) == 1:
                 chosen.append(n)
                 break
         else:
@@ -209,3 +218,37 @@ def make_lfw40_gallery(root: Path, enrolled, photos=(1, 2, 3)) -> Path:
         for n in photos:
             shutil.copy(LFW40 / person / f"{person}_{n:04d}.jpg", root / person)
     return root
+
+
+# ---------------------------------------------------------------- lfw40: a room of 8 faces at once (issue 11)
+ROOM_PHOTO_SIZE = 110   # pasted lfw40 crop size: faces about 55 px (MTCNN's box)
+ROOM_SEATS = [(x, y) for y in (130, 350) for x in (80, 240, 400, 560)]   # photo centres: 2 rows of 4
+
+
+def room_scene(people: list[str], photos: list[int], enter_s: float = 0.5, leave_s: float = 10.0,
+               late: int = 0, late_s: float = 3.0) -> tuple[Actor, ...]:
+    """Up to 8 people seated in two rows of four, drifting slowly (12 px sideways, 6 s period), each
+    showing their lfw40 photo number ``photos[i]``: all enter at ``enter_s`` except the last ``late`` of
+    them, who enter at ``late_s``."""
+    if len(people) > len(ROOM_SEATS):
+        raise ValueError(f"a room seats {len(ROOM_SEATS)} people, got {len(people)}")
+    return tuple(Actor(person, photos[i], late_s if i >= len(people) - late else enter_s, leave_s, *ROOM_SEATS[i],
+                       sway_px=12, period_s=6.0) for i, person in enumerate(people))
+
+
+def room_photo(actor: Actor) -> np.ndarray:
+    """The pasted photo of a room clip: the lfw40 crop at ROOM_PHOTO_SIZE (face about 55 px)."""
+    return lfw40_photo(actor, ROOM_PHOTO_SIZE)
+
+
+def write_room_clip(path: Path, scene, seconds: float = 10.0) -> list[Truth]:
+    """A 640x480 30 fps room clip of ``scene`` (see :func:`room_scene`), everyone enrolled; its ground truth."""
+    return write_clip(path, scene, seconds=seconds, enrolled=tuple(a.person for a in scene), load_photo=room_photo,
+                      photo_size=ROOM_PHOTO_SIZE)
+
+
+def room_people(detector, count: int = 8) -> tuple[list[str], list[int]]:
+    """The first ``count`` enrolled lfw40 visitors and, for each, a photo from the 4th on that shows one face
+    at the room's size (looked for as live: faces of 40 px and up): (people, photo numbers)."""
+    people = lfw40_visitors()[1][:count]
+    return people, one_face_photos(people, detector, size=ROOM_PHOTO_SIZE, min_face_size=40)
