@@ -10,9 +10,10 @@ Three parties, three rates::
 
 The worker never queues: ``submit`` replaces a frame that was not taken yet, so a
 slow model round costs the boxes some freshness, never the video its smoothness.
-Embedding (VGG-Face ~176 ms per face on a laptop CPU) is the expensive part, so it
-runs only for faces the tracker asks for: new tracks first (in one batch), then a
-face that moved or changed size a lot, then a re-check about once a second.
+Embedding (VGG-Face 80-220 ms per face on 2 cores, by runtime) is the expensive part, so it
+runs only for faces the tracker asks for: new tracks first (a whole room's in one round,
+named batch by batch), and only when none waits, a face that moved or changed size a lot,
+or a re-check about once a second (see :class:`PipelineOptions`).
 Names are smoothed by a vote over each track's recent results.
 
 Qt-free: the window wraps it (gui/workers.py) and ``watch`` drives it directly.
@@ -36,13 +37,28 @@ from facecam.types import Face, Faces, Frame, Match, bgr_to_rgb
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    """``recheck_s``: re-embed each face this often; ``move_ratio``: or when it moved this many face sizes;
-    ``max_embed_per_round``: at most this many faces embedded between two detections (new faces first)."""
+    """When faces are embedded (measured on a room of 8 faces at once: bench/bench_room.py).
+
+    ``recheck_s``: re-embed each face this often; ``move_ratio``: or when it moved this many face
+    sizes. New faces come first: a round embeds up to ``max_embed_per_round`` new faces (all of a
+    room's, so none waits for another detection), and re-checks (at most ``max_recheck_per_round``)
+    only when no new face waits. The faces go to the model ``embed_batch`` at a time, and each
+    batch's names are shown at once (the first faces are named before the last are embedded).
+    """
 
     recheck_s: float = 1.0
     move_ratio: float = 0.5
-    max_embed_per_round: int = 4
+    max_embed_per_round: int = 8
     max_recheck_per_round: int = 1
+    embed_batch: int = 4
+
+    def __post_init__(self) -> None:
+        if min(self.max_embed_per_round, self.max_recheck_per_round, self.embed_batch) < 1:
+            raise ValueError("max_embed_per_round, max_recheck_per_round and embed_batch: expected 1 or more, got "
+                             f"{self.max_embed_per_round}, {self.max_recheck_per_round} and {self.embed_batch}")
+        if self.recheck_s <= 0 or self.move_ratio <= 0:
+            raise ValueError(f"recheck_s and move_ratio: expected positive values, got {self.recheck_s} and "
+                             f"{self.move_ratio}")
 
 
 @dataclass(frozen=True)
@@ -189,19 +205,9 @@ class LivePipeline:
         detected = time.perf_counter()
         t = float(frame.t_source)
         tracks = self.tracker.update(faces, t)
-        wanted = self.tracker.tracks_needing_embedding(t, self.options.recheck_s, self.options.move_ratio)
-        new = [tr for tr in wanted if tr.last_embedded is None][: self.options.max_embed_per_round]
-        rechecks = [tr for tr in wanted if tr.last_embedded is not None][: self.options.max_recheck_per_round]
-        chosen = (new + rechecks)[: max(self.options.max_embed_per_round, 1)]
-        embeddings, matches = np.zeros((0, 0), np.float32), []
-        if chosen:
-            indices = [tr.detection_index for tr in chosen]
-            embeddings = self.recognizer.embed_faces(rgb_frame, faces[np.array(indices)])
-            matches = match_embeddings(embeddings, self.gallery(), self.recognizer.threshold,
-                                       self.recognizer.match_mode)
-            self.stats.embeddings_computed += len(chosen)
-            for track, match in zip(chosen, matches):
-                self.tracker.add_match(track.id, match, t)
+        chosen = self._to_embed(t)
+        embeddings, matches = self._embed_and_match(rgb_frame, faces, chosen, t)
+        chosen = chosen[: len(matches)]  # fewer when a stop was asked for mid-round
         if self.listeners:
             self._tell(RoundResult(frame, rgb_frame, faces, tuple(self.tracker.tracks()),
                                    tuple(tr.id for tr in chosen), tuple(tr.face for tr in chosen),
@@ -212,6 +218,36 @@ class LivePipeline:
         self.stats.last_embed_s = finished - detected
         self.stats.last_round_s = finished - started
         return tracks
+
+    def _to_embed(self, t: float) -> list[Track]:
+        """The tracks this round embeds: new ones first (up to ``max_embed_per_round``); re-checks (a face
+        that moved, or one not embedded for ``recheck_s``) only when no new face waits."""
+        wanted = self.tracker.tracks_needing_embedding(t, self.options.recheck_s, self.options.move_ratio)
+        new = [tr for tr in wanted if tr.last_embedded is None]
+        if new:
+            return new[: self.options.max_embed_per_round]
+        return wanted[: self.options.max_recheck_per_round]
+
+    def _embed_and_match(self, rgb_frame: np.ndarray, faces: Faces, chosen: list[Track],
+                         t: float) -> tuple[np.ndarray, list[Match]]:
+        """Embed and match ``chosen``, ``embed_batch`` faces per model call, each batch's matches given to the
+        tracker at once (so they are drawn while the next batch is embedded). Returns the embeddings and
+        matches, in ``chosen``'s order; a stop asked for meanwhile ends it after the current batch."""
+        rows: list[np.ndarray] = []
+        matches: list[Match] = []
+        step = self.options.embed_batch
+        for start in range(0, len(chosen), step):
+            if start and self._stop.is_set():
+                break
+            batch = chosen[start:start + step]
+            embedded = self.recognizer.embed_faces(rgb_frame, faces[np.array([tr.detection_index for tr in batch])])
+            found = match_embeddings(embedded, self.gallery(), self.recognizer.threshold, self.recognizer.match_mode)
+            self.stats.embeddings_computed += len(batch)
+            for track, match in zip(batch, found):
+                self.tracker.add_match(track.id, match, t)
+            rows.append(embedded)
+            matches.extend(found)
+        return (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)), matches
 
     def _tell(self, result: RoundResult) -> None:
         for listener in list(self.listeners):

@@ -91,6 +91,22 @@ def write_clip(path: Path, scene=DEFAULT_SCENE, seconds: float = 12.0, fps: floa
     return truth
 
 
+def read_frames(path: Path):
+    """The clip's frames as facecam Frames (seq from 1, t_source from the frame rate), in order."""
+    from facecam.types import Frame
+
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(Frame(len(frames) + 1, len(frames) / fps, image))
+    capture.release()
+    return frames
+
+
 def make_gallery(root: Path, enrolled=ENROLLED, photos=GALLERY_PHOTOS) -> Path:
     """known_faces with the enrolled people's other photos (never the ones on the video)."""
     import shutil
