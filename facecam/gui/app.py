@@ -1,4 +1,5 @@
 """Start the window: ``python main.py [--source 0|1|PATH|URL] [--known-faces DIR] [--model vgg-face|sface]
+[--detector mtcnn|yunet]
 [--threshold T] [--weights PATH] [--model-dir DIR]``.
 
 The window appears at once with the picture; the model loads and known_faces is indexed in the
@@ -16,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from facecam import config
+from facecam import config, registry
 from facecam.cli import cosine_distance
 
 
@@ -33,6 +34,9 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
     parser.add_argument("--weights", metavar="PATH", help="use this local model file instead of the model folder")
     parser.add_argument("--model-dir", metavar="DIR", help="folder for model files (default: the user cache; "
                         "or FACECAM_MODEL_DIR)")
+    parser.add_argument("--detector", choices=list(registry.DETECTORS), default=None,
+                        help="face detector: mtcnn or yunet (lighter, no TensorFlow); default: the one chosen in "
+                             "the window last time, else mtcnn")
     parser.add_argument("--min-face-size", type=int, default=40, metavar="PX",
                         help="smallest face to find, in pixels (default 40; 20 finds smaller faces, slower)")
     return parser
@@ -43,7 +47,7 @@ def options_from_args(args: argparse.Namespace):
 
     return WindowOptions(source=str(args.source), known_faces=Path(args.known_faces), model=args.model,
                          threshold=args.threshold, weights=args.weights, model_dir=args.model_dir,
-                         min_face_size=max(int(args.min_face_size), 12))
+                         min_face_size=max(int(args.min_face_size), 12), detector=args.detector)
 
 
 class ExceptionHooks:

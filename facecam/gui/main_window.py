@@ -41,7 +41,7 @@ from facecam.errors import CameraError
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.model_bar import ModelBar
-from facecam.gui.model_control import ModelControl, title_of
+from facecam.gui.model_control import ModelControl, detector_menu, detector_title, title_of
 from facecam.gui.people_panel import PeoplePanel
 from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
@@ -66,6 +66,7 @@ class WindowOptions:
     weights: str | None = None
     model_dir: str | None = None
     min_face_size: int = 40
+    detector: str | None = None      # None: the one chosen in the window last time, else MTCNN
     display_interval_ms: int = 15
     watch_interval_s: float = 0.5
     settle_s: float = 0.3
@@ -250,6 +251,7 @@ class MainWindow(QMainWindow):
         tools_menu = menu.addMenu("&Tools")
         tools_menu.addAction(self.evaluate_action)
         tools_menu.addAction(self.vgg_action)
+        self.detector_menu = tools_menu.addMenu(detector_menu(self.models, self)).menu()
 
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
@@ -293,7 +295,8 @@ class MainWindow(QMainWindow):
         self.pipeline.paused = self.paused
         self._show_threshold()
         runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
-        self.model_label.setText(f"Model: {title_of(recognizer.model)}" + (f" ({runtime})" if runtime else ""))
+        self.model_label.setText(f"Model: {title_of(recognizer.model)}" + (f" ({runtime})" if runtime else "")
+                                 + f", {detector_title(recognizer.detector.name)}")
         self.vgg_action.setEnabled(recognizer.model != "vgg-face")
         self._set_loading("Indexing known_faces...", busy=True)
         self.gallery = self._gallery_service()

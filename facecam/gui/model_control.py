@@ -10,6 +10,10 @@ the window only hears ``ready(recognizer)`` (use this one from now on), ``loadin
   indexed for it (so the switch does not leave everyone Unknown while it indexes); then ``ready``.
 * The choice is remembered in the settings, ``settings["window"]["vgg-face"]``: ``"keep-sface"``,
   ``"downloaded"`` or the path of the chosen weights file.
+* The detector (MTCNN, the default, or YuNet, the light one) is the window's setting too:
+  ``--detector`` for one run, else ``settings["window"]["detector"]``, remembered when chosen in the
+  Tools menu (:meth:`ModelControl.use_detector` reloads the current model with it; the gallery cache
+  is kept per detector, so switching back embeds nothing again).
 * A model that fails shows in the bar (Retry / Choose file... / Use SFace); a failed switch leaves the
   current model running (Retry / Choose file... / Keep SFace).
 """
@@ -26,7 +30,7 @@ from facecam import config
 from facecam.errors import FacecamError
 from facecam.gui.model_bar import ModelBar
 from facecam.gui.workers import ModelLoader
-from facecam.registry import MODEL_TITLES
+from facecam.registry import DEFAULT_DETECTOR, DETECTORS, MODEL_TITLES
 
 VGG_FACE_SIZE = "580 MB"
 KEEP_SFACE = "keep-sface"
@@ -35,6 +39,12 @@ DOWNLOADED = "downloaded"
 
 def title_of(model: str | None) -> str:
     return MODEL_TITLES.get(model, model or "-")
+
+
+def detector_title(key: str) -> str:
+    """"MTCNN", "YuNet" (the key itself for a detector the registry does not name)."""
+    entry = DETECTORS.get(key)
+    return entry.title if entry is not None else key
 
 
 def vgg_face_missing(model_dir: str | None) -> bool:
@@ -54,11 +64,19 @@ def saved_choice() -> str | None:
     return choice if isinstance(choice, str) else None
 
 
-def remember_choice(choice: str) -> None:
+def remember_choice(choice: str, key: str = "vgg-face") -> None:
+    """Save ``settings["window"][key] = choice`` (the VGG-Face choice, or the detector)."""
     settings = config.load_settings()
     window = settings.get("window") if isinstance(settings.get("window"), dict) else {}
-    settings["window"] = {**window, "vgg-face": choice}
+    settings["window"] = {**window, key: choice}
     config.save_settings(settings)
+
+
+def saved_detector() -> str:
+    """The detector chosen in the window last time (``settings["window"]["detector"]``), else the default."""
+    window = config.load_settings().get("window")
+    choice = window.get("detector") if isinstance(window, dict) else None
+    return choice if choice in DETECTORS else DEFAULT_DETECTOR
 
 
 class ModelControl(QObject):
@@ -76,6 +94,8 @@ class ModelControl(QObject):
         super().__init__(parent)
         self.options, self.known_faces, self.build, self.bar = options, Path(known_faces), build, bar
         self.choose_file = choose_file
+        self.detector: str = getattr(options, "detector", None) or saved_detector()
+        self._weights: dict[str, str | None] = {}   # the weights file each model was last loaded with
         self.current: str | None = None       # the model in use (after ready)
         self.error: str | None = None         # why the first model is not loaded
         self.loader = ModelLoader(build, self)                           # the model the window starts with
@@ -119,9 +139,23 @@ class ModelControl(QObject):
 
     def load(self, model: str, weights=None) -> None:
         self.error = None
+        self._weights[model] = weights
         self.loading.emit(model)
         self.loader.start(model, weights, self.options.model_dir, threshold=self._threshold_for(model),
-                          min_face_size=self.options.min_face_size)
+                          min_face_size=self.options.min_face_size, detector=self.detector)
+
+    def use_detector(self, key: str) -> None:
+        """Detect faces with ``key`` (a registry detector) from now on: remembered, and the model in use
+        reloaded with it (the current one keeps recognising until the new one is ready)."""
+        if key not in DETECTORS:
+            raise ValueError(f"unknown detector {key!r}; choose one of: {', '.join(DETECTORS)}")
+        if key == self.detector:
+            return
+        self.detector = key
+        self._remember(key, "detector")
+        model = self.current or self.loader.model
+        if model is not None:
+            self.load(model, self._weights.get(model))
 
     def _threshold_for(self, model: str) -> float | None:
         return self.options.threshold if model == self.options.model else None
@@ -155,7 +189,7 @@ class ModelControl(QObject):
         verb = "Downloading" if weights is None and vgg_face_missing(self.options.model_dir) else "Loading"
         self.bar.progress(f"{verb} VGG-Face...", 0, None)
         self.upgrade.start("vgg-face", weights, self.options.model_dir, threshold=self._threshold_for("vgg-face"),
-                           min_face_size=self.options.min_face_size)
+                           min_face_size=self.options.min_face_size, detector=self.detector)
 
     def _download_build_and_index(self, model, weights, model_dir, *, progress=None, cancel=None, **options):
         """On the loader thread: the model file (downloaded if needed), the recognizer, known_faces indexed."""
@@ -165,6 +199,7 @@ class ModelControl(QObject):
         if weights is None:  # the model folder's copy, downloaded first when missing
             weights = str(model_file_path(model, None, model_dir, allow_download=True, progress=progress,
                                           cancel=cancel))
+        self._weights[model] = weights
         recognizer = self.build(model, weights, model_dir, progress=progress, cancel=cancel, **options)
         try:
             Gallery.for_recognizer(self.known_faces, recognizer).refresh(
@@ -187,9 +222,9 @@ class ModelControl(QObject):
         self.ready.emit(recognizer)
         self.message.emit(f"Switched to {title_of(recognizer.model)}.")
 
-    def _remember(self, choice: str) -> None:
+    def _remember(self, choice: str, key: str = "vgg-face") -> None:
         try:
-            remember_choice(choice)
+            remember_choice(choice, key)
         except OSError as error:
             self.message.emit(f"Could not save the settings: {error}")
 
@@ -252,3 +287,23 @@ class ModelControl(QObject):
         self._closed = True
         self.loader.abandon()
         self.upgrade.abandon()
+
+
+def detector_menu(control: ModelControl, parent) -> "QMenu":
+    """Tools > Detector: one checkable entry per registry detector (the one in use checked); choosing one
+    calls :meth:`ModelControl.use_detector`."""
+    from PyQt5.QtWidgets import QAction, QActionGroup, QMenu  # noqa: PLC0415
+
+    menu = QMenu("&Detector", parent)
+    group = QActionGroup(menu)
+    group.setExclusive(True)
+    menu.actions_by_key = {}
+    for key, entry in DETECTORS.items():
+        action = QAction(entry.title + ("" if key != DEFAULT_DETECTOR else " (default)"), menu, checkable=True)
+        action.setChecked(key == control.detector)
+        action.setStatusTip(f"Find faces with {entry.title}; remembered for the next start")
+        action.triggered.connect(lambda _checked=False, key=key: control.use_detector(key))
+        group.addAction(action)
+        menu.addAction(action)
+        menu.actions_by_key[key] = action
+    return menu

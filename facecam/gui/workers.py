@@ -99,12 +99,13 @@ def join_threads(deadline: float, abandon: tuple[str, ...] = (LOADER_THREAD,)) -
 # ---------------------------------------------------------------- model loading
 
 def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: float | None = None,
-                     min_face_size: int = 40, progress=None, cancel=None):
-    """Build the detector and the embedder (downloading the model file first if needed). Slow: worker thread."""
+                     min_face_size: int = 40, detector: str | None = None, progress=None, cancel=None):
+    """Build the detector (``detector``: a registry key, default MTCNN) and the embedder (downloading the
+    model file first if needed). Slow: worker thread."""
     from facecam.detector import DetectorOptions  # noqa: PLC0415
     from facecam.recognizer import build_recognizer as build  # noqa: PLC0415
 
-    return build(model, weights, model_dir, threshold=threshold,
+    return build(model, weights, model_dir, threshold=threshold, detector=detector,
                  detector_options=DetectorOptions(min_face_size=min_face_size), progress=progress, cancel=cancel)
 
 

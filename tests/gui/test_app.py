@@ -50,7 +50,7 @@ def test_window_from_arguments_loads_the_model_in_the_background(qtbot, monkeypa
         wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=60)
         assert window.recognizer is not sface_recognizer and window.recognizer.threshold == 0.6
         assert window.recognizer.detector.options.min_face_size == 40
-        assert window.threshold_label.text() == "0.60" and window.model_label.text() == "Model: SFace"
+        assert window.threshold_label.text() == "0.60" and window.model_label.text() == "Model: SFace, MTCNN"
         assert not window.load_label.isVisible()
         window.close()
         assert facecam_threads() == []

@@ -118,7 +118,7 @@ def test_a_model_that_fails_to_load_shows_in_the_bar_with_retry_choose_file_and_
     assert attempts == [("vgg-face", str(broken))] * 3
     bar.keep_button.click()  # Use SFace
     qtbot.waitUntil(lambda: window.recognizer is sface_recognizer, timeout=15000)
-    assert not bar.isVisible() and window.model_label.text() == "Model: SFace"
+    assert not bar.isVisible() and window.model_label.text() == "Model: SFace, MTCNN"
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
 
 
