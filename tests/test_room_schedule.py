@@ -1,7 +1,8 @@
 """The live pipeline's schedule on a room of faces (issue 11): real clip, real YuNet + SFace, every result checked.
 
-A round embeds all the new faces of a room (none waits for another detection), in batches whose names
-are shown before the next batch is embedded, and re-checks only when no new face waits. Speed itself is
+A round embeds all the new faces of a room (none waits for another detection), one model call per face
+(``embed_batch``), each face's name shown before the next is embedded, and re-checks only when no new
+face waits. Speed itself is
 shown by bench/bench_room.py; these tests check what the pipeline did, on real outputs, not timing.
 """
 
@@ -66,7 +67,7 @@ def names_of(result: RoundResult) -> list[str | None]:
     return sorted(match.name for match in result.matches)
 
 
-def test_a_room_of_eight_is_embedded_in_one_round_and_named_batch_by_batch(tmp_path, room):
+def test_a_room_of_eight_is_embedded_in_one_round_and_named_face_by_face(tmp_path, room):
     recognizer, people, photos, gallery = room
     clip = tmp_path / "room.avi"
     write_room_clip(clip, room_scene(people, photos, enter_s=0.5, leave_s=2.0), seconds=1.5)
@@ -74,8 +75,8 @@ def test_a_room_of_eight_is_embedded_in_one_round_and_named_batch_by_batch(tmp_p
     first = next(r for r in results if len(r.faces))
     assert len(first.faces) == 8
     assert len(first.embedded_ids) == 8 and names_of(first) == sorted(people)   # everyone, right names, at once
-    # two model calls of 4; the second began with the first four already named (shown while it ran)
-    assert recognizer.embedder.calls[:2] == [(4, 0), (4, 4)]
+    # one model call per face, each begun with every face before it already named (shown while it ran)
+    assert recognizer.embedder.calls[:8] == [(1, n) for n in range(8)]
     assert {track.name for track in pipeline.tracker.tracks()} == set(people)
 
 
@@ -98,6 +99,19 @@ def test_new_faces_are_embedded_before_due_rechecks(tmp_path, room):
     assert names_of(results[arrival]) == sorted(people[5:])
     rechecked = [i for r in results[arrival + 1:arrival + 3] for i in r.embedded_ids]
     assert len(rechecked) == 2 and set(rechecked) <= set(before)                     # then one re-check a round
+
+
+def test_larger_batches_are_one_model_call_each(tmp_path, room):
+    recognizer, people, photos, gallery = room
+    clip = tmp_path / "room.avi"
+    write_room_clip(clip, room_scene(people, photos, enter_s=0.0, leave_s=1.0), seconds=0.1)
+    results: list[RoundResult] = []
+    pipeline = LivePipeline(recognizer, lambda: gallery, options=PipelineOptions(embed_batch=3),
+                            listeners=[results.append])
+    recognizer.embedder.pipeline, recognizer.embedder.calls = pipeline, []
+    pipeline.process(read_frames(clip)[0])
+    assert recognizer.embedder.calls == [(3, 0), (3, 3), (2, 6)]
+    assert names_of(results[0]) == sorted(people) and results[0].embeddings.shape == (8, recognizer.embedder.dim)
 
 
 @pytest.mark.parametrize("options", [dict(embed_batch=0), dict(max_embed_per_round=0), dict(recheck_s=0)])
