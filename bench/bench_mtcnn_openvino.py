@@ -63,8 +63,8 @@ class OpenVinoStage:
 
 def openvino_detector(options: DetectorOptions) -> MtcnnDetector:
     detector = MtcnnDetector(options)
-    for stage, key in zip(detector._mtcnn.stages, ("pnet", "rnet", "onet")):  # noqa: SLF001
-        stage._model = OpenVinoStage(stage._model, key)  # noqa: SLF001
+    for stage, key in zip(detector._mtcnn.stages, ("pnet", "rnet", "onet")):
+        stage._model = OpenVinoStage(stage._model, key)
     return detector
 
 
@@ -98,8 +98,8 @@ def largest_difference(a, b) -> float:
 def network_share(detector: MtcnnDetector, image: np.ndarray, repeat: int) -> tuple[float, float]:
     """(ms per frame in the three networks, ms per frame in all)."""
     spent = [0.0]
-    stages = detector._mtcnn.stages  # noqa: SLF001
-    originals = [stage._model for stage in stages]  # noqa: SLF001
+    stages = detector._mtcnn.stages
+    originals = [stage._model for stage in stages]
 
     def timed(model):
         def call(batch):
@@ -111,13 +111,13 @@ def network_share(detector: MtcnnDetector, image: np.ndarray, repeat: int) -> tu
         return call
 
     for stage, model in zip(stages, originals):
-        stage._model = timed(model)  # noqa: SLF001
+        stage._model = timed(model)
     start = time.perf_counter()
     for _ in range(repeat):
         detector.detect(image)
     total = time.perf_counter() - start
     for stage, model in zip(stages, originals):
-        stage._model = model  # noqa: SLF001
+        stage._model = model
     return spent[0] / repeat * 1000, total / repeat * 1000
 
 
@@ -153,7 +153,7 @@ def main() -> int:
 
     frames = {"640x480, 2 faces": bgr_to_rgb(cv2.resize(read_image(PEOPLE / "two_people.jpg"), (640, 480))),
               "640x480, room of 8 faces (~55 px)": room}
-    print(f"\n| frame (live setting, 40 px) | TensorFlow graphs ms (min / median) | OpenVINO fp32 ms | "
+    print("\n| frame (live setting, 40 px) | TensorFlow graphs ms (min / median) | OpenVINO fp32 ms | "
           "networks' share (TF / OV ms) | load |")
     print("|---|---:|---:|---:|---|")
     for name, image in frames.items():

@@ -289,8 +289,8 @@ class ModelControl(QObject):
         self.upgrade.abandon()
 
 
-def detector_menu(control: ModelControl, parent) -> "QMenu":
-    """Tools > Detector: one checkable entry per registry detector (the one in use checked); choosing one
+def detector_menu(control: ModelControl, parent):
+    """Tools > Detector, a QMenu: one checkable entry per registry detector (the one in use checked); choosing one
     calls :meth:`ModelControl.use_detector`."""
     from PyQt5.QtWidgets import QAction, QActionGroup, QMenu  # noqa: PLC0415
 
