@@ -430,8 +430,9 @@ class FaceTracker:
            catches a wrong first result and an id that jumped to another person.
 
         Only tracks with a detection in the latest round are returned (their
-        ``face`` is fresh). With ~176 ms per embedding, embedding the first one or
-        two keeps the detection rate up.
+        ``face`` is fresh). How many of them a round embeds is the pipeline's choice
+        (:class:`facecam.pipeline.PipelineOptions`: every new face, re-checks only
+        when no new face waits).
         """
         t = float(t)
         with self._lock:
