@@ -15,6 +15,7 @@ from facecam import __version__, config, evaluate_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance
+from facecam.db import add_db_option
 from facecam.errors import FacecamError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -29,7 +30,29 @@ class Session:
         self.args, self.out = args, out
         self._recognizer = None
         self._gallery = None
+        self._store = None
         self.report = None  # the IndexReport of the gallery refresh, once gallery() ran
+        self.uploaded: tuple[int, int] | None = None  # index --db: (photos sent, photos already there)
+
+    @property
+    def db_url(self) -> str | None:
+        """The shared database in use (``--db`` or ``$FACECAM_DB``), or None: the local known_faces folder."""
+        from facecam.db import db_url  # noqa: PLC0415
+
+        return db_url(getattr(self.args, "db", None)) if hasattr(self.args, "db") else None
+
+    def store(self):
+        """The PostgreSQL store of ``--db`` (opened and migrated once)."""
+        if self._store is None:
+            from facecam.db.postgres import PostgresStore  # noqa: PLC0415
+
+            self._store = PostgresStore(self.db_url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     @property
     def model(self) -> str:
@@ -76,6 +99,8 @@ class Session:
 
     def gallery(self, quiet: bool = True):
         """The known_faces gallery, brought up to date (embeds only what is new)."""
+        if self._gallery is None and self.db_url and self.args.command != "index":
+            self._gallery = self._db_gallery()
         if self._gallery is None:
             from facecam.gallery import Gallery  # noqa: PLC0415
 
@@ -91,7 +116,33 @@ class Session:
                                  "run 'python -m facecam index' to see which and why")
             self.report = report
             self._gallery = gallery
+            if self.db_url:  # index --db: send the folder's photos and embeddings to the database
+                from facecam.db.gallery import db_version, upload_folder  # noqa: PLC0415
+
+                self.uploaded = upload_folder(self.store(), gallery, *db_version(recognizer))
         return self._gallery
+
+    def _db_gallery(self):
+        """The gallery kept in the database, read (and photos new to this model embedded) now."""
+        from facecam.db.gallery import DbGallery  # noqa: PLC0415
+
+        recognizer = self.recognizer()
+        gallery = DbGallery.for_recognizer(self.store(), recognizer)
+        report = gallery.refresh(recognizer.embed_photo, progress=Progress("embedding photos from the database",
+                                                                           self.out.stderr))
+        for file, reason in report.skipped:
+            self.out.message(f"facecam: warning: photo {file} in the database skipped: {reason}")
+        self.report = report
+        return gallery
+
+    @property
+    def gallery_name(self) -> str:
+        """Where the people come from, for messages: the folder, or the database (password hidden)."""
+        if self.db_url:
+            from facecam.db import redact  # noqa: PLC0415
+
+            return f"the database {redact(self.db_url)}"
+        return str(self.args.known_faces)
 
 
 # ---------------------------------------------------------------- commands
@@ -125,7 +176,7 @@ def cmd_identify(session: Session, args, out: Output) -> int:
     recognizer.threshold = session.threshold()
     gallery = session.gallery().matrix()
     if len(gallery) == 0:
-        out.message(f"facecam: warning: nobody is enrolled in {args.known_faces}; every face will be Unknown")
+        out.message(f"facecam: warning: nobody is enrolled in {session.gallery_name}; every face will be Unknown")
     failures = 0
     for path in paths:
         try:
@@ -198,13 +249,18 @@ def cmd_index(session: Session, args, out: Output) -> int:
                     "photos": report.photos, "no_face": report.no_face,
                     "embedded": report.embedded, "reused": report.reused,
                     "removed": report.removed, "skipped": [{"file": f, "reason": r} for f, r in report.skipped],
-                    "several_faces": [{"file": f, "faces": n} for f, n in report.several_faces]}, "")
+                    "several_faces": [{"file": f, "faces": n} for f, n in report.several_faces],
+                    **({"sent": session.uploaded[0], "already_there": session.uploaded[1]}
+                       if session.uploaded is not None else {})}, "")
     else:
         no_face = f", {_count(report.no_face, 'photo')} without a face" if report.no_face else ""
         lines = [f"{args.known_faces}: {_count(len(people), 'person', 'people')}, {_count(report.photos, 'photo')} "
                  f"with a face{no_face} ({report.embedded} read now, {report.reused} from the cache, "
                  f"{report.removed} removed)"]
         lines += [f"  {name}: {_count(len(paths), 'photo')}" for name, paths in people.items()]
+        if session.uploaded is not None:
+            lines.append(f"  sent to {session.gallery_name}: {_count(session.uploaded[0], 'photo')} "
+                         f"({session.uploaded[1]} already there)")
         lines += [f"  skipped {f}: {r}" for f, r in report.skipped]
         lines += [f"  note: {f} has {n} faces; the largest was used" for f, n in report.several_faces]
         out.result({}, "\n".join(lines))
@@ -223,11 +279,26 @@ def cmd_enroll(session: Session, args, out: Output) -> int:
     from facecam.recognizer import count_faces  # noqa: PLC0415
 
     name = check_person_name(args.name)  # refuse a bad name before loading any model
+    if session.db_url:
+        return _enroll_db(session, args, out, name)
     detector = session.detector()  # only the detector: checking for a face needs no embedding model
     written = enroll_photos(Path(args.known_faces), name, [Path(p) for p in args.images],
                             lambda path: count_faces(detector, path))
     out.result({"name": name, "files": [str(p) for p in written]},
                f"enrolled {name}: {len(written)} photo(s) saved in {Path(args.known_faces) / name}")
+    return EXIT_OK
+
+
+def _enroll_db(session: Session, args, out: Output, name: str) -> int:
+    """``enroll --db``: the photos' face thumbnails and embeddings go to the database (every instance on it
+    names the person within seconds); nothing is written to a local folder."""
+    from facecam.db.gallery import db_version, enroll_into  # noqa: PLC0415
+
+    recognizer = session.recognizer()
+    ids = enroll_into(session.store(), name, [Path(p) for p in args.images], recognizer.embed_photo,
+                      *db_version(recognizer))
+    out.result({"name": name, "photos": ids, "db": True},
+               f"enrolled {name}: {len(ids)} photo(s) stored in {session.gallery_name}")
     return EXIT_OK
 
 
@@ -317,6 +388,7 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 MODEL, GALLERY, THRESHOLD, MATCH, JSON = _add_common, _add_gallery, _add_threshold, _add_match, _add_json
 NAMING = (MODEL, GALLERY, THRESHOLD, MATCH, JSON)  # the options of a command that names people
+DB = add_db_option  # the shared PostgreSQL store: commands that read or write people, embeddings or sightings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    sub = command("identify", "name the faces in photos (JSON Lines with --json)", cmd_identify, NAMING)
+    sub = command("identify", "name the faces in photos (JSON Lines with --json)", cmd_identify, (*NAMING, DB))
     sub.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
     sub = command("verify", "are two photos the same person?", cmd_verify, (MODEL, THRESHOLD, JSON))
     sub.add_argument("image1")
@@ -340,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("embed", "print the embedding of each face in a photo", cmd_embed, (MODEL, JSON))
     sub.add_argument("image")
     command("index", "build or refresh the known_faces cache and list what was skipped", cmd_index,
-            (MODEL, GALLERY, JSON))
-    sub = command("enroll", "copy photos of a person into known_faces/NAME/", cmd_enroll, (MODEL, GALLERY, JSON))
+            (MODEL, GALLERY, JSON, DB))
+    sub = command("enroll", "copy photos of a person into known_faces/NAME/", cmd_enroll, (MODEL, GALLERY, JSON, DB))
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("images", nargs="+", metavar="IMAGE")
     sub = command("models", "where the model files are, and whether they are present and valid", cmd_models,
@@ -350,12 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"the model --weights is for (default: {registry.DEFAULT_MODEL})")
     sub.add_argument("--download", choices=[spec.key for spec in registry.model_files()],
                      help="download this model file now")
-    sub = command("watch", watch.HELP, watch.run_watch, NAMING, watch.DESCRIPTION)
+    sub = command("watch", watch.HELP, watch.run_watch, (*NAMING, DB), watch.DESCRIPTION)
     watch.add_options(sub)
     sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, NAMING,
                   evaluate_command.DESCRIPTION)
     evaluate_command.add_options(sub)
-    sub = command("sightings", sightings_command.HELP, sightings_command.run_sightings, (GALLERY, JSON),
+    sub = command("sightings", sightings_command.HELP, sightings_command.run_sightings, (GALLERY, JSON, DB),
                   sightings_command.__doc__.splitlines()[0])
     sightings_command.add_options(sub)
     unknowns_command.add_command(commands, lambda parser: [add(parser) for add in NAMING])
@@ -389,6 +461,8 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
     except MemoryError:
         out.message("facecam: error: out of memory; try smaller photos or close other programs")
         return EXIT_FAILURE
+    finally:
+        session.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
-"""Real servers for the notification tests: an HTTP server on 127.0.0.1 and Debian's mosquitto broker.
+"""Real servers for the tests: an HTTP server on 127.0.0.1, Debian's mosquitto broker, and PostgreSQL.
 
 `bash tests/run.sh` installs mosquitto (apt-get, when missing) and starts one broker for the
 whole run (FACECAM_TEST_MQTT_PORT); a test that stops and restarts a broker starts its own.
+PostgreSQL 16 with pgvector comes from the ``pgserver`` wheel (tests/requirements.txt): one
+server per test session in a temporary folder (:class:`Postgres`), a fresh database per test.
 """
 
 from __future__ import annotations
@@ -177,3 +179,57 @@ def run_watch_timed(argv: list[str]) -> tuple[int, float, str, str]:
         stdout, stderr = io.StringIO(), io.StringIO()
         code = main(argv, stdout=stdout, stderr=stderr)
     return code, (started[0] if started else float("nan")), stdout.getvalue(), stderr.getvalue()
+
+
+class Postgres:
+    """A real PostgreSQL 16 + pgvector (the ``pgserver`` wheel) in ``folder``, reached by its Unix socket.
+
+    ``url(database)`` is a libpq URL; ``new_database()`` makes an empty one (pgvector not created: the
+    store does that); ``stop()`` and ``start()`` take the server down and up again (same socket, same data).
+    As root, pgserver runs the server as its own system user, as PostgreSQL requires."""
+
+    def __init__(self, folder: Path):
+        import pgserver
+
+        self.folder = Path(folder)
+        self.server = pgserver.get_server(self.folder, cleanup_mode="stop")
+        self._count = 0
+
+    def url(self, database: str = "postgres") -> str:
+        return self.server.get_uri(database)
+
+    def new_database(self) -> str:
+        """The URL of a new, empty database (a name of its own per call)."""
+        import psycopg
+
+        self._count += 1
+        name = f"facecam_test_{os.getpid()}_{self._count}"
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')  # a name made here, not user input
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open connections are cut, as in a real outage)."""
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+    def close(self) -> None:
+        self.server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> Postgres:
+    """One real PostgreSQL server for the test session (stopped at the end)."""
+    server = Postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def db_url(postgres) -> str:
+    """A URL to a new, empty database on the session's PostgreSQL."""
+    return postgres.new_database()

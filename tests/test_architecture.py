@@ -16,7 +16,7 @@ def test_importing_any_module_but_the_window_loads_no_model_library():
             "names = [m.name for m in pkgutil.walk_packages(facecam.__path__, 'facecam.')\n"
             "         if not m.name.startswith(('facecam.gui', 'facecam.__main__'))]\n"
             "for name in names: importlib.import_module(name)\n"
-            "heavy = ('tensorflow', 'keras', 'mtcnn', 'openvino', 'PyQt5', 'h5py', 'matplotlib')\n"
+            "heavy = ('tensorflow', 'keras', 'mtcnn', 'openvino', 'PyQt5', 'h5py', 'matplotlib', 'psycopg')\n"
             "print(len(names), sorted(m for m in heavy if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr

@@ -28,6 +28,7 @@ from facecam.errors import FacecamError
 from facecam.sightings.model import Sighting
 from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttSink, Notifier, NotifyRule, WebhookSink
 from facecam.sightings.recorder import SightingRecorder
+from facecam.db import db_url
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore, open_sighting_store
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,8 @@ class LiveSightings:
         sinks = [WebhookSink(url) for url in (args.notify or [])]
         if args.mqtt:
             sinks.append(MqttSink.from_url(args.mqtt))
-        store = None if args.no_sightings else open_sighting_store(Path(args.known_faces),
-                                                                   retention_days=keep_days(args.keep_days))
+        store = None if args.no_sightings else open_sighting_store(
+            Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)))
         notifier = Notifier(sinks, rule, cooldown_s=args.cooldown) if sinks else None
         return cls(SightingRecorder(args.source_name or str(source_name)), store, notifier)
 

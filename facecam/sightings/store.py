@@ -88,11 +88,22 @@ class SightingStore(Protocol):
         """Release the store (pending writes are finished first)."""
 
 
-def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS) -> SightingStore:
-    """The sightings log of the gallery folder ``known_faces`` (created when missing).
+def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
+                        db_url: str | None = None) -> SightingStore:
+    """The sightings log of the gallery folder ``known_faces`` (created when missing), or with ``db_url`` the
+    shared PostgreSQL one (with a local outbox in ``known_faces/.facecam`` for when the server is away).
 
     ``retention_days``: visits that ended longer ago are deleted now and while writing; None for a
     reader that deletes nothing (``facecam sightings``: a writer's ``--keep-days`` is what counts)."""
+    if retention_days is not None and not retention_days > 0:
+        raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days:g}; "
+                           "use --no-sightings to keep none")
+    if db_url:
+        from facecam.db.postgres import PostgresStore  # noqa: PLC0415
+        from facecam.db.sightings import OUTBOX_NAME, SharedSightingStore  # noqa: PLC0415
+
+        return SharedSightingStore(PostgresStore(db_url), Path(known_faces) / ".facecam" / OUTBOX_NAME,
+                                   retention_days=retention_days)
     return SqliteSightingStore(Path(known_faces) / ".facecam" / FILE_NAME, retention_days=retention_days)
 
 
@@ -199,7 +210,16 @@ class SqliteSightingStore:
             gone = self._db.execute(sql, params).rowcount
         return int(gone)
 
+    def forget_id(self, sighting_id: str) -> int:
+        """Delete one sighting by its id (the outbox, once the database has it); how many went (0 or 1)."""
+        with self._lock, _transaction(self._db):
+            return int(self._db.execute("DELETE FROM sightings WHERE id = ?", (sighting_id,)).rowcount)
+
     # ------------------------------------------------------------ reading
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM sightings").fetchone()[0])
+
     def query(self, query: SightingQuery = SightingQuery()) -> list[Sighting]:
         where, params = [], []
         if query.since is not None:

@@ -1,0 +1,169 @@
+"""The gallery kept in PostgreSQL: the same face as :class:`facecam.gallery.Gallery` to the commands.
+
+:class:`DbGallery` holds the embeddings of one model/preprocessing version in memory and keeps
+them in step with the database incrementally (rows after the last one it read). A photo stored
+without an embedding for this model (enrolled by an instance running another model) is embedded
+from its thumbnail, through the same ``embed_photo`` path as a folder photo, and stored for the
+next instance. :func:`upload_folder` sends a local ``known_faces`` gallery's photos (their face
+thumbnails) and embeddings; :func:`enroll_into` stores new photos of a person.
+
+psycopg-free: it talks to the database only through :class:`facecam.db.postgres.PostgresStore`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from facecam.db.postgres import NewEmbedding
+from facecam.errors import EnrollError, FacecamError
+from facecam.fileutil import private_folder, sha256_of
+from facecam.gallery import PREPROCESS_VERSION, IndexReport, PhotoEmbedding, check_person_name
+from facecam.matcher import GalleryMatrix
+
+THUMBNAIL_LONGEST = 320      # pixels: the face and some of its surroundings, enough to detect and embed it again
+THUMBNAIL_MARGIN = 0.6       # of the face's size, added on each side
+THUMBNAIL_QUALITY = 92
+
+
+def face_thumbnail(bgr_image: np.ndarray, box) -> tuple[bytes, tuple[float, float, float, float]]:
+    """A small JPEG of the face at ``box`` (x, y, w, h) with a margin, and the face's box in it."""
+    import cv2  # noqa: PLC0415
+
+    height, width = bgr_image.shape[:2]
+    x, y, w, h = (float(v) for v in box)
+    pad = THUMBNAIL_MARGIN * max(w, h)
+    left, top = max(0, int(x - pad)), max(0, int(y - pad))
+    right, bottom = min(width, int(np.ceil(x + w + pad))), min(height, int(np.ceil(y + h + pad)))
+    crop = bgr_image[top:bottom, left:right]
+    scale = min(1.0, THUMBNAIL_LONGEST / max(crop.shape[:2]))
+    if scale < 1.0:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, THUMBNAIL_QUALITY])
+    if not ok:
+        raise FacecamError("could not encode a face thumbnail as JPEG")
+    return jpeg.tobytes(), ((x - left) * scale, (y - top) * scale, w * scale, h * scale)
+
+
+def db_version(recognizer) -> tuple[str, str]:
+    """The ``(model, version)`` key of ``recognizer``'s embeddings, as the folder cache keys them."""
+    return recognizer.cache_name, f"{recognizer.photo_version}|{PREPROCESS_VERSION}"
+
+
+class DbGallery:
+    """The people and embeddings in the database, for one model; ``refresh`` reads only what is new."""
+
+    cache_note = None
+
+    def __init__(self, store, model: str, version: str, dim: int):
+        self.store, self.model, self.version, self.dim = store, model, version, int(dim)
+        self._rows: dict[int, tuple[str, np.ndarray]] = {}  # photo id -> (person, embedding)
+        self._files: dict[int, str] = {}
+        self._last_id = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_recognizer(cls, store, recognizer) -> "DbGallery":
+        model, version = db_version(recognizer)
+        return cls(store, model, version, recognizer.embedder.dim)
+
+    def refresh(self, embed_photo: Callable[[Path], PhotoEmbedding], progress=None,
+                should_stop: Callable[[], bool] | None = None) -> IndexReport:
+        """Embed stored photos this model has not seen, then read the embeddings added since the last call."""
+        report = IndexReport()
+        with self._lock:
+            missing = self.store.photos_without(self.model, self.version)
+            if missing:
+                with tempfile.TemporaryDirectory(prefix="facecam-db-") as folder:
+                    private_folder(Path(folder))
+                    for done, photo in enumerate(missing, 1):
+                        if should_stop is not None and should_stop():
+                            report.interrupted = True
+                            break
+                        path = Path(folder) / f"{photo.id}.jpg"
+                        path.write_bytes(photo.thumbnail)
+                        try:
+                            result = embed_photo(path)
+                        except FacecamError as error:
+                            report.skipped.append((f"{photo.person}/{photo.file_name}", str(error)))
+                            continue
+                        finally:
+                            path.unlink(missing_ok=True)
+                        self.store.add_embedding(photo.id, NewEmbedding(self.model, self.version, result.faces,
+                                                                        result.box, result.embedding))
+                        report.embedded += 1
+                        if progress is not None:
+                            progress(done, len(missing), f"{photo.person}/{photo.file_name}")
+            for row in self.store.embeddings(self.model, self.version, self._last_id):
+                self._last_id = max(self._last_id, row.id)
+                if row.faces == 0 or row.embedding is None or row.embedding.shape != (self.dim,):
+                    report.no_face += 1
+                    continue
+                self._rows[row.photo_id] = (row.person, row.embedding)
+            report.photos = len(self._rows)
+            report.people = len({person for person, _ in self._rows.values()})
+        return report
+
+    def matrix(self) -> GalleryMatrix:
+        """The embeddings read so far in matching form (empty when no one is enrolled)."""
+        with self._lock:
+            rows = list(self._rows.values())
+        if not rows:
+            return GalleryMatrix.empty(self.dim)
+        return GalleryMatrix.from_pairs([person for person, _ in rows], np.stack([e for _, e in rows]))
+
+    def people(self) -> dict[str, list[str]]:
+        """Each person and their photo ids (as ``db:<id>``), sorted by name."""
+        out: dict[str, list[str]] = {}
+        with self._lock:
+            for photo_id, (person, _) in sorted(self._rows.items()):
+                out.setdefault(person, []).append(f"db:{photo_id}")
+        return dict(sorted(out.items()))
+
+
+def upload_folder(store, gallery, model: str, version: str) -> tuple[int, int]:
+    """Send the photos of a refreshed local :class:`facecam.gallery.Gallery` that the database lacks (their
+    face thumbnails and embeddings); ``(photos sent, photos already there)``."""
+    from facecam.images import read_image  # noqa: PLC0415
+
+    matrix, paths = gallery.rows()
+    known = store.photo_keys()
+    sent = kept = 0
+    for path, label, embedding in zip(paths, matrix.labels, matrix.embeddings):
+        person = matrix.names[int(label)]
+        sha = sha256_of(path)
+        if (person, sha) in known:
+            kept += 1
+            continue
+        thumbnail, box = face_thumbnail(read_image(path), gallery.face_box(path))
+        store.add_photo(person, sha, Path(path).name, thumbnail, NewEmbedding(model, version, 1, box, embedding))
+        sent += 1
+    return sent, kept
+
+
+def enroll_into(store, name: str, photos: Iterable[Path], embed_photo: Callable[[Path], PhotoEmbedding],
+                model: str, version: str) -> list[int]:
+    """Store photos of ``name`` (each must show a face: EnrollError before anything is written); the photo ids."""
+    from facecam.images import read_image  # noqa: PLC0415
+
+    name = check_person_name(name)
+    checked = []
+    for photo in photos:
+        photo = Path(photo)
+        result = embed_photo(photo)
+        if result.faces == 0 or result.embedding is None:
+            raise EnrollError(f"no face found in {photo}; choose a photo where the face is clear and at least "
+                              "40 pixels wide")
+        checked.append((photo, result))
+    ids = []
+    for photo, result in checked:
+        thumbnail, box = face_thumbnail(read_image(photo), result.box)
+        photo_id, _ = store.add_photo(name, sha256_of(photo), photo.name, thumbnail,
+                                      NewEmbedding(model, version, result.faces, box, result.embedding))
+        ids.append(photo_id)
+    return ids

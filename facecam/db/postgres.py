@@ -1,0 +1,350 @@
+"""The PostgreSQL store: people, face thumbnails, embeddings (pgvector) and sightings, shared by every facecam.
+
+The only module that imports psycopg. One :class:`PostgresStore` per process holds a small
+connection pool (psycopg_pool); every query is parameterised. On open it migrates the schema
+(versioned in ``facecam_schema``, each step idempotent, all under one advisory lock, so two
+instances starting at once do not race). A change to the people or photos sends
+``NOTIFY facecam_gallery``; :meth:`PostgresStore.listen` calls back on it (LISTEN/NOTIFY:
+nobody polls the whole table).
+
+Tables: ``people(id, name)``, ``photos(id, person_id, sha256, file_name, thumbnail)`` (a small
+JPEG of the face and its surroundings, never the whole photo), ``embeddings(id, photo_id,
+model, version, faces, box, embedding vector)`` (one row per photo and model/preprocessing
+version: a photo enrolled with SFace is embedded again from its thumbnail by a VGG-Face
+instance), ``sightings`` (as :class:`facecam.sightings.model.Sighting`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+import numpy as np
+
+from facecam.db import redact
+from facecam.errors import FacecamError
+from facecam.sightings.model import Sighting, SightingQuery, local_now
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "facecam_gallery"
+_MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE IF NOT EXISTS people (
+        id      bigserial PRIMARY KEY,
+        name    text NOT NULL UNIQUE,
+        created timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS photos (
+        id        bigserial PRIMARY KEY,
+        person_id bigint NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        sha256    text NOT NULL,
+        file_name text NOT NULL,
+        thumbnail bytea NOT NULL,
+        created   timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (person_id, sha256)
+    );
+    CREATE TABLE IF NOT EXISTS embeddings (
+        id        bigserial PRIMARY KEY,
+        photo_id  bigint NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        model     text NOT NULL,
+        version   text NOT NULL,
+        faces     integer NOT NULL,
+        box       real[],
+        embedding vector,
+        UNIQUE (photo_id, model, version)
+    );
+    CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings (model, version, id);
+    CREATE TABLE IF NOT EXISTS sightings (
+        id       text PRIMARY KEY,
+        source   text NOT NULL,
+        started  timestamptz NOT NULL,
+        ended    timestamptz NOT NULL,
+        t_start  double precision NOT NULL,
+        t_end    double precision NOT NULL,
+        name     text,
+        cluster  text,
+        distance double precision,
+        box      integer[] NOT NULL,
+        snapshot bytea NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS sightings_started ON sightings (started);
+    CREATE INDEX IF NOT EXISTS sightings_name ON sightings (name, started);
+    CREATE INDEX IF NOT EXISTS sightings_ended ON sightings (ended);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class NewEmbedding:
+    """A photo's embedding to store: ``faces`` 0 (and ``vector`` None) when the photo showed no face."""
+
+    model: str
+    version: str
+    faces: int
+    box: tuple[float, float, float, float] | None
+    vector: np.ndarray | None
+
+    def __post_init__(self) -> None:
+        if self.faces < 0 or (self.faces > 0) != (self.vector is not None):
+            raise ValueError("faces: expected 0 with no vector, or 1 or more with one")
+
+
+@dataclass(frozen=True)
+class StoredEmbedding:
+    """One photo's embedding for one model/version: ``faces`` 0 means the thumbnail showed no face."""
+
+    id: int
+    photo_id: int
+    person: str
+    faces: int
+    embedding: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo kept in the database (its thumbnail JPEG)."""
+
+    id: int
+    person: str
+    file_name: str
+    thumbnail: bytes
+
+
+def _psycopg():
+    try:
+        import psycopg  # noqa: PLC0415
+        import psycopg_pool  # noqa: PLC0415
+    except ImportError:
+        raise FacecamError("--db needs psycopg 3 and psycopg-pool; install them with: "
+                           "pip install 'psycopg[binary]' psycopg-pool") from None
+    return psycopg, psycopg_pool
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    """pgvector's text form, ``[0.1,0.2,...]`` (float32 values written exactly)."""
+    return "[" + ",".join(repr(float(v)) for v in np.asarray(vector, np.float32).reshape(-1)) + "]"
+
+
+def _vector_from_text(text: str) -> np.ndarray:
+    return np.array(text.strip("[]").split(","), dtype=np.float32)
+
+
+class PostgresStore:
+    """A connection pool on one database, migrated on open. Safe to use from any thread."""
+
+    def __init__(self, url: str, *, max_connections: int = 4, timeout_s: float = 10.0):
+        psycopg, psycopg_pool = _psycopg()
+        self.url = url
+        self.shown = redact(url)
+        self.timeout_s = float(timeout_s)
+        self._psycopg = psycopg
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=max_connections, open=False, timeout=self.timeout_s,
+            check=psycopg_pool.ConnectionPool.check_connection, name="facecam",
+            kwargs={"connect_timeout": max(1, int(self.timeout_s))})
+        try:
+            self._pool.open(wait=True, timeout=self.timeout_s)
+            self.migrate()
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+            self._pool.close()
+            raise FacecamError(f"cannot use the database {self.shown}: {_reason(error)}; check the URL, that the "
+                               "server runs and that the role may connect") from None
+
+    # ------------------------------------------------------------ schema
+    def migrate(self) -> int:
+        """Bring the schema to :data:`SCHEMA_VERSION` (each step once, under an advisory lock); the version."""
+        with self._pool.connection() as connection, connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            has_vector = connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+            if not has_vector:
+                try:
+                    with connection.transaction():
+                        connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except self._psycopg.Error as error:
+                    raise FacecamError(f"the database {self.shown} has no pgvector extension and this role cannot "
+                                       f"create it ({_reason(error)}); ask its owner to run CREATE EXTENSION vector"
+                                       ) from None
+            connection.execute("CREATE TABLE IF NOT EXISTS facecam_schema ("
+                               " version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())")
+            done = connection.execute("SELECT coalesce(max(version), 0) FROM facecam_schema").fetchone()[0]
+            if done > SCHEMA_VERSION:
+                raise FacecamError(f"the database {self.shown} was set up by a newer facecam (schema {done}); "
+                                   "update facecam")
+            for version in range(done + 1, SCHEMA_VERSION + 1):
+                connection.execute(MIGRATIONS[version - 1])
+                connection.execute("INSERT INTO facecam_schema (version) VALUES (%s)", (version,))
+        return SCHEMA_VERSION
+
+    def schema_versions(self) -> list[int]:
+        with self._pool.connection() as connection:
+            return [row[0] for row in connection.execute("SELECT version FROM facecam_schema ORDER BY version")]
+
+    # ------------------------------------------------------------ people and photos
+    def add_photo(self, person: str, sha256: str, file_name: str, thumbnail: bytes,
+                  embedding: NewEmbedding | None = None) -> tuple[int, bool]:
+        """Store a photo of ``person`` (created when new) and its ``embedding``, in one transaction, and tell
+        the listeners; ``(photo id, True if the photo was new)``."""
+        with self._pool.connection() as connection, connection.transaction():
+            person_id = connection.execute(
+                "INSERT INTO people (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = excluded.name "
+                "RETURNING id", (person,)).fetchone()[0]
+            row = connection.execute(
+                "INSERT INTO photos (person_id, sha256, file_name, thumbnail) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (person_id, sha256) DO NOTHING RETURNING id",
+                (person_id, sha256, file_name, thumbnail)).fetchone()
+            new = row is not None
+            if not new:
+                row = connection.execute("SELECT id FROM photos WHERE person_id = %s AND sha256 = %s",
+                                         (person_id, sha256)).fetchone()
+            if embedding is not None:
+                self._put_embedding(connection, int(row[0]), embedding)
+            if new or embedding is not None:
+                connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "photo"))
+            return int(row[0]), new
+
+    def add_embedding(self, photo_id: int, embedding: NewEmbedding) -> None:
+        """Store (or replace) a photo's embedding for its model/version and tell the listeners."""
+        with self._pool.connection() as connection, connection.transaction():
+            self._put_embedding(connection, photo_id, embedding)
+            connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "embedding"))
+
+    @staticmethod
+    def _put_embedding(connection, photo_id: int, embedding: NewEmbedding) -> None:
+        connection.execute(
+            "INSERT INTO embeddings (photo_id, model, version, faces, box, embedding) "
+            "VALUES (%s, %s, %s, %s, %s, %s::vector) ON CONFLICT (photo_id, model, version) DO UPDATE SET "
+            "faces = excluded.faces, box = excluded.box, embedding = excluded.embedding",
+            (photo_id, embedding.model, embedding.version, embedding.faces,
+             None if embedding.box is None else [float(v) for v in embedding.box],
+             None if embedding.vector is None else _vector_text(embedding.vector)))
+
+    def embeddings(self, model: str, version: str, after_id: int = 0) -> list[StoredEmbedding]:
+        """The embeddings for ``model``/``version`` stored after row ``after_id``, in row order."""
+        with self._pool.connection() as connection:
+            rows = connection.execute(
+                "SELECT e.id, e.photo_id, p.name, e.faces, e.embedding::text FROM embeddings e "
+                "JOIN photos ph ON ph.id = e.photo_id JOIN people p ON p.id = ph.person_id "
+                "WHERE e.model = %s AND e.version = %s AND e.id > %s ORDER BY e.id",
+                (model, version, int(after_id))).fetchall()
+        return [StoredEmbedding(int(id_), int(photo), name, int(faces),
+                                _vector_from_text(text) if text else None) for id_, photo, name, faces, text in rows]
+
+    def photos_without(self, model: str, version: str) -> list[StoredPhoto]:
+        """Photos with no embedding yet for ``model``/``version`` (enrolled by an instance with another model)."""
+        with self._pool.connection() as connection:
+            rows = connection.execute(
+                "SELECT ph.id, p.name, ph.file_name, ph.thumbnail FROM photos ph JOIN people p ON p.id = ph.person_id "
+                "WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = ph.id AND e.model = %s "
+                "AND e.version = %s) ORDER BY ph.id", (model, version)).fetchall()
+        return [StoredPhoto(int(id_), name, file_name, bytes(thumb)) for id_, name, file_name, thumb in rows]
+
+    def photo_keys(self) -> set[tuple[str, str]]:
+        """``(person, sha256)`` of every stored photo (what an upload can skip)."""
+        with self._pool.connection() as connection:
+            rows = connection.execute("SELECT p.name, ph.sha256 FROM photos ph JOIN people p ON p.id = ph.person_id")
+            return {(name, sha) for name, sha in rows.fetchall()}
+
+    def listen(self, on_change: Callable[[], None], stop: threading.Event, *, retry_s: float = 1.0) -> None:
+        """Call ``on_change()`` on every gallery change any instance makes, until ``stop`` is set (blocks:
+        run it in a thread). A lost connection is opened again; ``on_change`` is called after each
+        (re)connect too, so nothing enrolled during an outage is missed."""
+        psycopg = self._psycopg
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.timeout_s))) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")  # a constant channel name: LISTEN takes no parameter
+                    on_change()
+                    while not stop.is_set():
+                        if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
+                            on_change()
+            except psycopg.Error as error:
+                log.info("facecam: gallery notifications paused: %s", _reason(error))
+                stop.wait(retry_s)
+
+    # ------------------------------------------------------------ sightings (facecam.sightings.store.SightingStore)
+    def save(self, sighting: Sighting) -> None:
+        with self._pool.connection() as connection:
+            connection.execute(
+                "INSERT INTO sightings (id, source, started, ended, t_start, t_end, name, cluster, distance, box,"
+                " snapshot) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                " source = excluded.source, started = excluded.started, ended = excluded.ended,"
+                " t_start = excluded.t_start, t_end = excluded.t_end, name = excluded.name,"
+                " cluster = excluded.cluster, distance = excluded.distance, box = excluded.box,"
+                " snapshot = CASE WHEN length(excluded.snapshot) > 0 THEN excluded.snapshot"
+                " ELSE sightings.snapshot END",
+                (sighting.id, sighting.source, sighting.started, sighting.ended, sighting.t_start, sighting.t_end,
+                 sighting.name, sighting.cluster, sighting.distance, list(sighting.box), sighting.snapshot))
+
+    def query(self, query: SightingQuery = SightingQuery()) -> list[Sighting]:
+        where, params = [], []
+        for sql, value, wanted in (("started >= %s", query.since, query.since is not None),
+                                   ("started < %s", query.until, query.until is not None),
+                                   ("name = %s", query.person, query.person is not None),
+                                   ("source = %s", query.source, query.source is not None)):
+            if wanted:
+                where.append(sql)
+                params.append(value)
+        if query.unknown:
+            where.append("name IS NULL")
+        sql = ("SELECT id, source, started, ended, t_start, t_end, name, cluster, distance, box, "
+               + ("snapshot" if query.snapshots else "NULL") + " FROM sightings"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started DESC, id")
+        if query.limit is not None:
+            sql += " LIMIT %s"
+            params.append(int(query.limit))
+        with self._pool.connection() as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [Sighting(id=id_, source=source, started=started.astimezone(), ended=ended.astimezone(),
+                         t_start=t_start, t_end=t_end, name=name, cluster=cluster, distance=distance, box=tuple(box),
+                         snapshot=bytes(snapshot) if snapshot else b"")
+                for id_, source, started, ended, t_start, t_end, name, cluster, distance, box, snapshot in rows]
+
+    def snapshot(self, sighting_id: str) -> bytes:
+        with self._pool.connection() as connection:
+            row = connection.execute("SELECT snapshot FROM sightings WHERE id = %s", (sighting_id,)).fetchone()
+        return bytes(row[0]) if row else b""
+
+    def people(self) -> list[str]:
+        with self._pool.connection() as connection:
+            rows = connection.execute("SELECT DISTINCT name FROM sightings WHERE name IS NOT NULL ORDER BY name")
+            return [row[0] for row in rows.fetchall()]
+
+    def purge(self, before: datetime | None = None, *, retention_days: float | None = None) -> int:
+        if before is None:
+            if retention_days is None:
+                return 0
+            before = local_now() - timedelta(days=float(retention_days))
+        with self._pool.connection() as connection:
+            return int(connection.execute("DELETE FROM sightings WHERE ended < %s", (before,)).rowcount)
+
+    def forget(self, person: str | None = None, *, everything: bool = False) -> int:
+        if everything:
+            sql, params = "DELETE FROM sightings", ()
+        elif person:
+            sql, params = "DELETE FROM sightings WHERE name = %s", (person,)
+        else:
+            raise ValueError("forget: name a person or pass everything=True")
+        with self._pool.connection() as connection:
+            return int(connection.execute(sql, params).rowcount)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> "PostgresStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of a driver error, without any password it might quote."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return redact(text)

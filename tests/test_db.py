@@ -1,0 +1,209 @@
+"""The shared PostgreSQL store against a real PostgreSQL 16 + pgvector (the pgserver wheel): schema and
+migrations, sightings, and the real command line naming real photos with SFace from the database alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from conftest import LFW10
+from servers import db_url, postgres  # noqa: F401 - fixtures
+
+PEOPLE = ("Tony_Blair", "George_W_Bush", "Colin_Powell", "Hugo_Chavez")
+ENROLLED = 3  # the first photos of each person are enrolled, the others are identified
+
+
+def photos_of(person: str) -> list:
+    return sorted((LFW10 / person).glob("*.jpg"))
+
+
+def sface_args(model_dir) -> list[str]:
+    return ["--model", "sface", "--model-dir", str(model_dir)]
+
+
+# ---------------------------------------------------------------- URLs
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://ada:s3cr%40t@db.example/facecam", "postgresql://ada:***@db.example/facecam"),
+    ("postgres://ada@db.example/facecam", "postgres://ada@db.example/facecam"),
+    ("host=/run/postgresql dbname=facecam password=s3cret user=ada",
+     "host=/run/postgresql dbname=facecam password=*** user=ada"),
+    ("host=h password='a b\\' c' dbname=x", "host=h password=*** dbname=x"),
+    ("postgresql:///facecam?host=/tmp&password=s3cret&sslmode=verify-full",
+     "postgresql:///facecam?host=/tmp&password=***&sslmode=verify-full"),
+])
+def test_a_url_is_shown_without_its_password(url, shown):
+    from facecam.db import redact
+
+    assert redact(url) == shown
+
+
+def test_db_url_comes_from_the_option_else_the_environment(monkeypatch):
+    from facecam.db import db_url as chosen
+
+    monkeypatch.setenv("FACECAM_DB", "postgresql://env/db")
+    assert chosen(None) == "postgresql://env/db" and chosen("postgresql://opt/db") == "postgresql://opt/db"
+    monkeypatch.setenv("FACECAM_DB", " ")
+    assert chosen(None) is None
+
+
+def test_a_wrong_password_is_one_line_without_the_password(cli, tmp_path, model_dir, postgres):  # noqa: F811
+    url = postgres.url().replace("postgresql://postgres:@", "postgresql://nobody:hunter2@")
+    code, out, err = cli("identify", *sface_args(model_dir), "--db", url, photos_of("Tony_Blair")[0])
+    assert code == 1 and out == ""
+    assert err.startswith("facecam: error: cannot use the database postgresql://nobody:***@")
+    assert "hunter2" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- schema
+
+def test_the_schema_is_migrated_once_even_by_instances_starting_together(db_url):  # noqa: F811
+    from facecam.db.postgres import SCHEMA_VERSION, PostgresStore
+
+    stores, errors = [], []
+
+    def open_one():
+        try:
+            stores.append(PostgresStore(db_url))
+        except Exception as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(stores) == 4
+    assert stores[0].schema_versions() == list(range(1, SCHEMA_VERSION + 1))
+    assert stores[0].migrate() == SCHEMA_VERSION and stores[0].schema_versions() == [1]
+    import psycopg
+
+    with psycopg.connect(db_url) as connection:
+        tables = {row[0] for row in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        vector = connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    assert {"people", "photos", "embeddings", "sightings", "facecam_schema"} <= tables
+    assert vector is not None and vector[0].startswith("0.")
+    for store in stores:
+        store.close()
+
+
+def test_embeddings_round_trip_exactly_and_incrementally(db_url):  # noqa: F811
+    from facecam.db.postgres import NewEmbedding, PostgresStore
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3, 128)).astype(np.float32)
+    with PostgresStore(db_url) as store:
+        first, new = store.add_photo("Ada", "a" * 64, "ada.jpg", b"\xff\xd8x",
+                                     NewEmbedding("sface", "v1", 1, (1, 2, 3, 4), vectors[0]))
+        again, new_again = store.add_photo("Ada", "a" * 64, "ada-copy.jpg", b"\xff\xd8x")
+        assert new and not new_again and again == first
+        store.add_photo("Bob", "b" * 64, "bob.jpg", b"\xff\xd8y", NewEmbedding("sface", "v1", 1, None, vectors[1]))
+        rows = store.embeddings("sface", "v1")
+        assert [r.person for r in rows] == ["Ada", "Bob"]
+        np.testing.assert_array_equal(np.stack([r.embedding for r in rows]), vectors[:2])
+        store.add_photo("Bob", "c" * 64, "bob2.jpg", b"\xff\xd8z", NewEmbedding("sface", "v1", 1, None, vectors[2]))
+        later = store.embeddings("sface", "v1", after_id=rows[-1].id)
+        assert len(later) == 1 and later[0].person == "Bob"
+        assert store.embeddings("vgg-face", "v1") == []
+        assert [p.file_name for p in store.photos_without("vgg-face", "v1")] == ["ada.jpg", "bob.jpg", "bob2.jpg"]
+        quote = "Robert'); DROP TABLE people; --"
+        store.add_photo(quote, "d" * 64, "x.jpg", b"\xff\xd8", None)
+        assert (quote, "d" * 64) in store.photo_keys()
+
+
+# ---------------------------------------------------------------- sightings
+
+def test_sightings_are_shared_through_the_database(db_url, tmp_path):  # noqa: F811
+    from facecam.sightings.model import Sighting, SightingQuery, local_now
+    from facecam.sightings.store import open_sighting_store
+
+    now = local_now()
+    door = open_sighting_store(tmp_path / "door", db_url=db_url)
+    desk = open_sighting_store(tmp_path / "desk", db_url=db_url)
+    door.save(Sighting("door-1", "door", now - timedelta(minutes=5), now - timedelta(minutes=4), 0.0, 60.0,
+                       name="Ada", distance=0.3, box=(1, 2, 30, 40), snapshot=b"\xff\xd8jpeg"))
+    desk.save(Sighting("desk-1", "desk", now - timedelta(minutes=2), now, 0.0, 120.0, box=(5, 6, 7, 8)))
+    desk.save(Sighting("old", "desk", now - timedelta(days=100), now - timedelta(days=100), 0.0, 1.0, name="Bob"))
+    listed = door.query()
+    assert [(s.id, s.name, s.source) for s in listed] == [("desk-1", None, "desk"), ("door-1", "Ada", "door"),
+                                                           ("old", "Bob", "desk")]
+    assert listed[1].box == (1, 2, 30, 40) and listed[1].distance == pytest.approx(0.3)
+    assert abs((listed[1].started - (now - timedelta(minutes=5))).total_seconds()) < 1e-3
+    assert door.snapshot("door-1") == b"\xff\xd8jpeg" and door.people() == ["Ada", "Bob"]
+    assert [s.id for s in desk.query(SightingQuery(person="Ada"))] == ["door-1"]
+    assert [s.id for s in desk.query(SightingQuery(unknown=True))] == ["desk-1"]
+    assert desk.purge() == 1 and [s.id for s in door.query()] == ["desk-1", "door-1"]
+    door.close()
+    desk.close()
+
+
+# ---------------------------------------------------------------- the command line, real photos, SFace
+
+def identify_json(cli, *argv) -> dict[str, list]:
+    code, out, err = cli("identify", "--json", *argv)
+    assert code == 0, err
+    found = {}
+    for line in out.splitlines():
+        row = json.loads(line)
+        found[row["image"]] = [(face["name"], face["distance"]) for face in row["faces"]]
+    return found
+
+
+def test_identify_from_an_empty_folder_names_people_as_the_local_store_does(cli, tmp_path, model_dir,
+                                                                             db_url, monkeypatch):  # noqa: F811
+    """Done when (issue 10): enrolled into the database, people's other photos are named from an empty
+    folder exactly as a local known_faces folder with the same photos names them."""
+    local = tmp_path / "local" / "known_faces"
+    for person in PEOPLE:
+        photos = photos_of(person)[:ENROLLED]
+        code, _, err = cli("enroll", *sface_args(model_dir), "--known-faces", local, person, *photos)
+        assert code == 0, err
+        code, out, err = cli("enroll", "--json", *sface_args(model_dir), "--db", db_url, person, *photos)
+        assert code == 0, err
+        assert json.loads(out)["db"] is True and len(json.loads(out)["photos"]) == ENROLLED
+    queries = [photo for person in PEOPLE for photo in photos_of(person)[ENROLLED:ENROLLED + 3]]
+    strangers = photos_of("Vladimir_Putin")[:2]
+    expected = identify_json(cli, *sface_args(model_dir), "--known-faces", local, *queries, *strangers)
+
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.setenv("FACECAM_DB", db_url)  # the environment variable, as a service would set it
+    found = identify_json(cli, *sface_args(model_dir), *queries, *strangers)
+    assert found == expected
+    names = [faces[0][0] for faces in found.values()]
+    assert names == [person for person in PEOPLE for _ in range(3)] + [None, None]
+    assert not (empty / "known_faces").exists()  # nothing local was needed
+
+
+def test_index_uploads_a_folder_once_and_a_vgg_instance_embeds_the_thumbnails(cli, tmp_path, model_dir,
+                                                                               db_url):  # noqa: F811
+    """``index --db`` sends a known_faces folder's people (face thumbnails + embeddings), incrementally; an
+    instance on another detector (its own embeddings key) embeds the stored thumbnails itself and names
+    the same people."""
+    known = tmp_path / "known_faces"
+    for person in PEOPLE[:2]:
+        (known / person).mkdir(parents=True)
+        for photo in photos_of(person)[:ENROLLED]:
+            (known / person / photo.name).write_bytes(photo.read_bytes())
+    code, out, err = cli("index", "--json", *sface_args(model_dir), "--known-faces", known, "--db", db_url)
+    assert code == 0, err
+    assert json.loads(out)["sent"] == 2 * ENROLLED and json.loads(out)["already_there"] == 0
+    code, out, err = cli("index", "--json", *sface_args(model_dir), "--known-faces", known, "--db", db_url)
+    assert json.loads(out)["sent"] == 0 and json.loads(out)["already_there"] == 2 * ENROLLED
+    queries = [photos_of(person)[ENROLLED] for person in PEOPLE[:2]]
+    found = identify_json(cli, *sface_args(model_dir), "--detector", "yunet", "--db", db_url,
+                          "--known-faces", tmp_path / "none", *queries)
+    assert [faces[0][0] for faces in found.values()] == list(PEOPLE[:2])
+    import psycopg
+
+    with psycopg.connect(db_url) as connection:
+        keys = connection.execute("SELECT model, count(*) FROM embeddings GROUP BY model ORDER BY model").fetchall()
+        largest = connection.execute("SELECT max(length(thumbnail)) FROM photos").fetchone()[0]
+    assert keys == [("sface", 2 * ENROLLED), ("sface-yunet", 2 * ENROLLED)]
+    assert largest < 60_000  # a face thumbnail, not the whole photo
