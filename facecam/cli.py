@@ -135,6 +135,15 @@ class Session:
         self.report = report
         return gallery
 
+    def follow_gallery(self, on_change, on_error=None):
+        """With ``--db``: a started :class:`facecam.db.gallery.GalleryFollower` that calls ``on_change(matrix)``
+        when any instance enrolls someone (stop it at the end); None with the local folder."""
+        if not self.db_url:
+            return None
+        from facecam.db.gallery import GalleryFollower  # noqa: PLC0415
+
+        return GalleryFollower(self.gallery(), self.recognizer().embed_photo, on_change, on_error).start()
+
     @property
     def gallery_name(self) -> str:
         """Where the people come from, for messages: the folder, or the database (password hidden)."""

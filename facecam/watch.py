@@ -63,19 +63,24 @@ def run_watch(session, args, out) -> int:
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
     recognizer.threshold = session.threshold()
-    gallery = session.gallery().matrix()
+    live = [session.gallery().matrix()]  # replaced whole when the shared database's gallery changes
     recognizer.warm_up()
-    pipeline = LivePipeline(recognizer, lambda: gallery)
+    pipeline = LivePipeline(recognizer, lambda: live[0])
+    gallery_errors: list[str] = []
+    follower = session.follow_gallery(lambda matrix: live.__setitem__(0, matrix),
+                                      lambda error: gallery_errors.append(str(error)))
     unknowns = _collect_unknowns(args, recognizer, pipeline, out)
     annotator = FaceAnnotator(show_distances=True)
     source = open_source(args.source, realtime=args.realtime)
     if not source.wait_opened(timeout=15):
         source.stop()
+        if follower is not None:
+            follower.stop()
         raise source.error or CameraError(f"cannot open {args.source}: no answer within 15 s; check the source")
     sightings = LiveSightings.from_args(args, source_name=args.source)  # the visits log and notifications
     pipeline.listeners.extend(sightings.listeners)
     writer = None
-    events = open(args.events, "w", encoding="utf-8") if args.events else None
+    events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
     frames_out = 0
     first_label: dict[int, float] = {}  # track id -> source seconds from its first detection to its first label
     errors: list[str] = []
@@ -127,6 +132,8 @@ def run_watch(session, args, out) -> int:
         progress.finish()
         pipeline.stop(timeout=2.0)
         source.stop()
+        if follower is not None:
+            follower.stop()
         sightings.close()
         if unknowns is not None:
             unknowns.close()
@@ -158,6 +165,9 @@ def run_watch(session, args, out) -> int:
         out.message(f"facecam: warning: {warning}")
     if errors:
         out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
+    if gallery_errors:
+        out.message(f"facecam: warning: the shared gallery could not be refreshed {len(gallery_errors)} time(s) "
+                    f"(the last gallery stayed in use); first: {gallery_errors[0]}")
     return 0
 
 

@@ -222,11 +222,17 @@ class Postgres:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> Postgres:
-    """One real PostgreSQL server for the test session (stopped at the end)."""
-    server = Postgres(tmp_path_factory.mktemp("pg"))
+def postgres() -> Postgres:
+    """One real PostgreSQL server for the test session (stopped and deleted at the end). Its folder is a new
+    one in the system's temporary folder, not pytest's: as root the server runs as pgserver's own user,
+    which cannot enter pytest's owner-only folders; a short path also keeps the socket's name short."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="facecam-pg-"))
+    server = Postgres(folder)
     yield server
     server.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

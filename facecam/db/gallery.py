@@ -167,3 +167,45 @@ def enroll_into(store, name: str, photos: Iterable[Path], embed_photo: Callable[
                                       NewEmbedding(model, version, result.faces, box, result.embedding))
         ids.append(photo_id)
     return ids
+
+
+class GalleryFollower:
+    """Keeps a :class:`DbGallery` in step with the database while a live command runs (one thread).
+
+    It LISTENs for the notifications every instance sends when it enrolls or embeds a photo, reads
+    what is new (incrementally) and calls ``on_change(matrix)`` when the gallery grew. While the
+    database is away the last gallery stays in use; on reconnection it catches up at once.
+    ``on_error(exception)`` reports a failed refresh; the follower keeps going.
+    """
+
+    def __init__(self, gallery: DbGallery, embed_photo: Callable[[Path], PhotoEmbedding],
+                 on_change: Callable[[GalleryMatrix], None],
+                 on_error: Callable[[BaseException], None] | None = None):
+        self.gallery, self.embed_photo = gallery, embed_photo
+        self.on_change, self.on_error = on_change, on_error
+        self.refreshes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="facecam-db-gallery", daemon=True)
+
+    def start(self) -> "GalleryFollower":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        self.gallery.store.listen(self._refresh, self._stop)
+
+    def _refresh(self) -> None:
+        before = self.gallery.people()
+        try:
+            report = self.gallery.refresh(self.embed_photo, should_stop=self._stop.is_set)
+        except Exception as error:  # noqa: BLE001 - reported; recognition goes on with the last gallery
+            if self.on_error is not None:
+                self.on_error(error)
+            return
+        self.refreshes += 1
+        if report.embedded or self.gallery.people() != before:
+            self.on_change(self.gallery.matrix())

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 OUTBOX_NAME = "sightings-outbox.sqlite"
 DEFAULT_MAX_QUEUED = 100_000
 RETRY_S = 1.0
+WRITE_TIMEOUT_S = 3.0  # a sighting that waits this long for the server goes to the outbox
 
 
 class SharedSightingStore:

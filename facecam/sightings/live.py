@@ -175,6 +175,8 @@ class LiveSightings:
         out: dict = {"logged": self.writer.saved if self.writer else 0}
         if self.writer is not None and self.writer.dropped:
             out["not_logged"] = self.writer.dropped
+        if getattr(self.store, "flushed", 0):  # the shared database was away: logged locally, sent later
+            out["sent_after_outage"] = self.store.flushed
         if self.notifier is not None:
             out["notifications"] = self.notifier.summary()
         return out

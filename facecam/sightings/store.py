@@ -100,9 +100,11 @@ def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEF
                            "use --no-sightings to keep none")
     if db_url:
         from facecam.db.postgres import PostgresStore  # noqa: PLC0415
-        from facecam.db.sightings import OUTBOX_NAME, SharedSightingStore  # noqa: PLC0415
+        from facecam.db.sightings import OUTBOX_NAME, WRITE_TIMEOUT_S, SharedSightingStore  # noqa: PLC0415
 
-        return SharedSightingStore(PostgresStore(db_url), Path(known_faces) / ".facecam" / OUTBOX_NAME,
+        # a write that waits WRITE_TIMEOUT_S for the server goes to the local outbox instead
+        return SharedSightingStore(PostgresStore(db_url, timeout_s=WRITE_TIMEOUT_S),
+                                   Path(known_faces) / ".facecam" / OUTBOX_NAME,
                                    retention_days=retention_days)
     return SqliteSightingStore(Path(known_faces) / ".facecam" / FILE_NAME, retention_days=retention_days)
 
