@@ -24,6 +24,7 @@ from facecam.errors import EnrollError, FacecamError
 from facecam.fileutil import private_folder, sha256_of
 from facecam.gallery import PREPROCESS_VERSION, IndexReport, PhotoEmbedding, check_person_name
 from facecam.matcher import GalleryMatrix
+from facecam.search import GallerySearch
 
 THUMBNAIL_LONGEST = 320      # pixels: the face and some of its surroundings, enough to detect and embed it again
 THUMBNAIL_MARGIN = 0.6       # of the face's size, added on each side
@@ -63,9 +64,9 @@ class DbGallery:
     def __init__(self, store, model: str, version: str, dim: int):
         self.store, self.model, self.version, self.dim = store, model, version, int(dim)
         self._rows: dict[int, tuple[str, np.ndarray]] = {}  # photo id -> (person, embedding)
-        self._files: dict[int, str] = {}
         self._last_id = 0
         self._lock = threading.Lock()
+        self._search = GallerySearch(self.dim, salt=version)  # in memory: rebuilt at each start past the exact size
 
     @classmethod
     def for_recognizer(cls, store, recognizer) -> "DbGallery":
@@ -110,12 +111,19 @@ class DbGallery:
         return report
 
     def matrix(self) -> GalleryMatrix:
-        """The embeddings read so far in matching form (empty when no one is enrolled)."""
+        """The embeddings read so far in matching form (empty when no one is enrolled), with person means kept
+        up to date photo by photo and, past the exact-search size, an approximate index (:mod:`facecam.search`)."""
         with self._lock:
-            rows = list(self._rows.values())
+            rows = dict(self._rows)
         if not rows:
             return GalleryMatrix.empty(self.dim)
-        return GalleryMatrix.from_pairs([person for person, _ in rows], np.stack([e for _, e in rows]))
+        ids = sorted(rows)
+        names = [rows[i][0] for i in ids]
+        matrix = GalleryMatrix.from_pairs(names, np.stack([rows[i][1] for i in ids]))
+        index = {name: n for n, name in enumerate(matrix.names)}
+        order = np.argsort([index[name] for name in names], kind="stable")  # GalleryMatrix's own row order
+        photos = [(f"db:{ids[n]}", names[n], str(ids[n])) for n in order]
+        return self._search.attach(matrix, photos, lambda key: rows[int(key)][1])
 
     def people(self) -> dict[str, list[str]]:
         """Each person and their photo ids (as ``db:<id>``), sorted by name."""

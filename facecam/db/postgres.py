@@ -132,8 +132,9 @@ def _vector_text(vector: np.ndarray) -> str:
     return "[" + ",".join(repr(float(v)) for v in np.asarray(vector, np.float32).reshape(-1)) + "]"
 
 
-def _vector_from_text(text: str) -> np.ndarray:
-    return np.array(text.strip("[]").split(","), dtype=np.float32)
+def _vector_from_binary(data: bytes) -> np.ndarray:
+    """pgvector's binary form: dimensions (int16), unused (int16), then big-endian float32 values."""
+    return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
 
 
 class PostgresStore:
@@ -228,13 +229,14 @@ class PostgresStore:
     def embeddings(self, model: str, version: str, after_id: int = 0) -> list[StoredEmbedding]:
         """The embeddings for ``model``/``version`` stored after row ``after_id``, in row order."""
         with self._pool.connection() as connection:
-            rows = connection.execute(
-                "SELECT e.id, e.photo_id, p.name, e.faces, e.embedding::text FROM embeddings e "
+            rows = connection.cursor(binary=True).execute(  # binary: the vectors arrive as float32 bytes, exact
+                "SELECT e.id, e.photo_id, p.name, e.faces, e.embedding FROM embeddings e "
                 "JOIN photos ph ON ph.id = e.photo_id JOIN people p ON p.id = ph.person_id "
                 "WHERE e.model = %s AND e.version = %s AND e.id > %s ORDER BY e.id",
                 (model, version, int(after_id))).fetchall()
         return [StoredEmbedding(int(id_), int(photo), name, int(faces),
-                                _vector_from_text(text) if text else None) for id_, photo, name, faces, text in rows]
+                                _vector_from_binary(data) if data is not None else None)
+                for id_, photo, name, faces, data in rows]
 
     def photos_without(self, model: str, version: str) -> list[StoredPhoto]:
         """Photos with no embedding yet for ``model``/``version`` (enrolled by an instance with another model)."""
