@@ -23,8 +23,11 @@ first match of a gallery matrix that computes its means from scratch (facecam be
 from the index, then every photo of their people exactly (``min(<=>)`` per person, in SQL), as the
 local path does. Exact search in SQL is the same ``min(<=>)`` over every photo. pgvector indexes at most
 2,000 dimensions: wider galleries index :func:`facecam.search.projection` of each photo (256-d) and
-re-rank on the full vectors. Needs ``pgserver`` and ``psycopg`` installed (the PostgreSQL store's
-requirements).
+re-rank on the full vectors. Then facecam's own ``--db`` path on the same server (``store_*``): the
+gallery COPYed into the store's tables, read cold by :class:`facecam.db.gallery.DbGallery` (what a
+starting ``watch --db`` does) and matched, then a person enrolled through the store and the incremental
+read + new matrix + first match a running instance pays after the notification. Needs ``pgserver`` and
+``psycopg`` installed (tests/requirements.txt, requirements.txt).
 
 One JSON line (``--json``) or a readable table. Run it alone, under ``nice``; ``uptime`` is recorded.
 """
@@ -117,7 +120,7 @@ def vector_text(row: np.ndarray) -> str:
 
 
 def pgvector_figures(vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, exact_people: list[int],
-                     timed: int) -> dict:
+                     timed: int, newcomer: np.ndarray) -> dict:
     """The database path's figures (see the module docstring); ``exact_people``: exact search's answer per query."""
     import tempfile
 
@@ -171,8 +174,77 @@ def pgvector_figures(vectors: np.ndarray, labels: np.ndarray, queries: np.ndarra
                     out[name.replace("_ms", "_agrees_with_local_exact")] = round(agree, 4)
                 out["db_recall_at_1"] = out.pop("db_ann_agrees_with_local_exact")
                 out["db_indexed_dim"] = idim
+                db.execute("CREATE DATABASE facecam_store")
+            out.update(store_figures(server.get_uri("facecam_store"), vectors, labels, newcomer, exact_people,
+                                     queries))
         finally:
             server.cleanup()
+    return out
+
+
+def store_figures(url: str, vectors: np.ndarray, labels: np.ndarray, newcomer: np.ndarray,
+                  exact_people: list[int], queries: np.ndarray) -> dict:
+    """facecam's own database path (``--db``: :class:`facecam.db.postgres.PostgresStore` and
+    :class:`facecam.db.gallery.DbGallery`): the gallery loaded cold by a starting instance, its first match,
+    then one person enrolled through the store (10 photos) and what a running instance pays after the
+    notification: the incremental read, the new matrix, the first match (which names the newcomer)."""
+    from facecam.db.gallery import DbGallery
+    from facecam.db.postgres import NewEmbedding, PostgresStore
+
+    out: dict = {}
+    model, version, people = "bench", "synthetic", int(labels.max()) + 1
+    with PostgresStore(url) as store:
+        start = time.perf_counter()
+        with store._pool.connection() as db, db.cursor() as cursor:  # bulk load: COPY into the store's own tables
+            with cursor.copy("COPY people (id, name) FROM STDIN") as copy:
+                for person in range(people):
+                    copy.write_row((person + 1, f"p{person:07d}"))
+            with cursor.copy("COPY photos (id, person_id, sha256, file_name, thumbnail) FROM STDIN") as copy:
+                for i, person in enumerate(labels):
+                    copy.write_row((i + 1, int(person) + 1, f"{i:064x}", f"{i}.jpg", b"\xff\xd8"))
+            with cursor.copy("COPY embeddings (photo_id, model, version, faces, embedding) FROM STDIN") as copy:
+                for i, row in enumerate(vectors):
+                    copy.write_row((i + 1, model, version, 1, vector_text(row)))
+            for table in ("people", "photos", "embeddings"):
+                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
+        out["store_load_s"] = round(time.perf_counter() - start, 1)
+
+        def unused(path):
+            raise AssertionError(f"every photo has an embedding: {path}")
+
+        gallery = DbGallery(store, model, version, vectors.shape[1])
+        start = time.perf_counter()
+        gallery.refresh(unused)
+        out["store_cold_read_s"] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+        matrix = gallery.matrix()
+        out["store_cold_matrix_s"] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+        first = match_embeddings(queries[0], matrix, THRESHOLD, "mean")[0]
+        out["store_cold_first_match_ms"] = round((time.perf_counter() - start) * 1000, 2)
+        found = [match_embeddings(q, matrix, THRESHOLD, "nearest")[0].best_name for q in queries]
+        out["store_agrees_with_local_exact"] = round(float(np.mean(
+            [name == f"p{e:07d}" for name, e in zip(found, exact_people)])), 4)
+        out["store_first_query_named"] = first.best_name == f"p{exact_people[0]:07d}"
+
+        rng = np.random.default_rng(1)
+        photos = unit_rows(newcomer[None] + 0.05 * rng.standard_normal((PHOTOS_PER_PERSON, len(newcomer)))
+                           .astype(np.float32))
+        start = time.perf_counter()
+        for i, photo in enumerate(photos):
+            store.add_photo("newcomer", f"new{i:061x}", f"{i}.jpg", b"\xff\xd8",
+                            NewEmbedding(model, version, 1, None, photo))
+        out["store_enroll_10_photos_ms"] = round((time.perf_counter() - start) * 1000, 1)
+        start = time.perf_counter()
+        gallery.refresh(unused)
+        out["store_refresh_read_ms"] = round((time.perf_counter() - start) * 1000, 1)
+        start = time.perf_counter()
+        matrix = gallery.matrix()
+        out["store_refresh_matrix_s"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        newcomer_match = match_embeddings(newcomer, matrix, THRESHOLD, "mean")[0]
+        out["store_first_match_after_enrol_ms"] = round((time.perf_counter() - start) * 1000, 2)
+        out["store_newcomer_found"] = newcomer_match.best_name == "newcomer"
     return out
 
 
@@ -252,7 +324,7 @@ def main() -> int:
         people_of = {name: i for i, name in enumerate(names)}
         db_labels = np.array([people_of[name] for name in refreshed.names])[refreshed.labels]
         result.update(pgvector_figures(refreshed.embeddings, db_labels, queries,
-                                       [people_of[m.best_name] for m in exact], timed))
+                                       [people_of[m.best_name] for m in exact], timed, newcomer))
     for mode, prefix in (() if args.skip_local else (("nearest", ""), ("mean", "mean_"))):
         exact_ms, exact_cpu_ms, _ = per_query_ms(queries[:timed], exact_gallery, mode)
         exact = [m for i in range(0, len(queries), 50)

@@ -140,6 +140,7 @@ def test_sightings_are_shared_through_the_database(db_url, tmp_path):  # noqa: F
     assert desk.purge() == 1 and [s.id for s in door.query()] == ["desk-1", "door-1"]
     door.close()
     desk.close()
+    assert not (tmp_path / "door").exists()  # the local outbox is made only when the database does not answer
 
 
 # ---------------------------------------------------------------- the command line, real photos, SFace
@@ -207,3 +208,34 @@ def test_index_uploads_a_folder_once_and_a_vgg_instance_embeds_the_thumbnails(cl
         largest = connection.execute("SELECT max(length(thumbnail)) FROM photos").fetchone()[0]
     assert keys == [("sface", 2 * ENROLLED), ("sface-yunet", 2 * ENROLLED)]
     assert largest < 60_000  # a face thumbnail, not the whole photo
+
+
+def test_sightings_wait_in_a_bounded_outbox_while_the_server_is_down_and_survive_a_restart(postgres, tmp_path):  # noqa: F811
+    """The real server stopped: sightings go to the local SQLite outbox (owner-only), at most ``max_queued``;
+    a later run, with the server back, sends what the outbox kept."""
+    from facecam.db.postgres import PostgresStore
+    from facecam.db.sightings import SharedSightingStore
+    from facecam.sightings.model import Sighting, local_now
+
+    url = postgres.new_database()
+    outbox = tmp_path / "known_faces" / ".facecam" / "sightings-outbox.sqlite"
+    now = local_now()
+    visits = [Sighting(f"v{i}", "door", now + timedelta(seconds=i), now + timedelta(seconds=i + 1), i, i + 1.0,
+                       name="Ada") for i in range(5)]
+    store = SharedSightingStore(PostgresStore(url, timeout_s=2), outbox, max_queued=3)
+    store.save(visits[0])
+    postgres.stop()
+    try:
+        for visit in visits[1:]:
+            store.save(visit)
+        assert store.queued == 3 and store.lost == 1 and "outbox is full" in store.warnings[0]
+        store.close()
+        assert "wait in" in store.warnings[-1] and outbox.stat().st_mode & 0o077 == 0
+    finally:
+        postgres.start()
+    later = SharedSightingStore(PostgresStore(url), outbox)
+    assert later.queued == 3
+    later.flush()  # or its own thread does, within a second
+    assert later.flushed == 3 and later.queued == 0
+    assert sorted(s.id for s in later.query()) == ["v0", "v1", "v2", "v3"]
+    later.close()

@@ -36,9 +36,11 @@ class SharedSightingStore:
         self.retention_days = retention_days
         self.max_queued = int(max_queued)
         self.retry_s = float(retry_s)
-        self.outbox = SqliteSightingStore(outbox_path, retention_days=None)
-        self.warnings: list[str] = list(self.outbox.warnings)
-        self.queued = self.outbox.count()  # left by an earlier run: sent as soon as the server answers
+        self.outbox_path = Path(outbox_path)
+        self._outbox_class = SqliteSightingStore
+        self.outbox = None  # opened when first needed (or when an earlier run left sightings in it)
+        self.warnings: list[str] = []
+        self.queued = self._open_outbox().count() if self.outbox_path.exists() else 0
         self.flushed = 0
         self.lost = 0
         self._lock = threading.Lock()
@@ -59,14 +61,22 @@ class SharedSightingStore:
                     self.warnings.append(f"the database did not answer and the local outbox is full "
                                          f"({self.max_queued} sightings); newer sightings are not kept")
                 return
-            self.outbox.save(sighting)
+            self._open_outbox().save(sighting)
             self.queued = self.outbox.count()
         self._wake.set()
+
+    def _open_outbox(self):
+        if self.outbox is None:
+            self.outbox = self._outbox_class(self.outbox_path, retention_days=None)
+            self.warnings.extend(self.outbox.warnings)
+        return self.outbox
 
     def flush(self) -> int:
         """Move the outbox into the database (oldest first, stopping at the first failure); how many went."""
         moved = 0
         with self._lock:
+            if self.outbox is None:
+                return 0
             for sighting in sorted(self.outbox.query(SightingQuery(snapshots=True)), key=lambda s: s.started):
                 if not self._try(lambda s=sighting: self.primary.save(s)):
                     break
@@ -117,5 +127,6 @@ class SharedSightingStore:
         if self.queued:
             self.warnings.append(f"{self.queued} sighting(s) wait in {self.outbox.path} for the database; "
                                  "the next run with --db sends them")
-        self.outbox.close()
+        if self.outbox is not None:
+            self.outbox.close()
         self.primary.close()
