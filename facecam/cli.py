@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("image")
     command("index", "build or refresh the known_faces cache and list what was skipped", cmd_index,
             (MODEL, GALLERY, JSON, DB))
-    sub = command("enroll", "copy photos of a person into known_faces/NAME/", cmd_enroll, (MODEL, GALLERY, JSON, DB))
+    sub = command("enroll", "copy photos of a person into known_faces/NAME/ (with --db: into the database)", cmd_enroll, (MODEL, GALLERY, JSON, DB))
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("images", nargs="+", metavar="IMAGE")
     sub = command("models", "where the model files are, and whether they are present and valid", cmd_models,

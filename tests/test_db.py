@@ -92,6 +92,19 @@ def test_the_schema_is_migrated_once_even_by_instances_starting_together(db_url)
         store.close()
 
 
+def test_a_database_set_up_by_a_newer_facecam_is_refused_in_one_line(db_url):  # noqa: F811
+    import psycopg
+
+    from facecam.db.postgres import PostgresStore
+    from facecam.errors import FacecamError
+
+    PostgresStore(db_url).close()
+    with psycopg.connect(db_url) as connection:
+        connection.execute("INSERT INTO facecam_schema (version) VALUES (%s)", (99,))
+    with pytest.raises(FacecamError, match=r"set up by a newer facecam \(schema 99\); update facecam"):
+        PostgresStore(db_url)
+
+
 def test_embeddings_round_trip_exactly_and_incrementally(db_url):  # noqa: F811
     from facecam.db.postgres import NewEmbedding, PostgresStore
 

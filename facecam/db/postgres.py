@@ -157,6 +157,9 @@ class PostgresStore:
             self._pool.close()
             raise FacecamError(f"cannot use the database {self.shown}: {_reason(error)}; check the URL, that the "
                                "server runs and that the role may connect") from None
+        except BaseException:
+            self._pool.close()  # a schema too new, no pgvector: said by migrate(); no pool threads left behind
+            raise
 
     # ------------------------------------------------------------ schema
     def migrate(self) -> int:
