@@ -185,3 +185,18 @@ def test_notification_dialog_checks_values_and_never_shows_the_mqtt_password(mak
     finally:
         if broker is not None:
             broker.stop()
+
+
+def test_the_window_command_line_takes_watch_options(tmp_path):
+    from facecam.gui.app import build_parser, options_from_args, run
+
+    args = build_parser().parse_args(["--source", "clip.avi", "--source-name", "door", "--notify", "http://127.0.0.1:9/h",
+                                      "--notify-on", "unknown", "--cooldown", "5", "--keep-days", "7"])
+    options = options_from_args(args)
+    assert options.source_name == "door" and options.keep_days == 7 and options.record_sightings
+    assert options.notify.webhooks == ("http://127.0.0.1:9/h",) and options.notify.notify_on == ("unknown",)
+    assert options.notify.cooldown_s == 5
+    assert options_from_args(build_parser().parse_args(["--no-sightings"])).notify is None   # the saved ones count
+    with pytest.raises(SystemExit) as exited:
+        run(["--notify", "ftp://example.org/hook", "--known-faces", str(tmp_path)])
+    assert exited.value.code == 2
