@@ -24,7 +24,7 @@ class NotifyDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Notifications")
         self.webhooks = QPlainTextEdit("\n".join(settings.webhooks))
-        self.webhooks.setPlaceholderText("https://ntfy.sh/my-door-topic  (one URL a line)")
+        self.webhooks.setPlaceholderText("http://homeassistant.local:8123/api/webhook/facecam-door  (one URL a line)")
         self.webhooks.setFixedHeight(70)
         shown, password = split_password(settings.mqtt)
         self.mqtt = QLineEdit(shown)
