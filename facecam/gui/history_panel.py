@@ -24,6 +24,7 @@ from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QTableView,
                              QVBoxLayout, QWidget)
 
+from facecam.gui.video_view import bgr_to_qimage
 from facecam.gui.workers import run_task
 
 ICON_PX = 48
@@ -60,13 +61,18 @@ class HistoryFilter:
 
 
 class HistoryReader:
-    """Reads today's visits through its own connection to the log (opened on first use; any thread)."""
+    """Reads today's visits through its own connection to the log (opened on first use; any thread).
+
+    The snapshots are read and decoded once per visit and kept (a visit's snapshot changes only with
+    its name or a closer match, so those are the key): a refresh reads the rows, then only the new
+    snapshots."""
 
     def __init__(self, known_faces: Path):
         self.known_faces = Path(known_faces)
         self._store = None
         self._lock = threading.Lock()
         self._closed = False
+        self._snapshots: dict[tuple, tuple[bytes, QImage]] = {}
 
     def read(self, chosen: HistoryFilter) -> tuple[list[HistoryRow], list[str]]:
         """(today's visits for ``chosen``, newest first; the names with visits, for the filter box)."""
@@ -81,9 +87,20 @@ class HistoryReader:
                     return [], []
                 self._store = open_sighting_store(self.known_faces, retention_days=None)  # a reader deletes nothing
             sightings = self._store.query(SightingQuery.today(person=chosen.person, unknown=chosen.unknown,
-                                                              limit=MAX_ROWS, snapshots=True))
+                                                              limit=MAX_ROWS))
             people = self._store.people()
-        return [HistoryRow(s, icon_of(s.snapshot)) for s in sightings], people
+            rows = []
+            for sighting in sightings:
+                key = (sighting.id, sighting.name, sighting.distance)
+                if key not in self._snapshots:
+                    jpeg = self._store.snapshot(sighting.id)
+                    self._snapshots[key] = (jpeg, icon_of(jpeg))
+                jpeg, icon = self._snapshots[key]
+                rows.append(HistoryRow(sighting.updated(snapshot=jpeg), icon))
+            if not chosen.person and not chosen.unknown:   # everyone's rows: forget the snapshots of visits gone
+                shown = {(s.id, s.name, s.distance) for s in sightings}
+                self._snapshots = {k: v for k, v in self._snapshots.items() if k in shown}
+        return rows, people
 
     def close(self) -> None:
         with self._lock:
@@ -94,8 +111,16 @@ class HistoryReader:
 
 
 def icon_of(jpeg: bytes, height: int = ICON_PX) -> QImage:
-    image = QImage.fromData(jpeg, "JPG") if jpeg else QImage()
-    return image.scaledToHeight(height, Qt.SmoothTransformation) if not image.isNull() else image
+    """The snapshot ``height`` pixels high (decoded and scaled by OpenCV, which lets other threads run)."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) if jpeg else None
+    if bgr is None:
+        return QImage()
+    width = max(int(round(bgr.shape[1] * height / bgr.shape[0])), 1)
+    image, _buffer = bgr_to_qimage(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA))
+    return image.copy()   # owns its pixels
 
 
 class HistoryModel(QAbstractTableModel):
@@ -199,8 +224,12 @@ class HistoryPanel(QWidget):
         self.view.setIconSize(QSize(ICON_PX, ICON_PX))
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(ICON_PX + 4)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)   # not ResizeToContents: that measures every row
+        header.setStretchLastSection(True)
+        text = self.view.fontMetrics().horizontalAdvance
+        for column, sample in enumerate(("00:00:00", "Firstname_Lastname", COLUMNS[2], COLUMNS[3])):
+            header.resizeSection(column, text(sample) + 24 + (ICON_PX + 8 if column == 0 else 0))
         self.view.doubleClicked.connect(lambda index: self.open_snapshot(index.row()))
 
         top = QHBoxLayout()
