@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -200,3 +201,37 @@ def test_the_window_command_line_takes_watch_options(tmp_path):
     with pytest.raises(SystemExit) as exited:
         run(["--notify", "ftp://example.org/hook", "--known-faces", str(tmp_path)])
     assert exited.value.code == 2
+
+
+def test_a_hanging_webhook_costs_the_window_nothing_and_a_new_source_is_logged_under_its_name(
+        make_window, qtbot, gui_clip, known_faces, tmp_path):
+    from facecam.gui.notify_settings import NotifySettings
+    from facecam.sightings import SightingQuery, open_sighting_store
+
+    from .helpers import facecam_threads, wait_for_names
+
+    hanging = WebhookServer(mode="hang", hang_s=30)
+    try:
+        window = make_window(source_name="desk", notify=NotifySettings(webhooks=(hanging.url,)))
+        wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+        qtbot.waitUntil(lambda: hanging.attempts >= 1, timeout=10_000)        # a request is stuck in there
+        qtbot.waitUntil(lambda: {r.sighting.name for r in window.history_panel.rows()} >= {"Tony_Blair", None},
+                        timeout=10_000)                                        # logged and shown all the same
+        assert {r.sighting.source for r in window.history_panel.rows()} == {"desk"}
+        other = tmp_path / "other clip.avi"
+        shutil.copy(gui_clip, other)
+        window.open_source(str(other))                                         # another source: its own visits
+        qtbot.waitUntil(lambda: any(r.sighting.source == str(other) for r in window.history_panel.rows()),
+                        timeout=20_000)
+        started = time.monotonic()
+        closing = window.shutdown()
+        assert time.monotonic() - started < 3.0       # not the webhook's 5 s timeout, nor its 30 s hang
+        assert closing == []                                                   # nothing left but the stuck request
+        assert all(name.startswith("facecam-notify ") for name in facecam_threads())
+        with open_sighting_store(known_faces, retention_days=None) as store:
+            logged = store.query(SightingQuery())
+        assert {s.source for s in logged} == {"desk", str(other)}
+        assert {s.name for s in logged if s.source == str(other)} == {"Tony_Blair", None}
+        assert all(s.ended >= s.started for s in logged)
+    finally:
+        hanging.close()
