@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
-def make_clip(folder: Path, recognizer) -> tuple[Path, Path]:
+def make_clip(folder: Path, recognizer, people: int = 8) -> tuple[Path, Path]:
+    """The clip of the first ``people`` lfw40 visitors (tests/clips.py) and their known_faces (not indexed)."""
     from clips import lfw40_photo, lfw40_visitors, make_lfw40_gallery, one_face_photos, visits_scene, write_clip
 
     visitors, enrolled = lfw40_visitors()
-    visitors = visitors[:8]
+    visitors = visitors[:people]
     enrolled = [p for p in enrolled if p in visitors]
     scene = visits_scene(visitors, one_face_photos(visitors, recognizer.detector))
     clip = folder / "visits.avi"

@@ -228,8 +228,8 @@ class HistoryPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.Interactive)   # not ResizeToContents: that measures every row
         header.setStretchLastSection(True)
         text = self.view.fontMetrics().horizontalAdvance
-        for column, sample in enumerate(("00:00:00", "Firstname_Lastname", COLUMNS[2], COLUMNS[3])):
-            header.resizeSection(column, text(sample) + 24 + (ICON_PX + 8 if column == 0 else 0))
+        for column, sample in enumerate(("00:00:00", "Firstname_Last", COLUMNS[2], COLUMNS[3])):
+            header.resizeSection(column, text(sample) + 16 + (ICON_PX + 8 if column == 0 else 0))
         self.view.doubleClicked.connect(lambda index: self.open_snapshot(index.row()))
 
         top = QHBoxLayout()
