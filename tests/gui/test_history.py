@@ -235,3 +235,18 @@ def test_a_hanging_webhook_costs_the_window_nothing_and_a_new_source_is_logged_u
         assert all(s.ended >= s.started for s in logged)
     finally:
         hanging.close()
+
+
+def test_saved_notification_settings_round_trip_and_a_bad_entry_is_no_notifications():
+    from facecam.gui.notify_settings import NotifySettings, split_password, with_password
+
+    settings = NotifySettings(webhooks=("https://example.org/hook?token=abc",), mqtt="mqtts://u:p%40ss@broker/home",
+                              notify_on=("known", "Ada Lovelace"), cooldown_s=10)
+    assert NotifySettings.from_settings(settings.to_settings()) == settings
+    assert settings.describe() == ("notifying https://example.org:443, mqtts://broker:8883/home on known, Ada Lovelace "
+                                   "(cooldown 10 s)")                          # no token, no password
+    assert split_password(settings.mqtt) == ("mqtts://u@broker/home", "p@ss")
+    assert with_password("mqtts://u@broker/home", "p@ss") == settings.mqtt
+    for bad in ("junk", {"webhooks": ["ftp://example.org/hook"]}, {"webhooks": ["http://h/x"], "cooldown_s": -1},
+                {"mqtt": "http://not-mqtt/x"}):
+        assert NotifySettings.from_settings(bad) == NotifySettings() and not NotifySettings.from_settings(bad).enabled
