@@ -137,8 +137,9 @@ class MainWindow(QMainWindow):
                                          enabled=self.options.record_sightings,
                                          keep_days_override=self.options.keep_days, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
-        if self.sightings.warnings:
-            self.statusBar().showMessage("; ".join(self.sightings.warnings), 15000)
+        warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
+        if any(warnings):
+            self.statusBar().showMessage("; ".join(w for w in warnings if w), 15000)
         self.models = ModelControl(self.options, self.known_faces, build_recognizer or default_build_recognizer,
                                    self.model_bar, choose_file or self._choose_file_dialog, self)
         self.models.ready.connect(self._use_recognizer)

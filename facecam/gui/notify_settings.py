@@ -93,8 +93,23 @@ class NotifySettings:
 
     @classmethod
     def load(cls) -> "NotifySettings":
-        window = config.load_settings().get("window")
-        return cls.from_settings(window.get(SETTINGS_KEY) if isinstance(window, dict) else None)
+        return cls.from_settings(_saved_entry())
+
+    @classmethod
+    def saved_problem(cls) -> str | None:
+        """One line when a saved entry exists but cannot be used (so the window notifies nobody), else None."""
+        entry = _saved_entry()
+        if entry is None:
+            return None
+        try:
+            if not isinstance(entry, dict):
+                raise FacecamError(f"expected an object, got {type(entry).__name__}")
+            cls(**{key: tuple(entry[key]) if key in ("webhooks", "notify_on") else entry[key]
+                   for key in ("webhooks", "mqtt", "notify_on", "cooldown_s") if key in entry})
+        except (FacecamError, TypeError, ValueError) as error:
+            return (f"the saved notification settings cannot be used ({error}); nothing is sent: set them again in "
+                    "Tools > Notifications...")
+        return None
 
     def save(self) -> None:
         """Remember in the settings file (atomic, 0600); the other settings are kept."""
@@ -112,6 +127,11 @@ class NotifySettings:
             return None
         return cls(webhooks=tuple(args.notify or ()), mqtt=args.mqtt, notify_on=tuple(args.notify_on or ()),
                    cooldown_s=args.cooldown)
+
+
+def _saved_entry():
+    window = config.load_settings().get("window")
+    return window.get(SETTINGS_KEY) if isinstance(window, dict) else None
 
 
 def split_password(url: str | None) -> tuple[str, str]:

@@ -250,3 +250,15 @@ def test_saved_notification_settings_round_trip_and_a_bad_entry_is_no_notificati
     for bad in ("junk", {"webhooks": ["ftp://example.org/hook"]}, {"webhooks": ["http://h/x"], "cooldown_s": -1},
                 {"mqtt": "http://not-mqtt/x"}):
         assert NotifySettings.from_settings(bad) == NotifySettings() and not NotifySettings.from_settings(bad).enabled
+
+
+def test_a_saved_entry_that_cannot_be_used_is_said_in_the_window(make_window):
+    from facecam import config
+    from facecam.gui.notify_settings import NotifySettings
+
+    assert NotifySettings.saved_problem() is None                      # nothing saved: nothing to say
+    config.save_settings({"window": {"notify": {"webhooks": ["ftp://example.org/hook"]}}})
+    problem = NotifySettings.saved_problem()
+    assert problem.startswith("the saved notification settings cannot be used (--notify: expected an http://")
+    window = make_window()
+    assert window.statusBar().currentMessage() == problem and not window.sightings.notify.enabled
