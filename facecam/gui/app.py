@@ -39,15 +39,22 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
                              "the window last time, else mtcnn")
     parser.add_argument("--min-face-size", type=int, default=40, metavar="PX",
                         help="smallest face to find, in pixels (default 40; 20 finds smaller faces, slower)")
+    from facecam.sightings.live import add_live_options  # noqa: PLC0415
+
+    add_live_options(parser)  # as watch: --source-name, --notify, --mqtt, --notify-on, ... (over the saved settings)
     return parser
 
 
 def options_from_args(args: argparse.Namespace):
     from facecam.gui.main_window import WindowOptions  # noqa: PLC0415
+    from facecam.gui.notify_settings import NotifySettings  # noqa: PLC0415
 
+    notify = NotifySettings.from_args(args)   # checked by run() (a bad URL is a usage error)
     return WindowOptions(source=str(args.source), known_faces=Path(args.known_faces), model=args.model,
                          threshold=args.threshold, weights=args.weights, model_dir=args.model_dir,
-                         min_face_size=max(int(args.min_face_size), 12), detector=args.detector)
+                         min_face_size=max(int(args.min_face_size), 12), detector=args.detector,
+                         source_name=args.source_name, record_sightings=not args.no_sightings,
+                         keep_days=args.keep_days, notify=notify)
 
 
 class ExceptionHooks:
@@ -148,7 +155,15 @@ def start_window(args: argparse.Namespace):
 
 def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
     """The window's entry point (``facecam-window``, ``facecam window``, ``main.py``): the exit code."""
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    from facecam.errors import FacecamError  # noqa: PLC0415
+    from facecam.gui.notify_settings import NotifySettings  # noqa: PLC0415
+
+    try:
+        NotifySettings.from_args(args)
+    except FacecamError as error:
+        parser.error(str(error))          # exit code 2, one line
     app, window, _hooks = start_window(args)
     if window is None:
         print(f"facecam: known_faces folder {args.known_faces} does not exist; give an existing folder with "

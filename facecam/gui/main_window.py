@@ -7,7 +7,8 @@ ticks are never drawn.
 
 The window composes small widgets, one job each: VideoView (the picture), ModelBar (model
 files: the VGG-Face download offer, progress, failures; never modal), StatusLine (what runs,
-a persistent error, work in progress), PeoplePanel, and the source banner.
+a persistent error, work in progress), PeoplePanel, HistoryPanel (today's visits), and the source
+banner; WindowSightings logs the visits and sends the notifications as ``watch`` does.
 
 With no VGG-Face weights (the default model) the window does not wait: it recognises with
 SFace at once and the ModelBar offers "Download / Choose file... / Keep SFace"; a download
@@ -40,15 +41,18 @@ from facecam.annotate import FaceAnnotator, Label
 from facecam.errors import CameraError
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
+from facecam.gui.history_panel import HistoryPanel
 from facecam.gui.model_bar import ModelBar
 from facecam.gui.model_control import ModelControl, detector_menu, detector_title, title_of
+from facecam.gui.notify_settings import NotifySettings
 from facecam.gui.people_panel import PeoplePanel
+from facecam.gui.sightings_control import WindowSightings
 from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
 from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
-from facecam.gui.workers import (GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors, join_threads,
-                                 run_task)
+from facecam.gui.workers import (LOADER_THREAD, GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors,
+                                 join_threads, run_task)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
@@ -70,6 +74,10 @@ class WindowOptions:
     display_interval_ms: int = 15
     watch_interval_s: float = 0.5
     settle_s: float = 0.3
+    source_name: str | None = None        # the source's name in the sightings log (--source-name)
+    record_sightings: bool = True         # False: --no-sightings
+    keep_days: float | None = None        # --keep-days (else the setting sightings_keep_days, else 90)
+    notify: NotifySettings | None = None  # None: the saved notification settings
 
 
 def same_matrix(a, b) -> bool:
@@ -105,6 +113,7 @@ class MainWindow(QMainWindow):
         self.paused = False
         self.enroll_dialog: EnrollDialog | None = None
         self.evaluate_dialog = None           # facecam.gui.evaluate_dialog.EvaluateDialog, once opened
+        self.notify_dialog = None             # facecam.gui.notify_dialog.NotifyDialog, once opened
         self.message_box: QMessageBox | None = None
         self.gallery_error: str | None = None
         self.pipeline_error: str | None = None
@@ -124,6 +133,13 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self._on_pipeline_error, Qt.QueuedConnection)
 
         self._build_ui()
+        self.sightings = WindowSightings(self.known_faces, self.options.notify or NotifySettings.load(),
+                                         enabled=self.options.record_sightings,
+                                         keep_days_override=self.options.keep_days, parent=self)
+        self.sightings.saved.connect(self.history_panel.refresh_soon)
+        warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
+        if any(warnings):
+            self.statusBar().showMessage("; ".join(w for w in warnings if w), 15000)
         self.models = ModelControl(self.options, self.known_faces, build_recognizer or default_build_recognizer,
                                    self.model_bar, choose_file or self._choose_file_dialog, self)
         self.models.ready.connect(self._use_recognizer)
@@ -189,6 +205,8 @@ class MainWindow(QMainWindow):
         # the side panels, one tab each (People; the unknown faces and the history plug in here)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.people_panel, "People")
+        self.history_panel = HistoryPanel(self.known_faces)
+        self.side_tabs.addTab(self.history_panel, "History")
 
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
@@ -252,6 +270,9 @@ class MainWindow(QMainWindow):
         tools_menu.addAction(self.evaluate_action)
         tools_menu.addAction(self.vgg_action)
         self.detector_menu = tools_menu.addMenu(detector_menu(self.models, self)).menu()
+        self.notify_action = action("&Notifications...", self.edit_notifications,
+                                    tip="Webhooks and MQTT: be told when someone arrives (as watch --notify/--mqtt)")
+        tools_menu.addAction(self.notify_action)
 
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
@@ -292,6 +313,7 @@ class MainWindow(QMainWindow):
         # stays for the old pipeline's last round: it has the old model's dimension)
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
+        self.sightings.attach(self.pipeline, self.sightings_source_name())
         self.pipeline.paused = self.paused
         self._show_threshold()
         runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
@@ -430,6 +452,7 @@ class MainWindow(QMainWindow):
         self.current_labels = []
         if self.pipeline is not None:
             self.pipeline.reset()  # a new clock: tracks of the old source mean nothing
+            self.sightings.attach(self.pipeline, self.sightings_source_name())  # the visits of another source
         self._hide_banner()
         try:
             self.source = open_source(spec, realtime=True, backend=self.source_backend)
@@ -441,6 +464,11 @@ class MainWindow(QMainWindow):
         self.video.clear(f"Opening {self.source.spec.describe()}...")
         self.setWindowTitle(f"facecam - {self.source.spec.describe()}")
         return True
+
+    def sightings_source_name(self) -> str:
+        """The source's name in the sightings log: --source-name for the source it names, else the spec."""
+        given = self.options.source_name
+        return given if given and self.source_spec == str(self.options.source) else self.source_spec
 
     def retry_source(self) -> None:
         self.open_source(self.source_spec)
@@ -576,6 +604,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {len(paths)} photo(s) of {name} in {self.known_faces / name}", 8000)
         self._refresh_gallery()  # the gallery change then resets the pipeline: recognised on the next rounds
 
+    # ================================================================== notifications
+    def edit_notifications(self) -> None:
+        """Tools > Notifications...: the settings dialog; OK saves them and notifies with them from now on."""
+        from facecam.gui.notify_dialog import NotifyDialog  # noqa: PLC0415
+
+        dialog = NotifyDialog(self.sightings.notify, self)
+        dialog.chosen.connect(self.use_notifications)
+        self.notify_dialog = dialog
+        dialog.open()
+
+    def use_notifications(self, settings: NotifySettings) -> None:
+        problem = self.sightings.set_notify(settings)
+        self.statusBar().showMessage(problem or settings.describe(), 8000)   # describe(): never a password
+        if problem:
+            return
+        run_task("save-settings", settings.save, None,
+                 lambda error: self.statusBar().showMessage(f"Could not save the settings: {error}", 10000))
+
     # ================================================================== evaluate hook
     def check_accuracy(self) -> None:
         """Tools > Check accuracy: ``facecam evaluate`` on known_faces in a non-modal dialog
@@ -641,7 +687,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.display_timer.stop()
         self.status_timer.stop()
-        for dialog in (self.enroll_dialog, self.evaluate_dialog, self.message_box):
+        for dialog in (self.enroll_dialog, self.evaluate_dialog, self.notify_dialog, self.message_box):
             if dialog is not None:
                 dialog.close()  # an indexing in progress in the evaluate dialog stops
         self.models.close()  # a model still loading is left to finish on its daemon thread
@@ -653,7 +699,10 @@ class MainWindow(QMainWindow):
             worker.join(JOIN_TIMEOUT_S)
         for source in sources:
             source.join(CAPTURE_JOIN_S)
-        return join_threads(time.monotonic() + JOIN_TIMEOUT_S)
+        hanging = self.sightings.notify_threads()   # a request to a dead endpoint is not waited for
+        self.sightings.close()                      # open visits end and are written
+        self.history_panel.close_log()
+        return join_threads(time.monotonic() + JOIN_TIMEOUT_S, abandon=(LOADER_THREAD, *hanging))
 
 
 def warm_up_annotator(annotator: FaceAnnotator) -> None:

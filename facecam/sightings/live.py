@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Callable
 
 from facecam import config
 from facecam.errors import FacecamError
@@ -36,10 +37,12 @@ log = logging.getLogger(__name__)
 
 class SightingWriter:
     """Saves sightings to a store from its own thread; a bounded queue (``max_queue``) that keeps
-    only the newest version of each visit, so a slow disk costs memory for visits, not for updates."""
+    only the newest version of each visit, so a slow disk costs memory for visits, not for updates.
+    ``on_saved(sighting)`` is called on the writer's thread after each save (the window's History refreshes)."""
 
-    def __init__(self, store: SightingStore, max_queue: int = 10_000):
-        self.store, self.max_queue = store, int(max_queue)
+    def __init__(self, store: SightingStore, max_queue: int = 10_000,
+                 on_saved: Callable[[Sighting], None] | None = None):
+        self.store, self.max_queue, self.on_saved = store, int(max_queue), on_saved
         self.saved = self.dropped = 0
         self.errors: list[str] = []
         self._pending: dict[str, Sighting] = {}
@@ -76,12 +79,18 @@ class SightingWriter:
             try:
                 self.store.save(sighting)
                 self.saved += 1
-                return
             except Exception as error:  # noqa: BLE001 - reported once at the end, the video goes on
                 if attempt == attempts - 1:
                     self.errors.append(f"{type(error).__name__}: {error}")
                 else:
                     time.sleep(1.0)
+                continue
+            if self.on_saved is not None:
+                try:
+                    self.on_saved(sighting)
+                except Exception as error:  # noqa: BLE001 - a listener's fault is not a lost sighting
+                    self.errors.append(f"{type(error).__name__}: {error}")
+            return
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued (up to ``timeout``), then stop."""
@@ -111,6 +120,23 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
                        help=f"at most one event per person per S seconds (default {DEFAULT_COOLDOWN_S:g})")
 
 
+def build_notifier(webhooks: list[str] | tuple[str, ...] | None, mqtt: str | None,
+                   notify_on: list[str] | tuple[str, ...] | None, cooldown_s: float = DEFAULT_COOLDOWN_S
+                   ) -> Notifier | None:
+    """The notifier of ``--notify`` URLs, an ``--mqtt`` URL, ``--notify-on`` and ``--cooldown`` (the window's
+    notification settings too); None when there is nowhere to send. Raises FacecamError on a bad value."""
+    try:
+        rule = NotifyRule.parse(list(notify_on) if notify_on else None)
+    except ValueError as error:
+        raise FacecamError(str(error)) from None
+    if cooldown_s < 0:
+        raise FacecamError("--cooldown: expected 0 or more seconds")
+    sinks = [WebhookSink(url) for url in (webhooks or [])]
+    if mqtt:
+        sinks.append(MqttSink.from_url(mqtt))
+    return Notifier(sinks, rule, cooldown_s=cooldown_s) if sinks else None
+
+
 def keep_days(override: float | None = None, settings: dict | None = None) -> float:
     """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90."""
     if override is not None:
@@ -134,18 +160,9 @@ class LiveSightings:
     @classmethod
     def from_args(cls, args, source_name: str) -> "LiveSightings":
         """Built from :func:`add_live_options`' options (and ``--known-faces``)."""
-        try:
-            rule = NotifyRule.parse(args.notify_on)
-        except ValueError as error:
-            raise FacecamError(str(error)) from None
-        if args.cooldown < 0:
-            raise FacecamError("--cooldown: expected 0 or more seconds")
-        sinks = [WebhookSink(url) for url in (args.notify or [])]
-        if args.mqtt:
-            sinks.append(MqttSink.from_url(args.mqtt))
+        notifier = build_notifier(args.notify, args.mqtt, args.notify_on, args.cooldown)
         store = None if args.no_sightings else open_sighting_store(
             Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)))
-        notifier = Notifier(sinks, rule, cooldown_s=args.cooldown) if sinks else None
         return cls(SightingRecorder(args.source_name or str(source_name)), store, notifier)
 
     @property
