@@ -173,6 +173,20 @@ class FaceAnnotator:
                  for label, _box in drawn]
         return _layout([box for _label, box in drawn], sizes, frame_shape, thickness)
 
+    def label_at(self, frame_shape: tuple[int, ...], items: Iterable[Label], x: float, y: float) -> int | None:
+        """The index in ``items`` of the face at frame pixel ``(x, y)``: inside its box or its drawn label
+        (the smallest box when several hold the point); None when the point is on no face."""
+        items = list(items)
+        thickness, _text_px = self._sizes(frame_shape[0])
+        drawn = [(i, box) for i, label in enumerate(items)
+                 if (box := _frame_box(label.box, frame_shape, thickness)) is not None]
+        rects = self.label_rects(frame_shape, items)
+        hits = []
+        for (index, (x1, y1, x2, y2)), (lx, ly, lw, lh) in zip(drawn, rects):
+            if x1 <= x <= x2 and y1 <= y <= y2 or lx <= x <= lx + lw and ly <= y <= ly + lh:
+                hits.append(((x2 - x1) * (y2 - y1), index))
+        return min(hits)[1] if hits else None
+
     # ------------------------------------------------------------------ internals
 
     def _sizes(self, height: int) -> tuple[int, int]:

@@ -269,6 +269,10 @@ class LivePipeline:
         """What to draw on the frame of time ``t_source`` (see :class:`facecam.annotate.Label`)."""
         return [Label.from_track(track) for track in self.tracks_at(t_source)]
 
+    def reject(self, track_id: int, name: str) -> bool:
+        """Track ``track_id`` is not ``name`` (a user said so): it is re-checked without that name."""
+        return self.tracker.reject(track_id, name)
+
     def reset(self) -> None:
         """Forget all tracks: every face is recognised afresh (new source, gallery or threshold changed)."""
         self.tracker.reset()

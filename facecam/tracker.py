@@ -159,6 +159,7 @@ class _State:
         self.distance: float | None = None
         self.last_embedded: float | None = None
         self.embedded_box: np.ndarray | None = None
+        self.rejected: set[str] = set()    # names a user said this face is not
 
     def shift_to(self, t: float, horizon_s: float, max_shift_ratio: float) -> np.ndarray:
         """Constant-velocity offset from ``last_seen`` to ``t``, clamped in time and size."""
@@ -392,10 +393,24 @@ class FaceTracker:
             state = self._states.get(track_id)
             if state is None:
                 return False
-            state.votes.append((match.name, float(match.distance)))
+            state.votes.append((None if match.name in state.rejected else match.name, float(match.distance)))
             state.last_embedded = float(t)
             state.embedded_box = state.box.copy()
             state.name, state.distance = self._vote(state)
+            return True
+
+    def reject(self, track_id: int, name: str) -> bool:
+        """A user said track ``track_id`` is not ``name``: its votes are dropped, it is recognised afresh
+        (first in line), and from now on a match to ``name`` counts as Unknown for it. False when the
+        track is gone."""
+        with self._lock:
+            state = self._states.get(track_id)
+            if state is None:
+                return False
+            state.rejected.add(str(name))
+            state.votes.clear()
+            state.name, state.distance = None, None
+            state.last_embedded, state.embedded_box = None, None
             return True
 
     @staticmethod

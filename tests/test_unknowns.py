@@ -415,3 +415,63 @@ def test_collection_retires_clusters_when_the_gallery_changes(collected, sface_r
     assert collection.retired == [(next(iter(theirs)), person)]
     assert {c.id for c in store.clusters()} == before - theirs
     store.close()
+
+
+def test_ignore_keeps_that_face_out_until_forget_all_and_pinned_clusters_are_never_retired(collected, model_dir,
+                                                                                             tmp_path):
+    import os
+    import time
+
+    import cv2
+
+    from facecam.matcher import GalleryMatrix
+
+    known = copy_of(collected[0], tmp_path)
+    store = LocalUnknownStore(known, "sface")
+    before = store.clusters()
+    target, other = before[0], before[1]
+
+    def again(sighting, pinned=False):
+        """The same face seen again: a new sighting with the stored crop and embedding."""
+        rgb = cv2.cvtColor(cv2.imread(str(sighting.crops[0].path)), cv2.COLOR_BGR2RGB)
+        crop = UnknownCrop(rgb, sighting.embedding, 0.5, 1.0, 10, (0.0, 0.0, 80.0, 80.0))
+        now = time.time()
+        return UnknownSighting(f"again{len(store.sightings())}", "camera", 1, 1.0, 2.0, now, now + 1.0, (crop,))
+
+    copies = [again(s) for s in target.sightings]
+    code, out, err = run("unknowns", "ignore", target.id, *common(model_dir, known), "--json")
+    assert code == 0 and json.loads(out) == {"ignored": len(target.sightings)}, err
+    store = LocalUnknownStore(known, "sface")    # reopened: the ignore list lasts
+    assert target.id not in {c.id for c in store.clusters()} and len(store.clusters()) == len(before) - 1
+    assert len(store.ignored()) == len(target.sightings)
+    assert not any(c.path.exists() for s in target.sightings for c in s.crops)
+    assert [store.add(c) for c in copies] == [""] * len(copies)       # the same face: not kept
+    assert len(store.clusters()) == len(before) - 1
+    assert store.add(again(other.sightings[0])) == other.id           # another face still is
+
+    # a pinned sighting (a user's "Not <name>") is never retired for matching the name
+    pinned = again(other.sightings[0])
+    gallery = GalleryMatrix.from_pairs(["Someone"], other.sightings[0].embedding[None, :])
+    assert store.add(pinned, pinned=True) == other.id
+    assert store.retire_matching(gallery, 0.3) == []
+    assert other.id in {c.id for c in store.clusters()}
+    spare = again(other.sightings[0])
+    store.forget([other.id])
+    assert store.add(spare) == store.clusters()[0].id == spare.id                 # not pinned: retired
+    assert store.retire_matching(gallery, 0.3) == [(spare.id, "Someone")]
+
+    # forget --all empties the ignore list too: the face is kept again
+    code, out, err = run("unknowns", "forget", "--all", *common(model_dir, known))
+    assert code == 0, err
+    store = LocalUnknownStore(known, "sface")
+    assert len(store.ignored()) == 0 and store.clusters() == []
+    assert store.add(copies[0]) == copies[0].id
+
+    # a crop no row names is only removed once it is old (another writer may be about to name it)
+    orphan = store.crops_folder / "zzzz0000-0.jpg"
+    orphan.write_bytes(b"x")
+    LocalUnknownStore(known, "sface").close()
+    assert orphan.exists()
+    os.utime(orphan, (1e9, 1e9))
+    LocalUnknownStore(known, "sface").close()
+    assert not orphan.exists()

@@ -39,6 +39,8 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
                              "the window last time, else mtcnn")
     parser.add_argument("--min-face-size", type=int, default=40, metavar="PX",
                         help="smallest face to find, in pixels (default 40; 20 finds smaller faces, slower)")
+    parser.add_argument("--no-unknowns", action="store_true",
+                        help="do not keep unknown faces for \"Who's this?\" (the setting \"unknowns\": false: never)")
     from facecam.sightings.live import add_live_options  # noqa: PLC0415
 
     add_live_options(parser)  # as watch: --source-name, --notify, --mqtt, --notify-on, ... (over the saved settings)
@@ -54,7 +56,7 @@ def options_from_args(args: argparse.Namespace):
                          threshold=args.threshold, weights=args.weights, model_dir=args.model_dir,
                          min_face_size=max(int(args.min_face_size), 12), detector=args.detector,
                          source_name=args.source_name, record_sightings=not args.no_sightings,
-                         keep_days=args.keep_days, notify=notify)
+                         keep_days=args.keep_days, notify=notify, unknowns=not args.no_unknowns)
 
 
 class ExceptionHooks:

@@ -41,6 +41,7 @@ from facecam.annotate import FaceAnnotator, Label
 from facecam.errors import CameraError
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
+from facecam.gui.face_menu import FaceMenu
 from facecam.gui.history_panel import HistoryPanel
 from facecam.gui.model_bar import ModelBar
 from facecam.gui.model_control import ModelControl, detector_menu, detector_title, title_of
@@ -51,6 +52,8 @@ from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
 from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
+from facecam.gui.whos_control import UnknownsControl
+from facecam.gui.whos_panel import WhosPanel
 from facecam.gui.workers import (LOADER_THREAD, GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors,
                                  join_threads, run_task)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
@@ -78,6 +81,7 @@ class WindowOptions:
     record_sightings: bool = True         # False: --no-sightings
     keep_days: float | None = None        # --keep-days (else the setting sightings_keep_days, else 90)
     notify: NotifySettings | None = None  # None: the saved notification settings
+    unknowns: bool = True         # False: --no-unknowns (the setting "unknowns": false turns it off too)
 
 
 def same_matrix(a, b) -> bool:
@@ -205,6 +209,7 @@ class MainWindow(QMainWindow):
         # the side panels, one tab each (People; the unknown faces and the history plug in here)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.people_panel, "People")
+        self._build_whos()
         self.history_panel = HistoryPanel(self.known_faces)
         self.side_tabs.addTab(self.history_panel, "History")
 
@@ -222,6 +227,33 @@ class MainWindow(QMainWindow):
         self.status_label, self.load_label, self.load_bar = (self.status_line.status_label,
                                                              self.status_line.load_label, self.status_line.load_bar)
         self._set_loading = self.status_line.set_loading
+
+    def _build_whos(self) -> None:
+        """The "Who's this?" tab, the unknown faces' collection behind it, and the video's right-click menu."""
+        from facecam.unknowns.live import collection_enabled  # noqa: PLC0415
+
+        self.whos_panel = WhosPanel()
+        self.whos_panel.people = self.people_names
+        self.side_tabs.addTab(self.whos_panel, "Who's this?")
+        self.unknowns = UnknownsControl(self.known_faces, collection_enabled(not self.options.unknowns), self)
+        self.unknowns.clusters.connect(self.whos_panel.set_clusters)
+        self.unknowns.named.connect(self._on_enrolled)
+        self.unknowns.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.whos_panel.set_collecting(self.unknowns.enabled)
+        self.whos_panel.name_requested.connect(self.unknowns.name)
+        self.whos_panel.merge_requested.connect(self.unknowns.merge)
+        self.whos_panel.ignore_requested.connect(self.unknowns.ignore)
+        self.whos_panel.forget_requested.connect(self.unknowns.forget)
+        self.face_menu = FaceMenu(self)
+        self.face_menu.saved.connect(self._on_enrolled)
+        self.face_menu.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.video.context_requested.connect(self.face_menu.open_at)
+
+    def set_collecting_unknowns(self, on: bool) -> None:
+        """Tools > Collect unknown faces (this run, as --no-unknowns)."""
+        self.unknowns.set_enabled(on)
+        self.whos_panel.set_collecting(on)
+        self.unknowns_action.setChecked(on)
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcuts=(), checkable=False, tip=None):
@@ -273,6 +305,10 @@ class MainWindow(QMainWindow):
         self.notify_action = action("&Notifications...", self.edit_notifications,
                                     tip="Webhooks and MQTT: be told when someone arrives (as watch --notify/--mqtt)")
         tools_menu.addAction(self.notify_action)
+        self.unknowns_action = action("&Collect unknown faces", self.set_collecting_unknowns, checkable=True,
+                                      tip="Keep the faces the camera cannot name for \"Who's this?\"")
+        self.unknowns_action.setChecked(self.unknowns.enabled)
+        tools_menu.addAction(self.unknowns_action)
 
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
@@ -314,6 +350,7 @@ class MainWindow(QMainWindow):
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
         self.sightings.attach(self.pipeline, self.sightings_source_name())
+        self.unknowns.attach(self.pipeline, recognizer, self.source_spec, lambda: self._matrix)
         self.pipeline.paused = self.paused
         self._show_threshold()
         runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
@@ -447,6 +484,7 @@ class MainWindow(QMainWindow):
             old.request_stop()  # the capture thread ends on its own (a stuck driver cannot hold us)
             self._old_sources = [item for item in self._old_sources if item.running] + [old]
         self.source_spec = str(spec)
+        self.unknowns.set_source(self.source_spec)
         self.source_ended = False
         self.last_frame = None
         self.current_labels = []
@@ -691,6 +729,7 @@ class MainWindow(QMainWindow):
             if dialog is not None:
                 dialog.close()  # an indexing in progress in the evaluate dialog stops
         self.models.close()  # a model still loading is left to finish on its daemon thread
+        self.unknowns.close()  # the sightings waiting are stored (a facecam- thread joined below)
         workers = [w for w in (self.pipeline, self.gallery, *self._retired) if w is not None]
         sources = [w for w in (self.source, *self._old_sources) if w is not None]
         for worker in workers + sources:

@@ -24,6 +24,15 @@ def pixmap_from_bgr(bgr) -> QPixmap:
     return QPixmap.fromImage(image)  # copies the pixels: the buffer may go
 
 
+def thumbnail_icon(bgr) -> QIcon:
+    """The icon of a BGR thumbnail; a grey square when there is none (None)."""
+    if bgr is not None:
+        return QIcon(pixmap_from_bgr(bgr))
+    blank = QPixmap(THUMBNAIL_PX, THUMBNAIL_PX)
+    blank.fill(QColor(80, 80, 80))
+    return QIcon(blank)
+
+
 class PeoplePanel(QWidget):
     open_person = pyqtSignal(str)
     remove_person = pyqtSignal(str)
@@ -76,12 +85,7 @@ class PeoplePanel(QWidget):
             item = QListWidgetItem(f"{person.name}\n{count} photo{'s' if count != 1 else ''}")
             item.setData(NAME_ROLE, person.name)
             item.setToolTip("\n".join(person.photos))
-            if person.thumbnail is not None:
-                item.setIcon(QIcon(pixmap_from_bgr(person.thumbnail)))
-            else:
-                blank = QPixmap(THUMBNAIL_PX, THUMBNAIL_PX)
-                blank.fill(QColor(80, 80, 80))
-                item.setIcon(QIcon(blank))
+            item.setIcon(thumbnail_icon(person.thumbnail))
             self.list.addItem(item)
             if person.name == selected:
                 item.setSelected(True)

@@ -9,7 +9,7 @@ the widget keeps a reference to the numpy array for as long as the QImage lives.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QRectF, QSize, Qt
+from PyQt5.QtCore import QPoint, QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
@@ -34,7 +34,12 @@ def fit_rect(image_w: int, image_h: int, area_w: int, area_h: int) -> QRectF:
 
 
 class VideoView(QWidget):
-    """Shows the newest frame; ``set_frame`` is called by the window's display timer."""
+    """Shows the newest frame; ``set_frame`` is called by the window's display timer.
+
+    ``context_requested(frame_x, frame_y, global_pos)``: a right-click on the picture, in frame pixels.
+    """
+
+    context_requested = pyqtSignal(float, float, QPoint)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -97,6 +102,20 @@ class VideoView(QWidget):
             return QPointF()
         scale = rect.width() / self._image.width()
         return QPointF(rect.x() + x * scale, rect.y() + y * scale)
+
+    def to_frame(self, x: float, y: float) -> tuple[float, float] | None:
+        """A widget point in frame pixels; None when it is off the picture."""
+        rect = self.image_rect()
+        if self._image is None or rect.isEmpty() or not rect.contains(QPointF(x, y)):
+            return None
+        scale = self._image.width() / rect.width()
+        return (x - rect.x()) * scale, (y - rect.y()) * scale
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        point = self.to_frame(event.pos().x(), event.pos().y())
+        if point is not None:
+            self.context_requested.emit(point[0], point[1], event.globalPos())
+        event.accept()
 
     # ----------------------------------------------------------------- painting
     def paintEvent(self, _event) -> None:

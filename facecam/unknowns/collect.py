@@ -254,6 +254,16 @@ class UnknownCollector:
             self._emit(visit)
 
 
+def sighting_of_face(rgb_frame: np.ndarray, face, embedding: np.ndarray, source: str, t: float, frame: int,
+                     track: int = -1, clock: Callable[[], float] = time.time) -> UnknownSighting:
+    """A one-crop sighting of one face of a frame (the window's "Not <name>": the face a user says was
+    mislabelled goes to the unknowns). Aligns the crop: not on a UI thread."""
+    now = clock()
+    candidate = _Candidate.of(rgb_frame, face, embedding, face_quality(rgb_frame, face), float(t), int(frame))
+    return UnknownSighting(new_sighting_id(), str(source), int(track), float(t), float(t), now, now,
+                           (candidate.crop(),))
+
+
 class BackgroundTasks:
     """Runs callables one at a time in a thread, so the pipeline never waits for the disk.
 

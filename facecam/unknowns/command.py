@@ -4,6 +4,7 @@
     facecam unknowns name ID NAME         save the cluster's best crops (at most 5) as photos of NAME
     facecam unknowns merge ID ID...       they are one person
     facecam unknowns forget ID... | --all delete them (and their crops)
+    facecam unknowns ignore ID...         not a person: forget them and never collect that face again
 
 Sightings are collected by ``watch`` (and the window) unless ``--no-unknowns`` or the setting
 ``"unknowns": false``; they live in ``known_faces/.facecam/unknowns/<model>/``.
@@ -41,6 +42,8 @@ def add_command(commands, add_common) -> None:
     parser = action("forget", "delete clusters, their sightings and crops")
     parser.add_argument("ids", nargs="*", metavar="ID")
     parser.add_argument("--all", action="store_true", help="empty the unknowns store")
+    parser = action("ignore", "not a person: forget clusters and never collect that face again")
+    parser.add_argument("ids", nargs="+", metavar="ID")
 
 
 def iso(timestamp: float) -> str:
@@ -97,6 +100,10 @@ def run_unknowns(session, args, out) -> int:
             cluster = store.merge(args.ids)
             out.result(cluster_json(cluster), f"merged into {cluster.id}: {len(cluster.sightings)} sighting(s)")
             return 0
+        if action == "ignore":
+            count = store.ignore(args.ids)
+            out.result({"ignored": count}, f"ignored {count} sighting(s): that face is not collected again")
+            return 0
         count = store.forget_all() if args.all else store.forget(args.ids)
         out.result({"forgotten": count}, f"forgot {count} sighting(s)")
         return 0
@@ -126,21 +133,15 @@ def _list(session, store, out) -> int:
 
 
 def _name(session, store, args, out) -> int:
-    from facecam.gallery import check_person_name, enroll_photos  # noqa: PLC0415
+    from facecam.unknowns.naming import name_cluster  # noqa: PLC0415
 
-    name = check_person_name(args.name)
-    cluster = store.cluster(args.id)
     recognizer = session.recognizer()
-    crops = [c.path for c in cluster.best_crops(5) if c.path.exists() and recognizer.count_faces(c.path) > 0]
-    if not crops:
-        raise FacecamError(f"no crop of cluster {cluster.id} shows a face the detector finds again; "
-                           f"forget it with 'facecam unknowns forget {cluster.id}'")
-    written = enroll_photos(Path(args.known_faces), name, crops, recognizer.count_faces)
-    store.forget([cluster.id])
+    named = name_cluster(store, args.id, args.name, Path(args.known_faces), recognizer.count_faces)
     gallery = session.gallery()
     retired = store.retire_matching(gallery.matrix(), recognizer.threshold, recognizer.match_mode)
-    out.result({"name": name, "cluster": cluster.id, "files": [str(p) for p in written],
+    out.result({"name": named.name, "cluster": named.cluster_id, "files": [str(p) for p in named.files],
                 "retired": [{"id": i, "name": n} for i, n in retired]},
-               f"named {cluster.id} {name}: {len(written)} photo(s) saved in {Path(args.known_faces) / name}"
+               f"named {named.cluster_id} {named.name}: {len(named.files)} photo(s) saved in "
+               f"{Path(args.known_faces) / named.name}"
                + (f"; {len(retired)} other cluster(s) now recognised were retired" if retired else ""))
     return 0

@@ -49,8 +49,10 @@ class UnknownsCollection:
     """
 
     def __init__(self, store, source: str, recognizer=None, gallery: Callable | None = None,
-                 on_error: Callable[[BaseException], None] | None = None):
+                 on_error: Callable[[BaseException], None] | None = None,
+                 on_change: Callable[[], None] | None = None):
         self.store = store
+        self.on_change = on_change  # called (in the writer thread) after a sighting is stored or clusters retired
         self.recognizer = recognizer
         self.gallery = gallery
         self.tasks = BackgroundTasks(max_waiting=64, on_error=on_error)  # each waiting visit holds its faces' regions
@@ -65,15 +67,49 @@ class UnknownsCollection:
             if matrix is not self._gallery_seen:
                 self._gallery_seen = matrix
                 threshold, mode = self.recognizer.threshold, self.recognizer.match_mode
-                self.tasks.put(lambda: self.retired.extend(self.store.retire_matching(matrix, threshold, mode)))
+                self.tasks.put(lambda: self._retire(matrix, threshold, mode))
         self.collector(result)
+
+    def set_source(self, source: str) -> None:
+        """Sightings from now on come from ``source`` (the open visits end first)."""
+        self.collector.finish()
+        self.collector.source = str(source)
+
+    def put(self, task: Callable[[], object]) -> bool:
+        """Run ``task`` in the writer thread (after the sightings waiting), then tell ``on_change``."""
+        return self.tasks.put(lambda: (task(), self._changed()))
+
+    def _retire(self, matrix, threshold: float, mode: str) -> None:
+        retired = self.store.retire_matching(matrix, threshold, mode)
+        self.retired.extend(retired)
+        if retired:
+            self._changed()
+
+    def _enrolled_since(self, sighting: UnknownSighting) -> bool:
+        """True when the sighting now matches an enrolled person (enrolled while the visit went on, e.g.
+        named from "Who's this?" with the person still in view): it is not an unknown any more."""
+        from facecam.matcher import match_embeddings  # noqa: PLC0415
+
+        matrix = self._gallery_seen
+        if matrix is None or len(matrix) == 0 or self.recognizer is None:
+            return False
+        match = match_embeddings(sighting.embedding[None, :], matrix, self.recognizer.threshold,
+                                 self.recognizer.match_mode)[0]
+        return match.name is not None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _on_visit(self, build: Callable[[], UnknownSighting]) -> None:
         self.tasks.put(lambda: self._store(build()))
 
     def _store(self, sighting: UnknownSighting) -> None:
-        self.store.add(sighting)
-        self.stored += 1
+        if self._enrolled_since(sighting):
+            return
+        if self.store.add(sighting):
+            self.stored += 1
+            self._changed()
 
     def close(self, timeout: float = 10.0) -> None:
         """End the open visits, store what is waiting, close the store."""

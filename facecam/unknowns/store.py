@@ -12,6 +12,15 @@ Bounded: at most ``max_sightings`` (default 2,000) and ``max_age_days`` (default
 go first. A damaged database is replaced by an empty one with a warning, never a crash; a row
 with a damaged embedding is dropped with a warning.
 
+"Not a person / ignore" (:meth:`LocalUnknownStore.ignore`) forgets a cluster but keeps its
+sightings' embeddings (no crops) in an ``ignored`` table, at most :data:`MAX_IGNORED` and no older
+than ``max_age_days``: a later sighting within the cluster link of one of them is not stored.
+``forget_all`` empties that list too.
+
+A sighting a user put there (the window's "Not <name>": a face wrongly given a name) is *pinned*:
+its cluster is never retired for matching an enrolled person (it does match the name the user
+rejected), only named, merged, ignored or forgotten.
+
 Clusters are not stored: they follow from the sightings (:mod:`facecam.unknowns.cluster`, grown
 one sighting at a time while running, rebuilt from scratch when one is removed) plus the users'
 merges (a ``merge_group`` shared by the merged sightings). A cluster's id is its oldest sighting's.
@@ -41,6 +50,7 @@ STORE_FORMAT = "1"
 DEFAULT_MAX_SIGHTINGS = 2000
 DEFAULT_MAX_AGE_DAYS = 30.0
 DB_NAME = "unknowns.sqlite"
+ORPHAN_AGE_S = 600.0     # a crop file no row names is deleted on opening once this old (another writer may be mid-way)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +63,10 @@ CREATE TABLE IF NOT EXISTS crops (
     t REAL NOT NULL, frame INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
     quality REAL NOT NULL, embedding BLOB NOT NULL, file TEXT NOT NULL, PRIMARY KEY (sighting, rank));
 CREATE INDEX IF NOT EXISTS sightings_started ON sightings(started);
+CREATE TABLE IF NOT EXISTS ignored (id INTEGER PRIMARY KEY, added REAL NOT NULL, embedding BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS pinned (sighting TEXT PRIMARY KEY REFERENCES sightings(id) ON DELETE CASCADE);
 """
+MAX_IGNORED = 2000       # embeddings of faces marked "not a person / ignore" (the oldest go first)
 
 
 class UnknownsError(FacecamError):
@@ -121,6 +134,7 @@ class UnknownStore(Protocol):
     def forget(self, cluster_ids: list[str]) -> int: ...
     def forget_all(self) -> int: ...
     def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]: ...
+    def ignore(self, cluster_ids: list[str]) -> int: ...
     def close(self) -> None: ...
 
 
@@ -235,15 +249,24 @@ class LocalUnknownStore:
             self.warnings.append(f"{len(bad)} damaged sighting(s) in {self.path} dropped")
             self._delete(sorted(set(bad)))
 
-    def _remove_orphan_crops(self) -> None:
+    def _remove_orphan_crops(self, min_age_s: float = ORPHAN_AGE_S) -> None:
+        """Delete crop files no row names, older than ``min_age_s``: a younger one may be a crop another
+        process (a running ``watch`` or window) has written and is about to name in its row."""
         known = {row[0] for row in self._db.execute("SELECT file FROM crops")}
+        cutoff = time.time() - min_age_s
         for entry in os.scandir(self.crops_folder):
-            if entry.name not in known:
+            try:
+                old = entry.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if entry.name not in known and old:
                 _unlink(entry.path)
 
     # ------------------------------------------------------------- writing
-    def add(self, sighting: UnknownSighting) -> str:
-        """Store a sighting (crops first, then its row, then the caps); returns its cluster's id."""
+    def add(self, sighting: UnknownSighting, pinned: bool = False) -> str:
+        """Store a sighting (crops first, then its row, then the caps); returns its cluster's id, or ""
+        when the face was marked "not a person / ignore" (:meth:`is_ignored`): then nothing is kept.
+        ``pinned``: a user put it there; its cluster is never retired (see the module notes)."""
         files = []
         dim = sighting.crops[0].embedding.shape[0]
         if self.dim is None:
@@ -252,6 +275,8 @@ class LocalUnknownStore:
                 self.dim = dim
         if dim != self.dim:
             raise UnknownsError(f"a {dim}-d sighting cannot go into the {self.dim}-d store of {self.model}")
+        if self.is_ignored(sighting.embedding):
+            return ""
         try:
             for rank, crop in enumerate(sighting.crops):
                 name = f"{sighting.id}-{rank}.jpg"
@@ -267,6 +292,8 @@ class LocalUnknownStore:
                         (sighting.id, rank, c.t, c.frame, *map(float, c.box), c.quality,
                          c.embedding.astype(np.float32).tobytes(), name)
                         for rank, (c, name) in enumerate(zip(sighting.crops, files))])
+                    if pinned:
+                        self._db.execute("INSERT INTO pinned VALUES (?)", (sighting.id,))
                 if self._clusters is not None:
                     self._clusters.add(sighting.id, sighting.embedding, sighting.merge_group)
                 self._enforce_caps()
@@ -293,6 +320,8 @@ class LocalUnknownStore:
     def _enforce_caps(self) -> None:
         with self._lock:
             cutoff = self.clock() - self.max_age_days * 86400.0
+            self._db.execute("DELETE FROM ignored WHERE added < ? OR id NOT IN "
+                             "(SELECT id FROM ignored ORDER BY id DESC LIMIT ?)", (cutoff, MAX_IGNORED))
             old = [r[0] for r in self._db.execute("SELECT id FROM sightings WHERE ended < ?", (cutoff,))]
             extra = [r[0] for r in self._db.execute(
                 "SELECT id FROM sightings ORDER BY started DESC, id DESC LIMIT -1 OFFSET ?", (self.max_sightings,))]
@@ -344,7 +373,7 @@ class LocalUnknownStore:
         return sighting_id  # dropped at once by the caps (older than the age limit)
 
     def clusters(self) -> list[Cluster]:
-        """Every cluster, newest last seen first."""
+        """Every cluster, newest last seen first (then by id: the same order however the clusters grew)."""
         with self._lock:
             by_id = {s.id: s for s in self.sightings()}
             grouping = self._grouping()
@@ -353,7 +382,7 @@ class LocalUnknownStore:
                 sightings = sorted((by_id[k] for k in members if k in by_id), key=lambda s: (s.started, s.id))
                 if sightings:
                     out.append(Cluster(sightings[0].id, tuple(sightings)))
-        return sorted(out, key=lambda c: -c.last_seen)
+        return sorted(out, key=lambda c: (-c.last_seen, c.id))
 
     def cluster(self, cluster_id: str) -> Cluster:
         """The cluster with this id (or a unique prefix of it); UnknownsError if none."""
@@ -383,17 +412,55 @@ class LocalUnknownStore:
         return self._delete([s.id for c in clusters.values() for s in c.sightings])
 
     def forget_all(self) -> int:
+        """Delete every sighting and crop, and the ignore list; returns the number of sightings deleted."""
         with self._lock:
+            self._db.execute("DELETE FROM ignored")
             return self._delete([r[0] for r in self._db.execute("SELECT id FROM sightings")])
 
+    def ignore(self, cluster_ids: list[str]) -> int:
+        """"Not a person / ignore": forget these clusters, and keep their sightings' embeddings so that
+        the same face is not collected again (:meth:`is_ignored`). Returns the sightings forgotten."""
+        clusters = {c.id: c for c in (self.cluster(i) for i in cluster_ids)}
+        sightings = [s for c in clusters.values() for s in c.sightings]
+        now = self.clock()
+        with self._lock:
+            with self._transaction():
+                self._db.executemany("INSERT INTO ignored (added, embedding) VALUES (?, ?)",
+                                     [(now, s.embedding.astype(np.float32).tobytes()) for s in sightings])
+            count = self._delete([s.id for s in sightings])
+            self._enforce_caps()
+        return count
+
+    def ignored(self) -> np.ndarray:
+        """The ignored faces' unit embeddings, ``(N, dim)`` (N may be 0)."""
+        with self._lock:
+            blobs = [r[0] for r in self._db.execute("SELECT embedding FROM ignored ORDER BY id")]
+        size = 4 * (self.dim or 0)
+        vectors = [np.frombuffer(b, np.float32) for b in blobs if size and len(b) == size]
+        return np.stack(vectors) if vectors else np.zeros((0, self.dim or 0), np.float32)
+
+    def is_ignored(self, embedding: np.ndarray) -> bool:
+        """True when ``embedding`` is within the cluster link of a face marked "not a person / ignore"."""
+        ignored = self.ignored()
+        if len(ignored) == 0:
+            return False
+        vector = np.asarray(embedding, np.float32).reshape(-1)
+        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return bool(np.min(1.0 - ignored @ vector) <= self.link)
+
     def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]:
-        """Delete the clusters most of whose sightings now match an enrolled person; ``[(id, name)]``."""
+        """Delete the clusters most of whose sightings now match an enrolled person; ``[(id, name)]``
+        (never a cluster with a pinned sighting)."""
         from facecam.matcher import match_embeddings  # noqa: PLC0415
 
         if len(gallery) == 0:
             return []
         retired = []
+        with self._lock:
+            pinned = {r[0] for r in self._db.execute("SELECT sighting FROM pinned")}
         for cluster in self.clusters():
+            if any(s.id in pinned for s in cluster.sightings):
+                continue
             matches = match_embeddings(np.stack([s.embedding for s in cluster.sightings]), gallery, threshold, mode)
             named = Counter(m.name for m in matches if m.name is not None)
             if named:

@@ -1,0 +1,248 @@
+"""The window's side of the unknown faces: collection on the live pipeline, the store, the panel's data.
+
+:class:`UnknownsControl` owns the :class:`facecam.unknowns.live.UnknownsCollection` of the running
+pipeline (the same listener ``watch`` uses) and does every store operation off the GUI thread
+(opening the store, reading clusters and their thumbnails, naming, merging, ignoring, forgetting);
+results come back as signals. A stored sighting asks for a refresh; refreshes are coalesced (one
+at a time, at most one waiting), so a busy camera never queues work on the GUI thread.
+
+Switched off (the menu, ``--no-unknowns``, the setting ``"unknowns": false``) nothing is collected and
+nothing kept; the clusters already kept are still listed (and can be named or forgotten).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PyQt5.QtCore import QObject, Qt, pyqtSignal
+
+from facecam.gui.workers import THUMBNAIL_PX, run_task
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """One row of the "Who's this?" panel (built off the GUI thread)."""
+
+    id: str
+    visits: int
+    first_seen: float
+    last_seen: float
+    sources: tuple[str, ...]
+    crop: Path
+    thumbnail: np.ndarray | None     # BGR, THUMBNAIL_PX square (None: the crop cannot be read)
+
+
+def cluster_views(store, thumbnails: dict[Path, np.ndarray]) -> list[ClusterView]:
+    """The store's clusters, newest first, with their best crop's thumbnail (``thumbnails`` caches them)."""
+    import cv2  # noqa: PLC0415
+
+    views = []
+    for cluster in store.clusters():
+        crop = cluster.best_crops(1)[0].path
+        if crop not in thumbnails:
+            image = cv2.imread(str(crop))
+            thumbnails[crop] = (cv2.resize(image, (THUMBNAIL_PX, THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
+                                if image is not None else None)
+        views.append(ClusterView(cluster.id, len(cluster.sightings), cluster.first_seen, cluster.last_seen,
+                                 tuple(sorted({s.source for s in cluster.sightings})), crop, thumbnails[crop]))
+    return views
+
+
+class UnknownsControl(QObject):
+    """Collects unknown faces for the window and runs the panel's actions (see the module notes).
+
+    ``clusters(list[ClusterView])`` after each refresh; ``named(name, files)`` once a cluster was saved
+    as a person (the window then rescans known_faces); ``message(text)`` for the status bar.
+    """
+
+    clusters = pyqtSignal(list)
+    named = pyqtSignal(str, list)
+    message = pyqtSignal(str)
+    _stored = pyqtSignal()
+
+    def __init__(self, known_faces: Path, enabled: bool = True, parent: QObject | None = None):
+        super().__init__(parent)
+        self.known_faces = Path(known_faces)
+        self.enabled = bool(enabled)
+        self.store = None
+        self.collection = None
+        self.pipeline = None
+        self.recognizer = None
+        self.source = ""
+        self.gallery: Callable | None = None
+        self.views: list[ClusterView] = []
+        self.refreshes = 0
+        self._thumbnails: dict[Path, np.ndarray] = {}
+        self._refreshing = False
+        self._refresh_again = False
+        self._closed = False
+        self._stored.connect(self.refresh, Qt.QueuedConnection)
+
+    # ------------------------------------------------------------- the pipeline
+    def attach(self, pipeline, recognizer, source: str, gallery: Callable) -> None:
+        """Collect from ``pipeline`` (a new model: a new pipeline, and the store of that model)."""
+        self._detach()
+        self.pipeline, self.recognizer, self.source, self.gallery = pipeline, recognizer, str(source), gallery
+        self.store = None
+        self.views = []
+        self.clusters.emit([])
+        from facecam.unknowns.live import open_store  # noqa: PLC0415
+
+        root, model, dim = self.known_faces, recognizer.model, recognizer.embedder.dim
+        run_task("unknowns-open", lambda: open_store(root, model, dim),
+                 lambda store: self._on_open(pipeline, store), self._on_failed)
+
+    def _on_open(self, pipeline, store) -> None:
+        if self._closed or pipeline is not self.pipeline:
+            run_task("unknowns-close", store.close)
+            return
+        self.store = store
+        for warning in store.warnings:
+            self.message.emit(f"Unknown faces: {warning}")
+        if self.enabled:
+            self._start_collecting()
+        self.refresh()
+
+    def _start_collecting(self) -> None:
+        from facecam.unknowns.live import UnknownsCollection  # noqa: PLC0415
+
+        if self.collection is not None or self.store is None or self.pipeline is None:
+            return
+        self.collection = UnknownsCollection(self.store, self.source, self.recognizer, self.gallery,
+                                             on_error=lambda error: self.message.emit(f"Unknown faces: {error}"),
+                                             on_change=self._stored.emit)
+        self.pipeline.listeners.append(self.collection)
+
+    def _stop_collecting(self, close_store: bool = False) -> None:
+        collection, self.collection = self.collection, None
+        store = self.store if close_store else None
+        if collection is not None and self.pipeline is not None and collection in self.pipeline.listeners:
+            self.pipeline.listeners.remove(collection)
+
+        def stop():
+            if collection is not None:
+                collection.collector.finish()   # the open visits are kept: they were seen while on
+                collection.tasks.close()
+            if store is not None:
+                store.close()
+
+        if collection is not None or store is not None:
+            run_task("unknowns-stop", stop)
+
+    def _detach(self) -> None:
+        self._stop_collecting(close_store=True)
+        self.pipeline = None
+
+    def set_enabled(self, enabled: bool) -> None:
+        """The menu's "Collect unknown faces" switch (this run only, as ``--no-unknowns``)."""
+        self.enabled = bool(enabled)
+        if self.enabled:
+            self._start_collecting()
+        else:
+            self._stop_collecting()
+        self.message.emit("Unknown faces are collected" if enabled else
+                          "Unknown faces are not collected (nothing new is kept)")
+
+    def set_source(self, source: str) -> None:
+        self.source = str(source)
+        collection = self.collection
+        if collection is not None:
+            collection.put(lambda: collection.set_source(source))
+
+    @property
+    def collecting(self) -> bool:
+        return self.collection is not None
+
+    # ------------------------------------------------------------- reading
+    def refresh(self) -> None:
+        """Re-read the clusters in a worker thread (coalesced: one at a time, one more at most)."""
+        if self._closed or self.store is None:
+            return
+        if self._refreshing:
+            self._refresh_again = True
+            return
+        self._refreshing = True
+        store, thumbnails = self.store, self._thumbnails
+        run_task("unknowns-read", lambda: cluster_views(store, thumbnails),
+                 lambda views: self._on_views(store, views), self._on_read_failed)
+
+    def _on_views(self, store, views: list[ClusterView]) -> None:
+        self._refreshing = False
+        if self._closed or store is not self.store:
+            return
+        self.views = views
+        self.refreshes += 1
+        self.clusters.emit(views)
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh()
+
+    def _on_read_failed(self, error: BaseException) -> None:
+        self._refreshing = False
+        self._on_failed(error)
+
+    # ------------------------------------------------------------- actions
+    def _act(self, name: str, work: Callable, done_text: Callable[[object], str]) -> None:
+        store = self.store
+        if store is None:
+            self.message.emit("Unknown faces: the store is not open yet")
+            return
+
+        def done(value):
+            if not self._closed:
+                self.message.emit(done_text(value))
+                self.refresh()
+
+        run_task(name, lambda: work(store), done, self._on_failed)
+
+    def name(self, cluster_id: str, person: str) -> None:
+        """Save the cluster's best crops (at most 5) as photos of ``person`` (the CLI's ``unknowns name``)."""
+        from facecam.unknowns.naming import name_cluster  # noqa: PLC0415
+
+        count_faces = self.recognizer.count_faces
+
+        def done(named):
+            if not self._closed:
+                self.named.emit(named.name, [str(p) for p in named.files])
+            return f"Named {named.cluster_id} {named.name}: {len(named.files)} photo(s) saved"
+
+        self._act("unknowns-name", lambda store: name_cluster(store, cluster_id, person, self.known_faces,
+                                                              count_faces), done)
+
+    def merge(self, cluster_ids: list[str]) -> None:
+        self._act("unknowns-merge", lambda store: store.merge(cluster_ids),
+                  lambda cluster: f"Merged into {cluster.id}: {len(cluster.sightings)} visit(s)")
+
+    def ignore(self, cluster_ids: list[str]) -> None:
+        self._act("unknowns-ignore", lambda store: store.ignore(cluster_ids),
+                  lambda count: f"Ignored {len(cluster_ids)} face(s): not collected again")
+
+    def forget(self, cluster_ids: list[str]) -> None:
+        self._act("unknowns-forget", lambda store: store.forget(cluster_ids),
+                  lambda count: f"Forgot {count} sighting(s)")
+
+    def add_face(self, rgb_frame: np.ndarray, face, embedding: np.ndarray, t: float, frame: int,
+                 track: int = -1) -> None:
+        """Keep one face as an unknown sighting (the video's "Not <name>"); even when collection is off,
+        since the user asked for it."""
+        from facecam.unknowns.collect import sighting_of_face  # noqa: PLC0415
+
+        source = self.source
+        self._act("unknowns-add", lambda store: store.add(sighting_of_face(rgb_frame, face, embedding, source,
+                                                                           t, frame, track), pinned=True),
+                  lambda cluster_id: "The face was added to Who's this?" if cluster_id else
+                  "That face is ignored (Not a person): not kept")
+
+    def _on_failed(self, error: BaseException) -> None:
+        if not self._closed:
+            self.message.emit(f"Unknown faces: {error}")
+
+    def close(self) -> None:
+        """Stop collecting (the waiting sightings are stored) and close the store (in a worker thread)."""
+        if self._closed:
+            return
+        self._detach()
+        self._closed = True

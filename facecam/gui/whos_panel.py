@@ -1,0 +1,162 @@
+"""The "Who's this?" panel: the unknown faces the camera kept seeing, one row per presumed person.
+
+Newest first: the best crop, the number of visits, first and last seen, the source. Actions:
+**Name...** (an existing or a new person), **Merge** (several selected: one person), **Not a person**
+(forgotten, and that face is not collected again) and **Forget**. The panel only shows what it is
+given (:class:`facecam.gui.whos_control.ClusterView` rows) and emits what the user asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from PyQt5.QtCore import QSize, Qt, pyqtSignal
+from PyQt5.QtWidgets import (QAbstractItemView, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+                             QPushButton, QVBoxLayout, QWidget)
+
+from facecam.gui.people_panel import thumbnail_icon
+from facecam.gui.workers import THUMBNAIL_PX
+
+ID_ROLE = Qt.UserRole
+
+
+def when(timestamp: float, now: float | None = None) -> str:
+    """A short local time: "14:03" today, "Mon 14:03" this week, "2026-11-02 14:03" before."""
+    now = time.time() if now is None else now
+    local, today = time.localtime(timestamp), time.localtime(now)
+    if local[:3] == today[:3]:
+        return time.strftime("%H:%M", local)
+    if now - timestamp < 6 * 86400:
+        return time.strftime("%a %H:%M", local)
+    return time.strftime("%Y-%m-%d %H:%M", local)
+
+
+def row_text(view, now: float | None = None) -> str:
+    visits = f"{view.visits} visit{'s' if view.visits != 1 else ''}"
+    seen = when(view.last_seen, now)
+    if view.visits > 1:
+        seen = f"{when(view.first_seen, now)} - {seen}"
+    return f"{visits}, {seen}\n{', '.join(view.sources)}"
+
+
+def ask_name_dialog(parent: QWidget, cluster_id: str, names: list[str]) -> str | None:
+    """The person's name: one of ``names`` or a new one (an editable list); None when cancelled."""
+    name, ok = QInputDialog.getItem(parent, "Who's this?", f"Name of {cluster_id} (a new or an existing person):",
+                                    names, -1, True)
+    return name.strip() if ok and name.strip() else None
+
+
+class WhosPanel(QWidget):
+    name_requested = pyqtSignal(str, str)      # cluster id, person
+    merge_requested = pyqtSignal(list)
+    ignore_requested = pyqtSignal(list)
+    forget_requested = pyqtSignal(list)
+
+    def __init__(self, parent: QWidget | None = None,
+                 ask_name: Callable[[QWidget, str, list[str]], str | None] = ask_name_dialog):
+        super().__init__(parent)
+        self.ask_name = ask_name
+        self.people: Callable[[], list[str]] = list   # the enrolled names offered by Name...
+        self.title = QLabel("Who's this?")
+        self.title.setStyleSheet("font-weight: bold")
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
+        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.list.setUniformItemSizes(True)
+        self.list.itemSelectionChanged.connect(self._selection_changed)
+        self.list.itemDoubleClicked.connect(lambda _item: self.name_selected())
+        self.name_button = QPushButton("Name...")
+        self.merge_button = QPushButton("Merge")
+        self.ignore_button = QPushButton("Not a person")
+        self.forget_button = QPushButton("Forget")
+        self.name_button.setToolTip("Save the best crops (at most 5) as photos of a person in known_faces")
+        self.merge_button.setToolTip("The selected entries are one person")
+        self.ignore_button.setToolTip("Forget it, and do not collect that face again")
+        self.forget_button.setToolTip("Delete the selected entries and their crops")
+        self.name_button.clicked.connect(self.name_selected)
+        self.merge_button.clicked.connect(lambda: self._emit_selected(self.merge_requested))
+        self.ignore_button.clicked.connect(lambda: self._emit_selected(self.ignore_requested))
+        self.forget_button.clicked.connect(lambda: self._emit_selected(self.forget_requested))
+
+        top = QHBoxLayout()
+        top.addWidget(self.name_button)
+        top.addWidget(self.merge_button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.ignore_button)
+        bottom.addWidget(self.forget_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(top)
+        layout.addLayout(bottom)
+        self.set_collecting(True)
+        self.set_clusters([])
+
+    def set_collecting(self, on: bool) -> None:
+        self.collecting = bool(on)
+        self._show_hint()
+
+    def set_clusters(self, views: list) -> None:
+        selected = set(self.selected())
+        now = time.time()
+        self.list.clear()
+        for view in views:
+            item = QListWidgetItem(row_text(view, now))
+            item.setData(ID_ROLE, view.id)
+            item.setToolTip(f"{view.id}\n{view.crop}")
+            item.setIcon(thumbnail_icon(view.thumbnail))
+            self.list.addItem(item)
+            item.setSelected(view.id in selected)
+        self.title.setText(f"Who's this? ({len(views)})")
+        self._show_hint()
+        self._selection_changed()
+
+    def _show_hint(self) -> None:
+        empty = self.list.count() == 0
+        if not self.collecting:
+            text = "Unknown faces are not collected (Tools > Collect unknown faces)."
+        elif empty:
+            text = ("Nobody yet: faces the camera keeps seeing but cannot name appear here, "
+                    "one entry per person, once they leave the picture.")
+        else:
+            text = ""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+
+    def ids(self) -> list[str]:
+        return [self.list.item(i).data(ID_ROLE) for i in range(self.list.count())]
+
+    def select(self, cluster_ids) -> None:
+        wanted = set(cluster_ids)
+        self.list.clearSelection()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            item.setSelected(item.data(ID_ROLE) in wanted)
+
+    def selected(self) -> list[str]:
+        return [item.data(ID_ROLE) for item in self.list.selectedItems()]
+
+    def name_selected(self) -> None:
+        selected = self.selected()
+        if len(selected) != 1:
+            return
+        name = self.ask_name(self, selected[0], self.people())
+        if name:
+            self.name_requested.emit(selected[0], name)
+
+    def _emit_selected(self, signal) -> None:
+        selected = self.selected()
+        if selected:
+            signal.emit(selected)
+
+    def _selection_changed(self) -> None:
+        count = len(self.selected())
+        self.name_button.setEnabled(count == 1)
+        self.merge_button.setEnabled(count >= 2)
+        self.ignore_button.setEnabled(count >= 1)
+        self.forget_button.setEnabled(count >= 1)
