@@ -9,6 +9,13 @@ and its known_faces into DIR, and copies the SFace model built into facecam
 (``--source`` and ``--known-faces`` default to the demo's). The window starts exactly as
 ``python main.py`` does; the picture is grabbed (``QWidget.grab``) once every face on screen
 has a name, at least ``--after`` seconds after the start.
+
+``--whos`` (with ``--demo``) takes the "Who's this?" tab instead (docs/whos_this.png): the demo is
+then a clip of visits (tests/visits.py: six strangers come back with other photos, lfw40) and a
+known_faces of two other people; the picture is grabbed once the tab lists ``--clusters`` entries.
+
+    xvfb-run -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshot.py --whos --demo /tmp/facecam-whos \
+        --out docs/img/whos_this.png --size 980x560 -- --model sface
 """
 
 from __future__ import annotations
@@ -46,6 +53,27 @@ def make_demo(folder: Path) -> tuple[Path, Path, Path]:
     return clip, known, models
 
 
+WHOS_STRANGERS = ("Bill_Frist", "Celine_Dion", "Jimmy_Carter", "Yao_Ming", "Tom_Hanks", "Ian_Thorpe")
+WHOS_ENROLLED = ("Harrison_Ford", "Richard_Gere")
+
+
+def make_whos_demo(folder: Path) -> tuple[Path, Path, Path]:
+    """A visits clip (each stranger twice, an enrolled person now and then) and its known_faces."""
+    from visits import make_gallery, photos_of, plan_visits, write_visits_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    clip = folder / "visits.avi"
+    if not clip.exists():
+        visits = plan_visits({p: photos_of(p)[:2] for p in WHOS_STRANGERS},
+                             {p: photos_of(p)[3:4] for p in WHOS_ENROLLED}, duration=3.0, gap=2.5)
+        write_visits_clip(clip, visits)
+    known = folder / "known_faces"
+    if not known.exists():
+        make_gallery(known, {p: photos_of(p)[:3] for p in WHOS_ENROLLED})
+    _clip, _known, models = make_demo(folder)
+    return clip, known, models
+
+
 def main() -> int:
     argv = sys.argv[1:]
     rest = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -56,9 +84,11 @@ def main() -> int:
     parser.add_argument("--after", type=float, default=6.0, help="grab no earlier than this (seconds)")
     parser.add_argument("--timeout", type=float, default=90.0, help="grab anyway after this (seconds)")
     parser.add_argument("--size", default="1180x720", help="window size WxH")
+    parser.add_argument("--whos", action="store_true", help="the \"Who's this?\" tab, on a clip of visits")
+    parser.add_argument("--clusters", type=int, default=5, help="with --whos: grab once this many entries are listed")
     args = parser.parse_args(own)
     if args.demo is not None:
-        clip, known, models = make_demo(args.demo)
+        clip, known, models = (make_whos_demo if args.whos else make_demo)(args.demo)
         if "--source" not in rest:
             rest += ["--source", str(clip)]
         if "--known-faces" not in rest:
@@ -73,14 +103,21 @@ def main() -> int:
     app, window, _hooks = start_window(build_parser().parse_args(rest))
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
+    if args.whos:
+        window.side_tabs.setCurrentWidget(window.whos_panel)
     started = time.monotonic()
 
     def poll():
         waited = time.monotonic() - started
         names = window.label_names()
         ready = bool(names) and "..." not in names and window.snapshot is not None and "latency" in window.status_text()
+        if args.whos:
+            rows = [window.whos_panel.list.item(i).text() for i in range(window.whos_panel.list.count())]
+            ready = ready and len(rows) >= args.clusters and any(not row.startswith("1 visit,") for row in rows)
         if (waited >= args.after and ready) or waited >= args.timeout:
             window._update_status()  # noqa: SLF001 - the status text as the next timer tick would set it
+            if args.whos:
+                window.whos_panel.list.setCurrentRow(0)   # the actions as they look with an entry picked
             args.out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.out), "PNG", 0)
             print(f"{args.out}: {window.width()}x{window.height()} after {waited:.1f} s; labels {names}; "

@@ -9,6 +9,7 @@ given (:class:`facecam.gui.whos_control.ClusterView` rows) and emits what the us
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 from PyQt5.QtCore import QSize, Qt, pyqtSignal
@@ -32,12 +33,22 @@ def when(timestamp: float, now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", local)
 
 
+def source_name(source: str) -> str:
+    """A source as the row shows it: a file's name, "camera 0", a stream's address."""
+    if source.isdigit():
+        return f"camera {source}"
+    if "://" in source:
+        return source.split("@")[-1]         # no credentials in view
+    return Path(source).name or source
+
+
 def row_text(view, now: float | None = None) -> str:
+    """"2 visits, 14:02 - 14:05" over the sources."""
     visits = f"{view.visits} visit{'s' if view.visits != 1 else ''}"
     seen = when(view.last_seen, now)
     if view.visits > 1:
         seen = f"{when(view.first_seen, now)} - {seen}"
-    return f"{visits}, {seen}\n{', '.join(view.sources)}"
+    return f"{visits}, {seen}\n{', '.join(source_name(s) for s in view.sources)}"
 
 
 def ask_name_dialog(parent: QWidget, cluster_id: str, names: list[str]) -> str | None:
@@ -108,7 +119,8 @@ class WhosPanel(QWidget):
         for view in views:
             item = QListWidgetItem(row_text(view, now))
             item.setData(ID_ROLE, view.id)
-            item.setToolTip(f"{view.id}\n{view.crop}")
+            item.setToolTip(f"{view.id}\nfirst seen {time.ctime(view.first_seen)}\nlast seen "
+                            f"{time.ctime(view.last_seen)}\n{chr(10).join(source_name(s) for s in view.sources)}")
             item.setIcon(thumbnail_icon(view.thumbnail))
             self.list.addItem(item)
             item.setSelected(view.id in selected)
