@@ -7,8 +7,10 @@ ticks are never drawn.
 
 The window composes small widgets, one job each: VideoView (the picture), ModelBar (model
 files: the VGG-Face download offer, progress, failures; never modal), StatusLine (what runs,
-a persistent error, work in progress), PeoplePanel, HistoryPanel (today's visits), and the source
-banner; WindowSightings logs the visits and sends the notifications as ``watch`` does.
+a persistent error, work in progress), PeoplePanel, the "Who's this?" tab (WhosPanel, with
+UnknownsControl collecting unknown faces off the GUI thread), FaceMenu (right-click a face),
+HistoryPanel (today's visits), and the source banner; WindowSightings logs the visits and sends
+the notifications as ``watch`` does.
 
 With no VGG-Face weights (the default model) the window does not wait: it recognises with
 SFace at once and the ModelBar offers "Download / Choose file... / Keep SFace"; a download

@@ -12,6 +12,7 @@ nothing kept; the clusters already kept are still listed (and can be named or fo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,11 +34,15 @@ class ClusterView:
     sources: tuple[str, ...]
     crop: Path
     thumbnail: np.ndarray | None     # BGR, THUMBNAIL_PX square (None: the crop cannot be read)
+    text: str = ""                   # the row's text and tooltip, made off the GUI thread ("": made when shown)
+    tooltip: str = ""
 
 
 def cluster_views(store, thumbnails: dict[Path, np.ndarray]) -> list[ClusterView]:
     """The store's clusters, newest first, with their best crop's thumbnail (``thumbnails`` caches them)."""
     import cv2  # noqa: PLC0415
+
+    from facecam.gui.whos_panel import row_text, tooltip_text  # noqa: PLC0415
 
     views = []
     for cluster in store.clusters():
@@ -46,8 +51,9 @@ def cluster_views(store, thumbnails: dict[Path, np.ndarray]) -> list[ClusterView
             image = cv2.imread(str(crop))
             thumbnails[crop] = (cv2.resize(image, (THUMBNAIL_PX, THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
                                 if image is not None else None)
-        views.append(ClusterView(cluster.id, len(cluster.sightings), cluster.first_seen, cluster.last_seen,
-                                 tuple(sorted({s.source for s in cluster.sightings})), crop, thumbnails[crop]))
+        view = ClusterView(cluster.id, len(cluster.sightings), cluster.first_seen, cluster.last_seen,
+                           tuple(sorted({s.source for s in cluster.sightings})), crop, thumbnails[crop])
+        views.append(dataclasses.replace(view, text=row_text(view), tooltip=tooltip_text(view)))
     return views
 
 

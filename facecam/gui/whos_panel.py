@@ -51,6 +51,11 @@ def row_text(view, now: float | None = None) -> str:
     return f"{visits}, {seen}\n{', '.join(source_name(s) for s in view.sources)}"
 
 
+def tooltip_text(view) -> str:
+    return (f"{view.id}\nfirst seen {time.ctime(view.first_seen)}\nlast seen {time.ctime(view.last_seen)}\n"
+            + "\n".join(source_name(s) for s in view.sources))
+
+
 def ask_name_dialog(parent: QWidget, cluster_id: str, names: list[str]) -> str | None:
     """The person's name: one of ``names`` or a new one (an editable list); None when cancelled."""
     name, ok = QInputDialog.getItem(parent, "Who's this?", f"Name of {cluster_id} (a new or an existing person):",
@@ -69,6 +74,7 @@ class WhosPanel(QWidget):
         super().__init__(parent)
         self.ask_name = ask_name
         self.people: Callable[[], list[str]] = list   # the enrolled names offered by Name...
+        self._items: dict[str, tuple[QListWidgetItem, Path, str]] = {}   # id: item, its crop, its text
         self.title = QLabel("Who's this?")
         self.title.setStyleSheet("font-weight: bold")
         self.hint = QLabel()
@@ -113,17 +119,42 @@ class WhosPanel(QWidget):
         self._show_hint()
 
     def set_clusters(self, views: list) -> None:
+        """Show these rows (newest first). Rows already shown are kept (their icon is not made again) and
+        only re-texted and re-ordered, so a refresh of 2,000 entries stays cheap on the GUI thread."""
         selected = set(self.selected())
         now = time.time()
-        self.list.clear()
-        for view in views:
-            item = QListWidgetItem(row_text(view, now))
-            item.setData(ID_ROLE, view.id)
-            item.setToolTip(f"{view.id}\nfirst seen {time.ctime(view.first_seen)}\nlast seen "
-                            f"{time.ctime(view.last_seen)}\n{chr(10).join(source_name(s) for s in view.sources)}")
-            item.setIcon(thumbnail_icon(view.thumbnail))
-            self.list.addItem(item)
-            item.setSelected(view.id in selected)
+        self.list.setUpdatesEnabled(False)
+        self.list.blockSignals(True)
+        try:
+            wanted = []
+            for view in views:
+                known = self._items.get(view.id)
+                if known is None or known[1] != view.crop:
+                    item = QListWidgetItem()
+                    item.setData(ID_ROLE, view.id)
+                    item.setIcon(thumbnail_icon(view.thumbnail))
+                    known = (item, view.crop, "")
+                item, _crop, shown = known
+                text = view.text or row_text(view, now)
+                if shown != text:
+                    item.setText(text)
+                    item.setToolTip(view.tooltip or tooltip_text(view))
+                wanted.append((view.id, item, view.crop, text))
+            keep = {id(item) for _id, item, _crop, _text in wanted}
+            for row in range(self.list.count() - 1, -1, -1):     # gone (or replaced) rows, from the end
+                if id(self.list.item(row)) not in keep:
+                    self.list.takeItem(row)
+            for row, (view_id, item, _crop, _text) in enumerate(wanted):   # a new or moved row: one move
+                if self.list.item(row) is not item:
+                    if item.listWidget() is self.list:
+                        self.list.takeItem(self.list.row(item))
+                    self.list.insertItem(row, item)
+                if item.isSelected() != (view_id in selected):
+                    item.setSelected(not item.isSelected())
+            self._items = {view_id: (item, crop, text) for view_id, item, crop, text in wanted}
+        finally:
+            self.list.blockSignals(False)
+            self.list.setUpdatesEnabled(True)
         self.title.setText(f"Who's this? ({len(views)})")
         self._show_hint()
         self._selection_changed()
