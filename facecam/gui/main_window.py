@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.whos_panel, "Who's this?")
         self.unknowns = UnknownsControl(self.known_faces, collection_enabled(not self.options.unknowns), self)
         self.unknowns.clusters.connect(self.whos_panel.set_clusters)
+        self.unknowns.problem.connect(self.whos_panel.set_problem)
         self.unknowns.named.connect(self._on_enrolled)
         self.unknowns.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.whos_panel.set_collecting(self.unknowns.enabled)

@@ -61,10 +61,13 @@ class UnknownsControl(QObject):
     """Collects unknown faces for the window and runs the panel's actions (see the module notes).
 
     ``clusters(list[ClusterView])`` after each refresh; ``named(name, files)`` once a cluster was saved
-    as a person (the window then rescans known_faces); ``message(text)`` for the status bar.
+    as a person (the window then rescans known_faces); ``message(text)`` for the status bar;
+    ``problem(text)`` when the store cannot be opened (e.g. known_faces is not a folder: the window's
+    own known_faces error stays in the status bar, this one is shown in the tab).
     """
 
     clusters = pyqtSignal(list)
+    problem = pyqtSignal(str)        # the store cannot be opened (shown in the tab: "" when it works again)
     named = pyqtSignal(str, list)
     message = pyqtSignal(str)
     _stored = pyqtSignal()
@@ -99,13 +102,16 @@ class UnknownsControl(QObject):
 
         root, model, dim = self.known_faces, recognizer.model, recognizer.embedder.dim
         run_task("unknowns-open", lambda: open_store(root, model, dim),
-                 lambda store: self._on_open(pipeline, store), self._on_failed)
+                 lambda store: self._on_open(pipeline, store),
+                 lambda error: None if self._closed or pipeline is not self.pipeline else self.problem.emit(
+                     f"Unknown faces are not kept: {error}"))
 
     def _on_open(self, pipeline, store) -> None:
         if self._closed or pipeline is not self.pipeline:
             run_task("unknowns-close", store.close)
             return
         self.store = store
+        self.problem.emit("")
         for warning in store.warnings:
             self.message.emit(f"Unknown faces: {warning}")
         if self.enabled:
@@ -118,9 +124,18 @@ class UnknownsControl(QObject):
         if self.collection is not None or self.store is None or self.pipeline is None:
             return
         self.collection = UnknownsCollection(self.store, self.source, self.recognizer, self.gallery,
-                                             on_error=lambda error: self.message.emit(f"Unknown faces: {error}"),
-                                             on_change=self._stored.emit)
+                                             on_error=lambda error: self._from_writer(self.message, f"Unknown faces: {error}"),
+                                             on_change=lambda: self._from_writer(self._stored))
         self.pipeline.listeners.append(self.collection)
+
+    def _from_writer(self, signal, *args) -> None:
+        """Emit from the writer thread; nothing once the window has gone (its C++ object may be deleted)."""
+        if self._closed:
+            return
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the window was destroyed under the writer thread
+            pass
 
     def _stop_collecting(self, close_store: bool = False) -> None:
         collection, self.collection = self.collection, None

@@ -111,11 +111,17 @@ class WhosPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(top)
         layout.addLayout(bottom)
+        self.problem = ""
         self.set_collecting(True)
         self.set_clusters([])
 
     def set_collecting(self, on: bool) -> None:
         self.collecting = bool(on)
+        self._show_hint()
+
+    def set_problem(self, text: str) -> None:
+        """Why nothing can be kept (the store cannot be opened); "" when it works."""
+        self.problem = text
         self._show_hint()
 
     def set_clusters(self, views: list) -> None:
@@ -161,7 +167,9 @@ class WhosPanel(QWidget):
 
     def _show_hint(self) -> None:
         empty = self.list.count() == 0
-        if not self.collecting:
+        if self.problem:
+            text = self.problem
+        elif not self.collecting:
             text = "Unknown faces are not collected (Tools > Collect unknown faces)."
         elif empty:
             text = ("Nobody yet: faces the camera keeps seeing but cannot name appear here, "

@@ -153,11 +153,11 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
 
     # Forget: the sightings and their crop files are gone
     rest = store.clusters()
-    victim = rest[0]
+    victim = next(c for c in rest if who_is(c, visits) in STRANGERS)   # a visitor (not a face in the background)
     panel.select([victim.id])
     qtbot.mouseClick(panel.forget_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: victim.id not in panel.ids(), timeout=10000)
-    assert [c.id for c in open_store(whos_known_faces).clusters()] == [c.id for c in rest[1:]]
+    assert [c.id for c in open_store(whos_known_faces).clusters()] == [c.id for c in rest if c.id != victim.id]
     assert not any(c.path.exists() for s in victim.sightings for c in s.crops)
 
     # the clip again: the ignored faces are not collected again, the forgotten ones are
@@ -247,3 +247,13 @@ def test_right_click_this_is_enrolls_the_crop_and_not_name_rechecks_and_keeps_it
     assert sighting.source == window.source_spec and len(sighting.crops) == 1 and sighting.crops[0].path.is_file()
     qtbot.waitUntil(lambda: cluster.id in window.whos_panel.ids(), timeout=10000)
     shutil.rmtree(folder)
+
+
+def test_a_store_that_cannot_be_opened_is_said_in_the_tab_not_over_the_known_faces_error(make_window, qtbot,
+                                                                                          tmp_path):
+    not_a_folder = tmp_path / "known_faces.txt"
+    not_a_folder.write_text("not a folder")
+    window = make_window(known_faces=not_a_folder)
+    qtbot.waitUntil(lambda: window.whos_panel.hint.text().startswith("Unknown faces are not kept: "), timeout=15000)
+    assert "known_faces.txt" in window.whos_panel.hint.text()
+    assert window.status_line.error_label.isVisible() and "known_faces.txt" in window.status_line.error
