@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facecam import registry
 from facecam.matcher import GalleryMatrix
 
 DATA = Path(__file__).parent / "data"
 LFW10 = DATA / "lfw10"
 PEOPLE = DATA / "people"
+SFACE_DEFAULT = registry.model("sface").threshold   # the default the app uses; never a literal in tests
 
 
 def pytest_configure(config):
