@@ -131,17 +131,6 @@ def store_folder(known_faces: Path, model: str) -> Path:
     return Path(known_faces) / CACHE_DIR / "unknowns" / model
 
 
-def _encode_jpeg(rgb_crop: np.ndarray) -> bytes:
-    import cv2  # noqa: PLC0415
-
-    from facecam.types import rgb_to_bgr  # noqa: PLC0415
-
-    ok, data = cv2.imencode(".jpg", rgb_to_bgr(rgb_crop), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise UnknownsError("cannot encode a face crop as JPEG")
-    return data.tobytes()
-
-
 class LocalUnknownStore:
     """The SQLite store of one model's unknown sightings (see the module notes).
 
@@ -213,10 +202,7 @@ class LocalUnknownStore:
             self.warnings.append(f"the unknowns store {self.path} was damaged ({error}); its sightings are lost "
                                  "and a new, empty store was started")
         for suffix in ("", "-wal", "-shm"):
-            try:
-                os.unlink(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         shutil.rmtree(self.crops_folder, ignore_errors=True)
         private_folder(self.crops_folder)
         return self._connect()
@@ -239,11 +225,14 @@ class LocalUnknownStore:
         known = {row[0] for row in self._db.execute("SELECT file FROM crops")}
         for entry in os.scandir(self.crops_folder):
             if entry.name not in known:
-                _unlink(entry.path)
+                Path(entry.path).unlink(missing_ok=True)
 
     # ------------------------------------------------------------- writing
     def add(self, sighting: UnknownSighting) -> str:
         """Store a sighting (crops first, then its row, then the caps); returns its cluster's id."""
+        from facecam.images import encode_jpeg  # noqa: PLC0415 - OpenCV, loaded once something is stored
+        from facecam.types import rgb_to_bgr  # noqa: PLC0415
+
         files = []
         dim = sighting.crops[0].embedding.shape[0]
         if self.dim is None:
@@ -255,7 +244,7 @@ class LocalUnknownStore:
         try:
             for rank, crop in enumerate(sighting.crops):
                 name = f"{sighting.id}-{rank}.jpg"
-                atomic_write_bytes(self.crops_folder / name, _encode_jpeg(crop.rgb_crop), mode=0o600)
+                atomic_write_bytes(self.crops_folder / name, encode_jpeg(rgb_to_bgr(crop.rgb_crop)), mode=0o600)
                 files.append(name)
             with self._lock:
                 with self._transaction():
@@ -273,7 +262,7 @@ class LocalUnknownStore:
                 return self._cluster_id_of(sighting.id)
         except (OSError, sqlite3.Error) as error:
             for name in files:
-                _unlink(self.crops_folder / name)
+                (self.crops_folder / name).unlink(missing_ok=True)
             raise UnknownsError(f"cannot store an unknown sighting in {self.folder}: {error}; "
                                 "check the disk space and that the folder is writable") from None
 
@@ -310,7 +299,7 @@ class LocalUnknownStore:
                     self._db.execute(f"DELETE FROM crops WHERE sighting IN ({marks})", chunk)
                     self._db.execute(f"DELETE FROM sightings WHERE id IN ({marks})", chunk)
             for name in files:
-                _unlink(self.crops_folder / name)
+                (self.crops_folder / name).unlink(missing_ok=True)
             self._clusters = None  # rebuilt on next use: removing breaks links
             return len(sighting_ids)
 
@@ -409,10 +398,3 @@ class LocalUnknownStore:
                 self._db.close()
             except sqlite3.Error:
                 pass
-
-
-def _unlink(path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
