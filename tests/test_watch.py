@@ -91,6 +91,9 @@ def test_missing_and_corrupt_sources_fail_with_one_line(cli, model_dir, scene, t
                        "--source", corrupt)
     last = err.strip().splitlines()[-1]
     assert code == 1 and last.startswith("facecam: error: ") and "corrupt.mp4" in last
+    import threading
+
+    assert [t.name for t in threading.enumerate() if t.name.startswith("facecam-")] == []   # none left running
 
 
 # ---------------------------------------------------------------- issue 12: the output codec, progress on a terminal
