@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from clips import LFW10
+from conftest import slowdown  # noqa: F401 - the GUI tests import it from here
 
 # How long a test waits for something the window must do (qtbot.waitUntil returns as soon as it is done):
 # a bound against hanging, not a time budget, so generous enough for a machine with a load of 20.
@@ -18,21 +19,6 @@ EVENT_TIMEOUT_MS = 60_000
 
 def facecam_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("facecam-") and t.is_alive()]
-
-
-def slowdown(cpu_s: float = 0.1) -> float:
-    """How many times longer than its CPU time a piece of work takes right now, for a process of this one's
-    priority: about 1 on an idle machine, 2 beside two busy processes. Measured in a child process (no GIL
-    shared with the window's threads), so a wall-clock budget can be scaled by it and still mean "at most
-    that much work", whatever else the machine is doing."""
-    import subprocess
-    import sys
-
-    code = ("import time\nw, c = time.monotonic(), time.process_time()\n"
-            f"while time.process_time() - c < {cpu_s}: pass\n"
-            "print((time.monotonic() - w) / (time.process_time() - c))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return max(1.0, float(out))
 
 
 def wait_for_names(qtbot, window, names, timeout_s=EVENT_TIMEOUT_MS / 1000):
