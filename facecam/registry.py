@@ -100,7 +100,7 @@ MODELS: Mapping[str, EmbedderEntry] = MappingProxyType({entry.key: entry for ent
                        sha256="0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79",
                        size=38696353, builtin=True),
         # calibrated for facecam's own alignment (bench/calibrate_thresholds.py, BENCHMARKS.md); OpenCV's
-        # published cosine similarity 0.363 (distance 0.637) named 2-7% of strangers here
+        # published cosine similarity 0.363 (distance 0.637) named 1.5-7.5% of strangers here (BENCHMARKS.md)
         threshold=0.575, threshold_source="calibrated on lfw40 for facecam's alignment",
         factory="facecam.embedders.sface:SFaceEmbedder"),
 )})
