@@ -437,6 +437,14 @@ class Gallery:
     def photos(self) -> list[tuple[str, str]]:
         return [(path, person) for path, person, _ in self._photos]
 
+    def face_box(self, path: str | Path) -> tuple[float, float, float, float] | None:
+        """The ``(x, y, w, h)`` of the face used for a photo in the gallery (None if it is not in it)."""
+        key = str(path)
+        for photo, _, sha in self._photos:
+            if photo == key:
+                return tuple(float(v) for v in self._records[sha].box)
+        return None
+
 
 def median_distinct_distance(embeddings: np.ndarray, labels: np.ndarray,
                              rows: int = DISTINCT_CHECK_ROWS) -> float | None:
