@@ -1,4 +1,5 @@
-"""Per-stage timings on this machine: MTCNN, YuNet, VGG-Face (batch 1 and 4), SFace, matching.
+"""Per-stage timings on this machine: MTCNN, YuNet, VGG-Face (batch 1 and 4), SFace, matching (warm, and the
+cold first match after a gallery refresh).
 
     .venv/bin/python bench/bench_stages.py [--repeat 20] [--vgg-weights PATH]
 
@@ -6,7 +7,13 @@ VGG-Face runs on a weights file of the published layout with random values
 (written once to a temporary folder, ~580 MB; the runtime's converted model
 goes there too) unless --vgg-weights names the
 real one: the speed is the same. SFace uses the official OpenCV Zoo file
-built into facecam (facecam/data/models). Prints a Markdown table.
+built into facecam (facecam/data/models). Matching uses random unit vectors, 10 photos a person.
+"warm" match rows time repeated matches against one gallery matrix; "first match after a refresh"
+rows time what the live pipeline pays on the first round after known_faces changed: the gallery
+is refreshed as the app does it (``GallerySearch.attach``: incremental person means, the search
+index updated when the gallery is large), then one face is matched against the new matrix,
+nothing cached yet. Each sample is a new refresh (one person's 10 photos replaced). Prints a
+Markdown table.
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facecam.align import align_faces  # noqa: E402
 from facecam.detector import MtcnnDetector  # noqa: E402
 from facecam.matcher import GalleryMatrix, match_embeddings  # noqa: E402
+from facecam.search import GallerySearch  # noqa: E402
 
 PHOTO = ROOT / "tests" / "data" / "people" / "two_people.jpg"
+# Gallery sizes whose cold first match is timed too (100,000 x 4096-d: see bench_scale.py, "Search at scale").
+COLD_SIZES = ((10_000, 4096), (10_000, 128), (100_000, 128))
 
 
 def timed(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
@@ -43,6 +53,35 @@ def timed(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000, min(samples) * 1000
+
+
+def first_match_after_refresh(vectors: np.ndarray, names: list[str], mode: str, repeat: int,
+                              rng: np.random.Generator) -> tuple[float, float, float]:
+    """Median and best ms of the first match after a refresh, and the median ms of the refresh itself."""
+    dim = vectors.shape[1]
+    photos = [(f"/known_faces/{name}/{i}.jpg", name, f"{i:064x}") for i, name in enumerate(names)]
+    embeddings = {sha: vectors[i] for i, (_, _, sha) in enumerate(photos)}
+    search = GallerySearch(dim)
+    search.attach(GalleryMatrix.from_pairs(names, vectors), photos, embeddings.__getitem__)  # the start-up index
+    firsts, refreshes = [], []
+    for n in range(repeat):
+        person = names[(n * 10) % len(names)]   # a refresh: this person's 10 photos replaced by 10 new ones
+        fresh = rng.standard_normal((10, dim), dtype=np.float32)
+        fresh /= np.linalg.norm(fresh, axis=1, keepdims=True)
+        kept = [p for p in photos if p[1] != person]
+        added = [(f"/known_faces/{person}/new{n}-{i}.jpg", person, f"n{n:031x}{i:032x}") for i in range(10)]
+        embeddings.update({sha: fresh[i] for i, (_, _, sha) in enumerate(added)})
+        photos = kept + added
+        matrix = GalleryMatrix.from_pairs([p for _, p, _ in photos], np.stack([embeddings[s] for _, _, s in photos]))
+        index = {name: i for i, name in enumerate(matrix.names)}
+        rows = [photos[i] for i in np.argsort([index[p] for _, p, _ in photos], kind="stable")]  # the matrix's order
+        start = time.perf_counter()
+        refreshed = search.attach(matrix, rows, embeddings.__getitem__)
+        refreshes.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        match_embeddings(fresh[:1], refreshed, 0.5, mode)
+        firsts.append(time.perf_counter() - start)
+    return statistics.median(firsts) * 1000, min(firsts) * 1000, statistics.median(refreshes) * 1000
 
 
 def sface_path() -> Path:
@@ -122,6 +161,12 @@ def main() -> int:
         for mode in ("nearest", "mean"):
             med, best = timed(lambda: match_embeddings(query, gallery, 0.5, mode), max(5, args.repeat // 2))
             rows.append((f"match 1 face vs {size:,} embeddings ({dim}-d, {mode})", med, best))
+        if (size, dim) in COLD_SIZES:
+            names = [f"p{i // 10}" for i in range(size)]
+            for mode in ("nearest", "mean"):
+                med, best, refresh = first_match_after_refresh(vectors, names, mode, max(3, args.repeat // 4), rng)
+                rows.append((f"first match after a refresh, 1 face vs {size:,} ({dim}-d, {mode}; "
+                             f"the refresh itself {refresh:.0f} ms)", med, best))
         vectors = gallery = None  # free before the next size
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 THRESHOLDS = np.round(np.arange(0.40, 0.80, 0.005), 3)
+OLD_DEFAULT = 0.637   # OpenCV's published value (cosine similarity 0.363), facecam's default until calibrated
 MARGINS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.10)
 
 
@@ -134,7 +135,7 @@ def main() -> int:
     from facecam.recognizer import build_recognizer
 
     started = time.perf_counter()
-    recognizer = build_recognizer("sface", threshold=0.637, match_mode="mean", allow_download=False)
+    recognizer = build_recognizer("sface", threshold=OLD_DEFAULT, match_mode="mean", allow_download=False)
     sets = photo_sets(args.facedata)
     embedded = {name: embed_all(recognizer, photos) for name, photos in sets.items()}
     embed_s = time.perf_counter() - started
@@ -160,7 +161,7 @@ def main() -> int:
         test_vectors.append(vectors)
     test_vectors = np.concatenate(test_vectors)
     tk, ts, tnk, tns = rates(test_people, test_vectors, draws(test_people, 7, 2, args.draws, seed=7))
-    default_i = int(np.argmin(np.abs(THRESHOLDS - 0.637)))
+    default_i = int(np.argmin(np.abs(THRESHOLDS - OLD_DEFAULT)))
     far, pairs = different_person_far(calib_people, calib_vectors, threshold)
 
     report = {

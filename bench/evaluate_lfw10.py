@@ -3,8 +3,8 @@
     .venv/bin/python bench/evaluate_lfw10.py [--data ../shared/facedata/lfw10] [--out docs/evaluate-lfw10.png]
 
 SFace is the official OpenCV Zoo file built into facecam (facecam/data/models), copied into a
-temporary model folder; the threshold in use is pinned to the default 0.637 whatever your saved
-settings say, so the figure is reproducible. The data folder is only read: when it is read-only, evaluate keeps its
+temporary model folder; the threshold in use is pinned to facecam's default (facecam/registry.py) whatever
+your saved settings say, so the figure is reproducible. The data folder is only read: when it is read-only, evaluate keeps its
 embedding cache in the user cache folder. Prints the human report, then the JSON one on the last line.
 """
 
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from facecam import registry  # noqa: E402
 from facecam.cli import main  # noqa: E402
 
 SFACE_FILE = "face_recognition_sface_2021dec.onnx"
@@ -41,7 +42,8 @@ def run() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as models:
         shutil.copy(sface_file(), models)
-        common = ["evaluate", str(args.data), "--model", "sface", "--model-dir", models, "--threshold", "0.637"]
+        common = ["evaluate", str(args.data), "--model", "sface", "--model-dir", models,
+                  "--threshold", str(registry.model("sface").threshold)]
         code = main(common + ["--plot", str(args.out)])
         if code == 0:
             json_out = io.StringIO()

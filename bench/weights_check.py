@@ -27,6 +27,7 @@ from vgg_fixtures import write_vggface_weights  # noqa: E402
 
 from facecam.detector import MtcnnDetector  # noqa: E402
 from facecam.gallery import Gallery, median_distinct_distance  # noqa: E402
+from facecam.registry import MODELS  # noqa: E402
 from facecam.recognizer import Recognizer  # noqa: E402
 
 LFW10 = ROOT / "tests" / "data" / "lfw10"
@@ -57,12 +58,13 @@ def main() -> None:
     detector = MtcnnDetector()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        sface = Recognizer(detector, SFaceEmbedder(packaged_model_file("face_recognition_sface_2021dec.onnx")), 0.637)
+        sface = Recognizer(detector, SFaceEmbedder(packaged_model_file("face_recognition_sface_2021dec.onnx")),
+                           MODELS["sface"].threshold)
         print(f"sface, lfw10 (10 people x 10 photos): {median_for(sface, subset(tmp / 'all', 10, 10)):.4f}")
         small = subset(tmp / "small", 4, 3)
         for values in ("random", "tiny"):
             weights = write_vggface_weights(tmp / f"vgg_{values}.h5", values=values, seed=2015)
-            vgg = Recognizer(detector, VggFaceEmbedder(weights), 0.68)
+            vgg = Recognizer(detector, VggFaceEmbedder(weights), MODELS["vgg-face"].threshold)
             shutil.rmtree(small / ".bench-cache", ignore_errors=True)
             print(f"vgg-face {values}, 4 people x 3 photos: {median_for(vgg, small):.2g}")
             weights.unlink()

@@ -19,16 +19,9 @@ def _write_temporary(folder: Path, prefix: str, data: bytes, mode: int) -> str:
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
-        _unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -44,7 +37,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     try:
         os.replace(tmp, path)
     except BaseException:
-        _unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -64,7 +57,7 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes, mode: int 
             return target
         raise FileExistsError(f"no free file name for {stem}{suffix} in {folder}")
     finally:
-        _unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -504,9 +504,7 @@ def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
     ``has_face(path)`` returns the number of faces in a photo (0 refuses it).
     Files are written under new unique names, never overwriting anything.
     """
-    from facecam.fileutil import write_new_file  # noqa: PLC0415
-
-    folder = person_folder(root, name)
+    person_folder(root, name)   # a bad name is refused before any photo is looked at
     checked = []
     for photo in photo_paths:
         photo = Path(photo)
@@ -514,15 +512,27 @@ def enroll_photos(root: Path, name: str, photo_paths: Iterable[Path],
         if count == 0:
             raise EnrollError(f"no face found in {photo}; choose a photo where the face is clear and at least 40 pixels wide")
         checked.append(photo)
+    return add_photos(root, name, ((photo.name, photo.read_bytes()) for photo in checked))
+
+
+def add_photos(root: Path, name: str, photos: Iterable[tuple[str, bytes]]) -> list[Path]:
+    """Write each ``(file name, encoded photo)`` as a new file in ``root/name/``; returns the new files.
+
+    The one way a photo gets into a person's folder (``enroll``, the window's Enroll, naming unknown
+    faces): the name made safe (:func:`safe_photo_stem`, an image suffix), atomic, under a new unique
+    name, never overwriting anything. EnrollError when the disk refuses.
+    """
+    from facecam.fileutil import write_new_file  # noqa: PLC0415
+
+    folder = person_folder(root, name)
     written = []
-    for photo in checked:
-        data = photo.read_bytes()
-        stem = safe_photo_stem(photo.stem)
-        suffix = photo.suffix.lower() if is_image_name("x" + photo.suffix) else ".jpg"
+    for filename, data in photos:
+        stem, suffix = os.path.splitext(filename)
+        suffix = suffix.lower() if is_image_name("x" + suffix) else ".jpg"
         try:
-            written.append(write_new_file(folder, stem, suffix, data))
+            written.append(write_new_file(folder, safe_photo_stem(stem), suffix, data))
         except OSError as error:
-            raise EnrollError(f"cannot save {photo.name} into {folder}: {error.strerror or error}; "
+            raise EnrollError(f"cannot save {filename} into {folder}: {error.strerror or error}; "
                               "check the disk space and that the folder is writable") from None
     return written
 

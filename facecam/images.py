@@ -44,6 +44,9 @@ file, what is wrong, and what to do):
   viewers do), and whatever they refuse becomes "damaged; save it again".
 * Colour profiles (ICC) are ignored, as OpenCV does.
 
+The way back is here too: :func:`encode_jpeg`, how facecam writes every JPEG it keeps (enrolled
+webcam photos, unknown faces' crops, sighting snapshots).
+
 Nothing here imports TensorFlow or Qt; all functions are pure (no global state).
 """
 
@@ -114,10 +117,6 @@ _LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
 _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
-class _NeedMore(Exception):
-    """The header continues past the bytes read so far (only when reading a prefix)."""
-
-
 @dataclass(frozen=True)
 class _Header:
     format: str  # "JPEG", "PNG", "WebP" or "BMP"
@@ -150,31 +149,6 @@ def is_image_name(name: PathLike) -> bool:
     return base.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def image_size(path: PathLike) -> tuple[int, int]:
-    """``(width, height)`` of the photo at ``path``, upright, from its header alone.
-
-    Nothing is decoded and usually only the first 64 kB are read. The size is
-    the photo's own, as a viewer shows it: EXIF orientations 5-8 swap width and
-    height; it is not reduced to :data:`MAX_SIDE`. Raises :class:`ImageError`
-    if the file cannot be read or is not a JPEG, PNG, BMP or WebP. Completeness
-    is not checked (that needs the whole file; :func:`read_image` does it).
-    """
-    name = _display(path)
-    size = _checked_stat(path, name).st_size
-    limit = 64 * 1024
-    while True:
-        data = _read(path, name, min(limit, MAX_FILE_BYTES))
-        complete = len(data) < limit or limit >= MAX_FILE_BYTES or len(data) >= size
-        try:
-            header = _parse_header(data, name, complete)
-            break
-        except _NeedMore:
-            limit *= 16
-    if header.orientation >= 5:
-        return header.height, header.width
-    return header.width, header.height
-
-
 def read_image(path: PathLike) -> np.ndarray:
     """The photo at ``path`` as an upright 8-bit BGR ``(H, W, 3) uint8`` array.
 
@@ -204,10 +178,19 @@ def read_image_bytes(data: bytes, name: str) -> np.ndarray:
     if len(data) > MAX_FILE_BYTES:
         raise ImageError(f"{name}: is {_mb(len(data))}, more than facecam reads "
                          f"({_mb(MAX_FILE_BYTES)}); save the photo smaller")
-    header = _parse_header(data, name, complete=True)
+    header = _parse_header(data, name)
     plan = _plan(header, name)
     image = _decode(data, name, header, plan)
     return np.ascontiguousarray(_upright(image, header.orientation))
+
+
+def encode_jpeg(bgr_image: np.ndarray, quality: int = 95) -> bytes:
+    """``bgr_image`` encoded as JPEG at ``quality`` (1-100): how facecam writes every photo, crop and
+    snapshot it keeps. ImageError if OpenCV cannot encode it."""
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(bgr_image), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ImageError("cannot encode the image as JPEG")
+    return data.tobytes()
 
 
 # --- Reading files -----------------------------------------------------------------
@@ -276,31 +259,23 @@ def _is_link(path: PathLike) -> bool:
 # --- Headers --------------------------------------------------------------------------
 
 
-def _parse_header(data: bytes, name: str, complete: bool) -> _Header:
-    """Size, orientation and coding of ``data``, checking completeness if ``complete``.
-
-    With ``complete=False`` (``data`` is a prefix of the file) raises
-    :class:`_NeedMore` when the header goes past the end of ``data``.
-    """
+def _parse_header(data: bytes, name: str) -> _Header:
+    """Size, orientation and coding of the whole file ``data``, checking that it is complete."""
     if not data:
         raise ImageError(f"{name}: is empty (0 bytes); copy the photo again")
     if data.startswith(_JPEG_SIGNATURE):
-        return _parse_jpeg(data, name, complete)
+        return _parse_jpeg(data, name)
     if data.startswith(_PNG_SIGNATURE):
-        return _parse_png(data, name, complete)
+        return _parse_png(data, name)
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return _parse_webp(data, name, complete)
+        return _parse_webp(data, name)
     if data[:2] == b"BM" and len(data) >= 18 and _u32le(data, 14) in _BMP_HEADER_SIZES:
-        return _parse_bmp(data, name, complete)
+        return _parse_bmp(data, name)
     if len(data) < 12:
         for signature, kind in ((_JPEG_SIGNATURE, "JPEG"), (_PNG_SIGNATURE, "PNG"),
                                 (b"RIFF", "WebP"), (b"BM", "BMP")):
             if signature.startswith(data) or data.startswith(signature):
-                if not complete:
-                    raise _NeedMore
                 raise _truncated(name, kind)
-    if not complete and len(data) < 32:
-        raise _NeedMore
     kind = _other_kind(data)
     if kind is not None:
         raise ImageError(f"{name}: is {kind}, not a {_FORMATS} photo; "
@@ -351,10 +326,8 @@ def _looks_like_text(sample: bytes) -> bool:
     return True
 
 
-def _need(data: bytes, end: int, complete: bool, name: str, kind: str) -> None:
+def _need(data: bytes, end: int, name: str, kind: str) -> None:
     if end > len(data):
-        if not complete:
-            raise _NeedMore
         raise _truncated(name, kind)
 
 
@@ -368,7 +341,7 @@ def _damaged(name: str, kind: str, why: str) -> ImageError:
                       "open it in an image viewer and save it again")
 
 
-def _parse_jpeg(data: bytes, name: str, complete: bool) -> _Header:
+def _parse_jpeg(data: bytes, name: str) -> _Header:
     pos = 2
     size = None
     coding = ""
@@ -376,8 +349,6 @@ def _parse_jpeg(data: bytes, name: str, complete: bool) -> _Header:
     while True:
         match = _JPEG_MARKER.search(data, pos)  # bytes between markers are skipped, as libjpeg does
         if match is None:
-            if not complete:
-                raise _NeedMore
             raise _truncated(name, "JPEG", " (it ends before its image data)")
         marker = data[match.end() - 1]
         pos = match.end()
@@ -385,17 +356,17 @@ def _parse_jpeg(data: bytes, name: str, complete: bool) -> _Header:
             continue
         if marker in (0xD8, 0xD9):
             raise _damaged(name, "JPEG", "it has no image data")
-        _need(data, pos + 2, complete, name, "JPEG")
+        _need(data, pos + 2, name, "JPEG")
         length = _u16be(data, pos)
         if length < 2:
             raise _damaged(name, "JPEG", "a marker segment has a bad length")
         if marker == 0xDA:  # start of scan: the header is over
             if size is None:
                 raise _damaged(name, "JPEG", "its image data comes before its size")
-            _need(data, pos + length, complete, name, "JPEG")
+            _need(data, pos + length, name, "JPEG")
             pos += length
             break
-        _need(data, pos + length, complete, name, "JPEG")
+        _need(data, pos + length, name, "JPEG")
         if marker in _SOF_MARKERS and size is None:
             if length < 8:
                 raise _damaged(name, "JPEG", "its size header is too short")
@@ -411,8 +382,7 @@ def _parse_jpeg(data: bytes, name: str, complete: bool) -> _Header:
         elif marker == 0xE1 and orientation is None and data[pos + 2:pos + 8] == b"Exif\x00\x00":
             orientation = _exif_orientation(data[pos + 8:pos + length])
         pos += length
-    if complete:
-        _check_jpeg_end(data, pos, name)
+    _check_jpeg_end(data, pos, name)
     return _Header("JPEG", size[0], size[1], orientation or 1, coding)
 
 
@@ -433,9 +403,9 @@ def _check_jpeg_end(data: bytes, pos: int, name: str) -> None:
         pos += _u16be(data, pos)  # DHT, SOS, DRI... between progressive scans
 
 
-def _parse_png(data: bytes, name: str, complete: bool) -> _Header:
+def _parse_png(data: bytes, name: str) -> _Header:
     pos = 8
-    _need(data, pos + 8 + 13, complete, name, "PNG")
+    _need(data, pos + 8 + 13, name, "PNG")
     length, kind = struct.unpack_from(">I4s", data, pos)
     if kind != b"IHDR" or length < 13:
         raise _damaged(name, "PNG", "it does not start with its IHDR header")
@@ -445,91 +415,80 @@ def _parse_png(data: bytes, name: str, complete: bool) -> _Header:
     orientation = 1
     seen_image_data = False
     while True:
-        _need(data, pos + 8, complete, name, "PNG")
+        _need(data, pos + 8, name, "PNG")
         length, kind = struct.unpack_from(">I4s", data, pos)
         if length > 0x7FFFFFFF:
             raise _damaged(name, "PNG", "a chunk has a bad length")
         end = pos + 12 + length
         if kind == b"IDAT":
             seen_image_data = True
-            if not complete:
-                break  # size and orientation (eXIf comes before IDAT) are known
         elif kind == b"IEND":
             if not seen_image_data:
                 raise _damaged(name, "PNG", "it has no image data")
             break
         elif kind == b"eXIf" and not seen_image_data:
-            _need(data, end, complete, name, "PNG")
+            _need(data, end, name, "PNG")
             orientation = _exif_orientation(data[pos + 8:pos + 8 + length])
         if end > len(data):
-            if not complete:
-                raise _NeedMore
             raise _truncated(name, "PNG", " (it ends before its IEND chunk)")
         pos = end
     return _Header("PNG", width, height, orientation)
 
 
-def _parse_webp(data: bytes, name: str, complete: bool) -> _Header:
+def _parse_webp(data: bytes, name: str) -> _Header:
     file_end = 8 + _u32le(data, 4)
-    if complete and len(data) < file_end:
+    if len(data) < file_end:
         raise _truncated(name, "WebP", f" (it has {len(data)} of its {file_end} bytes)")
     pos = 12
     size = None
     orientation = 1
-    wants_exif = False
     while pos + 8 <= file_end:
-        if not complete and size is not None and not wants_exif:
-            break
-        _need(data, pos + 8, complete, name, "WebP")
+        _need(data, pos + 8, name, "WebP")
         kind, length = data[pos:pos + 4], _u32le(data, pos + 4)
         body = pos + 8
         if kind == b"VP8X":
-            _need(data, body + 10, complete, name, "WebP")
-            wants_exif = bool(data[body] & 0x08)
+            _need(data, body + 10, name, "WebP")
             size = (1 + int.from_bytes(data[body + 4:body + 7], "little"),
                     1 + int.from_bytes(data[body + 7:body + 10], "little"))
         elif kind == b"VP8 " and size is None:
-            _need(data, body + 10, complete, name, "WebP")
+            _need(data, body + 10, name, "WebP")
             if data[body + 3:body + 6] != b"\x9d\x01\x2a":
                 raise _damaged(name, "WebP", "its VP8 image header is invalid")
             size = (_u16le(data, body + 6) & 0x3FFF, _u16le(data, body + 8) & 0x3FFF)
         elif kind == b"VP8L" and size is None:
-            _need(data, body + 5, complete, name, "WebP")
+            _need(data, body + 5, name, "WebP")
             if data[body] != 0x2F:
                 raise _damaged(name, "WebP", "its lossless image header is invalid")
             bits = _u32le(data, body + 1)
             size = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
         elif kind == b"EXIF":
-            _need(data, body + length, complete, name, "WebP")
+            _need(data, body + length, name, "WebP")
             exif = data[body:body + length]
             orientation = _exif_orientation(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-            wants_exif = False
-        if complete and body + length > len(data):
+        if body + length > len(data):
             raise _truncated(name, "WebP", f" (it has {len(data)} of its {body + length} bytes)")
         pos = body + length + (length & 1)
     if size is None:
-        if not complete:
-            raise _NeedMore
         raise _damaged(name, "WebP", "it has no image")
     if size[0] == 0 or size[1] == 0:
         raise _damaged(name, "WebP", f"its size {size[0]}x{size[1]} is invalid")
     return _Header("WebP", size[0], size[1], orientation)
 
 
-def _parse_bmp(data: bytes, name: str, complete: bool) -> _Header:
+def _parse_bmp(data: bytes, name: str) -> _Header:
     header_size = _u32le(data, 14)
     if header_size == 12:
-        _need(data, 26, complete, name, "BMP")
+        _need(data, 26, name, "BMP")
         width, height = _u16le(data, 18), _u16le(data, 20)
         bits, compression = _u16le(data, 24), 0
     else:
-        _need(data, 34, complete, name, "BMP")
+        _need(data, 34, name, "BMP")
         width, height = struct.unpack_from("<ii", data, 18)
         bits, compression = _u16le(data, 28), _u32le(data, 30)
         height = abs(height)  # negative: rows stored top-down
     if width <= 0 or height <= 0:
         raise _damaged(name, "BMP", f"its size {width}x{height} is invalid")
-    if complete and compression in (0, 3, 6) and bits in (1, 4, 8, 16, 24, 32):
+    if compression in (0, 3, 6) and bits in (1, 4, 8, 16, 24, 32):
         row_bytes = (width * bits + 31) // 32 * 4
         needed = _u32le(data, 10) + row_bytes * height
         if len(data) < needed:
@@ -719,5 +678,5 @@ def _u32le(data: bytes, pos: int) -> int:
 
 __all__ = [
     "IMAGE_EXTENSIONS", "MAX_FILE_BYTES", "MAX_JPEG_PIXELS", "MAX_PIXELS", "MAX_SIDE", "MIN_SIDE",
-    "image_size", "is_image_name", "read_image", "read_image_bytes",
+    "encode_jpeg", "is_image_name", "read_image", "read_image_bytes",
 ]

@@ -124,8 +124,9 @@ _verify_cache: dict[tuple, str | None] = {}
 _verify_lock = threading.Lock()
 
 
-def _looks_like_hdf5(path: Path, size: int) -> bool:
-    # The HDF5 superblock sits at offset 0, or 512, 1024, 2048... when a user block precedes it.
+def looks_like_hdf5(path: Path, size: int) -> bool:
+    """Whether the file at ``path`` (``size`` bytes) has an HDF5 signature where the format puts it: at
+    offset 0, or 512, 1024, 2048... when a user block precedes it (OSError if it cannot be read)."""
     with open(path, "rb") as f:
         offset = 0
         while offset + len(_HDF5_SIGNATURE) <= size and offset <= 1 << 20:
@@ -144,7 +145,7 @@ def _check(path: Path, st: os.stat_result, spec: ModelFile) -> str | None:
     if spec.sha256 is not None:
         if sha256_of(path) != spec.sha256:
             return "sha256 mismatch"
-    elif spec.filename.lower().endswith(".h5") and not _looks_like_hdf5(path, st.st_size):
+    elif spec.filename.lower().endswith(".h5") and not looks_like_hdf5(path, st.st_size):
         return "not an HDF5 file (perhaps an error page was saved instead)"
     return None
 
@@ -268,13 +269,6 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
 def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
              expected_size: int | None = None, progress: ProgressCallback | None = None,
              timeout: float = 30, cancel=None) -> Path:
@@ -317,7 +311,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
     for _attempt in range(3):  # at most: resume refused (416 stale) -> fresh start
         offset = part.stat().st_size if part.is_file() else 0
         if expected_size is not None and offset > expected_size:
-            _unlink(part)
+            part.unlink(missing_ok=True)
             offset = 0
         if _is_cancelled(cancel):
             raise DownloadCancelled(f"download of {name} cancelled after {offset} bytes; "
@@ -335,7 +329,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
                     if total is not None and total == offset:
                         complete = True  # the .part already holds every byte: go and check it
                         break
-                    _unlink(part)         # stale .part (file changed or shrank): start afresh
+                    part.unlink(missing_ok=True)         # stale .part (file changed or shrank): start afresh
                     continue
                 reason = f"HTTP {exc.code}" + (f" {_one_line(exc.reason)}" if exc.reason else "")
             raise fail(reason, f"download it by hand, save it as {dest}, or pass --weights PATH") from None
@@ -355,7 +349,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
                 if start == 0:
                     offset = 0
                 elif start != offset:
-                    _unlink(part)
+                    part.unlink(missing_ok=True)
                     raise fail(f"the server resumed at byte {start} instead of {offset}",
                                "the partial download was deleted; try again")
                 if total is None and length is not None:
@@ -367,7 +361,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
                 raise fail(f"unexpected HTTP {status}",
                            f"download it by hand, save it as {dest}, or pass --weights PATH")
             if expected_size is not None and total is not None and total != expected_size:
-                _unlink(part)
+                part.unlink(missing_ok=True)
                 raise fail(f"the server offers {total} bytes, expected {expected_size}",
                            f"download it by hand, save it as {dest}, or pass --weights PATH")
 
@@ -419,11 +413,11 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
     if expected_size is not None and size < expected_size:  # server sent no length and stopped short
         raise fail(f"connection closed after {size} of {expected_size} bytes", "run it again to resume the download")
     if expected_size is not None and size != expected_size:
-        _unlink(part)
+        part.unlink(missing_ok=True)
         raise DownloadError(f"downloaded {name} is corrupt (size {size} bytes, expected {expected_size}) "
                             f"and was deleted; try again")
     if sha256 is not None and sha256_of(part) != sha256:
-        _unlink(part)
+        part.unlink(missing_ok=True)
         raise DownloadError(f"downloaded {name} is corrupt (sha256 mismatch) and was deleted; try again")
     try:
         os.chmod(part, 0o644)
@@ -470,7 +464,7 @@ def ensure_model_file(spec: ModelFile, directory: str | os.PathLike | None = Non
     download(spec.url, path, sha256=spec.sha256, expected_size=spec.size, progress=progress, cancel=cancel)
     reason = verify_file(path, spec)
     if reason is not None:
-        _unlink(path)
+        Path(path).unlink(missing_ok=True)
         raise DownloadError(f"downloaded {spec.filename} is corrupt ({reason}) and was deleted; try again")
     return path
 

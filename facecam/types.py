@@ -6,6 +6,7 @@ Conventions (used everywhere in facecam):
   ``bgr_frame`` (what OpenCV reads) or ``rgb_face`` (what the models take).
   The conversion happens once, in :func:`bgr_to_rgb` (here).
 * Boxes are ``(x, y, w, h)`` in pixels of the image they were found in.
+* Times written for people and programs are ISO-8601 with the zone offset (:func:`iso`).
 * The five landmarks are, in this order, the person's own right eye, left eye,
   nose, right mouth corner, left mouth corner. The person's right eye is on the
   *left* of an unmirrored photo.
@@ -14,6 +15,7 @@ Conventions (used everywhere in facecam):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -39,6 +41,14 @@ def rgb_to_bgr(rgb: np.ndarray) -> np.ndarray:
     if array.ndim < 3 or array.shape[-1] != 3:
         raise ValueError(f"rgb_to_bgr: expected an (H, W, 3) image, got shape {array.shape}")
     return np.ascontiguousarray(array[..., ::-1])
+
+
+def iso(moment: datetime | float, timespec: str = "milliseconds") -> str:
+    """ISO-8601 with the zone offset: ``2026-11-30T18:40:46.123+01:00``. A Unix timestamp is shown in the
+    machine's time zone; ``timespec`` as :meth:`datetime.isoformat` ("seconds" for a person's eyes)."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(float(moment)).astimezone()
+    return moment.isoformat(timespec=timespec)
 
 
 class Frame(NamedTuple):

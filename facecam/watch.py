@@ -69,7 +69,6 @@ def run_watch(session, args, out) -> int:
     gallery_errors: list[str] = []
     follower = session.follow_gallery(lambda matrix: live.__setitem__(0, matrix),
                                       lambda error: gallery_errors.append(str(error)))
-    unknowns = _collect_unknowns(args, recognizer, pipeline, out)
     annotator = FaceAnnotator(show_distances=True)
     source = open_source(args.source, realtime=args.realtime)
     if not source.wait_opened(timeout=15):
@@ -79,6 +78,8 @@ def run_watch(session, args, out) -> int:
         raise source.error or CameraError(f"cannot open {args.source}: no answer within 15 s; check the source")
     sightings = LiveSightings.from_args(args, source_name=args.source)  # the visits log and notifications
     pipeline.listeners.extend(sightings.listeners)
+    # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
+    unknowns = _collect_unknowns(args, recognizer, pipeline, out)
     writer = None
     events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
     frames_out = 0

@@ -119,7 +119,7 @@ def make_gallery(root: Path, enrolled=ENROLLED, photos=GALLERY_PHOTOS) -> Path:
 
 
 def score_events(events: list[dict], truth: list[Truth]) -> dict:
-    """Per-frame label accuracy after each face's first label, and first-label latencies.
+    """Per-frame label accuracy after each face's first label, and latencies from a person's appearance.
 
     A labelled face on an output frame is matched to the true person whose pasted
     box contains the face box's centre. Returns ``{"label_accuracy", "frames_scored",

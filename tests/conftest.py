@@ -8,11 +8,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facecam import registry
 from facecam.matcher import GalleryMatrix
 
 DATA = Path(__file__).parent / "data"
 LFW10 = DATA / "lfw10"
 PEOPLE = DATA / "people"
+SFACE_DEFAULT = registry.model("sface").threshold   # the default the app uses; never a literal in tests
+
+
+def slowdown(cpu_s: float = 0.1) -> float:
+    """How many times longer than its CPU time a piece of work takes right now, for a process of this one's
+    priority: about 1 on an idle machine, 2 beside two busy processes. Measured in a child process (no GIL
+    shared with the window's threads), so a wall-clock budget can be scaled by it and still mean "at most
+    that much work", whatever else the machine is doing."""
+    import subprocess
+    import sys
+
+    code = ("import time\nw, c = time.monotonic(), time.process_time()\n"
+            f"while time.process_time() - c < {cpu_s}: pass\n"
+            "print((time.monotonic() - w) / (time.process_time() - c))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return max(1.0, float(out))
 
 
 def pytest_configure(config):

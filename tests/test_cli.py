@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import LFW10, PEOPLE
+from conftest import LFW10, PEOPLE, SFACE_DEFAULT
 
 BLAIR = sorted((LFW10 / "Tony_Blair").glob("*.jpg"))
 BUSH = sorted((LFW10 / "George_W_Bush").glob("*.jpg"))
@@ -24,11 +24,11 @@ def test_verify_same_and_different_people(cli, model_dir):
     code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BLAIR[4])
     assert code == 0, err
     same = json.loads(out)
-    assert same["verified"] is True and same["model"] == "sface" and same["threshold"] == 0.637
-    assert 0.0 < same["distance"] < 0.637
+    assert same["verified"] is True and same["model"] == "sface" and same["threshold"] == SFACE_DEFAULT
+    assert 0.0 < same["distance"] < SFACE_DEFAULT
     code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BUSH[0])
     different = json.loads(out)
-    assert code == 0 and different["verified"] is False and different["distance"] > 0.637
+    assert code == 0 and different["verified"] is False and different["distance"] > SFACE_DEFAULT
 
 
 def test_verify_human_output_and_threshold_override(cli, model_dir):
@@ -218,7 +218,7 @@ def test_settings_of_the_wrong_shape_give_one_warning_and_defaults(cli, tmp_path
     try:
         code, out, err = cli("verify", "--json", *sface_args(model_dir), BLAIR[0], BLAIR[4])
         assert code == 0, err
-        assert json.loads(out)["threshold"] == 0.637
+        assert json.loads(out)["threshold"] == SFACE_DEFAULT
         assert err.count("\n") == 1 and err.startswith(f"facecam: warning: the settings file {path}")
         assert "Traceback" not in err
         code, out, err = cli("identify", "--json", *sface_args(model_dir, known), BLAIR[5])

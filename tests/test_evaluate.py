@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
 
-from conftest import LFW10
+from conftest import LFW10, SFACE_DEFAULT
 from facecam import evaluate as ev
 from facecam import evaluate_metrics as metrics
 from facecam import evaluate_report as report_text
@@ -30,7 +30,6 @@ import facecam.gallery
 from facecam.gallery import CACHE_DIR, Gallery
 from facecam.matcher import GalleryMatrix, match_embeddings
 
-SFACE_DEFAULT = 0.637
 BLAIR = sorted((LFW10 / "Tony_Blair").glob("*.jpg"))
 
 
@@ -210,7 +209,7 @@ def test_cli_apply_saves_the_recommendation_and_verify_uses_it(cli, lfw_dir, lfw
     assert code == 0, err
     rec = lfw_report.recommended_threshold
     assert "AUC " in out and f"recommended: threshold {rec:.3f}" in out and "how to choose" in out
-    assert f"applied for sface: threshold 0.637 -> {rec}" in out
+    assert f"applied for sface: threshold {SFACE_DEFAULT:g} -> {rec}" in out
     settings = json.loads((config_dir / "settings.json").read_text())
     assert settings["thresholds"] == {"vgg-face": 0.5, "sface": rec}
     assert settings["match_mode"] == {"vgg-face": "nearest", "sface": lfw_report.match_mode_recommended}
@@ -447,7 +446,7 @@ def test_apply_keeps_other_settings_and_refuses_a_damaged_file(tmp_path):
     saved = json.loads(settings.read_text())
     assert saved["thresholds"] == {"vgg-face": 0.6, "sface": report.recommended_threshold}
     assert saved["match_mode"] == {"sface": report.match_mode_recommended} and saved["other"] == [1, 2]
-    assert changes["threshold"] == {"old": 0.637, "new": report.recommended_threshold}
+    assert changes["threshold"] == {"old": SFACE_DEFAULT, "new": report.recommended_threshold}
     settings.write_text("{not json")
     with pytest.raises(FacecamError, match="cannot be read"):
         ev.apply_recommendation(report, settings)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import LFW10
+from conftest import LFW10, SFACE_DEFAULT
 from facecam.errors import EnrollError
 
 BLAIR = LFW10 / "Tony_Blair" / "Tony_Blair_0001.jpg"
@@ -144,9 +144,9 @@ def test_garbage_settings_are_ignored():
 
     settings_path().parent.mkdir(parents=True, exist_ok=True)
     settings_path().write_text("{not json")
-    assert threshold_for("sface") == 0.637
+    assert threshold_for("sface") == SFACE_DEFAULT
     settings_path().write_text(json.dumps({"thresholds": {"sface": "DROP TABLE"}}))
-    assert threshold_for("sface") == 0.637
+    assert threshold_for("sface") == SFACE_DEFAULT
     settings_path().unlink()
 
 

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from conftest import slowdown
 from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline
 from facecam.types import Frame
@@ -93,8 +94,8 @@ def test_stop_returns_within_a_second_when_idle_and_threads_are_gone():
     pipeline = LivePipeline(StubRecognizer(SlowDetector(0.0)), lambda: GalleryMatrix.empty(4)).start()
     assert pipeline.running
     started = time.monotonic()
-    assert pipeline.stop(timeout=1.0)
-    assert time.monotonic() - started < 1.0
+    assert pipeline.stop(timeout=30.0)
+    assert time.monotonic() - started < 1.0 * slowdown()   # within a second on an idle machine, scaled by the load
     assert not any(t.name == "facecam-recognition" and t.is_alive() for t in threading.enumerate())
 
 

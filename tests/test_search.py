@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import LFW10, lfw_people, lfw_photos
+from conftest import LFW10, SFACE_DEFAULT, lfw_people, lfw_photos
 from visits import make_gallery
 
 from facecam import search as search_module
@@ -112,8 +112,8 @@ def test_approximate_search_names_as_exact_search_does(lfw_embeddings, mode):
     queries = np.stack([v for _, _, v in probes])
     assert all(len(c) for c in search.candidates(queries, gallery, mode))
     plain = GalleryMatrix(gallery.embeddings, gallery.labels, gallery.names)
-    approx = match_embeddings(queries, gallery, 0.637, mode)
-    exact = match_embeddings(queries, plain, 0.637, mode)
+    approx = match_embeddings(queries, gallery, SFACE_DEFAULT, mode)
+    exact = match_embeddings(queries, plain, SFACE_DEFAULT, mode)
     assert [m.name for m in approx] == [m.name for m in exact]
     assert [m.runner_up for m in approx] == [m.runner_up for m in exact]
     assert np.allclose([m.distance for m in approx], [m.distance for m in exact], atol=1e-6)
@@ -197,6 +197,6 @@ def test_wide_embeddings_are_indexed_through_a_projection(lfw_embeddings):
     assert search.photo_index.indexed_dim == 256
     plain = GalleryMatrix(gallery.embeddings, gallery.labels, gallery.names)
     for mode in ("nearest", "mean"):
-        approx = match_embeddings(probes, gallery, 0.637, mode)
-        exact = match_embeddings(probes, plain, 0.637, mode)
+        approx = match_embeddings(probes, gallery, SFACE_DEFAULT, mode)
+        exact = match_embeddings(probes, plain, SFACE_DEFAULT, mode)
         assert [m.name for m in approx] == [m.name for m in exact]

@@ -36,7 +36,7 @@ def test_visits_arrive_update_and_end(sface_recognizer):
     assert sorted(s.kind for s in arrived) == ["known", "unknown"]
     known = next(s for s in arrived if s.kind == "known")
     assert known.name == "Joe Biden" and known.source == "desk" and known.t_start == 0.0
-    assert known.distance is not None and known.distance < 0.637
+    assert known.distance is not None and known.distance <= sface_recognizer.threshold
     assert known.started.timestamp() == 1_000_000.0 + 0.05    # source time + the smallest lag seen
     snapshot = cv2.imdecode(np.frombuffer(known.snapshot, np.uint8), cv2.IMREAD_COLOR)
     assert snapshot is not None and max(snapshot.shape[:2]) <= 128

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import slowdown
 from facecam import sources
 from facecam.errors import CameraError
 from facecam.sources import DEFAULT_FPS, SourceSpec, open_source, parse_source
@@ -136,8 +137,9 @@ def test_realtime_file_plays_at_its_frame_rate_and_ends(videos):
         assert elapsed >= 0.8 * (N_FRAMES - 1) / FPS  # paced like a camera, not as fast as decoding
         assert len(frames) >= N_FRAMES * 0.6  # a quick consumer gets most
         assert source.ended and source.error is None
-        assert source.latest(after_seq=frames[-1].seq, timeout=2.0) is None  # returns at once
-        assert time.monotonic() - start < elapsed + 0.5
+        asked = time.monotonic()
+        assert source.latest(after_seq=frames[-1].seq, timeout=30.0) is None  # returns at once, not after 30 s
+        assert time.monotonic() - asked < 5.0
         assert source.latest().seq == frames[-1].seq  # the last frame stays available
     finally:
         source.stop()
@@ -157,7 +159,7 @@ def test_missing_file_raises_at_once(tmp_path):
         open_source(tmp_path / "missing.mp4")
     with pytest.raises(CameraError, match="not a video file"):
         open_source(tmp_path)
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start < 0.5 * slowdown()   # idle: 0.5 s, scaled by the load
 
 
 def test_corrupt_file_gives_camera_error_quickly(tmp_path):
@@ -166,8 +168,8 @@ def test_corrupt_file_gives_camera_error_quickly(tmp_path):
     start = time.monotonic()
     source = open_source(path)
     try:
-        assert not source.wait_opened(5)
-        assert time.monotonic() - start < 2.0
+        assert not source.wait_opened(30)
+        assert time.monotonic() - start < min(2.0 * slowdown(), 4.0)   # the decoder's answer, before the 5 s open timeout
         assert isinstance(source.error, CameraError)
         assert "broken.mp4" in str(source.error) and "\n" not in str(source.error)
         assert source.done and source.latest(timeout=1) is None

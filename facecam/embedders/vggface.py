@@ -82,6 +82,7 @@ import numpy as np
 from facecam.align import AlignSpec
 from facecam.embedders.base import check_faces_batch, l2_normalise
 from facecam.errors import ModelError
+from facecam.models import looks_like_hdf5
 
 INPUT_SIZE = 224
 EMBEDDING_DIM = 4096
@@ -110,7 +111,6 @@ def _expected_layers() -> tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ..
 EXPECTED_LAYERS = _expected_layers()
 """The 16 weighted layers in order: (our layer name, kernel shape, bias shape)."""
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _FIX = "delete the file and download it again, or pass --weights PATH to a good copy"
 
 
@@ -308,9 +308,10 @@ def validate_weights_file(path: str | Path) -> None:
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
+        hdf5 = looks_like_hdf5(path, file_size)
     except OSError as error:
         raise _fail(path, f"cannot be read ({error.strerror or error})") from None
-    if not head.startswith(_HDF5_SIGNATURE) and not h5py.is_hdf5(str(path)):
+    if not hdf5:
         raise _fail(path, _sniff_non_hdf5(head))
     expected = [(kernel, bias) for _, kernel, bias in EXPECTED_LAYERS]
     try:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QIcon
@@ -43,30 +42,13 @@ def face_crop(bgr_frame: np.ndarray, box, margin: float = CROP_MARGIN) -> np.nda
     return np.ascontiguousarray(bgr_frame[y0:y1, x0:x1])
 
 
-def encode_jpeg(bgr_image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", bgr_image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise FacecamError("cannot encode the photo as JPEG")
-    return data.tobytes()
-
-
 def save_photos(known_faces: Path, name: str, images: list[np.ndarray]) -> list[Path]:
-    """Write each image as a new JPEG in known_faces/<name>/ (atomic, unique names, never overwriting)."""
-    from facecam.errors import EnrollError  # noqa: PLC0415
-    from facecam.fileutil import write_new_file  # noqa: PLC0415
-    from facecam.gallery import person_folder  # noqa: PLC0415
+    """Write each BGR image as a new JPEG in known_faces/<name>/ (atomic, unique names, never overwriting)."""
+    from facecam.gallery import add_photos  # noqa: PLC0415
+    from facecam.images import encode_jpeg  # noqa: PLC0415
 
-    folder = person_folder(Path(known_faces), name)
-    stem = "webcam-" + time.strftime("%Y%m%d-%H%M%S")
-    written = []
-    for image in images:
-        data = encode_jpeg(image)
-        try:
-            written.append(write_new_file(folder, stem, ".jpg", data))
-        except OSError as error:
-            raise EnrollError(f"cannot save the photo into {folder}: {error.strerror or error}; "
-                              "check the disk space and that the folder is writable") from None
-    return written
+    filename = "webcam-" + time.strftime("%Y%m%d-%H%M%S") + ".jpg"
+    return add_photos(Path(known_faces), name, ((filename, encode_jpeg(image, JPEG_QUALITY)) for image in images))
 
 
 class EnrollDialog(QDialog):

@@ -8,17 +8,14 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from facecam.types import iso
+
 JPEG_MAGIC = b"\xff\xd8"
 
 
 def local_now() -> datetime:
     """Now, as an aware datetime in the machine's time zone."""
     return datetime.now().astimezone()
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 with milliseconds and the zone offset: ``2026-11-30T18:40:46.123+01:00``."""
-    return moment.isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)

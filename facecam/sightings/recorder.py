@@ -46,6 +46,8 @@ SNAPSHOT_MARGIN = 0.25  # of the face box, on each side
 def face_snapshot(bgr_frame: np.ndarray, box) -> bytes:
     """A small JPEG of the face ``box`` (x, y, w, h) with some margin, longest side <= SNAPSHOT_SIDE."""
     import cv2  # noqa: PLC0415 - loaded by the video source already; kept out of `facecam --help`
+
+    from facecam.images import encode_jpeg  # noqa: PLC0415 - OpenCV too
     height, width = bgr_frame.shape[:2]
     x, y, w, h = (float(v) for v in box)
     mx, my = w * SNAPSHOT_MARGIN, h * SNAPSHOT_MARGIN
@@ -56,10 +58,7 @@ def face_snapshot(bgr_frame: np.ndarray, box) -> bytes:
     if scale < 1:
         crop = cv2.resize(crop, (max(int(crop.shape[1] * scale), 1), max(int(crop.shape[0] * scale), 1)),
                           interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(crop), [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
-    if not ok:
-        raise ValueError("the face snapshot could not be encoded as JPEG")
-    return data.tobytes()
+    return encode_jpeg(crop, SNAPSHOT_QUALITY)
 
 
 @dataclass

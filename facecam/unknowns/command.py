@@ -13,10 +13,10 @@ Sightings are collected by ``watch`` (and the window) unless ``--no-unknowns`` o
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 
 from facecam.errors import FacecamError
+from facecam.types import iso
 
 
 def add_command(commands, add_common) -> None:
@@ -46,11 +46,6 @@ def add_command(commands, add_common) -> None:
     parser.add_argument("ids", nargs="+", metavar="ID")
 
 
-def iso(timestamp: float) -> str:
-    """ISO-8601 with the local zone, to the second."""
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
-
-
 def cluster_json(cluster) -> dict:
     """The ``unknowns --json`` object of one cluster (``faces``: its sightings, i.e. visits)."""
     sightings = []
@@ -58,9 +53,9 @@ def cluster_json(cluster) -> dict:
         best = sighting.crops[0]
         sightings.append({"id": sighting.id, "source": sighting.source, "t": round(best.t, 3), "frame": best.frame,
                           "box": [int(round(v)) for v in best.box], "crop": str(best.path),
-                          "time": iso(sighting.started), "quality": round(best.quality, 3)})
-    return {"id": cluster.id, "faces": len(cluster.sightings), "first_seen": iso(cluster.first_seen),
-            "last_seen": iso(cluster.last_seen), "sightings": sightings}
+                          "time": iso(sighting.started, "seconds"), "quality": round(best.quality, 3)})
+    return {"id": cluster.id, "faces": len(cluster.sightings), "first_seen": iso(cluster.first_seen, "seconds"),
+            "last_seen": iso(cluster.last_seen, "seconds"), "sightings": sightings}
 
 
 def _open(session, out, create: bool):
@@ -125,8 +120,8 @@ def _list(session, store, out) -> int:
     for cluster in clusters:
         visits = len(cluster.sightings)
         sources = sorted({s.source for s in cluster.sightings})
-        lines.append(f"  {cluster.id}  {visits} visit{'s' if visits != 1 else ''}  first {iso(cluster.first_seen)}  "
-                     f"last {iso(cluster.last_seen)}  {', '.join(sources)}  {cluster.best_crops(1)[0].path}")
+        lines.append(f"  {cluster.id}  {visits} visit{'s' if visits != 1 else ''}  first {iso(cluster.first_seen, 'seconds')}  "
+                     f"last {iso(cluster.last_seen, 'seconds')}  {', '.join(sources)}  {cluster.best_crops(1)[0].path}")
     lines.append("name one with: facecam unknowns name ID NAME")
     out.result({}, "\n".join(lines))
     return 0

@@ -145,17 +145,6 @@ def store_folder(known_faces: Path, model: str) -> Path:
     return Path(known_faces) / CACHE_DIR / "unknowns" / model
 
 
-def _encode_jpeg(rgb_crop: np.ndarray) -> bytes:
-    import cv2  # noqa: PLC0415
-
-    from facecam.types import rgb_to_bgr  # noqa: PLC0415
-
-    ok, data = cv2.imencode(".jpg", rgb_to_bgr(rgb_crop), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise UnknownsError("cannot encode a face crop as JPEG")
-    return data.tobytes()
-
-
 class LocalUnknownStore:
     """The SQLite store of one model's unknown sightings (see the module notes).
 
@@ -227,10 +216,7 @@ class LocalUnknownStore:
             self.warnings.append(f"the unknowns store {self.path} was damaged ({error}); its sightings are lost "
                                  "and a new, empty store was started")
         for suffix in ("", "-wal", "-shm"):
-            try:
-                os.unlink(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         shutil.rmtree(self.crops_folder, ignore_errors=True)
         private_folder(self.crops_folder)
         return self._connect()
@@ -260,13 +246,16 @@ class LocalUnknownStore:
             except FileNotFoundError:
                 continue
             if entry.name not in known and old:
-                _unlink(entry.path)
+                Path(entry.path).unlink(missing_ok=True)
 
     # ------------------------------------------------------------- writing
     def add(self, sighting: UnknownSighting, pinned: bool = False) -> str:
         """Store a sighting (crops first, then its row, then the caps); returns its cluster's id, or ""
         when the face was marked "not a person / ignore" (:meth:`is_ignored`): then nothing is kept.
         ``pinned``: a user put it there; its cluster is never retired (see the module notes)."""
+        from facecam.images import encode_jpeg  # noqa: PLC0415 - OpenCV, loaded once something is stored
+        from facecam.types import rgb_to_bgr  # noqa: PLC0415
+
         files = []
         dim = sighting.crops[0].embedding.shape[0]
         if self.dim is None:
@@ -280,7 +269,7 @@ class LocalUnknownStore:
         try:
             for rank, crop in enumerate(sighting.crops):
                 name = f"{sighting.id}-{rank}.jpg"
-                atomic_write_bytes(self.crops_folder / name, _encode_jpeg(crop.rgb_crop), mode=0o600)
+                atomic_write_bytes(self.crops_folder / name, encode_jpeg(rgb_to_bgr(crop.rgb_crop)), mode=0o600)
                 files.append(name)
             with self._lock:
                 with self._transaction():
@@ -300,7 +289,7 @@ class LocalUnknownStore:
                 return self._cluster_id_of(sighting.id)
         except (OSError, sqlite3.Error) as error:
             for name in files:
-                _unlink(self.crops_folder / name)
+                (self.crops_folder / name).unlink(missing_ok=True)
             raise UnknownsError(f"cannot store an unknown sighting in {self.folder}: {error}; "
                                 "check the disk space and that the folder is writable") from None
 
@@ -339,7 +328,7 @@ class LocalUnknownStore:
                     self._db.execute(f"DELETE FROM crops WHERE sighting IN ({marks})", chunk)
                     self._db.execute(f"DELETE FROM sightings WHERE id IN ({marks})", chunk)
             for name in files:
-                _unlink(self.crops_folder / name)
+                (self.crops_folder / name).unlink(missing_ok=True)
             self._clusters = None  # rebuilt on next use: removing breaks links
             return len(sighting_ids)
 
@@ -476,10 +465,3 @@ class LocalUnknownStore:
                 self._db.close()
             except sqlite3.Error:
                 pass
-
-
-def _unlink(path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

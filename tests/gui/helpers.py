@@ -10,13 +10,18 @@ import cv2
 import numpy as np
 
 from clips import LFW10
+from conftest import slowdown  # noqa: F401 - the GUI tests import it from here
+
+# How long a test waits for something the window must do (qtbot.waitUntil returns as soon as it is done):
+# a bound against hanging, not a time budget, so generous enough for a machine with a load of 20.
+EVENT_TIMEOUT_MS = 60_000
 
 
 def facecam_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("facecam-") and t.is_alive()]
 
 
-def wait_for_names(qtbot, window, names, timeout_s=20.0):
+def wait_for_names(qtbot, window, names, timeout_s=EVENT_TIMEOUT_MS / 1000):
     """Wait until the painted labels include every name of ``names``."""
     qtbot.waitUntil(lambda: set(names) <= set(window.label_names()), timeout=int(timeout_s * 1000))
 

@@ -11,7 +11,7 @@ from PyQt5.QtCore import Qt
 from facecam.gui.enroll_dialog import SHOTS
 from facecam.tracker import iou_matrix
 
-from .helpers import wait_for_names
+from .helpers import EVENT_TIMEOUT_MS, wait_for_names
 
 
 def tree_hashes(root):
@@ -28,7 +28,7 @@ def test_enroll_the_stranger_then_he_is_recognised(make_window, qtbot, known_fac
     qtbot.keyClick(window, Qt.Key_E)
     dialog = window.enroll_dialog
     assert dialog is not None and dialog.isVisible()
-    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=EVENT_TIMEOUT_MS)
     # Blair and Putin (MTCNN may also find a small face in the background of Putin's photo)
     assert len(dialog.faces) >= 2 and dialog.faces_list.count() == len(dialog.faces)
     assert not dialog.save_button.isEnabled()  # several faces: the user picks one
@@ -42,7 +42,7 @@ def test_enroll_the_stranger_then_he_is_recognised(make_window, qtbot, known_fac
     qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
 
     folder = known_faces / "Vladimir Putin"
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=EVENT_TIMEOUT_MS)
     saved = sorted(folder.glob("*.jpg"))
     assert len(saved) == 1 and saved[0].name.startswith("webcam-")
     photo = cv2.imread(str(saved[0]))
@@ -51,7 +51,7 @@ def test_enroll_the_stranger_then_he_is_recognised(make_window, qtbot, known_fac
         saved[0].relative_to(known_faces)]}  # nothing else changed
     assert not list(folder.glob(".incoming-*"))  # no temporary file left
 
-    wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir Putin"}, timeout_s=10)
+    wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir Putin"})
     assert "Unknown" not in window.label_names()
     assert window.people_panel.counts() == {"Tony_Blair": 3, "Vladimir Putin": 1}
 
@@ -61,7 +61,7 @@ def test_capture_five_shots_and_refusals(make_window, qtbot, known_faces):
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
     window.enroll()
     dialog = window.enroll_dialog
-    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=EVENT_TIMEOUT_MS)
     blair = max(range(len(dialog.faces)), key=lambda i: -dialog.faces[i].box[0])  # the face on the left
     dialog.select_face(blair)
     # a bad name is refused with the reason, nothing written
@@ -79,11 +79,11 @@ def test_capture_five_shots_and_refusals(make_window, qtbot, known_faces):
     before = sorted((known_faces / "Tony_Blair").iterdir())
     qtbot.mouseClick(dialog.shots_button, Qt.LeftButton)
     assert dialog.busy and not dialog.save_button.isEnabled()
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15000)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=EVENT_TIMEOUT_MS)
     after = sorted((known_faces / "Tony_Blair").iterdir())
     new = [p for p in after if p not in before]
     assert len(new) == SHOTS and all(p.name.startswith("webcam-") for p in new)
     assert all(cv2.imread(str(p)) is not None for p in new)
     gaps = np.diff(dialog.shot_times)
     assert len(gaps) == SHOTS - 1 and gaps.min() > 0.3 and 1.5 < dialog.shot_times[-1] - dialog.shot_times[0] < 8
-    qtbot.waitUntil(lambda: window.people_panel.counts().get("Tony_Blair") == 3 + SHOTS, timeout=8000)
+    qtbot.waitUntil(lambda: window.people_panel.counts().get("Tony_Blair") == 3 + SHOTS, timeout=EVENT_TIMEOUT_MS)

@@ -23,6 +23,8 @@ from PyQt5.QtCore import Qt
 from clips import lfw40_photo, lfw40_visitors, make_lfw40_gallery, one_face_photos, visits_scene, write_clip
 from servers import WebhookServer, shared_broker_port
 
+from .helpers import EVENT_TIMEOUT_MS
+
 ROOT = Path(__file__).resolve().parents[2]
 VISITORS = 8      # the first 8 of the 20 lfw40 visitors: 6 enrolled, 2 strangers
 
@@ -57,7 +59,7 @@ def cli_sightings(known: Path, *args: str) -> list[dict]:
 def wait_for_refresh(qtbot, panel) -> None:
     before = panel.refreshes
     panel.refresh()
-    qtbot.waitUntil(lambda: panel.refreshes > before and not panel._running, timeout=10000)
+    qtbot.waitUntil(lambda: panel.refreshes > before and not panel._running, timeout=EVENT_TIMEOUT_MS)
 
 
 def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window, qtbot, history_clip, tmp_path):
@@ -74,7 +76,7 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         dialog.webhooks.setPlainText(webhook.url)
         dialog.ok_button.click()
         assert not dialog.isVisible()
-        qtbot.waitUntil(lambda: (Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").exists(), timeout=5000)
+        qtbot.waitUntil(lambda: (Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").exists(), timeout=EVENT_TIMEOUT_MS)
         saved = json.loads((Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").read_text())
         assert saved["window"]["notify"] == {"webhooks": [webhook.url], "mqtt": None, "notify_on": [],
                                              "cooldown_s": 60.0}
@@ -134,7 +136,7 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         rect = panel.view.visualRect(panel.model.index(2, 1))
         qtbot.mouseClick(panel.view.viewport(), Qt.LeftButton, pos=rect.center())
         qtbot.mouseDClick(panel.view.viewport(), Qt.LeftButton, pos=rect.center())
-        qtbot.waitUntil(lambda: panel.snapshot_dialog is not None and panel.snapshot_dialog.isVisible(), timeout=5000)
+        qtbot.waitUntil(lambda: panel.snapshot_dialog is not None and panel.snapshot_dialog.isVisible(), timeout=EVENT_TIMEOUT_MS)
         shown = panel.snapshot_dialog.image.pixmap()
         assert max(shown.width(), shown.height()) == 384
         assert panel.snapshot_dialog.caption.text().startswith(target.who + ":")
@@ -161,7 +163,7 @@ def test_notification_dialog_checks_values_and_never_shows_the_mqtt_password(mak
         status = window.statusBar().currentMessage()
         assert status == f"notifying mqtt://127.0.0.1:{port}/home on unknown (cooldown 30 s)"
         settings_file = Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json"
-        qtbot.waitUntil(settings_file.exists, timeout=5000)
+        qtbot.waitUntil(settings_file.exists, timeout=EVENT_TIMEOUT_MS)
         assert stat.S_IMODE(settings_file.stat().st_mode) == 0o600     # the password is kept owner-only
         assert json.loads(settings_file.read_text())["window"]["notify"]["mqtt"] == secret_url
 

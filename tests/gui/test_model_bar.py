@@ -18,7 +18,7 @@ from PyQt5.QtWidgets import QApplication
 from facecam import config, models
 from facecam.recognizer import Recognizer
 
-from .helpers import point_vgg_face_at, ModelServer, facecam_threads, wait_for_names
+from .helpers import EVENT_TIMEOUT_MS, point_vgg_face_at, ModelServer, facecam_threads, wait_for_names
 
 VGG_FILE = "vgg_face_weights.h5"
 
@@ -71,16 +71,16 @@ def test_no_weights_recognises_with_sface_at_once_then_downloads_indexes_and_swi
     assert "VGG-Face (580 MB) is not downloaded" in bar.label.text()
     assert visible_buttons(bar) == ["Download", "Choose file...", "Keep SFace"]
     assert QApplication.activeModalWidget() is None  # nothing modal: the window works meanwhile
-    qtbot.waitUntil(lambda: window.recognizer is sface_recognizer, timeout=15000)
+    qtbot.waitUntil(lambda: window.recognizer is sface_recognizer, timeout=EVENT_TIMEOUT_MS)
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
     assert builder.calls == [("sface", None)]
 
     bar.download_button.click()
-    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0 and "MB" in bar.label.text(), timeout=15000)
+    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0 and "MB" in bar.label.text(), timeout=EVENT_TIMEOUT_MS)
     assert "Downloading VGG-Face" in bar.label.text() and visible_buttons(bar) == ["Cancel"]
     wait_for_names(qtbot, window, {"Tony_Blair"})  # recognition goes on during the download
     served.hold.set()
-    qtbot.waitUntil(lambda: window.recognizer is builder.built and builder.built is not None, timeout=15000)
+    qtbot.waitUntil(lambda: window.recognizer is builder.built and builder.built is not None, timeout=EVENT_TIMEOUT_MS)
     downloaded = model_dir / VGG_FILE
     assert downloaded.read_bytes() == served.data
     assert builder.calls == [("sface", None), ("vgg-face", str(downloaded))]
@@ -97,15 +97,15 @@ def test_cancel_then_retry_resumes_and_keep_sface_is_remembered(make_window, qtb
     window = make_window(recognizer=None, build=builder, model="vgg-face", model_dir=str(model_dir))
     bar = window.model_bar
     bar.download_button.click()
-    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0, timeout=15000)
+    qtbot.waitUntil(lambda: bar.progress_bar.value() > 0, timeout=EVENT_TIMEOUT_MS)
     bar.cancel_button.click()
-    qtbot.waitUntil(lambda: bar.state == "failed", timeout=15000)
+    qtbot.waitUntil(lambda: bar.state == "failed", timeout=EVENT_TIMEOUT_MS)
     assert "cancelled" in bar.label.text() and visible_buttons(bar) == ["Retry", "Choose file...", "Keep SFace"]
     assert window.recognizer is sface_recognizer  # SFace goes on
     partial = model_dir / (VGG_FILE + ".part")
     assert partial.is_file() and partial.stat().st_size > 0
     bar.retry_button.click()  # resumes where it stopped (a Range request)
-    qtbot.waitUntil(lambda: len(served.ranges) == 2, timeout=15000)
+    qtbot.waitUntil(lambda: len(served.ranges) == 2, timeout=EVENT_TIMEOUT_MS)
     assert served.ranges[0] is None and served.ranges[1].startswith("bytes=")
     bar.keep_button.click()  # changed our mind: keep SFace (the download in progress stops)
     assert not bar.isVisible()
@@ -114,7 +114,7 @@ def test_cancel_then_retry_resumes_and_keep_sface_is_remembered(make_window, qtb
 
     again = make_window(recognizer=None, build=builder, model="vgg-face", model_dir=str(model_dir))
     assert not again.model_bar.isVisible()  # remembered: no offer this time
-    qtbot.waitUntil(lambda: again.recognizer is sface_recognizer, timeout=15000)
+    qtbot.waitUntil(lambda: again.recognizer is sface_recognizer, timeout=EVENT_TIMEOUT_MS)
     assert "VGG-Face" in again.vgg_action.text()  # Tools > Use VGG-Face... brings the offer back
     again.vgg_action.trigger()
     assert again.model_bar.isVisible() and again.model_bar.state == "offer"
@@ -129,12 +129,12 @@ def test_a_chosen_weights_file_is_used_and_remembered(make_window, qtbot, tmp_pa
                          choose_file=lambda title: asked.append(title) or str(weights))
     window.model_bar.choose_button.click()
     assert asked == ["Choose the VGG-Face weights file"]
-    qtbot.waitUntil(lambda: builder.built is not None and window.recognizer is builder.built, timeout=10000)
+    qtbot.waitUntil(lambda: builder.built is not None and window.recognizer is builder.built, timeout=EVENT_TIMEOUT_MS)
     assert builder.calls == [("sface", None), ("vgg-face", str(weights))]
     assert config.load_settings()["window"] == {"vgg-face": str(weights)}
     window.close()
 
     builder.calls.clear()
     again = make_window(recognizer=None, build=builder, model="vgg-face", model_dir=str(tmp_path / "models"))
-    qtbot.waitUntil(lambda: len(builder.calls) == 1, timeout=15000)
+    qtbot.waitUntil(lambda: len(builder.calls) == 1, timeout=EVENT_TIMEOUT_MS)
     assert builder.calls == [("vgg-face", str(weights))] and not again.model_bar.isVisible()

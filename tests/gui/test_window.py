@@ -10,7 +10,7 @@ import time
 import numpy as np
 from PyQt5.QtCore import Qt
 
-from .helpers import facecam_threads, lfw_photo, qimage_to_rgb, wait_for_names
+from .helpers import EVENT_TIMEOUT_MS, facecam_threads, lfw_photo, qimage_to_rgb, slowdown, wait_for_names
 
 KNOWN_RGB = (0, 200, 0)      # facecam.annotate.KNOWN_COLOUR (BGR 0, 200, 0)
 UNKNOWN_RGB = (255, 90, 0)   # facecam.annotate.UNKNOWN_COLOUR (BGR 0, 90, 255)
@@ -55,7 +55,7 @@ def test_names_and_colours_painted(make_window, qtbot):
     inside = shown[int(top_left.y()) - 4:int(bottom_right.y()) + 4, int(top_left.x()) - 4:int(bottom_right.x()) + 4]
     assert colour_mask(inside, KNOWN_RGB).sum() > 50
     # the status bar: fps shown, recognition latency, the gallery and the model
-    qtbot.waitUntil(lambda: "latency" in window.status_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "latency" in window.status_label.text(), timeout=EVENT_TIMEOUT_MS)
     status = window.status_label.text()
     assert "fps shown" in status and "latency" in status and "1 person, 3 photos" in status and "SFace" in status
     assert window.displayed_fps() > 0  # frames are being painted (the rate itself: bench/bench_gui.py)
@@ -74,10 +74,10 @@ def test_names_and_colours_painted(make_window, qtbot):
     # threshold slider: immediate effect, labels re-voted (0.05: nobody is close enough)
     window.threshold_slider.setValue(5)
     assert window.recognizer.threshold == 0.05
-    qtbot.waitUntil(lambda: set(window.label_names()) == {"Unknown"}, timeout=10000)
+    qtbot.waitUntil(lambda: set(window.label_names()) == {"Unknown"}, timeout=EVENT_TIMEOUT_MS)
     assert len(window.label_names()) >= 2
     window.threshold_slider.setValue(64)
-    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=10)
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
 
 
 def test_known_faces_changed_on_disk_and_remove_person(make_window, qtbot, known_faces):
@@ -92,19 +92,19 @@ def test_known_faces_changed_on_disk_and_remove_person(make_window, qtbot, known
         shutil.copy(lfw_photo("Vladimir_Putin", n), folder)
     # found by the watcher itself (no Rescan, no restart); how soon is a speed, measured on an idle machine
     # (about a second: interval 0.5 s + settle 0.3 s + indexing), not asserted here where the load varies
-    qtbot.waitUntil(lambda: "Vladimir_Putin" in window.people_panel.names(), timeout=20000)
+    qtbot.waitUntil(lambda: "Vladimir_Putin" in window.people_panel.names(), timeout=EVENT_TIMEOUT_MS)
     assert window.people_panel.counts()["Vladimir_Putin"] == 3
-    wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir_Putin"}, timeout_s=10)
+    wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir_Putin"})
     assert "Unknown" not in window.label_names()
 
     # remove him (confirmation answered yes by the fixture): moved into .facecam/removed, never deleted
     window.people_panel.select("Vladimir_Putin")
     window.people_panel.remove_button.click()
-    qtbot.waitUntil(lambda: "Vladimir_Putin" not in window.people_panel.names(), timeout=5000)
+    qtbot.waitUntil(lambda: "Vladimir_Putin" not in window.people_panel.names(), timeout=EVENT_TIMEOUT_MS)
     assert not folder.exists()
     backups = list((known_faces / ".facecam" / "removed").glob("Vladimir_Putin-*/Vladimir_Putin"))
     assert len(backups) == 1 and len(list(backups[0].glob("*.jpg"))) == 3
-    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"}, timeout_s=10)
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
 
     # open folders through the desktop (replaced by the fixture)
     window.people_panel.select("Tony_Blair")
@@ -127,7 +127,7 @@ def test_space_pauses_the_video_file_itself_esc_never_quits_and_q_closes_at_once
     assert window.source.frames_read <= read + 1  # ...and the file is not read on underneath
     qtbot.keyClick(window, Qt.Key_Space)
     assert not window.paused and not window.source.paused
-    qtbot.waitUntil(lambda: window.video.seq > seq, timeout=2000)
+    qtbot.waitUntil(lambda: window.video.seq > seq, timeout=EVENT_TIMEOUT_MS)
     # the video goes on from where it was paused: no skip of the 0.8 s spent paused
     assert window.last_frame.t_source - paused_frame.t_source < 0.4
 
@@ -141,8 +141,9 @@ def test_space_pauses_the_video_file_itself_esc_never_quits_and_q_closes_at_once
 
     started = time.monotonic()
     qtbot.keyClick(window, Qt.Key_Q)
+    elapsed = time.monotonic() - started
     assert not window.isVisible()
-    assert time.monotonic() - started < 1.0
+    assert elapsed < 1.0 * slowdown(), elapsed   # under a second on an idle machine, scaled by the load
     assert facecam_threads() == []
 
 
@@ -154,7 +155,7 @@ def test_closing_while_recognising_stops_every_thread_within_a_second(make_windo
     started = time.monotonic()
     window.close()
     elapsed = time.monotonic() - started
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 1.0 * slowdown(), elapsed   # under a second on an idle machine, scaled by the load
     assert [t.name for t in threading.enumerate() if t.name.startswith("facecam-")] == []
 
 
@@ -171,7 +172,7 @@ def test_a_known_faces_that_cannot_be_read_is_shown_persistently_and_recognition
     not_a_folder = tmp_path / "known_faces.txt"
     not_a_folder.write_text("not a folder")
     window = make_window(known_faces=not_a_folder)
-    qtbot.waitUntil(lambda: window.status_line.error is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.status_line.error is not None, timeout=EVENT_TIMEOUT_MS)
     assert window.status_line.error.startswith("known_faces: ") and "known_faces.txt" in window.status_line.error
     assert window.status_line.error_label.isVisible()
     wait_for_names(qtbot, window, {"Unknown"})  # not stuck on "Indexing...": faces are shown, as Unknown
