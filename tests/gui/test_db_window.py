@@ -67,3 +67,33 @@ def test_a_database_that_does_not_answer_is_one_line_in_the_window_and_the_video
     frames = window.frames_shown
     qtbot.waitUntil(lambda: window.frames_shown > frames + 10, timeout=10_000)   # the video goes on
     assert window.people_names() == []
+
+
+def test_the_window_enroll_with_db_stores_the_person_in_the_database_for_every_instance(
+        make_window, qtbot, cli, model_dir, known_faces, db_url):  # noqa: F811
+    """Enroll in a --db window: the stranger is stored in the database; the window names him (its gallery
+    follows the database) and another instance (``identify --db``, YuNet + SFace) names his other photos."""
+    from PyQt5.QtCore import Qt
+
+    from .helpers import lfw_photo
+
+    window = make_window(db=db_url)
+    wait_for_names(qtbot, window, {"Unknown"}, timeout_s=30)   # an empty database: nobody is named
+    assert window.people_names() == [] and "Tony_Blair" not in window.label_names()
+    window.enroll()
+    dialog = window.enroll_dialog
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    putin = max(range(len(dialog.faces)), key=lambda i: dialog.faces[i].box[0] * (dialog.faces[i].box[2] > 60))
+    dialog.select_face(putin)                                   # the large face on the right
+    qtbot.keyClicks(dialog.name_edit, "Vladimir Putin")
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    wait_for_names(qtbot, window, {"Vladimir Putin"}, timeout_s=10)
+    assert window.people_names() == ["Vladimir Putin"]
+
+    photos = [lfw_photo("Vladimir_Putin", n) for n in (1, 2, 3)] + [lfw_photo("Tony_Blair", 1)]
+    code, out, err = cli("identify", "--json", *model_args(model_dir), "--db", db_url,
+                         "--known-faces", known_faces.parent / "empty", *photos)
+    assert code == 0, err
+    names = [[face["name"] for face in json.loads(line)["faces"]] for line in out.splitlines()]
+    assert all("Vladimir Putin" in found for found in names[:3]), names   # (lfw photos: faces behind too)
+    assert "Vladimir Putin" not in names[3], names
