@@ -203,6 +203,11 @@ class GalleryFollower:
         self._stop.set()
         self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        """True while the follower's thread runs."""
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         self.gallery.store.listen(self._refresh, self._stop)
 

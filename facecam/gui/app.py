@@ -1,6 +1,6 @@
 """Start the window: ``python main.py [--source 0|1|PATH|URL] [--known-faces DIR] [--model vgg-face|sface]
 [--detector mtcnn|yunet]
-[--threshold T] [--weights PATH] [--model-dir DIR]``.
+[--threshold T] [--weights PATH] [--model-dir DIR] [--db URL]``.
 
 The window appears at once with the picture; the model loads and known_faces is indexed in the
 background (progress in the status bar); recognition starts when both are ready.
@@ -43,11 +43,15 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
                         help="do not keep unknown faces for \"Who's this?\" (the setting \"unknowns\": false: never)")
     from facecam.sightings.live import add_live_options  # noqa: PLC0415
 
+    from facecam.db import add_db_option  # noqa: PLC0415
+
+    add_db_option(parser)     # as watch: --db URL (or FACECAM_DB) shares people, Enroll and visits
     add_live_options(parser)  # as watch: --source-name, --notify, --mqtt, --notify-on, ... (over the saved settings)
     return parser
 
 
 def options_from_args(args: argparse.Namespace):
+    from facecam.db import db_url  # noqa: PLC0415
     from facecam.gui.main_window import WindowOptions  # noqa: PLC0415
     from facecam.gui.notify_settings import NotifySettings  # noqa: PLC0415
 
@@ -56,7 +60,8 @@ def options_from_args(args: argparse.Namespace):
                          threshold=args.threshold, weights=args.weights, model_dir=args.model_dir,
                          min_face_size=max(int(args.min_face_size), 12), detector=args.detector,
                          source_name=args.source_name, record_sightings=not args.no_sightings,
-                         keep_days=args.keep_days, notify=notify, unknowns=not args.no_unknowns)
+                         keep_days=args.keep_days, notify=notify, unknowns=not args.no_unknowns,
+                         db=db_url(args.db))
 
 
 class ExceptionHooks:

@@ -84,6 +84,7 @@ class WindowOptions:
     keep_days: float | None = None        # --keep-days (else the setting sightings_keep_days, else 90)
     notify: NotifySettings | None = None  # None: the saved notification settings
     unknowns: bool = True         # False: --no-unknowns (the setting "unknowns": false turns it off too)
+    db: str | None = None                 # --db / FACECAM_DB: people, Enroll and visits in this PostgreSQL database
 
 
 def same_matrix(a, b) -> bool:
@@ -140,7 +141,7 @@ class MainWindow(QMainWindow):
 
         self._build_ui()
         self.sightings = WindowSightings(self.known_faces, self.options.notify or NotifySettings.load(),
-                                         enabled=self.options.record_sightings,
+                                         enabled=self.options.record_sightings, db_url=self.options.db,
                                          keep_days_override=self.options.keep_days, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
         warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
@@ -360,13 +361,13 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {title_of(recognizer.model)}" + (f" ({runtime})" if runtime else "")
                                  + f", {detector_title(recognizer.detector.name)}")
         self.vgg_action.setEnabled(recognizer.model != "vgg-face")
-        self._set_loading("Indexing known_faces...", busy=True)
+        self._set_loading("Reading the database..." if self.options.db else "Indexing known_faces...", busy=True)
         self.gallery = self._gallery_service()
         self.gallery.start(recognizer)
 
     def _gallery_service(self) -> GalleryService:
         service = GalleryService(self.known_faces, interval_s=self.options.watch_interval_s,
-                                 settle_s=self.options.settle_s, parent=self)
+                                 settle_s=self.options.settle_s, db_url=self.options.db, parent=self)
         # a service that was replaced (the model changed) is ignored, whatever it still reports
         service.progress.connect(lambda done, total: service is self.gallery and self._on_gallery_progress(done, total),
                                  Qt.QueuedConnection)
@@ -409,7 +410,7 @@ class MainWindow(QMainWindow):
             return
         self.gallery_error = str(error)
         # kept in view until known_faces works again (a message that fades would be missed)
-        self.status_line.set_error(f"known_faces: {error}")
+        self.status_line.set_error(f"{'database' if self.options.db else 'known_faces'}: {error}")
         if self.snapshot is None:
             self.people_panel.hint.setText(f"known_faces could not be read: {error}")
         if self.pipeline is not None and not self.pipeline.running and self.snapshot is None:
@@ -643,7 +644,25 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self.statusBar().showMessage(f"Saved {len(paths)} photo(s) of {name} in {self.known_faces / name}", 8000)
+        if self.options.db and self.gallery is not None:
+            self._enroll_into_db(name, paths)
+            return
         self._refresh_gallery()  # the gallery change then resets the pipeline: recognised on the next rounds
+
+    def _enroll_into_db(self, name: str, paths: list) -> None:
+        """--db: the photos Enroll saved go to the database too (on a task thread); every instance on it,
+        this window included (LISTEN/NOTIFY), names the person within seconds."""
+        service, recognizer = self.gallery, self.recognizer
+
+        def done(ids):
+            if not self._closed:
+                self.statusBar().showMessage(f"Enrolled {name} in the database ({len(ids)} photo(s))", 8000)
+
+        def failed(error):
+            if not self._closed:
+                self.statusBar().showMessage(f"{name} could not be enrolled in the database: {error}", 15000)
+
+        run_task("db-enroll", lambda: service.enroll_into_db(name, paths, recognizer), done, failed)
 
     # ================================================================== notifications
     def edit_notifications(self) -> None:

@@ -37,7 +37,7 @@ class WindowSightings(QObject):
     saved = pyqtSignal(object)
 
     def __init__(self, known_faces: Path, notify: NotifySettings | None = None, *, enabled: bool = True,
-                 keep_days_override: float | None = None, parent: QObject | None = None):
+                 keep_days_override: float | None = None, db_url: str | None = None, parent: QObject | None = None):
         from facecam.sightings.live import SightingWriter, keep_days  # noqa: PLC0415
         from facecam.sightings.store import open_sighting_store  # noqa: PLC0415
 
@@ -47,7 +47,8 @@ class WindowSightings(QObject):
         self.store = self.writer = None
         if enabled:
             try:
-                self.store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override))
+                self.store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override),
+                                                 db_url=db_url)
             except Exception as error:  # noqa: BLE001 - shown in the window; the video goes on without a log
                 self.error = f"the sightings log cannot be opened ({error}); visits are not logged this run"
         if self.store is not None:

@@ -258,9 +258,14 @@ class GalleryService(QObject):
     failed = pyqtSignal(object)
 
     def __init__(self, root: Path, *, interval_s: float = 0.5, settle_s: float = 0.3,
-                 parent: QObject | None = None):
+                 db_url: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.root = Path(root)
+        self.db_url = db_url          # --db: the people come from this database (facecam.db), not the folder
+        self.store = None             # its facecam.db.postgres.PostgresStore, once it answered
+        self._db_gallery = None
+        self._follower = None
+        self._embed_photo = None
         self.interval_s, self.settle_s = interval_s, settle_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -269,6 +274,11 @@ class GalleryService(QObject):
         self._thumbs: dict[tuple[str, int, int], np.ndarray | None] = {}
 
     def start(self, recognizer) -> None:
+        if self.db_url:
+            self._index_thread = threading.Thread(target=self._follow_db, args=(recognizer,),
+                                                  name="facecam-gallery-db", daemon=True)
+            self._index_thread.start()
+            return
         from facecam.gallery import Gallery, GalleryWatcher  # noqa: PLC0415
 
         gallery = Gallery.for_recognizer(self.root, recognizer)
@@ -300,6 +310,58 @@ class GalleryService(QObject):
                        for name, paths in watcher.gallery.people().items())
         self.changed.emit(GallerySnapshot(matrix, people, report.photos, len(report.skipped), report.embedded))
 
+    # ------------------------------------------------------------ --db: the shared gallery
+    def _follow_db(self, recognizer) -> None:
+        """The indexing thread with --db: connect, read the database's gallery, report it, then follow it
+        (a :class:`facecam.db.gallery.GalleryFollower`: LISTEN/NOTIFY, what another instance enrolls
+        arrives within seconds). A database that does not answer is ``failed`` (one line, password hidden)."""
+        from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
+        from facecam.db.postgres import PostgresStore  # noqa: PLC0415
+
+        try:
+            store = PostgresStore(self.db_url)
+        except Exception as error:  # noqa: BLE001 - shown; recognition goes on with no one known
+            self.failed.emit(error)
+            return
+        gallery = DbGallery.for_recognizer(store, recognizer)
+        with self._lock:
+            self.store, self._db_gallery, self._embed_photo = store, gallery, recognizer.embed_photo
+        if not self._refresh_db(recognizer.embed_photo, progress=lambda done, total, _photo: self.progress.emit(done, total)):
+            return
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._follower = GalleryFollower(gallery, recognizer.embed_photo, self._db_changed, self.failed.emit).start()
+
+    def _refresh_db(self, embed_photo, progress=None) -> bool:
+        """Read what is new in the database and report the snapshot; False when it failed (reported)."""
+        try:
+            report = self._db_gallery.refresh(embed_photo, progress=progress, should_stop=self._stop.is_set)
+        except Exception as error:  # noqa: BLE001 - shown; the last gallery stays in use
+            self.failed.emit(error)
+            return False
+        self._db_changed(self._db_gallery.matrix(), report)
+        return True
+
+    def _db_changed(self, matrix, report=None) -> None:
+        gallery = self._db_gallery
+        if self._stop.is_set() or gallery is None:
+            return
+        people = tuple(Person(name, tuple(ids), None) for name, ids in gallery.people().items())
+        photos = sum(len(p.photos) for p in people)
+        self.changed.emit(GallerySnapshot(matrix, people, photos, len(report.skipped) if report else 0,
+                                          report.embedded if report else 0))
+
+    def enroll_into_db(self, name: str, paths: list, recognizer) -> list[int]:
+        """--db: store the photos Enroll saved as ``name``'s in the database (every instance on it is told);
+        blocking, run it on a task thread. The photo ids."""
+        from facecam.db.gallery import db_version, enroll_into  # noqa: PLC0415
+
+        if self.store is None:
+            raise RuntimeError("the database is not connected; the photos stay in known_faces only")
+        return enroll_into(self.store, name, [Path(p) for p in paths], recognizer.embed_photo,
+                           *db_version(recognizer))
+
     def _thumbnail(self, paths: list[str]) -> np.ndarray | None:
         from facecam.images import read_image  # noqa: PLC0415
 
@@ -316,6 +378,11 @@ class GalleryService(QObject):
 
     def refresh_now(self) -> None:
         """Rescan now (Rescan button, after Enroll or Remove)."""
+        embed_photo = self._embed_photo
+        if self._db_gallery is not None and embed_photo is not None:
+            threading.Thread(target=self._refresh_db, args=(embed_photo,), name="facecam-gallery-refresh",
+                             daemon=True).start()
+            return
         watcher = self._watcher
         if watcher is not None:
             watcher.refresh_now()
@@ -324,9 +391,11 @@ class GalleryService(QObject):
         """Ask the indexing and the watcher to stop after the photo in progress; returns at once."""
         self._stop.set()
         with self._lock:  # the indexing thread starts the watcher only while not stopped
-            watcher = self._watcher
+            watcher, follower = self._watcher, self._follower
         if watcher is not None:
             watcher.request_stop()
+        if follower is not None:
+            follower.stop(0.0)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the indexing and the watcher threads to end; True when both have."""
@@ -335,8 +404,13 @@ class GalleryService(QObject):
         if self._index_thread is not None:
             self._index_thread.join(left())
         with self._lock:
-            watcher = self._watcher
+            watcher, follower, store = self._watcher, self._follower, self.store
         ended = self._index_thread is None or not self._index_thread.is_alive()
+        if follower is not None:
+            follower.stop(left())
+            ended = ended and not follower.alive
+        if store is not None and ended and self._stop.is_set():
+            store.close()
         return (watcher.join(left()) if watcher is not None else True) and ended
 
     def stop(self, timeout: float | None = 0.0) -> bool:

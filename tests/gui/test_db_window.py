@@ -1,0 +1,99 @@
+"""The window with ``--db`` (issue 10, done when): one window and a ``watch --db`` process on one real
+PostgreSQL (pgserver); a person enrolled through ``facecam enroll --db`` is named by both within 5 s
+(LISTEN/NOTIFY, no restart), and both's visits are in one ``facecam sightings --db --json`` listing.
+Real clip from lfw40 photos, real SFace (the window: MTCNN, the watch: YuNet), real subprocess."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from servers import db_url, postgres  # noqa: F401 - fixtures
+from test_db_live import (KNOWN, LATE, NAMED_WITHIN_S, alternating_clip, finish, model_args, named_in,
+                          start_watch, wait_for)
+from visits import photos_of
+
+from .helpers import wait_for_names
+
+
+def test_a_window_and_a_watch_on_one_database_name_a_person_enrolled_elsewhere_within_5_s(
+        make_window, qtbot, cli, tmp_path, model_dir, db_url):  # noqa: F811
+    code, _, err = cli("enroll", *model_args(model_dir), "--db", db_url, KNOWN, *photos_of(KNOWN)[:3])
+    assert code == 0, err
+    clip = tmp_path / "clip.avi"
+    alternating_clip(clip, seconds=30.0)
+    desk = start_watch(tmp_path, "desk", clip, db_url, model_dir, "--realtime")
+    window = make_window(source=clip, db=db_url, source_name="window")
+    try:
+        # both name the person known from the start: the window's gallery is the database's, not its folder's
+        wait_for_names(qtbot, window, [KNOWN], timeout_s=60)
+        wait_for(lambda: named_in(desk[1], KNOWN), 60, f"{KNOWN} named by the watch", (desk[0],))
+        assert "Tony_Blair" not in window.people_names()   # the local known_faces folder is not read
+        assert LATE not in window.label_names() and not named_in(desk[1], LATE)
+
+        code, _, err = cli("enroll", *model_args(model_dir), "--db", db_url, LATE, *photos_of(LATE)[:3])
+        assert code == 0, err
+        enrolled = time.monotonic()
+        qtbot.waitUntil(lambda: LATE in window.label_names(), timeout=int((NAMED_WITHIN_S + 5) * 1000))
+        window_delay = time.monotonic() - enrolled
+        wait_for(lambda: named_in(desk[1], LATE), NAMED_WITHIN_S + 5, f"{LATE} named by the watch", (desk[0],))
+        watch_delay = time.monotonic() - enrolled
+        assert sorted(window.people_names()) == sorted([KNOWN, LATE])
+        qtbot.wait(1500)  # a visit long enough to be logged
+    finally:
+        window.close()        # open visits end and are written to the database
+        err = finish(desk[0])
+    print(f"named after enrolment: window {window_delay:.2f} s, watch {watch_delay:.2f} s")
+    assert window_delay < NAMED_WITHIN_S and watch_delay < NAMED_WITHIN_S, (window_delay, watch_delay, err)
+    assert db_url.split("@")[0] not in window.windowTitle()
+
+    code, out, err = cli("sightings", "--json", "--db", db_url, "--known-faces", tmp_path / "reader")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert {(row["source"], row["name"]) for row in rows} >= {("window", KNOWN), ("window", LATE),
+                                                             ("desk", KNOWN), ("desk", LATE)}
+
+
+def test_a_database_that_does_not_answer_is_one_line_in_the_window_and_the_video_goes_on(make_window, qtbot):
+    url = "postgresql://facecam:s3cret@127.0.0.1:1/nowhere"
+    window = make_window(db=url)
+    qtbot.waitUntil(lambda: window.gallery_error is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=10_000)
+    shown = window.status_line.error_label.toolTip()
+    assert shown.startswith("database: cannot use the database postgresql://facecam:***@127.0.0.1:1/nowhere")
+    assert "cannot use the database" in window.gallery_error and "s3cret" not in window.gallery_error
+    assert "s3cret" not in shown and "s3cret" not in window.statusBar().currentMessage()
+    assert "\n" not in window.gallery_error
+    frames = window.frames_shown
+    qtbot.waitUntil(lambda: window.frames_shown > frames + 10, timeout=10_000)   # the video goes on
+    assert window.people_names() == []
+
+
+def test_the_window_enroll_with_db_stores_the_person_in_the_database_for_every_instance(
+        make_window, qtbot, cli, model_dir, known_faces, db_url):  # noqa: F811
+    """Enroll in a --db window: the stranger is stored in the database; the window names him (its gallery
+    follows the database) and another instance (``identify --db``, YuNet + SFace) names his other photos."""
+    from PyQt5.QtCore import Qt
+
+    from .helpers import lfw_photo
+
+    window = make_window(db=db_url)
+    wait_for_names(qtbot, window, {"Unknown"}, timeout_s=30)   # an empty database: nobody is named
+    assert window.people_names() == [] and "Tony_Blair" not in window.label_names()
+    window.enroll()
+    dialog = window.enroll_dialog
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    putin = max(range(len(dialog.faces)), key=lambda i: dialog.faces[i].box[0] * (dialog.faces[i].box[2] > 60))
+    dialog.select_face(putin)                                   # the large face on the right
+    qtbot.keyClicks(dialog.name_edit, "Vladimir Putin")
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    wait_for_names(qtbot, window, {"Vladimir Putin"}, timeout_s=10)
+    assert window.people_names() == ["Vladimir Putin"]
+
+    photos = [lfw_photo("Vladimir_Putin", n) for n in (1, 2, 3)] + [lfw_photo("Tony_Blair", 1)]
+    code, out, err = cli("identify", "--json", *model_args(model_dir), "--db", db_url,
+                         "--known-faces", known_faces.parent / "empty", *photos)
+    assert code == 0, err
+    names = [[face["name"] for face in json.loads(line)["faces"]] for line in out.splitlines()]
+    assert all("Vladimir Putin" in found for found in names[:3]), names   # (lfw photos: faces behind too)
+    assert "Vladimir Putin" not in names[3], names
