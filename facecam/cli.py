@@ -135,14 +135,44 @@ class Session:
         self.report = report
         return gallery
 
+    def live_matrix(self):
+        """The gallery in matching form for a long-running command (``watch``). With ``--db`` and a server
+        that does not answer: an empty gallery (said once on stderr; nobody is named yet) and
+        :meth:`follow_gallery` connects when the server answers."""
+        from facecam.db import DatabaseUnreachable  # noqa: PLC0415
+
+        try:
+            return self.gallery().matrix()
+        except DatabaseUnreachable as error:
+            from facecam.matcher import GalleryMatrix  # noqa: PLC0415
+
+            self.out.message(f"facecam: warning: {error}; nobody is named until it answers (trying again in the "
+                             "background)")
+            return GalleryMatrix.empty(self.recognizer().embedder.dim)
+
     def follow_gallery(self, on_change, on_error=None):
         """With ``--db``: a started :class:`facecam.db.gallery.GalleryFollower` that calls ``on_change(matrix)``
-        when any instance enrolls someone (stop it at the end); None with the local folder."""
+        when any instance enrolls someone (stop it at the end); None with the local folder. When the
+        database did not answer at start (:meth:`live_matrix`), the follower connects first, retrying."""
         if not self.db_url:
             return None
-        from facecam.db.gallery import GalleryFollower  # noqa: PLC0415
+        from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
 
-        return GalleryFollower(self.gallery(), self.recognizer().embed_photo, on_change, on_error).start()
+        recognizer = self.recognizer()
+        if self._gallery is not None:
+            return GalleryFollower(self._gallery, recognizer.embed_photo, on_change, on_error).start()
+
+        def connect():
+            from facecam.db.postgres import PostgresStore  # noqa: PLC0415
+
+            return DbGallery.for_recognizer(PostgresStore(self.db_url), recognizer)
+
+        def connected(gallery):
+            self._store, self._gallery = gallery.store, gallery  # closed with the session
+            self.out.message(f"facecam: {self.gallery_name} answers now; its people are named from now on")
+
+        return GalleryFollower(None, recognizer.embed_photo, on_change, on_error, connect=connect,
+                               on_connected=connected).start()
 
     @property
     def gallery_name(self) -> str:

@@ -63,7 +63,7 @@ def run_watch(session, args, out) -> int:
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
     recognizer.threshold = session.threshold()
-    live = [session.gallery().matrix()]  # replaced whole when the shared database's gallery changes
+    live = [session.live_matrix()]  # replaced whole when the shared database's gallery changes
     recognizer.warm_up()
     pipeline = LivePipeline(recognizer, lambda: live[0])
     gallery_errors: list[str] = []

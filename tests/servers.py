@@ -239,3 +239,16 @@ def postgres() -> Postgres:
 def db_url(postgres) -> str:
     """A URL to a new, empty database on the session's PostgreSQL."""
     return postgres.new_database()
+
+
+@pytest.fixture
+def late_db_url(postgres) -> str:
+    """A URL to a new, empty database whose server is stopped when the test starts: the test starts it with
+    ``postgres.start()`` when it wants the database to come up (a facecam started while its database is
+    down). The server runs again after the test, whatever happened."""
+    url = postgres.new_database()
+    postgres.stop()
+    try:
+        yield url
+    finally:
+        postgres.start()

@@ -16,8 +16,20 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from typing import Callable, Iterator, TypeVar
+
+from facecam.errors import FacecamError
 
 ENV_VAR = "FACECAM_DB"
+RETRY_FIRST_S = 1.0   # a long-running instance whose database does not answer tries again after 1 s,
+RETRY_MOST_S = 10.0   # then 2, 4, 8, 10, 10... s (off the video's threads)
+T = TypeVar("T")
+
+
+class DatabaseUnreachable(FacecamError):
+    """The database server did not answer (down, refused, network, authentication): worth trying again
+    later. A one-shot command reports it and exits 1; ``watch`` and the window go on and retry."""
 
 _URL_PASSWORD = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@]*):(?P<password>[^@/?#]*)@", re.IGNORECASE)
 _KEY_PASSWORD = re.compile(r"(?P<head>(?:^|[\s&?])password\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|[^\s&]*)",
@@ -42,3 +54,29 @@ def add_db_option(parser) -> None:
     parser.add_argument("--db", metavar="URL", default=None,
                         help="share people, embeddings and sightings through this PostgreSQL database "
                              f"(postgresql://user@host/db; default: ${ENV_VAR}, else the local known_faces folder)")
+
+
+def retry_delays(first_s: float = RETRY_FIRST_S, most_s: float = RETRY_MOST_S) -> Iterator[float]:
+    """The waits between attempts to reach the database: doubling from ``first_s``, at most ``most_s``."""
+    delay = float(first_s)
+    while True:
+        yield delay
+        delay = min(delay * 2.0, float(most_s))
+
+
+def open_when_reachable(open_store: Callable[[], T], stop: threading.Event,
+                        on_waiting: Callable[[DatabaseUnreachable, float], None] | None = None,
+                        delays: Iterator[float] | None = None) -> T | None:
+    """``open_store()`` tried until the database answers (blocks: call it off the video's threads); None when
+    ``stop`` was set first. Before each wait ``on_waiting(error, seconds)`` says why and for how long.
+    Errors other than :class:`DatabaseUnreachable` (a schema too new, no pgvector) are raised."""
+    delays = delays if delays is not None else retry_delays()
+    while not stop.is_set():
+        try:
+            return open_store()
+        except DatabaseUnreachable as error:
+            delay = next(delays)
+            if on_waiting is not None:
+                on_waiting(error, delay)
+            stop.wait(delay)
+    return None

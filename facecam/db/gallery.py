@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from facecam.db import open_when_reachable
 from facecam.db.postgres import NewEmbedding
 from facecam.errors import EnrollError, FacecamError
 from facecam.fileutil import private_folder, sha256_of
@@ -65,6 +66,7 @@ class DbGallery:
         self.store, self.model, self.version, self.dim = store, model, version, int(dim)
         self._rows: dict[int, tuple[str, np.ndarray]] = {}  # photo id -> (person, embedding)
         self._last_id = 0
+        self._photos_seen = 0  # photos up to this id were embedded or tried: a refresh looks only past it
         self._lock = threading.Lock()
         self._search = GallerySearch(self.dim, salt=version)  # in memory: rebuilt at each start past the exact size
 
@@ -78,7 +80,7 @@ class DbGallery:
         """Embed stored photos this model has not seen, then read the embeddings added since the last call."""
         report = IndexReport()
         with self._lock:
-            missing = self.store.photos_without(self.model, self.version)
+            missing = self.store.photos_without(self.model, self.version, self._photos_seen)
             if missing:
                 with tempfile.TemporaryDirectory(prefix="facecam-db-") as folder:
                     private_folder(Path(folder))
@@ -100,12 +102,16 @@ class DbGallery:
                         report.embedded += 1
                         if progress is not None:
                             progress(done, len(missing), f"{photo.person}/{photo.file_name}")
+            seen = max([self._photos_seen] + [photo.id for photo in missing])
             for row in self.store.embeddings(self.model, self.version, self._last_id):
                 self._last_id = max(self._last_id, row.id)
+                seen = max(seen, row.photo_id)
                 if row.faces == 0 or row.embedding is None or row.embedding.shape != (self.dim,):
                     report.no_face += 1
                     continue
                 self._rows[row.photo_id] = (row.person, row.embedding)
+            if not report.interrupted:  # (a photo committed late with a lower id waits for the next start)
+                self._photos_seen = seen
             report.photos = len(self._rows)
             report.people = len({person for person, _ in self._rows.values()})
         return report
@@ -184,13 +190,24 @@ class GalleryFollower:
     what is new (incrementally) and calls ``on_change(matrix)`` when the gallery grew. While the
     database is away the last gallery stays in use; on reconnection it catches up at once.
     ``on_error(exception)`` reports a failed refresh; the follower keeps going.
+
+    Started without a gallery (``gallery`` None, the database did not answer at start), it first calls
+    ``connect()`` (which opens the store and returns the :class:`DbGallery`) until the database answers,
+    with growing waits (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before
+    each), then ``on_connected(gallery)``, then follows as above.
     """
 
-    def __init__(self, gallery: DbGallery, embed_photo: Callable[[Path], PhotoEmbedding],
+    def __init__(self, gallery: DbGallery | None, embed_photo: Callable[[Path], PhotoEmbedding],
                  on_change: Callable[[GalleryMatrix], None],
-                 on_error: Callable[[BaseException], None] | None = None):
+                 on_error: Callable[[BaseException], None] | None = None, *,
+                 connect: Callable[[], DbGallery] | None = None,
+                 on_waiting: Callable[[BaseException, float], None] | None = None,
+                 on_connected: Callable[[DbGallery], None] | None = None):
+        if gallery is None and connect is None:
+            raise ValueError("GalleryFollower: give a gallery, or connect() to open one")
         self.gallery, self.embed_photo = gallery, embed_photo
         self.on_change, self.on_error = on_change, on_error
+        self._connect, self.on_waiting, self.on_connected = connect, on_waiting, on_connected
         self.refreshes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="facecam-db-gallery", daemon=True)
@@ -209,7 +226,27 @@ class GalleryFollower:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        if self.gallery is None and not self._open():
+            return
         self.gallery.store.listen(self._refresh, self._stop)
+
+    def _open(self) -> bool:
+        """Wait for the database (retrying); True once the gallery is open, False when stopped or refused."""
+        try:
+            gallery = open_when_reachable(self._connect, self._stop, self.on_waiting)
+        except Exception as error:  # noqa: BLE001 - e.g. a schema too new: reported, no retry helps
+            if self.on_error is not None:
+                self.on_error(error)
+            return False
+        if gallery is None:
+            return False
+        if self._stop.is_set():
+            gallery.store.close()
+            return False
+        self.gallery = gallery
+        if self.on_connected is not None:
+            self.on_connected(gallery)
+        return True
 
     def _refresh(self) -> None:
         before = self.gallery.people()

@@ -14,6 +14,7 @@ import logging
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from facecam.sightings.model import Sighting, SightingQuery
 
@@ -29,10 +30,17 @@ class SharedSightingStore:
     """Sightings in PostgreSQL (``primary``: a :class:`facecam.db.postgres.PostgresStore`) with a local outbox."""
 
     def __init__(self, primary, outbox_path: Path, *, retention_days: float | None = None,
-                 max_queued: int = DEFAULT_MAX_QUEUED, retry_s: float = RETRY_S):
+                 max_queued: int = DEFAULT_MAX_QUEUED, retry_s: float = RETRY_S,
+                 connect: Callable[[], object] | None = None):
+        """``primary`` None with ``connect``: the database is opened by the background thread (``connect()``
+        tried until the server answers, :func:`facecam.db.open_when_reachable`); sightings wait in the
+        outbox meanwhile. A live command starts at once, whether or not the server is up."""
         from facecam.sightings.store import SqliteSightingStore  # noqa: PLC0415
 
+        if primary is None and connect is None:
+            raise ValueError("SharedSightingStore: give the database store, or connect() to open it")
         self.primary = primary
+        self._connect = connect
         self.retention_days = retention_days
         self.max_queued = int(max_queued)
         self.retry_s = float(retry_s)
@@ -48,12 +56,12 @@ class SharedSightingStore:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="facecam-sightings-outbox", daemon=True)
         self._thread.start()
-        if retention_days is not None:
+        if retention_days is not None and primary is not None:
             self._try(lambda: self.primary.purge(retention_days=retention_days))
 
     def save(self, sighting: Sighting) -> None:
         with self._lock:
-            if self.queued == 0 and self._try(lambda: self.primary.save(sighting)):
+            if self.queued == 0 and self.primary is not None and self._try(lambda: self.primary.save(sighting)):
                 return
             if self.queued >= self.max_queued and not self.outbox.snapshot(sighting.id):
                 self.lost += 1
@@ -75,7 +83,7 @@ class SharedSightingStore:
         """Move the outbox into the database (oldest first, stopping at the first failure); how many went."""
         moved = 0
         with self._lock:
-            if self.outbox is None:
+            if self.outbox is None or self.primary is None:
                 return 0
             for sighting in sorted(self.outbox.query(SightingQuery(snapshots=True)), key=lambda s: s.started):
                 if not self._try(lambda s=sighting: self.primary.save(s)):
@@ -87,11 +95,45 @@ class SharedSightingStore:
         return moved
 
     def _run(self) -> None:
+        if self.primary is None and not self._open_primary():
+            return
         while not self._stop.is_set():
             self._wake.wait(self.retry_s)
             self._wake.clear()
             if self.queued:
                 self.flush()
+
+    def _open_primary(self) -> bool:
+        """Open the database (retrying until it answers); True once open, False when closed first or refused."""
+        from facecam.db import open_when_reachable  # noqa: PLC0415
+
+        def waiting(error, delay):
+            log.info("facecam: the database does not answer yet (retrying in %.0f s); sightings wait in the "
+                     "local outbox", delay)
+
+        try:
+            primary = open_when_reachable(self._connect, self._stop, waiting)
+        except Exception as error:  # noqa: BLE001 - e.g. a schema too new: said at the end; the outbox keeps all
+            self.warnings.append(f"sightings stay in the local outbox: {error}")
+            return False
+        if primary is None:
+            return False
+        with self._lock:
+            self.primary = primary
+        if self.retention_days is not None:
+            self._try(lambda: primary.purge(retention_days=self.retention_days))
+        self._wake.set()  # send what waited in the outbox
+        return True
+
+    def _database(self):
+        """The database store, or DatabaseUnreachable while it has not answered yet."""
+        primary = self.primary
+        if primary is None:
+            from facecam.db import DatabaseUnreachable  # noqa: PLC0415
+
+            raise DatabaseUnreachable("the database has not answered yet; the visits wait in the local outbox "
+                                      "and are sent when it does")
+        return primary
 
     def _try(self, write) -> bool:
         try:
@@ -103,19 +145,19 @@ class SharedSightingStore:
             return False
 
     def query(self, query: SightingQuery = SightingQuery()) -> list[Sighting]:
-        return self.primary.query(query)
+        return self._database().query(query)
 
     def snapshot(self, sighting_id: str) -> bytes:
-        return self.primary.snapshot(sighting_id)
+        return self._database().snapshot(sighting_id)
 
     def people(self) -> list[str]:
-        return self.primary.people()
+        return self._database().people()
 
     def purge(self, before: datetime | None = None) -> int:
-        return self.primary.purge(before, retention_days=self.retention_days)
+        return self._database().purge(before, retention_days=self.retention_days)
 
     def forget(self, person: str | None = None, *, everything: bool = False) -> int:
-        return self.primary.forget(person, everything=everything)
+        return self._database().forget(person, everything=everything)
 
     def close(self) -> None:
         """Stop the retry thread after one last flush; what the database still refuses stays in the outbox."""
@@ -129,4 +171,5 @@ class SharedSightingStore:
                                  "the next run with --db sends them")
         if self.outbox is not None:
             self.outbox.close()
-        self.primary.close()
+        if self.primary is not None:
+            self.primary.close()

@@ -56,8 +56,8 @@ from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
 from facecam.gui.whos_control import UnknownsControl
 from facecam.gui.whos_panel import WhosPanel
-from facecam.gui.workers import (LOADER_THREAD, GalleryService, GallerySnapshot, PipelineBridge, freeze_survivors,
-                                 join_threads, run_task)
+from facecam.gui.workers import (LOADER_THREAD, DatabaseWaiting, GalleryService, GallerySnapshot, PipelineBridge,
+                                 freeze_survivors, join_threads, run_task)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
@@ -399,8 +399,8 @@ class MainWindow(QMainWindow):
         if self.enroll_dialog is not None and not self.enroll_dialog.isVisible():
             self.enroll_dialog = None
         if self.pipeline is not None:
-            if changed and not first:
-                self.pipeline.reset()  # everyone is recognised afresh against the new gallery
+            if changed and (not first or self.pipeline.running):  # (running already: with no one, while the
+                self.pipeline.reset()  # gallery failed) everyone is recognised afresh against the new gallery
             if not self.pipeline.running:
                 self.pipeline.start()
                 self._set_loading(None)
@@ -410,9 +410,12 @@ class MainWindow(QMainWindow):
             return
         self.gallery_error = str(error)
         # kept in view until known_faces works again (a message that fades would be missed)
-        self.status_line.set_error(f"{'database' if self.options.db else 'known_faces'}: {error}")
+        waiting = isinstance(error, DatabaseWaiting)  # --db: the server does not answer yet; retried by itself
+        self.status_line.set_error(str(error) if waiting else
+                                   f"{'database' if self.options.db else 'known_faces'}: {error}")
         if self.snapshot is None:
-            self.people_panel.hint.setText(f"known_faces could not be read: {error}")
+            self.people_panel.hint.setText("People appear when the database answers." if waiting
+                                           else f"known_faces could not be read: {error}")
         if self.pipeline is not None and not self.pipeline.running and self.snapshot is None:
             from facecam.matcher import GalleryMatrix  # noqa: PLC0415
 
@@ -656,7 +659,8 @@ class MainWindow(QMainWindow):
 
         def done(ids):
             if not self._closed:
-                self.statusBar().showMessage(f"Enrolled {name} in the database ({len(ids)} photo(s))", 8000)
+                self.statusBar().showMessage(f"{name} will be stored in the database when it answers" if ids is None
+                                             else f"Enrolled {name} in the database ({len(ids)} photo(s))", 8000)
 
         def failed(error):
             if not self._closed:

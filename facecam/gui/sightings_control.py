@@ -48,7 +48,7 @@ class WindowSightings(QObject):
         if enabled:
             try:
                 self.store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override),
-                                                 db_url=db_url)
+                                                 db_url=db_url, connect_later=True)  # never waits on the GUI thread
             except Exception as error:  # noqa: BLE001 - shown in the window; the video goes on without a log
                 self.error = f"the sightings log cannot be opened ({error}); visits are not logged this run"
         if self.store is not None:

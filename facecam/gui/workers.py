@@ -247,6 +247,10 @@ def thumbnail(bgr_image: np.ndarray, size: int = THUMBNAIL_PX) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA))
 
 
+class DatabaseWaiting(Exception):
+    """What the window shows while the --db server does not answer (the service retries by itself)."""
+
+
 class GalleryService(QObject):
     """known_faces for the window: first indexing with progress, then a GalleryWatcher; all off the GUI thread.
 
@@ -266,6 +270,7 @@ class GalleryService(QObject):
         self._db_gallery = None
         self._follower = None
         self._embed_photo = None
+        self._pending_enrolls: list[tuple[str, list]] = []  # Enroll while the database did not answer
         self.interval_s, self.settle_s = interval_s, settle_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -314,18 +319,36 @@ class GalleryService(QObject):
     def _follow_db(self, recognizer) -> None:
         """The indexing thread with --db: connect, read the database's gallery, report it, then follow it
         (a :class:`facecam.db.gallery.GalleryFollower`: LISTEN/NOTIFY, what another instance enrolls
-        arrives within seconds). A database that does not answer is ``failed`` (one line, password hidden)."""
+        arrives within seconds). While the server does not answer, ``failed`` says so (a
+        :class:`facecam.db.DatabaseUnreachable`: "Database not reachable: retrying in N s", password
+        hidden) before each wait, and it tries again, waiting 1, 2, 4, 8, then 10 s; the window shows
+        the video meanwhile and names nobody (no copy of the shared gallery is kept on disk)."""
+        from facecam.db import open_when_reachable  # noqa: PLC0415
         from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
         from facecam.db.postgres import PostgresStore  # noqa: PLC0415
 
+        def connect():
+            return DbGallery.for_recognizer(PostgresStore(self.db_url), recognizer)
+
         try:
-            store = PostgresStore(self.db_url)
-        except Exception as error:  # noqa: BLE001 - shown; recognition goes on with no one known
+            gallery = open_when_reachable(connect, self._stop, lambda error, delay: self.failed.emit(
+                DatabaseWaiting(f"Database not reachable: retrying in {delay:.0f} s ({error})")))
+        except Exception as error:  # noqa: BLE001 - e.g. a schema too new: shown; recognition goes on, no one known
             self.failed.emit(error)
             return
-        gallery = DbGallery.for_recognizer(store, recognizer)
+        if gallery is None:
+            return
         with self._lock:
-            self.store, self._db_gallery, self._embed_photo = store, gallery, recognizer.embed_photo
+            if self._stop.is_set():
+                gallery.store.close()
+                return
+            self.store, self._db_gallery, self._embed_photo = gallery.store, gallery, recognizer.embed_photo
+            pending, self._pending_enrolls = self._pending_enrolls, []
+        for name, paths in pending:  # Enroll while the server was away: stored now
+            try:
+                self.enroll_into_db(name, paths, recognizer)
+            except Exception as error:  # noqa: BLE001 - shown; the photos stay in known_faces
+                self.failed.emit(error)
         if not self._refresh_db(recognizer.embed_photo, progress=lambda done, total, _photo: self.progress.emit(done, total)):
             return
         with self._lock:
@@ -352,13 +375,16 @@ class GalleryService(QObject):
         self.changed.emit(GallerySnapshot(matrix, people, photos, len(report.skipped) if report else 0,
                                           report.embedded if report else 0))
 
-    def enroll_into_db(self, name: str, paths: list, recognizer) -> list[int]:
+    def enroll_into_db(self, name: str, paths: list, recognizer) -> list[int] | None:
         """--db: store the photos Enroll saved as ``name``'s in the database (every instance on it is told);
-        blocking, run it on a task thread. The photo ids."""
+        blocking, run it on a task thread. The photo ids; None when the database has not answered yet:
+        the photos are stored when it does (they are in known_faces meanwhile)."""
         from facecam.db.gallery import db_version, enroll_into  # noqa: PLC0415
 
-        if self.store is None:
-            raise RuntimeError("the database is not connected; the photos stay in known_faces only")
+        with self._lock:
+            if self.store is None:
+                self._pending_enrolls.append((name, list(paths)))
+                return None
         return enroll_into(self.store, name, [Path(p) for p in paths], recognizer.embed_photo,
                            *db_version(recognizer))
 

@@ -162,7 +162,8 @@ class LiveSightings:
         """Built from :func:`add_live_options`' options (and ``--known-faces``)."""
         notifier = build_notifier(args.notify, args.mqtt, args.notify_on, args.cooldown)
         store = None if args.no_sightings else open_sighting_store(
-            Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)))
+            Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)),
+            connect_later=True)  # a database down at start is connected when it answers (visits wait locally)
         return cls(SightingRecorder(args.source_name or str(source_name)), store, notifier)
 
     @property

@@ -89,12 +89,14 @@ class SightingStore(Protocol):
 
 
 def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
-                        db_url: str | None = None) -> SightingStore:
+                        db_url: str | None = None, connect_later: bool = False) -> SightingStore:
     """The sightings log of the gallery folder ``known_faces`` (created when missing), or with ``db_url`` the
     shared PostgreSQL one (with a local outbox in ``known_faces/.facecam`` for when the server is away).
 
     ``retention_days``: visits that ended longer ago are deleted now and while writing; None for a
-    reader that deletes nothing (``facecam sightings``: a writer's ``--keep-days`` is what counts)."""
+    reader that deletes nothing (``facecam sightings``: a writer's ``--keep-days`` is what counts).
+    ``connect_later`` (a live writer: ``watch``, the window): with ``db_url``, return at once and connect in
+    the background, retrying until the server answers; visits wait in the local outbox meanwhile."""
     if retention_days is not None and not retention_days > 0:
         raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days:g}; "
                            "use --no-sightings to keep none")
@@ -103,9 +105,11 @@ def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEF
         from facecam.db.sightings import OUTBOX_NAME, WRITE_TIMEOUT_S, SharedSightingStore  # noqa: PLC0415
 
         # a write that waits WRITE_TIMEOUT_S for the server goes to the local outbox instead
-        return SharedSightingStore(PostgresStore(db_url, timeout_s=WRITE_TIMEOUT_S),
-                                   Path(known_faces) / ".facecam" / OUTBOX_NAME,
-                                   retention_days=retention_days)
+        def connect():
+            return PostgresStore(db_url, timeout_s=WRITE_TIMEOUT_S)
+
+        return SharedSightingStore(None if connect_later else connect(), Path(known_faces) / ".facecam" / OUTBOX_NAME,
+                                   retention_days=retention_days, connect=connect)
     return SqliteSightingStore(Path(known_faces) / ".facecam" / FILE_NAME, retention_days=retention_days)
 
 

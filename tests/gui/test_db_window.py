@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 
-from servers import db_url, postgres  # noqa: F401 - fixtures
+from servers import db_url, late_db_url, postgres  # noqa: F401 - fixtures
 from test_db_live import (KNOWN, LATE, NAMED_WITHIN_S, alternating_clip, finish, model_args, named_in,
                           start_watch, wait_for)
 from visits import photos_of
@@ -60,13 +60,66 @@ def test_a_database_that_does_not_answer_is_one_line_in_the_window_and_the_video
     qtbot.waitUntil(lambda: window.gallery_error is not None, timeout=30_000)
     qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=10_000)
     shown = window.status_line.error_label.toolTip()
-    assert shown.startswith("database: cannot use the database postgresql://facecam:***@127.0.0.1:1/nowhere")
+    assert shown.startswith("Database not reachable: retrying in 1 s (cannot use the database "
+                            "postgresql://facecam:***@127.0.0.1:1/nowhere"), shown
+    assert window.status_line.error_label.isVisible() and window.message_box is None   # in view, not a dialog
     assert "cannot use the database" in window.gallery_error and "s3cret" not in window.gallery_error
     assert "s3cret" not in shown and "s3cret" not in window.statusBar().currentMessage()
     assert "\n" not in window.gallery_error
     frames = window.frames_shown
     qtbot.waitUntil(lambda: window.frames_shown > frames + 10, timeout=10_000)   # the video goes on
     assert window.people_names() == []
+    qtbot.waitUntil(lambda: "retrying in 2 s" in window.status_line.error, timeout=10_000)   # it keeps trying
+
+
+def test_a_window_opened_while_the_database_is_down_shows_video_and_connects_when_it_comes_up(
+        make_window, qtbot, cli, model_dir, known_faces, postgres, late_db_url):  # noqa: F811
+    """The window opens on a --db server that is down: video at once, nobody named (the local folder's
+    Tony Blair neither), a status in view; Enroll meanwhile is kept. The server starts: the window
+    connects by itself, stores the enrolled stranger there, names him, and its visits are in the database."""
+    from PyQt5.QtCore import Qt
+
+    from .helpers import lfw_photo
+
+    opened = time.monotonic()
+    window = make_window(db=late_db_url, source_name="door")
+    qtbot.waitUntil(lambda: window.frames_shown > 10, timeout=30_000)   # the video, while the database is down
+    first_frames_s = time.monotonic() - opened
+    qtbot.waitUntil(lambda: (window.status_line.error or "").startswith("Database not reachable: retrying"),
+                    timeout=30_000)
+    wait_for_names(qtbot, window, {"Unknown"}, timeout_s=30)   # recognition runs, with no one known
+    assert window.people_names() == [] and "Tony_Blair" not in window.label_names()
+    assert window.message_box is None
+
+    window.enroll()                                             # Enroll while the server is down
+    dialog = window.enroll_dialog
+    qtbot.waitUntil(lambda: dialog.faces is not None, timeout=5000)
+    putin = max(range(len(dialog.faces)), key=lambda i: dialog.faces[i].box[0] * (dialog.faces[i].box[2] > 60))
+    dialog.select_face(putin)
+    qtbot.keyClicks(dialog.name_edit, "Vladimir Putin")
+    qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "when it answers" in window.statusBar().currentMessage(), timeout=10_000)
+    assert "Vladimir Putin" not in window.label_names()          # stored in the database, not named from the folder
+
+    postgres.start()
+    started = time.monotonic()
+    wait_for_names(qtbot, window, {"Vladimir Putin"}, timeout_s=60)
+    named_s = time.monotonic() - started
+    assert window.status_line.error is None and window.gallery_error is None
+    assert window.people_names() == ["Vladimir Putin"] and "Tony_Blair" not in window.label_names()
+    qtbot.wait(1500)  # a visit long enough to be logged
+    window.close()    # the open visits end and are written to the database
+    print(f"first frames {first_frames_s:.2f} s after opening; named {named_s:.2f} s after the server started")
+    assert named_s < 10.0 + NAMED_WITHIN_S + 5   # one wait of at most 10 s, then a start as with the server up
+
+    code, out, err = cli("sightings", "--json", "--db", late_db_url, "--known-faces", known_faces.parent / "reader")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert ("door", "Vladimir Putin") in {(row["source"], row["name"]) for row in rows}, rows
+    code, out, err = cli("identify", "--json", *model_args(model_dir), "--db", late_db_url,
+                         "--known-faces", known_faces.parent / "empty", lfw_photo("Vladimir_Putin", 2))
+    assert code == 0, err
+    assert "Vladimir Putin" in [face["name"] for face in json.loads(out)["faces"]]
 
 
 def test_the_window_enroll_with_db_stores_the_person_in_the_database_for_every_instance(
