@@ -1,7 +1,8 @@
-"""The window with ``--db`` (issue 10, done when): one window and a ``watch --db`` process on one real
-PostgreSQL (pgserver); a person enrolled through ``facecam enroll --db`` is named by both within 5 s
-(LISTEN/NOTIFY, no restart), and both's visits are in one ``facecam sightings --db --json`` listing.
-Real clip from lfw40 photos, real SFace (the window: MTCNN, the watch: YuNet), real subprocess."""
+"""The window with ``--db`` (issue 10, done when): one window and two ``watch --db`` processes on one real
+PostgreSQL (pgserver); a person enrolled through the window's Enroll is named by all three within 5 s
+(LISTEN/NOTIFY, no restart), and their visits are in one ``facecam sightings --db --json`` listing; a
+window opened while the server is down shows the video and connects when it comes up. Real clips from
+lfw40 photos, real SFace (the window: MTCNN, the watches: YuNet), real subprocesses."""
 
 from __future__ import annotations
 
@@ -16,42 +17,61 @@ from visits import photos_of
 from .helpers import wait_for_names
 
 
-def test_a_window_and_a_watch_on_one_database_name_a_person_enrolled_elsewhere_within_5_s(
+def test_two_watches_and_a_window_on_one_database_name_a_person_the_window_enrolls_within_5_s(
         make_window, qtbot, cli, tmp_path, model_dir, db_url):  # noqa: F811
+    """Done when (issue 10), as written: two ``watch --db`` processes and one window on one database; the
+    window's Enroll stores a stranger there and both watches (and the window) name him within 5 s of the
+    Save click, without a restart; the visits of all three are in one ``sightings --db`` listing."""
+    from PyQt5.QtCore import Qt
+
     code, _, err = cli("enroll", *model_args(model_dir), "--db", db_url, KNOWN, *photos_of(KNOWN)[:3])
     assert code == 0, err
-    clip = tmp_path / "clip.avi"
-    alternating_clip(clip, seconds=30.0)
-    desk = start_watch(tmp_path, "desk", clip, db_url, model_dir, "--realtime")
-    window = make_window(source=clip, db=db_url, source_name="window")
+    window_clip, clip = tmp_path / "window.avi", tmp_path / "clip.avi"
+    alternating_clip(window_clip, seconds=90.0, on=89.0)   # both in view the whole time (the window: Enroll)
+    alternating_clip(clip, seconds=40.0)                   # the watches: visits that come and go
+    window = make_window(source=window_clip, db=db_url, source_name="window")
+    watches = ()
     try:
-        # both name the person known from the start: the window's gallery is the database's, not its folder's
-        wait_for_names(qtbot, window, [KNOWN], timeout_s=60)
-        wait_for(lambda: named_in(desk[1], KNOWN), 60, f"{KNOWN} named by the watch", (desk[0],))
-        assert "Tony_Blair" not in window.people_names()   # the local known_faces folder is not read
-        assert LATE not in window.label_names() and not named_in(desk[1], LATE)
+        wait_for_names(qtbot, window, [KNOWN], timeout_s=60)   # the window's gallery is the database's
+        assert "Tony_Blair" not in window.people_names()        # the local known_faces folder is not read
+        watches = tuple(start_watch(tmp_path, name, clip, db_url, model_dir, "--realtime") for name in ("door", "desk"))
+        processes = tuple(process for process, _, _ in watches)
+        for _, events, _ in watches:
+            wait_for(lambda events=events: named_in(events, KNOWN), 60, f"{KNOWN} named in {events}", processes)
+        assert LATE not in window.label_names() and not any(named_in(events, LATE) for _, events, _ in watches)
 
-        code, _, err = cli("enroll", *model_args(model_dir), "--db", db_url, LATE, *photos_of(LATE)[:3])
-        assert code == 0, err
+        window.enroll()                                        # the stranger on the right, through the window
+        dialog = window.enroll_dialog
+        qtbot.waitUntil(lambda: dialog.faces is not None, timeout=10_000)
+        right = max(range(len(dialog.faces)), key=lambda i: dialog.faces[i].box[0] * (dialog.faces[i].box[2] > 60))
+        assert dialog.faces[right].box[0] > 400, [face.box for face in dialog.faces]   # slot 2: x 435-615
+        dialog.select_face(right)
+        qtbot.keyClicks(dialog.name_edit, LATE)
+        qtbot.mouseClick(dialog.save_button, Qt.LeftButton)
         enrolled = time.monotonic()
-        qtbot.waitUntil(lambda: LATE in window.label_names(), timeout=int((NAMED_WITHIN_S + 5) * 1000))
-        window_delay = time.monotonic() - enrolled
-        wait_for(lambda: named_in(desk[1], LATE), NAMED_WITHIN_S + 5, f"{LATE} named by the watch", (desk[0],))
-        watch_delay = time.monotonic() - enrolled
-        assert sorted(window.people_names()) == sorted([KNOWN, LATE])
-        qtbot.wait(1500)  # a visit long enough to be logged
+        delays = {}
+        while len(delays) < 3 and time.monotonic() - enrolled < NAMED_WITHIN_S + 10:  # events, not sleeps
+            if "window" not in delays and LATE in window.label_names():
+                delays["window"] = time.monotonic() - enrolled
+            for name, (process, events, _) in zip(("door", "desk"), watches):
+                if name not in delays and named_in(events, LATE):
+                    delays[name] = time.monotonic() - enrolled
+                assert process.poll() is None, f"watch {name} ended early: {process.stderr.read()[-2000:]}"
+            qtbot.wait(50)
+        assert window.people_names() == sorted([KNOWN, LATE])
+        qtbot.wait(1500)  # the window's visit of the newcomer long enough to be logged
     finally:
         window.close()        # open visits end and are written to the database
-        err = finish(desk[0])
-    print(f"named after enrolment: window {window_delay:.2f} s, watch {watch_delay:.2f} s")
-    assert window_delay < NAMED_WITHIN_S and watch_delay < NAMED_WITHIN_S, (window_delay, watch_delay, err)
-    assert db_url.split("@")[0] not in window.windowTitle()
+        errs = [finish(process) for process, _, _ in watches]  # the clip ends: visits end, the logs are written
+    print(f"named after the window's Enroll: { {k: round(v, 2) for k, v in delays.items()} } s")
+    assert set(delays) == {"window", "door", "desk"}, (delays, errs)
+    assert max(delays.values()) < NAMED_WITHIN_S, (delays, errs)
 
     code, out, err = cli("sightings", "--json", "--db", db_url, "--known-faces", tmp_path / "reader")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert {(row["source"], row["name"]) for row in rows} >= {("window", KNOWN), ("window", LATE),
-                                                             ("desk", KNOWN), ("desk", LATE)}
+    assert {(row["source"], row["name"]) for row in rows} >= {(source, name) for source in ("window", "door", "desk")
+                                                             for name in (KNOWN, LATE)}
 
 
 def test_a_database_that_does_not_answer_is_one_line_in_the_window_and_the_video_goes_on(make_window, qtbot):
