@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import db_url, postgres  # noqa: F401 - fixtures
+from servers import db_url, late_db_url, postgres  # noqa: F401 - fixtures
 from visits import Visit, photos_of, write_visits_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,3 +174,36 @@ def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_s
     expected = visits("--known-faces", reference)
     assert len([v for v in expected if v[0] == KNOWN]) >= 8
     assert visits("--db", url, "--known-faces", tmp_path / "reader") == expected
+
+
+def test_watch_started_while_the_database_is_down_runs_and_connects_when_it_comes_up(
+        cli, tmp_path, model_dir, postgres, late_db_url):  # noqa: F811
+    """A long-running ``watch --db`` whose server is down at start is no hard failure: the video runs (one
+    warning line), nobody is named; the server starts, a person is enrolled, and the watch names him
+    (it connected by itself, then followed the gallery) and its visits reach the database."""
+    clip = tmp_path / "clip.avi"
+    frames = alternating_clip(clip, seconds=40.0)
+    watch, events, summary = start_watch(tmp_path, "door", clip, late_db_url, model_dir, "--realtime")
+    try:
+        wait_for(lambda: len(events.read_text().splitlines()) > 20 if events.exists() else False, 60,
+                 "frames while the database is down", (watch,))
+        assert not named_in(events, KNOWN)
+        postgres.start()
+        code, _, err = cli("enroll", *model_args(model_dir), "--db", late_db_url, KNOWN, *photos_of(KNOWN)[:3])
+        assert code == 0, err
+        enrolled = time.monotonic()
+        wait_for(lambda: named_in(events, KNOWN), 10.0 + NAMED_WITHIN_S + 5, f"{KNOWN} named", (watch,))
+        delay = time.monotonic() - enrolled
+        err = finish(watch)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    print(f"named {delay:.2f} s after enroll --db (the watch started with the server down)")
+    first = err.splitlines()[0]
+    assert first.startswith("facecam: warning: cannot use the database ") and "trying again" in first, err
+    assert "answers now" in err
+    assert len(events.read_text().splitlines()) > frames * 0.5   # real time: the video ran all along
+    assert json.loads(summary.read_text())["sightings"]["logged"] > 0
+    code, out, err = cli("sightings", "--json", "--db", late_db_url, "--known-faces", tmp_path / "reader")
+    assert code == 0, err
+    assert ("door", KNOWN) in {(row["source"], row["name"]) for row in map(json.loads, out.splitlines())}
