@@ -430,6 +430,14 @@ NAMING = (MODEL, GALLERY, THRESHOLD, MATCH, JSON)  # the options of a command th
 DB = add_db_option  # the shared PostgreSQL store: commands that read or write people, embeddings or sightings
 
 
+def DB_ACCEPTED(parser: argparse.ArgumentParser) -> None:  # noqa: N802 - named like the other option groups
+    """``--db`` on a command that uses no gallery (``verify``): accepted, so that the same options or
+    ``$FACECAM_DB`` work for every command; it compares the photos it is given and opens no database."""
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="accepted for symmetry with the other commands; verify compares two photos and does not "
+                             "use the database")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facecam", description="Recognise people in photos and video.")
     parser.set_defaults(threshold=None, match=None, json=False)  # what a command without those options uses
@@ -445,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("identify", "name the faces in photos (JSON Lines with --json)", cmd_identify, (*NAMING, DB))
     sub.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
-    sub = command("verify", "are two photos the same person?", cmd_verify, (MODEL, THRESHOLD, JSON))
+    sub = command("verify", "are two photos the same person?", cmd_verify, (MODEL, THRESHOLD, JSON, DB_ACCEPTED))
     sub.add_argument("image1")
     sub.add_argument("image2")
     sub = command("embed", "print the embedding of each face in a photo", cmd_embed, (MODEL, JSON))
@@ -463,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="download this model file now")
     sub = command("watch", watch.HELP, watch.run_watch, (*NAMING, DB), watch.DESCRIPTION)
     watch.add_options(sub)
-    sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, NAMING,
+    sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, (*NAMING, DB),
                   evaluate_command.DESCRIPTION)
     evaluate_command.add_options(sub)
     sub = command("sightings", sightings_command.HELP, sightings_command.run_sightings, (GALLERY, JSON, DB),

@@ -14,7 +14,8 @@ from facecam.evaluate_report import format_report, plot_report
 HELP = "measure accuracy on a folder of labelled photos and recommend a threshold"
 DESCRIPTION = ("How well a model tells your people apart, and a threshold for it: verification over all pairs "
                "(ROC, AUC, EER, TAR at a FAR), leave-one-out identification and the open-set test, on a folder "
-               "with a sub-folder of photos per person.")
+               "with a sub-folder of photos per person, or with --db (or $FACECAM_DB) and no folder, on the "
+               "database's people.")
 
 
 def add_options(sub) -> None:
@@ -35,13 +36,15 @@ def add_options(sub) -> None:
 
 
 def run_evaluate(session, args, out) -> int:
-    root = Path(args.folder if args.folder is not None else args.known_faces)
-    if not root.is_dir():
-        raise FacecamError(f"the folder {root} does not exist; give a folder with a sub-folder of photos per person")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise FacecamError(f"--plot writes a PNG: give a file name ending in .png, not {args.plot.name}")
     if args.force and not args.apply:
         raise FacecamError("--force only changes what --apply does; add --apply, or leave --force out")
+    if session.db_url and args.folder is None:
+        return _finish(_database_report(session, args), args, out)
+    root = Path(args.folder if args.folder is not None else args.known_faces)
+    if not root.is_dir():
+        raise FacecamError(f"the folder {root} does not exist; give a folder with a sub-folder of photos per person")
     pairs = read_pairs_csv(args.pairs, root) if args.pairs is not None else None  # before loading any model
     model = session.model
     threshold = session.threshold()
@@ -56,6 +59,39 @@ def run_evaluate(session, args, out) -> int:
         raise FacecamError(f"no photo with a face in {root}; put a folder of photos per person there")
     if args.pairs is not None:
         report.pair_source = str(args.pairs)
+    return _finish(report, args, out)
+
+
+def _database_report(session, args):
+    """``evaluate --db`` (or ``$FACECAM_DB``) without a folder: the database's gallery for this model, its
+    stored embeddings (the enrolling instance's, or embedded here from the face thumbnails), every pair
+    verified and each photo identified leave-one-out against the others, as for a folder."""
+    if args.pairs is not None:
+        raise FacecamError("--pairs names files of a folder; with --db the database's photos are evaluated on all "
+                           "pairs: leave --pairs out, or give the folder: facecam evaluate DIR --pairs CSV")
+    from facecam.evaluate import evaluate_embeddings  # noqa: PLC0415
+
+    model = session.model
+    threshold = session.threshold()
+    matrix = session.gallery().matrix()
+    if len(matrix) == 0:
+        raise FacecamError(f"nobody with a face is enrolled in {session.gallery_name}; enroll people there "
+                           "(enroll --db, index --db) or evaluate a folder: facecam evaluate DIR")
+    report = evaluate_embeddings(matrix.embeddings, matrix.labels, matrix.names, threshold,
+                                 target_far=args.target_far, match_mode=config.match_mode_for(model, args.match),
+                                 model=model, root=session.gallery_name)
+    report.threshold_source = threshold_source(model, args.threshold)
+    read = session.report  # the database gallery's refresh: photos embedded here, skipped, with no face
+    report.unreadable = list(read.skipped)
+    report.images = report.faces_found + read.no_face + len(read.skipped)
+    report.indexing = {"embedded": read.embedded, "reused": report.faces_found - read.embedded}
+    if read.no_face:
+        report.warnings.append(f"{read.no_face} photo(s) in the database show no face to {model}; left out")
+    return report
+
+
+def _finish(report, args, out) -> int:
+    """Print the report (plot, --apply): the same for a folder and for the database."""
     result = report.to_json()
     human = format_report(report)
     if args.plot is not None:

@@ -168,7 +168,7 @@ def identify_json(cli, *argv) -> dict[str, list]:
     return found
 
 
-def test_identify_from_an_empty_folder_names_people_as_the_local_store_does(cli, tmp_path, model_dir,
+def test_identify_verify_and_evaluate_from_an_empty_folder_work_as_with_the_local_store(cli, tmp_path, model_dir,
                                                                              db_url, monkeypatch):  # noqa: F811
     """Done when (issue 10): enrolled into the database, people's other photos are named from an empty
     folder exactly as a local known_faces folder with the same photos names them."""
@@ -193,6 +193,29 @@ def test_identify_from_an_empty_folder_names_people_as_the_local_store_does(cli,
     names = [faces[0][0] for faces in found.values()]
     assert names == [person for person in PEOPLE for _ in range(3)] + [None, None]
     assert not (empty / "known_faces").exists()  # nothing local was needed
+
+    # verify takes --db (and $FACECAM_DB, set here) and compares its two photos as without it
+    pair = [photos_of("Tony_Blair")[ENROLLED], photos_of("Colin_Powell")[ENROLLED]]
+    verified = [cli("verify", "--json", *sface_args(model_dir), *extra, *pair) for extra in ([], ["--db", db_url])]
+    assert [code for code, _, _ in verified] == [0, 0], verified
+    assert json.loads(verified[0][1]) == json.loads(verified[1][1])
+    assert json.loads(verified[0][1])["verified"] is False
+
+    # evaluate with the database (no folder): leave-one-out on its people, as on a folder of the same photos
+    code, out, err = cli("evaluate", "--json", *sface_args(model_dir))
+    assert code == 0, err
+    from_db = json.loads(out)
+    code, out, err = cli("evaluate", "--json", *sface_args(model_dir), local)
+    assert code == 0, err
+    from_folder = json.loads(out)
+    assert from_db["dir"].startswith("the database ") and from_db["images"] == from_folder["images"] == 12
+    for key in ("people", "pairs", "auc", "eer", "rank1_by_mode", "open_set_unknown_rate", "recommended_threshold",
+                "confusion"):
+        assert from_db[key] == pytest.approx(from_folder[key]) if isinstance(from_db[key], float) \
+            else from_db[key] == from_folder[key], key
+    assert from_db["rank1"] == 1.0
+    code, _, err = cli("evaluate", *sface_args(model_dir), "--pairs", tmp_path / "pairs.csv")
+    assert code == 1 and err.count("\n") == 1 and "--pairs names files of a folder" in err
 
 
 def test_index_uploads_a_folder_once_and_a_vgg_instance_embeds_the_thumbnails(cli, tmp_path, model_dir,
