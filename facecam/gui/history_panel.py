@@ -67,8 +67,9 @@ class HistoryReader:
     its name or a closer match, so those are the key): a refresh reads the rows, then only the new
     snapshots."""
 
-    def __init__(self, known_faces: Path):
+    def __init__(self, known_faces: Path, db_url: str | None = None):
         self.known_faces = Path(known_faces)
+        self.db_url = db_url          # --db: the visits of every instance on the database, not the local log
         self._store = None
         self._lock = threading.Lock()
         self._closed = False
@@ -82,6 +83,10 @@ class HistoryReader:
         with self._lock:
             if self._closed:
                 return [], []
+            if self._store is None and self.db_url:  # (a server that does not answer: the read fails, said in
+                from facecam.db.postgres import PostgresStore  # noqa: PLC0415  the panel, and the next one retries)
+
+                self._store = PostgresStore(self.db_url, max_connections=1)
             if self._store is None:
                 if not (self.known_faces / ".facecam" / FILE_NAME).exists():
                     return [], []
@@ -198,9 +203,9 @@ class HistoryPanel(QWidget):
     and :meth:`close_log` when the window closes."""
 
     def __init__(self, known_faces: Path, parent: QWidget | None = None, *, poll_ms: int = 10_000,
-                 coalesce_ms: int = 300):
+                 coalesce_ms: int = 300, db_url: str | None = None):
         super().__init__(parent)
-        self.reader = HistoryReader(known_faces)
+        self.reader = HistoryReader(known_faces, db_url)
         self.snapshot_dialog: SnapshotDialog | None = None
         self.error: str | None = None
         self.refreshes = 0                   # finished reads (tests wait on it)

@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.people_panel, "People")
         self._build_whos()
-        self.history_panel = HistoryPanel(self.known_faces)
+        self.history_panel = HistoryPanel(self.known_faces, db_url=self.options.db)
         self.side_tabs.addTab(self.history_panel, "History")
 
         splitter = QSplitter(Qt.Horizontal)

@@ -59,6 +59,9 @@ def test_two_watches_and_a_window_on_one_database_name_a_person_the_window_enrol
                 assert process.poll() is None, f"watch {name} ended early: {process.stderr.read()[-2000:]}"
             qtbot.wait(50)
         assert window.people_names() == sorted([KNOWN, LATE])
+        # History shows the database's visits: the watches' too (theirs end every 1.8 s)
+        qtbot.waitUntil(lambda: window.history_panel.refresh() or {"door", "desk"} <= {
+            row.sighting.source for row in window.history_panel.rows()}, timeout=30_000)
         qtbot.wait(1500)  # the window's visit of the newcomer long enough to be logged
     finally:
         window.close()        # open visits end and are written to the database
