@@ -25,6 +25,42 @@ def sface_args(model_dir) -> list[str]:
     return ["--model", "sface", "--model-dir", str(model_dir)]
 
 
+# ---------------------------------------------------------------- a database that does not answer yet
+
+def test_a_long_running_command_waits_1_2_4_8_then_10_s_between_attempts():
+    from facecam.db import retry_delays
+
+    delays = retry_delays()
+    assert [next(delays) for _ in range(7)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
+
+
+def test_open_when_reachable_retries_until_the_store_opens_and_stops_when_asked(postgres, tmp_path):  # noqa: F811
+    """Against a real stopped server (refused at once, DatabaseUnreachable) that starts after two attempts."""
+    from facecam.db import DatabaseUnreachable, open_when_reachable
+    from facecam.db.postgres import PostgresStore
+
+    url = postgres.new_database()
+    postgres.stop()
+    waits, errors = [], []
+    try:
+        def waiting(error, delay):
+            errors.append(error)
+            waits.append(delay)
+            if len(waits) == 2:
+                postgres.start()
+
+        store = open_when_reachable(lambda: PostgresStore(url), threading.Event(), waiting, iter([0.01] * 50))
+    finally:
+        postgres.start()
+    with store:
+        assert store.schema_versions()
+    assert len(waits) == 2 and all(isinstance(e, DatabaseUnreachable) for e in errors)
+    assert str(errors[0]).startswith("cannot use the database ")
+    stopped = threading.Event()
+    stopped.set()
+    assert open_when_reachable(lambda: PostgresStore(url), stopped) is None   # stopped first: never tried
+
+
 # ---------------------------------------------------------------- URLs
 
 @pytest.mark.parametrize("url, shown", [
