@@ -320,7 +320,7 @@ class GalleryService(QObject):
         """The indexing thread with --db: connect, read the database's gallery, report it, then follow it
         (a :class:`facecam.db.gallery.GalleryFollower`: LISTEN/NOTIFY, what another instance enrolls
         arrives within seconds). While the server does not answer, ``failed`` says so (a
-        :class:`facecam.db.DatabaseUnreachable`: "Database not reachable: retrying in N s", password
+        :class:`DatabaseWaiting`: "Database not reachable: retrying in N s (why)", password
         hidden) before each wait, and it tries again, waiting 1, 2, 4, 8, then 10 s; the window shows
         the video meanwhile and names nobody (no copy of the shared gallery is kept on disk)."""
         from facecam.db import open_when_reachable  # noqa: PLC0415
