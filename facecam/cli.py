@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from facecam import __version__, config, evaluate_command, registry, watch
+from facecam import __version__, config, evaluate_command, learn_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance
@@ -283,8 +283,12 @@ def cmd_index(session: Session, args, out: Output) -> int:
     gallery = session.gallery(quiet=False)
     report = session.report
     people = gallery.people()
+    from facecam.learn import describe_counts, split_learned  # noqa: PLC0415
+
+    split = {name: split_learned(paths) for name, paths in people.items()}  # (own photos, learned crops)
     if out.as_json:
         out.result({"known_faces": str(args.known_faces), "model": session.model, "people": {k: len(v) for k, v in people.items()},
+                    "learned": {k: len(v[1]) for k, v in split.items() if v[1]},
                     "photos": report.photos, "no_face": report.no_face,
                     "embedded": report.embedded, "reused": report.reused,
                     "removed": report.removed, "skipped": [{"file": f, "reason": r} for f, r in report.skipped],
@@ -296,7 +300,7 @@ def cmd_index(session: Session, args, out: Output) -> int:
         lines = [f"{args.known_faces}: {_count(len(people), 'person', 'people')}, {_count(report.photos, 'photo')} "
                  f"with a face{no_face} ({report.embedded} read now, {report.reused} from the cache, "
                  f"{report.removed} removed)"]
-        lines += [f"  {name}: {_count(len(paths), 'photo')}" for name, paths in people.items()]
+        lines += [f"  {name}: {describe_counts(len(own), len(learned))}" for name, (own, learned) in split.items()]
         if session.uploaded is not None:
             lines.append(f"  sent to {session.gallery_name}: {_count(session.uploaded[0], 'photo')} "
                          f"({session.uploaded[1]} already there)")
@@ -478,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
                   sightings_command.__doc__.splitlines()[0])
     sightings_command.add_options(sub)
     unknowns_command.add_command(commands, lambda parser: [add(parser) for add in NAMING])
+    learn_command.add_command(commands, GALLERY, JSON)
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)
     sub.add_argument("window_args", nargs=argparse.REMAINDER)

@@ -2,7 +2,9 @@
 
 Layout: ``known_faces/<Person Name>/*.jpg|jpeg|png|bmp|webp`` (any number of
 photos, sub-folders included) or ``known_faces/<Person Name>.jpg`` (one photo).
-Hidden files and folders are ignored; facecam's own cache lives in
+Hidden files and folders are ignored but one: ``<Person>/.learned/``, the crops
+``--learn`` keeps (facecam/learn.py), indexed as that person's like any photo
+(:func:`is_learned` tells them apart). facecam's own cache lives in
 ``known_faces/.facecam/``.
 
 The cache is one ``.npz`` file per model (read with ``allow_pickle=False``:
@@ -42,6 +44,7 @@ from facecam.search import GallerySearch
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".facecam"
+LEARNED_DIR = ".learned"  # known_faces/<person>/.learned/: crops learned with --learn, the one hidden folder read
 CACHE_FORMAT = 2  # 2: the fast-path key holds inode and ctime too
 # Bump when detection or alignment changes what a photo's embedding would be.
 PREPROCESS_VERSION = "mtcnn1.0-largest/align-eyes-level-lsq/v1"
@@ -155,7 +158,8 @@ def scan_photos(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str
         if _is_dir(entry):
             for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=lambda e: passed.append(
                     (str(e.filename), f"cannot read: {e.strerror}"))):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                top = dirpath == str(path)  # the person's own folder: its .learned/ is read (learned crops)
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") or (top and d == LEARNED_DIR))
                 for filename in sorted(filenames):
                     if filename.startswith("."):
                         continue
@@ -169,6 +173,11 @@ def scan_photos(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str
         elif entry.name.lower() not in ("readme.md", "readme.txt", "thumbs.db", "desktop.ini"):
             passed.append((str(path), "not a photo (facecam reads .jpg .jpeg .png .bmp .webp)"))
     return photos, passed
+
+
+def is_learned(path: str | Path) -> bool:
+    """True for a crop learned with ``--learn`` (in ``<person>/.learned/``), False for a user's own photo."""
+    return Path(path).parent.name == LEARNED_DIR
 
 
 def _is_dir(entry: os.DirEntry) -> bool:

@@ -52,6 +52,10 @@ def add_options(sub) -> None:
     add_live_options(sub)
     sub.add_argument("--no-unknowns", action="store_true",
                      help="do not keep unknown faces for 'facecam unknowns' (the setting \"unknowns\": false: never)")
+    sub.add_argument("--learn", action="store_true",
+                     help="get better with use: clear, good sightings of a person add a crop to "
+                          "known_faces/NAME/.learned/ (at most 10; 'facecam learned clear' removes them; "
+                          "the setting \"learn\": true keeps it on)")
 
 
 def run_watch(session, args, out) -> int:
@@ -80,6 +84,7 @@ def run_watch(session, args, out) -> int:
     pipeline.listeners.extend(sightings.listeners)
     # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
     unknowns = _collect_unknowns(args, recognizer, pipeline, out)
+    learning = _learn(args, session, recognizer, pipeline, live, out)
     writer = None
     events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
     frames_out = 0
@@ -138,6 +143,8 @@ def run_watch(session, args, out) -> int:
         sightings.close()
         if unknowns is not None:
             unknowns.close()
+        if learning is not None:
+            learning.close()
         if writer is not None:
             writer.release()
         if events is not None:
@@ -156,6 +163,7 @@ def run_watch(session, args, out) -> int:
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,
+        "learned": len(learning.learned) if learning is not None else None,
     }
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -189,6 +197,28 @@ def _collect_unknowns(args, recognizer, pipeline, out):
                                     on_error=lambda error: out.message(f"facecam: warning: {error}"))
     pipeline.listeners.append(collection)
     return collection
+
+
+def _learn(args, session, recognizer, pipeline, live: list, out):
+    """``--learn`` (or the setting ``"learn": true``): clear sightings add learned crops, and the gallery in use
+    is refreshed after each (so later visits are matched with them). None when off, or with ``--db``."""
+    from facecam.learn import Learning, learning_enabled  # noqa: PLC0415
+
+    if not learning_enabled(getattr(args, "learn", False)):
+        return None
+    if session.db_url:
+        out.message("facecam: note: --learn keeps crops in a known_faces folder; with --db nothing is learned")
+        return None
+    gallery = session.gallery()
+
+    def learned(_name, _path) -> None:  # the writer thread: embed the new crop, use the gallery with it
+        gallery.refresh(recognizer.embed_photo)
+        live[0] = gallery.matrix()
+
+    learning = Learning(args.known_faces, lambda: live[0], on_learned=learned,
+                        on_error=lambda error: out.message(f"facecam: warning: learning: {error}"))
+    pipeline.listeners.append(learning)
+    return learning
 
 
 def _open_writer(path: Path, codec: str, fps: float, shape):
