@@ -41,6 +41,9 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
                         help="smallest face to find, in pixels (default 40; 20 finds smaller faces, slower)")
     parser.add_argument("--no-unknowns", action="store_true",
                         help="do not keep unknown faces for \"Who's this?\" (the setting \"unknowns\": false: never)")
+    parser.add_argument("--learn", action="store_true",
+                        help="get better with use: clear sightings add crops to known_faces/NAME/.learned/ (as "
+                             "Tools > Learn from clear sightings, which is remembered)")
     from facecam.sightings.live import add_live_options  # noqa: PLC0415
 
     from facecam.db import add_db_option  # noqa: PLC0415
@@ -61,7 +64,7 @@ def options_from_args(args: argparse.Namespace):
                          min_face_size=max(int(args.min_face_size), 12), detector=args.detector,
                          source_name=args.source_name, record_sightings=not args.no_sightings,
                          keep_days=args.keep_days, notify=notify, unknowns=not args.no_unknowns,
-                         db=db_url(args.db))
+                         db=db_url(args.db), learn=args.learn)
 
 
 class ExceptionHooks:

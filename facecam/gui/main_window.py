@@ -54,6 +54,7 @@ from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_dialog import SourceDialog
 from facecam.gui.status_line import StatusLine, WindowState, status_text
 from facecam.gui.video_view import VideoView
+from facecam.gui.learn_control import LearnControl, saved_choice
 from facecam.gui.whos_control import UnknownsControl
 from facecam.gui.whos_panel import WhosPanel
 from facecam.gui.workers import (LOADER_THREAD, DatabaseWaiting, GalleryService, GallerySnapshot, PipelineBridge,
@@ -85,6 +86,7 @@ class WindowOptions:
     notify: NotifySettings | None = None  # None: the saved notification settings
     unknowns: bool = True         # False: --no-unknowns (the setting "unknowns": false turns it off too)
     db: str | None = None                 # --db / FACECAM_DB: people, Enroll and visits in this PostgreSQL database
+    learn: bool = False                   # --learn (else the window's remembered switch, or the setting "learn": true)
 
 
 def same_matrix(a, b) -> bool:
@@ -208,6 +210,11 @@ class MainWindow(QMainWindow):
         self.people_panel.remove_person.connect(self.remove_person)
         self.people_panel.open_gallery.connect(self.open_known_faces)
         self.people_panel.rescan.connect(self.rescan)
+        self.people_panel.clear_learned.connect(self.clear_learned)
+        self.learning = LearnControl(self.known_faces, self.options.learn or saved_choice(), db=bool(self.options.db),
+                                     parent=self)
+        self.learning.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.learning.cleared.connect(lambda *_: self._refresh_gallery())
 
         # the side panels, one tab each (People; the unknown faces and the history plug in here)
         self.side_tabs = QTabWidget()
@@ -313,6 +320,13 @@ class MainWindow(QMainWindow):
                                       tip="Keep the faces the camera cannot name for \"Who's this?\"")
         self.unknowns_action.setChecked(self.unknowns.enabled)
         tools_menu.addAction(self.unknowns_action)
+        self.learn_action = action("&Learn from clear sightings", self.learning.set_enabled, checkable=True,
+                                   tip="Clear sightings of a person add a crop to known_faces/<name>/.learned/ "
+                                       "(at most 10 each; remembered)")
+        self.learn_action.setChecked(self.learning.enabled)
+        tools_menu.addAction(self.learn_action)
+        self.clear_learned_action = action("Clear learned faces (everyone)...", lambda: self.clear_learned(None))
+        tools_menu.addAction(self.clear_learned_action)
 
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
@@ -355,6 +369,7 @@ class MainWindow(QMainWindow):
         self.bridge.attach(self.pipeline)
         self.sightings.attach(self.pipeline, self.sightings_source_name())
         self.unknowns.attach(self.pipeline, recognizer, self.source_spec, lambda: self._matrix)
+        self.learning.attach(self.pipeline, lambda: self._matrix)
         self.pipeline.paused = self.paused
         self._show_threshold()
         runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
@@ -476,6 +491,17 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Could not remove {name}: {error}", 10000)
 
         run_task("remove-person", lambda: remove_person(root, name), done, failed)
+
+    def clear_learned(self, name: str | None) -> None:
+        """People > Clear learned (one person) or Tools > Clear learned faces (everyone), after a confirmation."""
+        from facecam.gallery import is_learned  # noqa: PLC0415
+
+        people = self.snapshot.people if self.snapshot is not None else ()
+        count = sum(1 for p in people if name in (None, p.name) for path in p.photos if is_learned(path))
+        whose = name or "everyone"
+        if self.confirm("Clear learned faces", f"Delete the {count} face(s) learned of {whose}?\n\n"
+                                               "The photos in known_faces are not touched."):
+            self.learning.clear(name)
 
     def _confirm_dialog(self, title: str, text: str) -> bool:
         return QMessageBox.question(self, title, text, QMessageBox.Yes | QMessageBox.No,
@@ -756,6 +782,7 @@ class MainWindow(QMainWindow):
                 dialog.close()  # an indexing in progress in the evaluate dialog stops
         self.models.close()  # a model still loading is left to finish on its daemon thread
         self.unknowns.close()  # the sightings waiting are stored (a facecam- thread joined below)
+        self.learning.close()  # the crops waiting are written (likewise)
         workers = [w for w in (self.pipeline, self.gallery, *self._retired) if w is not None]
         sources = [w for w in (self.source, *self._old_sources) if w is not None]
         for worker in workers + sources:

@@ -1,4 +1,5 @@
-"""The people in known_faces: a thumbnail and photo count each; open their folder, remove them.
+"""The people in known_faces: a thumbnail and photo count each ("3 photos + 2 learned": the crops
+``--learn`` kept are counted apart); open their folder, remove them, clear what was learned.
 
 The panel only shows what it is given (a :class:`facecam.gui.workers.GallerySnapshot`,
 built off the GUI thread) and emits what the user asked for; the window does the work.
@@ -15,6 +16,7 @@ from PyQt5.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget
 
 from facecam.gui.video_view import bgr_to_qimage
 from facecam.gui.workers import THUMBNAIL_PX, Person
+from facecam.learn import describe_counts
 
 NAME_ROLE = Qt.UserRole
 
@@ -38,6 +40,7 @@ class PeoplePanel(QWidget):
     remove_person = pyqtSignal(str)
     open_gallery = pyqtSignal()
     rescan = pyqtSignal()
+    clear_learned = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -55,6 +58,11 @@ class PeoplePanel(QWidget):
         self.remove_button = QPushButton("Remove...")
         self.open_button.clicked.connect(lambda: self._emit_selected(self.open_person))
         self.remove_button.clicked.connect(lambda: self._emit_selected(self.remove_person))
+        self.clear_learned_button = QPushButton("Clear learned...")
+        self.clear_learned_button.setToolTip("Delete the faces learned of this person (known_faces/<name>/.learned/); "
+                                             "their photos stay")
+        self.clear_learned_button.clicked.connect(lambda: self._emit_selected(self.clear_learned))
+        self._learned: dict[str, int] = {}
         self.gallery_button = QPushButton("Open known_faces")
         self.rescan_button = QPushButton("Rescan")
         self.gallery_button.clicked.connect(self.open_gallery)
@@ -63,6 +71,7 @@ class PeoplePanel(QWidget):
         person_row = QHBoxLayout()
         person_row.addWidget(self.open_button)
         person_row.addWidget(self.remove_button)
+        person_row.addWidget(self.clear_learned_button)
         gallery_row = QHBoxLayout()
         gallery_row.addWidget(self.gallery_button)
         gallery_row.addWidget(self.rescan_button)
@@ -80,9 +89,9 @@ class PeoplePanel(QWidget):
         selected = self.selected()
         self.list.clear()
         people = list(people)
+        self._learned = {person.name: person.learned for person in people}
         for person in people:
-            count = len(person.photos)
-            item = QListWidgetItem(f"{person.name}\n{count} photo{'s' if count != 1 else ''}")
+            item = QListWidgetItem(f"{person.name}\n{describe_counts(len(person.photos) - person.learned, person.learned)}")
             item.setData(NAME_ROLE, person.name)
             item.setToolTip("\n".join(person.photos))
             item.setIcon(thumbnail_icon(person.thumbnail))
@@ -101,6 +110,10 @@ class PeoplePanel(QWidget):
     def counts(self) -> dict[str, int]:
         return {self.list.item(i).data(NAME_ROLE): int(self.list.item(i).text().split("\n")[1].split()[0])
                 for i in range(self.list.count())}
+
+    def learned_counts(self) -> dict[str, int]:
+        """How many learned crops each person shown has."""
+        return dict(self._learned)
 
     def select(self, name: str) -> None:
         for i in range(self.list.count()):
@@ -121,3 +134,4 @@ class PeoplePanel(QWidget):
         has = self.selected() is not None
         self.open_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self.clear_learned_button.setEnabled(has and self._learned.get(self.selected(), 0) > 0)

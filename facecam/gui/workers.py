@@ -220,6 +220,13 @@ class Person:
     photos: tuple[str, ...]
     thumbnail: np.ndarray | None  # BGR, THUMBNAIL_PX square
 
+    @property
+    def learned(self) -> int:
+        """How many of ``photos`` are crops learned with --learn (``.learned/``), not the user's photos."""
+        from facecam.gallery import is_learned  # noqa: PLC0415
+
+        return sum(1 for path in self.photos if is_learned(path))
+
 
 @dataclass(frozen=True)
 class GallerySnapshot:
@@ -311,7 +318,9 @@ class GalleryService(QObject):
         watcher = self._watcher
         if watcher is None or self._stop.is_set():
             return
-        people = tuple(Person(name, tuple(paths), self._thumbnail(paths))
+        from facecam.gallery import is_learned  # noqa: PLC0415
+
+        people = tuple(Person(name, tuple(paths), self._thumbnail([p for p in paths if not is_learned(p)] or paths))
                        for name, paths in watcher.gallery.people().items())
         self.changed.emit(GallerySnapshot(matrix, people, report.photos, len(report.skipped), report.embedded))
 
