@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
         self.whos_panel.name_requested.connect(self.unknowns.name)
         self.whos_panel.merge_requested.connect(self.unknowns.merge)
         self.whos_panel.ignore_requested.connect(self.unknowns.ignore)
-        self.whos_panel.forget_requested.connect(self.unknowns.forget)
+        self.whos_panel.forget_requested.connect(self.forget_unknowns)
         self.face_menu = FaceMenu(self)
         self.face_menu.saved.connect(self._on_enrolled)
         self.face_menu.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -491,6 +491,15 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Could not remove {name}: {error}", 10000)
 
         run_task("remove-person", lambda: remove_person(root, name), done, failed)
+
+    def forget_unknowns(self, cluster_ids: list) -> None:
+        """Who's this? > Forget, after a confirmation that says how many sightings go with the entries."""
+        chosen = set(cluster_ids)
+        sightings = sum(view.visits for view in self.unknowns.views if view.id in chosen)
+        entries = f"{len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}"
+        if self.confirm("Forget", f"Forget {entries} and {sightings} sighting(s), with their crops?\n\n"
+                                  "They are deleted; the same face seen again is collected again."):
+            self.unknowns.forget(list(cluster_ids))
 
     def clear_learned(self, name: str | None) -> None:
         """People > Clear learned (one person) or Tools > Clear learned faces (everyone), after a confirmation."""

@@ -63,3 +63,75 @@ def test_the_remembered_switch_turns_learning_on_at_start(make_window, qtbot, re
     window.learn_action.trigger()
     assert window.learning.learning is None and not window.learn_action.isChecked()
     qtbot.waitUntil(lambda: config.load_settings()["window"]["learn"] is False, timeout=10000)
+
+
+def answer_next_box(qtbot, button, seen: list[str]) -> None:
+    """Press ``button`` (QMessageBox.Yes / No) in the next modal message box, from a timer (the box runs its
+    own event loop); its text is added to ``seen``."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QMessageBox
+
+    def press():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, press)
+            return
+        seen.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(50, press)
+
+
+def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot, returns_clip, tmp_path,
+                                                            sface_recognizer):
+    """Who's this? > Forget and Clear learned... ask in a real QMessageBox (answered from a timer): No keeps
+    everything, Yes deletes; the question says how many sightings / learned faces go."""
+    from PyQt5.QtWidgets import QMessageBox
+
+    from facecam.learn import LearnCandidate, add_learned, learned_crops
+    from facecam.types import bgr_to_rgb
+    from facecam.unknowns.collect import _Candidate, face_quality, sighting_of_face
+    from facecam.unknowns.store import LocalUnknownStore
+    from visits import _background, _shown
+
+    known = returns_gallery(tmp_path / "kf", PERSON)
+    store = LocalUnknownStore(known, "sface")
+    for n, photo in enumerate(photos_of("Ali_Naimi")[:2] + photos_of(PERSON)[1:2]):
+        frame = _background()
+        frame[100:280, 200:380] = _shown(photo)
+        rgb = bgr_to_rgb(frame)
+        faces = sface_recognizer.find_faces(rgb, 40)
+        embedding = sface_recognizer.embed_faces(rgb, faces[:1])[0]
+        if n < 2:   # a stranger seen twice: one entry, two sightings
+            store.add(sighting_of_face(rgb, faces[0], embedding, "door", float(n), n))
+        else:       # a learned crop of the person
+            candidate = _Candidate.of(rgb, faces[0], embedding, face_quality(rgb, faces[0]), 0, 0)
+            add_learned(known, PERSON, LearnCandidate(PERSON, 1, 0.2, candidate).jpeg())
+    assert [len(c.sightings) for c in store.clusters()] == [2]
+    store.close()
+    window = make_window(source=returns_clip, known_faces=known, unknowns=False)
+    window.confirm = window._confirm_dialog   # the real question, not the fixture's yes
+    qtbot.waitUntil(lambda: len(window.whos_panel.ids()) == 1, timeout=30000)
+    seen: list[str] = []
+    window.whos_panel.select(window.whos_panel.ids())
+    answer_next_box(qtbot, QMessageBox.No, seen)
+    window.whos_panel.forget_button.click()
+    assert seen == ["Forget 1 entry and 2 sighting(s), with their crops?\n\n"
+                    "They are deleted; the same face seen again is collected again."]
+    qtbot.wait(300)
+    assert len(window.whos_panel.ids()) == 1
+    answer_next_box(qtbot, QMessageBox.Yes, seen)
+    window.whos_panel.forget_button.click()
+    qtbot.waitUntil(lambda: window.whos_panel.ids() == [], timeout=30000)
+    # Clear learned...: the same
+    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 1, timeout=30000)
+    window.people_panel.select(PERSON)
+    answer_next_box(qtbot, QMessageBox.No, seen)
+    window.people_panel.clear_learned_button.click()
+    assert "Delete the 1 face(s) learned of Tommy_Thompson?" in seen[-1]
+    qtbot.wait(300)
+    assert len(learned_crops(known, PERSON)) == 1
+    answer_next_box(qtbot, QMessageBox.Yes, seen)
+    window.people_panel.clear_learned_button.click()
+    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 0, timeout=30000)
+    assert learned_crops(known, PERSON) == []
