@@ -218,6 +218,22 @@ def test_learning_is_off_by_default_and_kept_on_by_the_setting(monkeypatch, tmp_
     from facecam import config
     from facecam.learn import learning_enabled
 
+    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path / "config"))   # the session's settings stay as they are
     assert not learning_enabled(False) and learning_enabled(True)
     config.save_settings({"learn": True})
     assert learning_enabled(False)
+
+
+def test_watch_learn_with_db_is_off_with_one_note(tmp_path):
+    from types import SimpleNamespace
+
+    from facecam.watch import _learn
+
+    said: list[str] = []
+    out = SimpleNamespace(message=said.append)
+    session = SimpleNamespace(db_url="postgresql://facecam@127.0.0.1:5/facecam")
+    args = SimpleNamespace(learn=True, known_faces=tmp_path)
+    assert _learn(args, session, None, None, [None], out) is None
+    assert said == ["facecam: note: --learn keeps crops in a known_faces folder; with --db nothing is learned"]
+    assert _learn(SimpleNamespace(learn=False, known_faces=tmp_path), session, None, None, [None], out) is None
+    assert len(said) == 1
