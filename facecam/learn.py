@@ -40,6 +40,7 @@ from typing import Callable
 
 import numpy as np
 
+from facecam.errors import GalleryError
 from facecam.gallery import LEARNED_DIR, check_person_name, is_learned, person_folder
 from facecam.unknowns.collect import BackgroundTasks, _Candidate, face_quality
 
@@ -106,7 +107,11 @@ def add_learned(known_faces: Path, name: str, jpeg: bytes, *, keep: int = MAX_LE
     Returns the new file and the files removed. Never touches anything outside ``.learned``."""
     from facecam.fileutil import atomic_write_bytes, private_folder  # noqa: PLC0415
 
-    folder = private_folder(learned_folder(known_faces, name))
+    folder = learned_folder(known_faces, name)
+    if folder.is_symlink():
+        raise GalleryError(f"{folder} is a symbolic link; facecam writes learned crops only into a real folder: "
+                           "remove the link")
+    folder = private_folder(folder)
     now = clock()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"-{int(now * 1e6) % 1_000_000:06d}"
     path = folder / f"{LEARNED_PREFIX}{stamp}.jpg"
@@ -285,7 +290,9 @@ class Learning:
             self.duplicates += 1
             return
         path, _ = add_learned(self.known_faces, candidate.name, candidate.jpeg(), keep=self.keep)
-        self._recent.setdefault(candidate.name, []).append(candidate.embedding)
+        recent = self._recent.setdefault(candidate.name, [])
+        recent.append(candidate.embedding)
+        del recent[:-self.keep]
         self.learned.append(path)
         if self.on_learned is not None:
             self.on_learned(candidate.name, path)

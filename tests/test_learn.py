@@ -237,3 +237,31 @@ def test_watch_learn_with_db_is_off_with_one_note(tmp_path):
     assert said == ["facecam: note: --learn keeps crops in a known_faces folder; with --db nothing is learned"]
     assert _learn(SimpleNamespace(learn=False, known_faces=tmp_path), session, None, None, [None], out) is None
     assert len(said) == 1
+
+
+def test_learned_crops_never_leave_known_faces(tmp_path):
+    from facecam.errors import EnrollError, GalleryError
+
+    for bad in ("../elsewhere", "a/b", ".hidden", ""):
+        with pytest.raises(EnrollError):
+            add_learned(tmp_path / "known_faces", bad, b"jpeg")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "known_faces" / "Ada").mkdir(parents=True)
+    (tmp_path / "known_faces" / "Ada" / ".learned").symlink_to(outside)
+    with pytest.raises(GalleryError, match="symbolic link"):
+        add_learned(tmp_path / "known_faces", "Ada", b"jpeg")
+    assert list(outside.iterdir()) == []
+
+
+def test_the_gallery_reads_learned_and_no_other_hidden_folder(tmp_path):
+    from facecam.gallery import is_learned, scan_photos
+
+    for folder in ("Ada/.learned", "Ada/.other", "Ada/trip/.learned", ".learned"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "learned-1.jpg").write_bytes(b"x")
+    (tmp_path / "Ada" / "own.jpg").write_bytes(b"x")
+    photos = sorted(scan_photos(tmp_path)[0])
+    assert [(str(p.relative_to(tmp_path)), who) for p, who in photos] == [("Ada/.learned/learned-1.jpg", "Ada"),
+                                                                           ("Ada/own.jpg", "Ada")]
+    assert [is_learned(p) for p, _ in photos] == [True, False]
