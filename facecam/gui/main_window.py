@@ -405,7 +405,9 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         first = self.snapshot is None
-        changed = not same_matrix(self._matrix, snapshot.matrix)
+        # a learned crop added or cleared is no reason to re-recognise everyone (and split their visits)
+        changed = not same_matrix(self._matrix, snapshot.matrix) and (
+            first or self.snapshot.own_photos() != snapshot.own_photos())
         self.snapshot = snapshot
         self._matrix = snapshot.matrix
         self.gallery_error = None

@@ -242,6 +242,12 @@ class GallerySnapshot:
     def names(self) -> list[str]:
         return [p.name for p in self.people]
 
+    def own_photos(self) -> frozenset[tuple[str, str]]:
+        """(person, path) of every photo but the crops learned with --learn: what a user changed."""
+        from facecam.gallery import is_learned  # noqa: PLC0415
+
+        return frozenset((p.name, path) for p in self.people for path in p.photos if not is_learned(path))
+
 
 def thumbnail(bgr_image: np.ndarray, size: int = THUMBNAIL_PX) -> np.ndarray:
     """A centred square of the photo, ``size`` pixels (people photos have the face in the middle)."""

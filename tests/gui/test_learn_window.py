@@ -33,8 +33,13 @@ def test_learning_in_the_window_shows_learned_apart_and_clear_removes_them(make_
     assert window.learning.learning is not None
     qtbot.waitUntil(lambda: config.load_settings().get("window", {}).get("learn") is True, timeout=10000)
     window.retry_source()   # from the start, with learning on
+    resets = []
+    pipeline_reset = window.pipeline.reset
+    window.pipeline.reset = lambda: (resets.append(1), pipeline_reset())
     qtbot.waitUntil(lambda: window.source_ended, timeout=90000)
     qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON, 0) >= 1, timeout=30000)
+    # a learned crop changes the gallery, but nobody is re-recognised from scratch for it (no split visits)
+    assert resets == []
     count = window.people_panel.learned_counts()[PERSON]
     assert count == len(learned_crops(known, PERSON)) <= 10
     row = next(window.people_panel.list.item(i).text() for i in range(window.people_panel.list.count())
