@@ -104,7 +104,13 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         assert named == sorted(enrolled)                       # each enrolled person once, by name
         assert sum(1 for s in rows if s.name is None) == VISITORS - len(enrolled)
         assert all(s.source == "front door" for s in rows)
-        assert all(s.duration_s > 0.5 for s in rows), [(s.name, s.t_start, s.t_end) for s in rows]
+        # each visit's source times lie within its person's time on screen (a starved pipeline may see a
+        # face later or leave it sooner, so the length of a visit is not asserted, only that it is right)
+        on_screen = {actor.person: (actor.enter_s, actor.leave_s) for actor in scene}
+        last_leave = max(actor.leave_s for actor in scene)
+        for s in rows:
+            enter, leave = on_screen.get(s.name, (0.0, last_leave))
+            assert enter - 0.1 <= s.t_start < s.t_end <= leave + 0.5, (s.name, s.t_start, s.t_end, enter, leave)
         cells = panel.rows()[0].cells()
         assert cells[1] == (rows[0].name or "Unknown") and cells[4] == "front door" and cells[3].endswith(" s")
         assert not panel.rows()[0].icon.isNull() and panel.rows()[0].icon.height() == 48
