@@ -174,6 +174,19 @@ class Session:
         return GalleryFollower(None, recognizer.embed_photo, on_change, on_error, connect=connect,
                                on_connected=connected).start()
 
+    def save_photos(self, name: str, photos: list[Path]) -> list[str]:
+        """New photos of ``name`` (each showing a face): copied into ``known_faces/<name>/`` (the files written),
+        or with ``--db`` stored in the database, where every instance names the person (``db:<photo id>``)."""
+        recognizer = self.recognizer()
+        if self.db_url:
+            from facecam.db.gallery import db_version, enroll_into  # noqa: PLC0415
+
+            ids = enroll_into(self.store(), name, photos, recognizer.embed_photo, *db_version(recognizer))
+            return [f"db:{i}" for i in ids]
+        from facecam.gallery import enroll_photos  # noqa: PLC0415
+
+        return [str(p) for p in enroll_photos(Path(self.args.known_faces), name, photos, recognizer.count_faces)]
+
     @property
     def gallery_name(self) -> str:
         """Where the people come from, for messages: the folder, or the database (password hidden)."""
@@ -481,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("sightings", sightings_command.HELP, sightings_command.run_sightings, (GALLERY, JSON, DB),
                   sightings_command.__doc__.splitlines()[0])
     sightings_command.add_options(sub)
-    unknowns_command.add_command(commands, lambda parser: [add(parser) for add in NAMING])
+    unknowns_command.add_command(commands, lambda parser: [add(parser) for add in (*NAMING, DB)])
     learn_command.add_command(commands, GALLERY, JSON)
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)

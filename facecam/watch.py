@@ -182,12 +182,14 @@ def run_watch(session, args, out) -> int:
 
 def _collect_unknowns(args, recognizer, pipeline, out):
     """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
+    from facecam.db import db_url  # noqa: PLC0415
     from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
 
     if not collection_enabled(args.no_unknowns):
         return None
-    try:
-        store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim)
+    try:  # with --db: the store every instance on the database shares
+        store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim,
+                           db_url=db_url(getattr(args, "db", None)))
     except FacecamError as error:
         out.message(f"facecam: warning: {error}; unknown faces are not kept this run")
         return None

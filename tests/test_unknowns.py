@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from servers import db_url, postgres  # noqa: F401 - fixtures
 from visits import LFW40, make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
 
 from facecam.cli import main
@@ -475,3 +476,86 @@ def test_ignore_keeps_that_face_out_until_forget_all_and_pinned_clusters_are_nev
     os.utime(orphan, (1e9, 1e9))
     LocalUnknownStore(known, "sface").close()
     assert not orphan.exists()
+
+
+# ---------------------------------------------------------------- the shared PostgreSQL store (issue 10)
+
+def copy_into_database(known: Path, url: str):
+    """The collected local store, and a database store given the same sightings (real crops re-read from
+    their files, their own embeddings), in the order they came: ``(local, database)``."""
+    from facecam.db.postgres import PostgresStore
+    from facecam.db.unknowns import DbUnknownStore
+    from facecam.images import read_image
+    from facecam.types import bgr_to_rgb
+
+    local = LocalUnknownStore(known, "sface")
+    with sqlite3.connect(local.path) as db:
+        vectors = {(sid, rank): np.frombuffer(blob, np.float32)
+                   for sid, rank, blob in db.execute("SELECT sighting, rank, embedding FROM crops")}
+    shared = DbUnknownStore(PostgresStore(url), "sface")
+    for s in local.sightings():
+        crops = tuple(UnknownCrop(bgr_to_rgb(read_image(c.path)), vectors[(s.id, c.rank)], c.quality, c.t, c.frame,
+                                  c.box) for c in s.crops)
+        shared.add(UnknownSighting(s.id, s.source, s.track, s.first_t, s.last_t, s.started, s.ended, crops,
+                                   s.merge_group))
+    return local, shared
+
+
+def test_the_database_store_groups_as_the_local_store_and_holds_the_clustering_figures(collected, model_dir,
+                                                                                       db_url):  # noqa: F811
+    known, visits, *_ = collected
+    local, shared = copy_into_database(known, db_url)
+    # the same clusters (same code): the same ids, members and order
+    assert [(c.id, [s.id for s in c.sightings]) for c in shared.clusters()] == \
+        [(c.id, [s.id for s in c.sightings]) for c in local.clusters()]
+    shared.close()
+    # the listing through the command line with --db: the local one's, crops named in the database
+    code, out, err = run("unknowns", "--json", *common(model_dir, known.parent / "elsewhere"), "--db", db_url)
+    assert code == 0, err
+    clusters = json.loads(out)["clusters"]
+    for cluster in clusters:
+        for sighting in cluster["sightings"]:
+            assert sighting.pop("crop") == f"db:{sighting['id']}-0.jpg"
+    mine = listed(model_dir, known)
+    for cluster in mine:
+        for sighting in cluster["sightings"]:
+            sighting.pop("crop")
+    assert clusters == mine
+    figures = scores(clusters, visits)
+    print("clustering through PostgreSQL:", json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                                         for k, v in figures.items()}))
+    assert figures["purity"] >= 0.95 and figures["complete"] >= 0.85 and figures["leak"] <= 0.05, figures
+    assert not (known.parent / "elsewhere" / ".facecam" / "unknowns").exists()   # nothing kept locally
+
+
+def test_name_with_db_enrolls_into_the_database_and_identify_from_an_empty_folder_names_them(
+        collected, model_dir, db_url, tmp_path):  # noqa: F811
+    from facecam.db.postgres import PostgresStore
+    from facecam.db.unknowns import DbUnknownStore
+
+    known, visits, *_ = collected
+    copy_into_database(known, db_url)[1].close()
+    empty = tmp_path / "empty"
+    clusters = json.loads(run("unknowns", "--json", *common(model_dir, empty), "--db", db_url)[1])["clusters"]
+    who = {c["id"]: Counter(truth_of(visits, [(s["t"], s["box"]) for s in c["sightings"]])) for c in clusters}
+    person = "John_Allen_Muhammad"  # 11 photos: 3 on the clip, 8 never seen
+    cluster = max((c for c in clusters if who[c["id"]].most_common(1)[0][0] == person), key=lambda c: c["faces"])
+    code, out, err = run("unknowns", "name", cluster["id"][:6], "John Allen Muhammad", *common(model_dir, empty),
+                         "--db", db_url, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["cluster"] == cluster["id"] and 1 <= len(result["files"]) <= 5
+    assert all(f.startswith("db:") for f in result["files"])
+    assert not (empty / "John Allen Muhammad").exists()          # into the database, not a folder
+    with PostgresStore(db_url) as database:
+        assert sum(name == "John Allen Muhammad" for name, _ in database.photo_keys()) == len(result["files"])
+        other = DbUnknownStore(PostgresStore(db_url), "sface")   # another instance: the cluster is gone
+        assert cluster["id"] not in {c.id for c in other.clusters()}
+        other.close()
+    others = photos_of(person)[3:]
+    code, out, err = run("identify", *common(model_dir, tmp_path / "empty2"), "--db", db_url, "--json", *others)
+    assert code == 0, err
+    names = [json.loads(line)["faces"][0]["name"] if json.loads(line)["faces"] else None for line in out.splitlines()]
+    assert len(names) == len(others) == 8
+    assert sum(n == "John Allen Muhammad" for n in names) / len(names) >= 0.9, names
+    assert not (tmp_path / "empty2" / "John Allen Muhammad").exists()

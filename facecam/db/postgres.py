@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "facecam_gallery"
 _MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
+_UNKNOWNS_LOCK = 0x756E6B6E   # pg_advisory_xact_lock(key, hashtext(model)): "unkn", one lock per model
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
     """
@@ -76,6 +78,42 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS sightings_started ON sightings (started);
     CREATE INDEX IF NOT EXISTS sightings_name ON sightings (name, started);
     CREATE INDEX IF NOT EXISTS sightings_ended ON sightings (ended);
+    """,
+    # 2: unknown faces (issue 8's store, shared): sightings per model, their 1-5 crops, the ignore list
+    """
+    CREATE TABLE IF NOT EXISTS unknown_sightings (
+        id          text PRIMARY KEY,
+        model       text NOT NULL,
+        source      text NOT NULL,
+        track       integer NOT NULL,
+        first_t     double precision NOT NULL,
+        last_t      double precision NOT NULL,
+        started     double precision NOT NULL,
+        ended       double precision NOT NULL,
+        embedding   vector NOT NULL,
+        merge_group text,
+        pinned      boolean NOT NULL DEFAULT false
+    );
+    CREATE INDEX IF NOT EXISTS unknown_sightings_model ON unknown_sightings (model, started, id);
+    CREATE INDEX IF NOT EXISTS unknown_sightings_ended ON unknown_sightings (model, ended);
+    CREATE TABLE IF NOT EXISTS unknown_crops (
+        sighting  text NOT NULL REFERENCES unknown_sightings (id) ON DELETE CASCADE,
+        rank      integer NOT NULL,
+        t         double precision NOT NULL,
+        frame     integer NOT NULL,
+        box       double precision[] NOT NULL,
+        quality   double precision NOT NULL,
+        embedding vector NOT NULL,
+        jpeg      bytea NOT NULL,
+        PRIMARY KEY (sighting, rank)
+    );
+    CREATE TABLE IF NOT EXISTS unknown_ignored (
+        id        bigserial PRIMARY KEY,
+        model     text NOT NULL,
+        added     double precision NOT NULL,
+        embedding vector NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS unknown_ignored_model ON unknown_ignored (model, id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -146,6 +184,7 @@ class PostgresStore:
         self.shown = redact(url)
         self.timeout_s = float(timeout_s)
         self._psycopg = psycopg
+        self._errors = (psycopg.Error, psycopg_pool.PoolTimeout)  # what a database that does not answer raises
         self._pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=max_connections, open=False, timeout=self.timeout_s,
             check=psycopg_pool.ConnectionPool.check_connection, name="facecam",
@@ -346,6 +385,26 @@ class PostgresStore:
         with self._pool.connection() as connection:
             return int(connection.execute(sql, params).rowcount)
 
+    # ------------------------------------------------------------ unknown faces (facecam.db.unknowns)
+    @contextmanager
+    def unknowns(self, model: str, *, write: bool) -> Iterator["UnknownRows"]:
+        """One transaction on ``model``'s unknown faces. ``write``: under the model's advisory lock, so the
+        writers of every instance take turns (an add, its caps and the cluster it joined are one step; a
+        merge or forget resolves its clusters and changes them with nobody adding in between). A reader
+        sees one snapshot (REPEATABLE READ) and waits for nobody. A database that does not answer is a
+        FacecamError (one line)."""
+        try:
+            with self._pool.connection() as connection, connection.transaction():
+                if write:
+                    connection.execute("SELECT pg_advisory_xact_lock(%s::integer, hashtext(%s))",
+                                       (_UNKNOWNS_LOCK, model))
+                else:
+                    connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield UnknownRows(connection, model)
+        except self._errors as error:
+            raise FacecamError(f"the database {self.shown} did not keep the unknown faces: {_reason(error)}; "
+                               "check that the server runs") from None
+
     def close(self) -> None:
         self._pool.close()
 
@@ -360,3 +419,90 @@ def _reason(error: BaseException) -> str:
     """The first line of a driver error, without any password it might quote."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return redact(text)
+
+
+class UnknownRows:
+    """The unknowns tables of one model inside one transaction (:meth:`PostgresStore.unknowns`); plain values
+    in and out (embeddings as float32 arrays), every query parameterised."""
+
+    _SIGHTING = ("SELECT id, source, track, first_t, last_t, started, ended, embedding, merge_group, pinned "
+                 "FROM unknown_sightings WHERE model = %s ORDER BY started, id")
+
+    def __init__(self, connection, model: str):
+        self.connection, self.model = connection, model
+
+    def insert(self, row: tuple, crops: list[tuple], pinned: bool) -> None:
+        """``row``: (id, source, track, first_t, last_t, started, ended, embedding, merge_group); ``crops``:
+        (rank, t, frame, box, quality, embedding, jpeg) each."""
+        sighting_id, source, track, first_t, last_t, started, ended, embedding, group = row
+        self.connection.execute(
+            "INSERT INTO unknown_sightings (id, model, source, track, first_t, last_t, started, ended, embedding, "
+            "merge_group, pinned) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)",
+            (sighting_id, self.model, source, int(track), float(first_t), float(last_t), float(started),
+             float(ended), _vector_text(embedding), group, bool(pinned)))
+        with self.connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO unknown_crops (sighting, rank, t, frame, box, quality, embedding, jpeg) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s::vector, %s)",
+                [(sighting_id, int(rank), float(t), int(frame), [float(v) for v in box], float(quality),
+                  _vector_text(vector), jpeg) for rank, t, frame, box, quality, vector, jpeg in crops])
+
+    def sightings(self) -> list[tuple]:
+        """(id, source, track, first_t, last_t, started, ended, embedding, merge_group, pinned), oldest first."""
+        rows = self.connection.cursor(binary=True).execute(self._SIGHTING, (self.model,)).fetchall()
+        return [(*row[:7], _vector_from_binary(row[7]), *row[8:]) for row in rows]
+
+    def crops(self) -> list[tuple]:
+        """(sighting, rank, t, frame, box, quality) of every crop (no image), by sighting and rank."""
+        return self.connection.execute(
+            "SELECT c.sighting, c.rank, c.t, c.frame, c.box, c.quality FROM unknown_crops c "
+            "JOIN unknown_sightings s ON s.id = c.sighting WHERE s.model = %s ORDER BY c.sighting, c.rank",
+            (self.model,)).fetchall()
+
+    def crop_jpeg(self, sighting_id: str, rank: int) -> bytes:
+        """The crop's JPEG (b"" when it is gone)."""
+        row = self.connection.execute(
+            "SELECT c.jpeg FROM unknown_crops c JOIN unknown_sightings s ON s.id = c.sighting "
+            "WHERE s.model = %s AND c.sighting = %s AND c.rank = %s", (self.model, sighting_id, int(rank))).fetchone()
+        return bytes(row[0]) if row else b""
+
+    def delete(self, sighting_ids: list[str]) -> int:
+        """Delete these sightings (their crops go with them); how many were there."""
+        if not sighting_ids:
+            return 0
+        return int(self.connection.execute("DELETE FROM unknown_sightings WHERE model = %s AND id = ANY(%s)",
+                                           (self.model, list(sighting_ids))).rowcount)
+
+    def delete_all(self) -> int:
+        """Every sighting, crop and ignored face of the model; the sightings deleted."""
+        self.connection.execute("DELETE FROM unknown_ignored WHERE model = %s", (self.model,))
+        return int(self.connection.execute("DELETE FROM unknown_sightings WHERE model = %s", (self.model,)).rowcount)
+
+    def set_group(self, sighting_ids: list[str], group: str) -> None:
+        self.connection.execute("UPDATE unknown_sightings SET merge_group = %s WHERE model = %s AND id = ANY(%s)",
+                                (group, self.model, list(sighting_ids)))
+
+    def add_ignored(self, embeddings: list[np.ndarray], added: float) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO unknown_ignored (model, added, embedding) VALUES (%s, %s, %s::vector)",
+                               [(self.model, float(added), _vector_text(v)) for v in embeddings])
+
+    def nearest_ignored(self, vector: np.ndarray) -> float | None:
+        """The cosine distance from ``vector`` to the closest ignored face of its dimension (None: none)."""
+        vector = np.asarray(vector, np.float32).reshape(-1)
+        row = self.connection.execute(
+            "SELECT min(embedding <=> %s::vector) FROM unknown_ignored WHERE model = %s AND vector_dims(embedding) = %s",
+            (_vector_text(vector), self.model, int(vector.size))).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def enforce_caps(self, cutoff: float, max_sightings: int, max_ignored: int) -> int:
+        """Delete what ended before ``cutoff`` (Unix seconds) and the oldest past ``max_sightings`` (and past
+        ``max_ignored`` ignored faces); the sightings deleted."""
+        self.connection.execute(
+            "DELETE FROM unknown_ignored WHERE model = %s AND (added < %s OR id NOT IN "
+            "(SELECT id FROM unknown_ignored WHERE model = %s ORDER BY id DESC LIMIT %s))",
+            (self.model, float(cutoff), self.model, int(max_ignored)))
+        return int(self.connection.execute(
+            "DELETE FROM unknown_sightings WHERE model = %s AND (ended < %s OR id IN (SELECT id FROM unknown_sightings "
+            "WHERE model = %s ORDER BY started DESC, id DESC OFFSET %s))",
+            (self.model, float(cutoff), self.model, int(max_sightings))).rowcount)

@@ -245,7 +245,8 @@ class MainWindow(QMainWindow):
         self.whos_panel = WhosPanel()
         self.whos_panel.people = self.people_names
         self.side_tabs.addTab(self.whos_panel, "Who's this?")
-        self.unknowns = UnknownsControl(self.known_faces, collection_enabled(not self.options.unknowns), self)
+        self.unknowns = UnknownsControl(self.known_faces, collection_enabled(not self.options.unknowns), self,
+                                        db_url=self.options.db)
         self.unknowns.clusters.connect(self.whos_panel.set_clusters)
         self.unknowns.problem.connect(self.whos_panel.set_problem)
         self.unknowns.named.connect(self._on_enrolled)

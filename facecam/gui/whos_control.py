@@ -46,9 +46,11 @@ def cluster_views(store, thumbnails: dict[Path, np.ndarray]) -> list[ClusterView
 
     views = []
     for cluster in store.clusters():
-        crop = cluster.best_crops(1)[0].path
+        best = cluster.best_crops(1)[0]
+        crop = best.path   # a file, or the crop's name in the database: the store reads it
         if crop not in thumbnails:
-            image = cv2.imread(str(crop))
+            data = store.crop_jpeg(best)
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
             thumbnails[crop] = (cv2.resize(image, (THUMBNAIL_PX, THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
                                 if image is not None else None)
         view = ClusterView(cluster.id, len(cluster.sightings), cluster.first_seen, cluster.last_seen,
@@ -72,9 +74,11 @@ class UnknownsControl(QObject):
     message = pyqtSignal(str)
     _stored = pyqtSignal()
 
-    def __init__(self, known_faces: Path, enabled: bool = True, parent: QObject | None = None):
+    def __init__(self, known_faces: Path, enabled: bool = True, parent: QObject | None = None,
+                 db_url: str | None = None):
         super().__init__(parent)
         self.known_faces = Path(known_faces)
+        self.db_url = db_url   # --db: the unknown faces every instance on that database shares
         self.enabled = bool(enabled)
         self.store = None
         self.collection = None
@@ -100,8 +104,8 @@ class UnknownsControl(QObject):
         self.clusters.emit([])
         from facecam.unknowns.live import open_store  # noqa: PLC0415
 
-        root, model, dim = self.known_faces, recognizer.model, recognizer.embedder.dim
-        run_task("unknowns-open", lambda: open_store(root, model, dim),
+        root, model, dim, db_url = self.known_faces, recognizer.model, recognizer.embedder.dim, self.db_url
+        run_task("unknowns-open", lambda: open_store(root, model, dim, db_url=db_url),
                  lambda store: self._on_open(pipeline, store),
                  lambda error: None if self._closed or pipeline is not self.pipeline else self.problem.emit(
                      f"Unknown faces are not kept: {error}"))

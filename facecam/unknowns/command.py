@@ -7,7 +7,8 @@
     facecam unknowns ignore ID...         not a person: forget them and never collect that face again
 
 Sightings are collected by ``watch`` (and the window) unless ``--no-unknowns`` or the setting
-``"unknowns": false``; they live in ``known_faces/.facecam/unknowns/<model>/``.
+``"unknowns": false``; they live in ``known_faces/.facecam/unknowns/<model>/``, or with ``--db URL``
+in that PostgreSQL database, shared by every instance on it (``name`` then enrolls into the database).
 """
 
 from __future__ import annotations
@@ -59,14 +60,12 @@ def cluster_json(cluster) -> dict:
 
 
 def _open(session, out, create: bool):
-    from facecam.unknowns.store import DB_NAME, LocalUnknownStore, store_folder  # noqa: PLC0415
+    """The unknowns store in use (``--db``: the shared one); None when there is no local one and ``create`` is False."""
     from facecam.unknowns.live import open_store  # noqa: PLC0415
 
-    known_faces = Path(session.args.known_faces)
-    if not create and not (store_folder(known_faces, session.model) / DB_NAME).exists():
-        return None
-    store: LocalUnknownStore = open_store(known_faces, session.model, None)
-    for warning in store.warnings:
+    store = open_store(Path(session.args.known_faces), session.model, None, db_url=session.db_url,
+                       only_existing=not create)
+    for warning in (store.warnings if store is not None else ()):
         out.message(f"facecam: warning: {warning}")
     return store
 
@@ -113,7 +112,7 @@ def _list(session, store, out) -> int:
         out.result({"clusters": [cluster_json(c) for c in clusters]}, "")
         return 0
     if not clusters:
-        out.result({}, f"no unknown faces kept for {session.model} in {session.args.known_faces}")
+        out.result({}, f"no unknown faces kept for {session.model} in {session.gallery_name}")
         return 0
     lines = [f"{len(clusters)} unknown {'person' if len(clusters) == 1 else 'people'} "
              f"({sum(len(c.sightings) for c in clusters)} sightings), newest first:"]
@@ -131,12 +130,13 @@ def _name(session, store, args, out) -> int:
     from facecam.unknowns.naming import name_cluster  # noqa: PLC0415
 
     recognizer = session.recognizer()
-    named = name_cluster(store, args.id, args.name, Path(args.known_faces), recognizer.count_faces)
+    named = name_cluster(store, args.id, args.name, Path(args.known_faces), recognizer.count_faces,
+                         save=session.save_photos)
     gallery = session.gallery()
     retired = store.retire_matching(gallery.matrix(), recognizer.threshold, recognizer.match_mode)
-    out.result({"name": named.name, "cluster": named.cluster_id, "files": [str(p) for p in named.files],
+    where = session.gallery_name if session.db_url else str(Path(args.known_faces) / named.name)
+    out.result({"name": named.name, "cluster": named.cluster_id, "files": list(named.files),
                 "retired": [{"id": i, "name": n} for i, n in retired]},
-               f"named {named.cluster_id} {named.name}: {len(named.files)} photo(s) saved in "
-               f"{Path(args.known_faces) / named.name}"
+               f"named {named.cluster_id} {named.name}: {len(named.files)} photo(s) saved in {where}"
                + (f"; {len(retired)} other cluster(s) now recognised were retired" if retired else ""))
     return 0

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from facecam.unknowns.collect import BackgroundTasks, UnknownCollector, UnknownSighting
-from facecam.unknowns.store import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore
+from facecam.unknowns.store import (DB_NAME, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore,
+                                    store_folder)
 
 
 def collection_enabled(no_unknowns: bool = False, settings: dict | None = None) -> bool:
@@ -26,9 +27,12 @@ def collection_enabled(no_unknowns: bool = False, settings: dict | None = None) 
     return not no_unknowns and settings.get("unknowns", True) is not False
 
 
-def open_store(known_faces: Path, model: str, dim: int, settings: dict | None = None) -> LocalUnknownStore:
-    """The unknowns store of ``model``, capped by the settings ``unknowns_max_sightings`` and
-    ``unknowns_max_days`` (defaults 2,000 and 30)."""
+def open_store(known_faces: Path, model: str, dim: int | None, settings: dict | None = None, *,
+               db_url: str | None = None, only_existing: bool = False):
+    """The unknowns store of ``model`` (an :class:`facecam.unknowns.store.UnknownStore`): the local one in
+    ``known_faces``, or with ``db_url`` (``--db``) the one every instance on that PostgreSQL database shares
+    (:class:`facecam.db.unknowns.DbUnknownStore`). Capped by the settings ``unknowns_max_sightings`` and
+    ``unknowns_max_days`` (defaults 2,000 and 30). ``only_existing``: None instead of creating a local store."""
     from facecam import config  # noqa: PLC0415
 
     settings = config.load_settings() if settings is None else settings
@@ -38,6 +42,18 @@ def open_store(known_faces: Path, model: str, dim: int, settings: dict | None = 
         max_sightings = DEFAULT_MAX_SIGHTINGS
     if not isinstance(max_days, (int, float)) or max_days <= 0:
         max_days = DEFAULT_MAX_AGE_DAYS
+    if db_url:
+        from facecam.db.postgres import PostgresStore  # noqa: PLC0415
+        from facecam.db.unknowns import DbUnknownStore  # noqa: PLC0415
+
+        database = PostgresStore(db_url)
+        try:
+            return DbUnknownStore(database, model, dim, max_sightings=max_sightings, max_age_days=float(max_days))
+        except BaseException:
+            database.close()
+            raise
+    if only_existing and not (store_folder(known_faces, model) / DB_NAME).exists():
+        return None
     return LocalUnknownStore(known_faces, model, dim, max_sightings=max_sightings, max_age_days=float(max_days))
 
 

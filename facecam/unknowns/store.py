@@ -24,7 +24,10 @@ rejected), only named, merged, ignored or forgotten.
 Clusters are not stored: they follow from the sightings (:mod:`facecam.unknowns.cluster`, grown
 one sighting at a time while running, rebuilt from scratch when one is removed) plus the users'
 merges (a ``merge_group`` shared by the merged sightings). A cluster's id is its oldest sighting's.
-The PostgreSQL store (issue 10) can take the same :class:`UnknownStore` interface.
+The PostgreSQL store (:class:`facecam.db.unknowns.DbUnknownStore`, issue 10) takes the same
+:class:`UnknownStore` interface and groups with the same functions (:func:`grouping_of`,
+:func:`clusters_of`, :func:`find_cluster`, :func:`clusters_to_retire`); which one is in use is chosen
+by :func:`facecam.unknowns.live.open_store` alone.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ContextManager, Iterator, Protocol
 
 import numpy as np
 
@@ -75,12 +79,16 @@ class UnknownsError(FacecamError):
 
 @dataclass(frozen=True)
 class StoredCrop:
+    """A kept crop: ``path`` is its file (the local store) or its name in the database (``db:<sighting>-<rank>.jpg``);
+    read its JPEG with the store's ``crop_jpeg`` and get files with its ``crop_files``."""
+
     rank: int
     t: float
     frame: int
     box: tuple[float, float, float, float]
     quality: float
     path: Path
+    sighting: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,12 @@ class Cluster:
 class UnknownStore(Protocol):
     """What the collector, the CLI and the window need of an unknowns store."""
 
-    def add(self, sighting: UnknownSighting) -> str: ...
+    warnings: list[str]
+
+    def add(self, sighting: UnknownSighting, pinned: bool = False) -> str: ...
+    def sightings(self) -> list[StoredSighting]: ...
+    def crop_jpeg(self, crop: StoredCrop) -> bytes: ...
+    def crop_files(self, crops: list[StoredCrop]) -> ContextManager[list[Path]]: ...
     def clusters(self) -> list[Cluster]: ...
     def cluster(self, cluster_id: str) -> Cluster: ...
     def merge(self, cluster_ids: list[str]) -> Cluster: ...
@@ -136,6 +149,57 @@ class UnknownStore(Protocol):
     def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]: ...
     def ignore(self, cluster_ids: list[str]) -> int: ...
     def close(self) -> None: ...
+
+
+def grouping_of(sightings: list[StoredSighting], link: float) -> Clusters:
+    """The clusters of these sightings, from scratch (:class:`facecam.unknowns.cluster.Clusters`)."""
+    return Clusters.from_scratch(
+        link, [s.id for s in sightings],
+        np.stack([s.embedding for s in sightings]) if sightings else np.zeros((0, 1), np.float32),
+        [s.merge_group for s in sightings])
+
+
+def clusters_of(sightings: list[StoredSighting], grouping: Clusters) -> list[Cluster]:
+    """The :class:`Cluster` list of a grouping, newest last seen first (then by id: the same order however
+    the clusters grew); a cluster's sightings oldest first, its id the oldest one's."""
+    by_id = {s.id: s for s in sightings}
+    out = []
+    for members in grouping.members():
+        kept = sorted((by_id[k] for k in members if k in by_id), key=lambda s: (s.started, s.id))
+        if kept:
+            out.append(Cluster(kept[0].id, tuple(kept)))
+    return sorted(out, key=lambda c: (-c.last_seen, c.id))
+
+
+def find_cluster(clusters: list[Cluster], cluster_id: str) -> Cluster:
+    """The cluster with this id (or a unique prefix of it); UnknownsError if none."""
+    found = [c for c in clusters if c.id == cluster_id]
+    if not found:
+        found = [c for c in clusters if c.id.startswith(cluster_id)] if cluster_id else []
+    if len(found) != 1:
+        raise UnknownsError(f"no unknown cluster {cluster_id!r}; run 'facecam unknowns' to list them")
+    return found[0]
+
+
+def clusters_to_retire(clusters: list[Cluster], pinned: set[str], gallery, threshold: float,
+                       mode: str = "mean") -> list[tuple[Cluster, str]]:
+    """The clusters most of whose sightings match an enrolled person of ``gallery`` (a GalleryMatrix), with
+    that person's name; never a cluster with a pinned sighting."""
+    from facecam.matcher import match_embeddings  # noqa: PLC0415
+
+    if len(gallery) == 0:
+        return []
+    out = []
+    for cluster in clusters:
+        if any(s.id in pinned for s in cluster.sightings):
+            continue
+        matches = match_embeddings(np.stack([s.embedding for s in cluster.sightings]), gallery, threshold, mode)
+        named = Counter(m.name for m in matches if m.name is not None)
+        if named:
+            name, count = named.most_common(1)[0]
+            if 2 * count >= len(matches):
+                out.append((cluster, name))
+    return out
 
 
 def store_folder(known_faces: Path, model: str) -> Path:
@@ -340,7 +404,7 @@ class LocalUnknownStore:
             for sid, rank, t, frame, x, y, w, h, quality, file in self._db.execute(
                     "SELECT sighting, rank, t, frame, x, y, w, h, quality, file FROM crops ORDER BY sighting, rank"):
                 crops.setdefault(sid, []).append(StoredCrop(rank, t, frame, (x, y, w, h), quality,
-                                                            self.crops_folder / file))
+                                                            self.crops_folder / file, sid))
             rows = self._db.execute("SELECT id, source, track, first_t, last_t, started, ended, embedding, "
                                     "merge_group FROM sightings ORDER BY started, id").fetchall()
         return [StoredSighting(r[0], r[1], r[2], r[3], r[4], r[5], r[6], np.frombuffer(r[7], np.float32).copy(),
@@ -348,11 +412,7 @@ class LocalUnknownStore:
 
     def _grouping(self) -> Clusters:
         if self._clusters is None:
-            sightings = self.sightings()
-            self._clusters = Clusters.from_scratch(
-                self.link, [s.id for s in sightings],
-                np.stack([s.embedding for s in sightings]) if sightings else np.zeros((0, 1), np.float32),
-                [s.merge_group for s in sightings])
+            self._clusters = grouping_of(self.sightings(), self.link)
         return self._clusters
 
     def _cluster_id_of(self, sighting_id: str) -> str:
@@ -364,23 +424,23 @@ class LocalUnknownStore:
     def clusters(self) -> list[Cluster]:
         """Every cluster, newest last seen first (then by id: the same order however the clusters grew)."""
         with self._lock:
-            by_id = {s.id: s for s in self.sightings()}
-            grouping = self._grouping()
-            out = []
-            for members in grouping.members():
-                sightings = sorted((by_id[k] for k in members if k in by_id), key=lambda s: (s.started, s.id))
-                if sightings:
-                    out.append(Cluster(sightings[0].id, tuple(sightings)))
-        return sorted(out, key=lambda c: (-c.last_seen, c.id))
+            return clusters_of(self.sightings(), self._grouping())
 
     def cluster(self, cluster_id: str) -> Cluster:
         """The cluster with this id (or a unique prefix of it); UnknownsError if none."""
-        found = [c for c in self.clusters() if c.id == cluster_id]
-        if not found:
-            found = [c for c in self.clusters() if c.id.startswith(cluster_id)] if cluster_id else []
-        if len(found) != 1:
-            raise UnknownsError(f"no unknown cluster {cluster_id!r}; run 'facecam unknowns' to list them")
-        return found[0]
+        return find_cluster(self.clusters(), cluster_id)
+
+    def crop_jpeg(self, crop: StoredCrop) -> bytes:
+        """The crop's JPEG (b"" when its file is gone)."""
+        try:
+            return crop.path.read_bytes()
+        except OSError:
+            return b""
+
+    @contextmanager
+    def crop_files(self, crops: list[StoredCrop]) -> Iterator[list[Path]]:
+        """The crops as files (here: their own files, those that still exist)."""
+        yield [c.path for c in crops if c.path.is_file()]
 
     def merge(self, cluster_ids: list[str]) -> Cluster:
         """Make one cluster of these (at least two); lasts: the sightings share a merge group."""
@@ -440,23 +500,14 @@ class LocalUnknownStore:
     def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]:
         """Delete the clusters most of whose sightings now match an enrolled person; ``[(id, name)]``
         (never a cluster with a pinned sighting)."""
-        from facecam.matcher import match_embeddings  # noqa: PLC0415
-
         if len(gallery) == 0:
             return []
         retired = []
         with self._lock:
             pinned = {r[0] for r in self._db.execute("SELECT sighting FROM pinned")}
-        for cluster in self.clusters():
-            if any(s.id in pinned for s in cluster.sightings):
-                continue
-            matches = match_embeddings(np.stack([s.embedding for s in cluster.sightings]), gallery, threshold, mode)
-            named = Counter(m.name for m in matches if m.name is not None)
-            if named:
-                name, count = named.most_common(1)[0]
-                if 2 * count >= len(matches):
-                    retired.append((cluster.id, name))
-                    self._delete([s.id for s in cluster.sightings])
+            for cluster, name in clusters_to_retire(self.clusters(), pinned, gallery, threshold, mode):
+                retired.append((cluster.id, name))
+                self._delete([s.id for s in cluster.sightings])
         return retired
 
     def close(self) -> None:
