@@ -21,20 +21,20 @@ from facecam.unknowns.cluster import cluster_labels
 PEOPLE = ["Bill_Frist", "Celine_Dion", "Jimmy_Carter", "Yao_Ming"]
 
 
-@pytest.fixture(scope="module")
-def faces(sface_recognizer) -> dict[str, list]:
-    """Per person, three real photos' (rgb image, face, embedding): the largest face of each."""
+def face_of(recognizer, photo):
+    """A real photo's (rgb image, largest face, its SFace embedding)."""
     from facecam.images import read_image
     from facecam.types import bgr_to_rgb
 
-    out = {}
-    for person in PEOPLE:
-        out[person] = []
-        for photo in photos_of(person)[:3]:
-            bgr = read_image(photo)
-            found, embeddings = sface_recognizer.faces_and_embeddings(bgr)
-            out[person].append((bgr_to_rgb(bgr), found[0], embeddings[0]))
-    return out
+    bgr = read_image(photo)
+    found, embeddings = recognizer.faces_and_embeddings(bgr)
+    return bgr_to_rgb(bgr), found[0], embeddings[0]
+
+
+@pytest.fixture(scope="module")
+def faces(sface_recognizer) -> dict[str, list]:
+    """Per person, three real photos' (rgb image, face, embedding)."""
+    return {person: [face_of(sface_recognizer, photo) for photo in photos_of(person)[:3]] for person in PEOPLE}
 
 
 def sighting(face, source: str, started: float):

@@ -173,3 +173,41 @@ def test_the_window_enroll_with_db_stores_the_person_in_the_database_for_every_i
     names = [[face["name"] for face in json.loads(line)["faces"]] for line in out.splitlines()]
     assert all("Vladimir Putin" in found for found in names[:3]), names   # (lfw photos: faces behind too)
     assert "Vladimir Putin" not in names[3], names
+
+
+def test_whos_this_with_db_lists_the_databases_clusters_and_name_enrolls_into_the_database(
+        make_window, qtbot, cli, model_dir, known_faces, sface_recognizer, db_url):  # noqa: F811
+    """Strangers another instance saw are in the window's Who's this? tab (--db); Name stores the person in the
+    database: the window names them (its gallery follows the database) and so does another instance."""
+    from PyQt5.QtCore import Qt
+
+    from test_db_unknowns import face_of, open_shared, sighting
+
+    other = open_shared(db_url)          # "another camera" on the same database
+    now = time.time()
+    for n, (person, index) in enumerate([("Celine_Dion", 0), ("Yao_Ming", 0), ("Celine_Dion", 1)]):
+        other.add(sighting(face_of(sface_recognizer, photos_of(person)[index]), "door", now + n))
+    clusters = other.clusters()
+    assert len(clusters) == 2 and len(clusters[0].sightings) == 2    # Celine Dion's two visits: one entry
+    window = make_window(db=db_url, unknowns=False)
+    qtbot.waitUntil(lambda: window.whos_panel.ids() == [c.id for c in clusters], timeout=30_000)
+    assert window.whos_panel.list.item(0).text().startswith("2 visits, ")
+    assert not window.whos_panel.list.item(0).icon().isNull()        # the crop read from the database
+
+    target = clusters[0].id
+    window.whos_panel.ask_name = lambda _parent, cluster_id, _names: "Celine Dion" if cluster_id == target else None
+    window.whos_panel.select([target])
+    qtbot.mouseClick(window.whos_panel.name_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Celine Dion" in window.people_names(), timeout=30_000)   # from the database
+    qtbot.waitUntil(lambda: target not in window.whos_panel.ids(), timeout=10_000)
+    assert [c.id for c in other.clusters()] == [clusters[1].id]     # retired for every instance
+    from facecam.db.postgres import PostgresStore
+
+    with PostgresStore(db_url) as database:
+        assert 1 <= sum(name == "Celine Dion" for name, _ in database.photo_keys()) <= 2
+    other.close()
+    code, out, err = cli("identify", "--json", "--model", "sface", "--model-dir", model_dir, "--db", db_url,
+                         "--known-faces", known_faces.parent / "empty", *photos_of("Celine_Dion")[3:6])
+    assert code == 0, err
+    names = [[face["name"] for face in json.loads(line)["faces"]] for line in out.splitlines()]
+    assert sum("Celine Dion" in found for found in names) >= 2, names
