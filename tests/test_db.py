@@ -115,17 +115,36 @@ def test_the_schema_is_migrated_once_even_by_instances_starting_together(db_url)
         thread.join()
     assert errors == [] and len(stores) == 4
     assert stores[0].schema_versions() == list(range(1, SCHEMA_VERSION + 1))
-    assert stores[0].migrate() == SCHEMA_VERSION and stores[0].schema_versions() == [1]
+    assert stores[0].migrate() == SCHEMA_VERSION and stores[0].schema_versions() == [1, 2]
     import psycopg
 
     with psycopg.connect(db_url) as connection:
         tables = {row[0] for row in connection.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         vector = connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
-    assert {"people", "photos", "embeddings", "sightings", "facecam_schema"} <= tables
+    assert {"people", "photos", "embeddings", "sightings", "facecam_schema", "unknown_sightings", "unknown_crops",
+            "unknown_ignored"} <= tables
     assert vector is not None and vector[0].startswith("0.")
     for store in stores:
         store.close()
+
+
+def test_a_database_of_schema_1_gets_the_unknowns_tables_on_connect_and_migration_2_is_idempotent(
+        db_url):  # noqa: F811
+    import psycopg
+
+    from facecam.db.postgres import MIGRATIONS, PostgresStore
+
+    PostgresStore(db_url).close()
+    with psycopg.connect(db_url) as connection:   # as the facecam before the unknowns tables left it
+        connection.execute("DROP TABLE unknown_crops, unknown_sightings, unknown_ignored")
+        connection.execute("DELETE FROM facecam_schema WHERE version = 2")
+    with PostgresStore(db_url) as store:
+        assert store.schema_versions() == [1, 2]
+    with psycopg.connect(db_url) as connection:
+        connection.execute(MIGRATIONS[1])          # once more: nothing changes, nothing fails
+        count = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'unknown_%'").fetchone()[0]
+    assert count == 3
 
 
 def test_a_database_set_up_by_a_newer_facecam_is_refused_in_one_line(db_url):  # noqa: F811
