@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from servers import db_url, postgres  # noqa: F401 - fixtures
-from visits import make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
+from visits import photos_of, plan_visits, truth_of, write_visits_clip
 
 from facecam.unknowns.cluster import cluster_labels
 
