@@ -32,6 +32,7 @@ from facecam.sightings.model import Sighting, SightingQuery, local_now
 log = logging.getLogger(__name__)
 
 CHANNEL = "facecam_gallery"
+UNKNOWNS_CHANNEL = "facecam_unknowns"   # NOTIFY on every change to the unknown faces (payload: the model)
 _MIGRATION_LOCK = 0x66616365  # pg_advisory_xact_lock key: "face"
 _UNKNOWNS_LOCK = 0x756E6B6E   # pg_advisory_xact_lock(key, hashtext(model)): "unkn", one lock per model
 MIGRATIONS: tuple[str, ...] = (
@@ -302,15 +303,19 @@ class PostgresStore:
             rows = connection.execute("SELECT p.name, ph.sha256 FROM photos ph JOIN people p ON p.id = ph.person_id")
             return {(name, sha) for name, sha in rows.fetchall()}
 
-    def listen(self, on_change: Callable[[], None], stop: threading.Event, *, retry_s: float = 1.0) -> None:
-        """Call ``on_change()`` on every gallery change any instance makes, until ``stop`` is set (blocks:
-        run it in a thread). A lost connection is opened again; ``on_change`` is called after each
-        (re)connect too, so nothing enrolled during an outage is missed."""
+    def listen(self, on_change: Callable[[], None], stop: threading.Event, *, retry_s: float = 1.0,
+               channel: str = CHANNEL) -> None:
+        """Call ``on_change()`` on every gallery change any instance makes (``channel`` UNKNOWNS_CHANNEL: every
+        change to the unknown faces), until ``stop`` is set (blocks: run it in a thread). A lost connection
+        is opened again; ``on_change`` is called after each (re)connect too, so nothing changed during an
+        outage is missed."""
+        if channel not in (CHANNEL, UNKNOWNS_CHANNEL):
+            raise ValueError(f"channel: expected {CHANNEL} or {UNKNOWNS_CHANNEL}")
         psycopg = self._psycopg
         while not stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.timeout_s))) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")  # a constant channel name: LISTEN takes no parameter
+                    conn.execute(f"LISTEN {channel}")  # one of two constant names: LISTEN takes no parameter
                     on_change()
                     while not stop.is_set():
                         if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
@@ -401,6 +406,8 @@ class PostgresStore:
                 else:
                     connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 yield UnknownRows(connection, model)
+                if write:   # sent at commit: every instance's Who's this? refreshes
+                    connection.execute("SELECT pg_notify(%s, %s)", (UNKNOWNS_CHANNEL, model))
         except self._errors as error:
             raise FacecamError(f"the database {self.shown} did not keep the unknown faces: {_reason(error)}; "
                                "check that the server runs") from None

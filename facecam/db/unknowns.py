@@ -207,5 +207,12 @@ class DbUnknownStore:
             rows.delete([s.id for cluster, _ in retire for s in cluster.sightings])
         return [(cluster.id, name) for cluster, name in retire]
 
+    def follow(self, on_change, stop) -> None:
+        """Call ``on_change()`` whenever any instance changes the unknown faces (LISTEN/NOTIFY; also once at
+        the start and after a reconnection), until the event ``stop`` is set. Blocks: run it in a thread."""
+        from facecam.db.postgres import UNKNOWNS_CHANNEL  # noqa: PLC0415
+
+        self.db.listen(on_change, stop, channel=UNKNOWNS_CHANNEL)
+
     def close(self) -> None:
         self.db.close()

@@ -13,6 +13,7 @@ nothing kept; the clusters already kept are still listed (and can be named or fo
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -92,6 +93,7 @@ class UnknownsControl(QObject):
         self._refreshing = False
         self._refresh_again = False
         self._closed = False
+        self._follow_stop = threading.Event()
         self._stored.connect(self.refresh, Qt.QueuedConnection)
 
     # ------------------------------------------------------------- the pipeline
@@ -116,6 +118,9 @@ class UnknownsControl(QObject):
             return
         self.store = store
         self.problem.emit("")
+        self._follow_stop = threading.Event()   # other instances' changes (a shared store) refresh the panel
+        threading.Thread(target=store.follow, args=(lambda: self._from_writer(self._stored), self._follow_stop),
+                         name="facecam-unknowns-follow", daemon=True).start()
         for warning in store.warnings:
             self.message.emit(f"Unknown faces: {warning}")
         if self.enabled:
@@ -158,6 +163,7 @@ class UnknownsControl(QObject):
             run_task("unknowns-stop", stop)
 
     def _detach(self) -> None:
+        self._follow_stop.set()
         self._stop_collecting(close_store=True)
         self.pipeline = None
 

@@ -148,6 +148,7 @@ class UnknownStore(Protocol):
     def forget_all(self) -> int: ...
     def retire_matching(self, gallery, threshold: float, mode: str = "mean") -> list[tuple[str, str]]: ...
     def ignore(self, cluster_ids: list[str]) -> int: ...
+    def follow(self, on_change, stop) -> None: ...
     def close(self) -> None: ...
 
 
@@ -509,6 +510,10 @@ class LocalUnknownStore:
                 retired.append((cluster.id, name))
                 self._delete([s.id for s in cluster.sightings])
         return retired
+
+    def follow(self, on_change, stop) -> None:
+        """Returns at once: only this process's writers change a local store as it runs, and they report each
+        change themselves (the shared store calls ``on_change`` on other instances' changes)."""
 
     def close(self) -> None:
         with self._lock:
