@@ -461,10 +461,11 @@ class UnknownRows:
 
     def crops(self) -> list[tuple]:
         """(sighting, rank, t, frame, box, quality) of every crop (no image), by sighting and rank."""
-        return self.connection.execute(
-            "SELECT c.sighting, c.rank, c.t, c.frame, c.box, c.quality FROM unknown_crops c "
-            "JOIN unknown_sightings s ON s.id = c.sighting WHERE s.model = %s ORDER BY c.sighting, c.rank",
-            (self.model,)).fetchall()
+        rows = self.connection.cursor(binary=True).execute(  # binary, the box as four numbers: quick to read
+            "SELECT c.sighting, c.rank, c.t, c.frame, c.box[1], c.box[2], c.box[3], c.box[4], c.quality "
+            "FROM unknown_crops c JOIN unknown_sightings s ON s.id = c.sighting WHERE s.model = %s "
+            "ORDER BY c.sighting, c.rank", (self.model,)).fetchall()
+        return [(sighting, rank, t, frame, (x, y, w, h), quality) for sighting, rank, t, frame, x, y, w, h, quality in rows]
 
     def crop_jpeg(self, sighting_id: str, rank: int) -> bytes:
         """The crop's JPEG (b"" when it is gone)."""

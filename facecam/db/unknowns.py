@@ -100,8 +100,10 @@ class DbUnknownStore:
     def cluster(self, cluster_id: str) -> Cluster:
         return find_cluster(self.clusters(), cluster_id)
 
-    def _clusters_in(self, rows) -> list[Cluster]:
-        sightings = self._stored(rows)
+    def _clusters_in(self, rows, with_crops: bool = False) -> list[Cluster]:
+        """The clusters inside a transaction (``with_crops``: with their crops' metadata, else without: enough
+        to find and change them)."""
+        sightings = self._stored(rows, with_crops)
         return clusters_of(sightings, grouping_of(sightings, self.link))
 
     def crop_jpeg(self, crop: StoredCrop) -> bytes:
@@ -170,7 +172,7 @@ class DbUnknownStore:
                 raise UnknownsError("merge needs two or more different clusters")
             rows.set_group([s.id for c in chosen.values() for s in c.sightings], new_sighting_id())
             oldest = min(chosen.values(), key=lambda c: (c.sightings[0].started, c.id))
-            return find_cluster(self._clusters_in(rows), oldest.id)
+            return find_cluster(self._clusters_in(rows, with_crops=True), oldest.id)
 
     def forget(self, cluster_ids: list[str]) -> int:
         """Delete these clusters (sightings, crops); the number of sightings deleted."""
