@@ -95,6 +95,14 @@ def test_two_cameras_seeing_one_stranger_make_one_cluster(faces, db_url):  # noq
         assert len(files) == 2 and all(cv2.imread(str(f)).shape == (224, 224, 3) for f in files)
         folder = files[0].parent
     assert not folder.exists()                          # temporary files, gone after use
+    # an id another program wrote into the database never makes a path outside that folder
+    import dataclasses
+
+    evil = dataclasses.replace(sighting(faces["Jimmy_Carter"][0], "door", now + 7), id="../../evil")
+    cluster = door.cluster(door.add(evil))
+    with door.crop_files(cluster.best_crops(5)) as files:
+        assert len(files) == 1 and files[0].resolve().parent == (folder_of := files[0].parent).resolve()
+        assert folder_of.name.startswith("facecam-unknowns-")
     door.close()
     desk.close()
 

@@ -30,6 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from facecam.fileutil import private_folder
+from facecam.gallery import safe_photo_stem
 from facecam.unknowns.cluster import link_for
 from facecam.unknowns.collect import UnknownSighting, new_sighting_id
 from facecam.unknowns.store import (DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, MAX_IGNORED, Cluster, StoredCrop,
@@ -117,10 +118,10 @@ class DbUnknownStore:
         with tempfile.TemporaryDirectory(prefix="facecam-unknowns-") as folder:
             private_folder(Path(folder))
             files = []
-            for crop in crops:
+            for n, crop in enumerate(crops):
                 data = self.crop_jpeg(crop)
-                if data:
-                    path = Path(folder) / f"{crop.sighting}-{crop.rank}.jpg"
+                if data:   # named here, not from the row: a stored id never makes a path
+                    path = Path(folder) / f"unknown-{n}-{safe_photo_stem(crop.sighting)}.jpg"
                     path.write_bytes(data)
                     path.chmod(0o600)
                     files.append(path)
