@@ -157,7 +157,12 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
     panel.select([victim.id])
     qtbot.mouseClick(panel.forget_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: victim.id not in panel.ids(), timeout=10000)
-    assert [c.id for c in open_store(whos_known_faces).clusters()] == [c.id for c in rest if c.id != victim.id]
+    # exactly the victim is gone (the window may still be storing the clip's last visits: on a loaded machine
+    # its writer lags, so a cluster may be added meanwhile; none holds a forgotten sighting)
+    after = open_store(whos_known_faces).clusters()
+    assert victim.id not in [c.id for c in after]
+    assert {c.id for c in rest if c.id != victim.id} <= {c.id for c in after}
+    assert not {s.id for s in victim.sightings} & {s.id for c in after for s in c.sightings}
     assert not any(c.path.exists() for s in victim.sightings for c in s.crops)
 
     # the clip again: the ignored faces are not collected again, the forgotten ones are
