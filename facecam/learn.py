@@ -42,7 +42,8 @@ import numpy as np
 
 from facecam.errors import GalleryError
 from facecam.gallery import LEARNED_DIR, check_person_name, is_learned, person_folder
-from facecam.unknowns.collect import BackgroundTasks, _Candidate, face_quality
+from facecam.matcher import cosine_distances
+from facecam.unknowns.collect import BackgroundTasks, FaceCandidate, face_quality
 
 MAX_LEARNED = 10
 DISTANCE_MARGIN = 0.10   # a clear round: distance <= threshold - 0.10 (SFace: 0.475) ...
@@ -168,7 +169,7 @@ class LearnCandidate:
     name: str
     track: int
     distance: float
-    candidate: _Candidate
+    candidate: FaceCandidate
 
     @property
     def embedding(self) -> np.ndarray:
@@ -185,7 +186,7 @@ class LearnCandidate:
 @dataclass
 class _Visit:
     names: set = field(default_factory=set)   # every round's match and every vote (None: Unknown)
-    best: _Candidate | None = None
+    best: FaceCandidate | None = None
     distance: float = 0.0
 
 
@@ -228,7 +229,7 @@ class LearnCollector:
         quality = face_quality(result.rgb_frame, face)
         if quality < self.min_quality or (visit.best is not None and quality <= visit.best.quality):
             return
-        visit.best = _Candidate.of(result.rgb_frame, face, embedding, quality, float(result.frame.t_source),
+        visit.best = FaceCandidate.of(result.rgb_frame, face, embedding, quality, float(result.frame.t_source),
                                    int(result.frame.seq) - 1)
         visit.distance = float(distance)
 
@@ -282,8 +283,7 @@ class Learning:
             rows.extend(matrix.embeddings[matrix.labels == index[name]])
         if not rows:
             return False
-        distances = 1.0 - np.asarray(rows, np.float32) @ np.asarray(embedding, np.float32)
-        return bool(distances.min() < NEAR_DUPLICATE)
+        return bool(cosine_distances(np.asarray(embedding)[None], np.asarray(rows)).min() < NEAR_DUPLICATE)
 
     def _learn(self, candidate: LearnCandidate) -> None:
         if self.near_duplicate(candidate.name, candidate.embedding):

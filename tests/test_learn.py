@@ -64,7 +64,7 @@ def test_learned_crop_embeds_like_the_live_face(sface_recognizer, tmp_path):
     import cv2
 
     from facecam.types import bgr_to_rgb
-    from facecam.unknowns.collect import _Candidate, face_quality
+    from facecam.unknowns.collect import FaceCandidate, face_quality
     from visits import _background, _shown
 
     for person in (PERSON, "Jeb_Bush", "Richard_Gere", "Harrison_Ford"):
@@ -73,7 +73,7 @@ def test_learned_crop_embeds_like_the_live_face(sface_recognizer, tmp_path):
         rgb = bgr_to_rgb(frame)
         faces = sface_recognizer.find_faces(rgb, 40)
         live = sface_recognizer.embed_faces(rgb, faces[:1])[0]
-        candidate = LearnCandidate(person, 1, 0.2, _Candidate.of(rgb, faces[0], live, face_quality(rgb, faces[0]), 0, 0))
+        candidate = LearnCandidate(person, 1, 0.2, FaceCandidate.of(rgb, faces[0], live, face_quality(rgb, faces[0]), 0, 0))
         path, _ = add_learned(tmp_path, person, candidate.jpeg())
         assert path.parent == tmp_path / person / ".learned" and cv2.imread(str(path)).shape == (224, 224, 3)
         again = sface_recognizer.embed_photo(path)
@@ -192,7 +192,7 @@ def test_near_duplicates_are_not_learned_twice(sface_recognizer, tmp_path):
     """The same face seen again (someone sitting still) adds one crop, not one per visit."""
     from facecam.matcher import GalleryMatrix
     from facecam.types import bgr_to_rgb
-    from facecam.unknowns.collect import _Candidate, face_quality
+    from facecam.unknowns.collect import FaceCandidate, face_quality
     from visits import _background, _shown
 
     own = sface_recognizer.embed_photo(photos_of(PERSON)[0]).embedding
@@ -204,7 +204,7 @@ def test_near_duplicates_are_not_learned_twice(sface_recognizer, tmp_path):
     faces = sface_recognizer.find_faces(rgb, 40)
     live = sface_recognizer.embed_faces(rgb, faces[:1])[0]
     for track in (1, 2, 3):
-        learning._on_candidate(LearnCandidate(PERSON, track, 0.3, _Candidate.of(rgb, faces[0], live,
+        learning._on_candidate(LearnCandidate(PERSON, track, 0.3, FaceCandidate.of(rgb, faces[0], live,
                                                                                 face_quality(rgb, faces[0]), 0, 0)))
     learning.close()
     assert len(learned_crops(tmp_path, PERSON)) == 1 and learning.duplicates == 2

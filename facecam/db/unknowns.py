@@ -95,8 +95,8 @@ class DbUnknownStore:
 
     def clusters(self) -> list[Cluster]:
         """Every cluster (of every instance's sightings), newest last seen first."""
-        sightings = self.sightings()
-        return clusters_of(sightings, grouping_of(sightings, self.link))
+        with self.db.unknowns(self.model, write=False) as rows:
+            return self._clusters_in(rows, with_crops=True)
 
     def cluster(self, cluster_id: str) -> Cluster:
         return find_cluster(self.clusters(), cluster_id)
@@ -106,6 +106,12 @@ class DbUnknownStore:
         to find and change them)."""
         sightings = self._stored(rows, with_crops)
         return clusters_of(sightings, grouping_of(sightings, self.link))
+
+    def _chosen(self, rows, cluster_ids: list[str]) -> dict[str, Cluster]:
+        """The clusters these ids (or unique prefixes) name, by id, inside a transaction; UnknownsError if one
+        names none."""
+        clusters = self._clusters_in(rows)
+        return {c.id: c for c in (find_cluster(clusters, i) for i in cluster_ids)}
 
     def crop_jpeg(self, crop: StoredCrop) -> bytes:
         """The crop's JPEG from the database (b"" when it was deleted meanwhile)."""
@@ -167,8 +173,7 @@ class DbUnknownStore:
     def merge(self, cluster_ids: list[str]) -> Cluster:
         """Make one cluster of these (at least two): their sightings share a merge group."""
         with self.db.unknowns(self.model, write=True) as rows:
-            clusters = self._clusters_in(rows)
-            chosen = {c.id: c for c in (find_cluster(clusters, i) for i in cluster_ids)}
+            chosen = self._chosen(rows, cluster_ids)
             if len(chosen) < 2:
                 raise UnknownsError("merge needs two or more different clusters")
             rows.set_group([s.id for c in chosen.values() for s in c.sightings], new_sighting_id())
@@ -178,8 +183,7 @@ class DbUnknownStore:
     def forget(self, cluster_ids: list[str]) -> int:
         """Delete these clusters (sightings, crops); the number of sightings deleted."""
         with self.db.unknowns(self.model, write=True) as rows:
-            clusters = self._clusters_in(rows)
-            chosen = {c.id: c for c in (find_cluster(clusters, i) for i in cluster_ids)}
+            chosen = self._chosen(rows, cluster_ids)
             return rows.delete([s.id for c in chosen.values() for s in c.sightings])
 
     def forget_all(self) -> int:
@@ -191,8 +195,7 @@ class DbUnknownStore:
         """"Not a person / ignore": forget these clusters and keep their embeddings so that the same face is not
         collected again; the sightings forgotten."""
         with self.db.unknowns(self.model, write=True) as rows:
-            clusters = self._clusters_in(rows)
-            chosen = {c.id: c for c in (find_cluster(clusters, i) for i in cluster_ids)}
+            chosen = self._chosen(rows, cluster_ids)
             sightings = [s for c in chosen.values() for s in c.sightings]
             rows.add_ignored([s.embedding for s in sightings], self.clock())
             count = rows.delete([s.id for s in sightings])

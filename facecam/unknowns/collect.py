@@ -138,7 +138,7 @@ def face_quality(rgb_image: np.ndarray, face) -> float:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class FaceCandidate:
     """A face worth keeping, before its crop is aligned: the region of the frame around it."""
 
     region: np.ndarray       # RGB, a copy
@@ -151,7 +151,7 @@ class _Candidate:
     box: tuple[float, float, float, float]
 
     @classmethod
-    def of(cls, rgb_frame: np.ndarray, face, embedding, quality: float, t: float, frame: int) -> "_Candidate":
+    def of(cls, rgb_frame: np.ndarray, face, embedding, quality: float, t: float, frame: int) -> "FaceCandidate":
         x, y, w, h = face.box
         reach = 1.5 * max(w, h)  # the aligned crop (face about half of it) reads within this
         cx, cy = x + w / 2, y + h / 2
@@ -175,7 +175,7 @@ class _Visit:
     ended: float
     named: bool = False
     unknown: bool = False
-    crops: list[_Candidate] = field(default_factory=list)
+    crops: list[FaceCandidate] = field(default_factory=list)
 
 
 class UnknownCollector:
@@ -229,7 +229,7 @@ class UnknownCollector:
         quality = face_quality(result.rgb_frame, face)
         if len(visit.crops) == self.max_crops and quality <= visit.crops[-1].quality:
             return
-        visit.crops.append(_Candidate.of(result.rgb_frame, face, embedding, quality, float(result.frame.t_source),
+        visit.crops.append(FaceCandidate.of(result.rgb_frame, face, embedding, quality, float(result.frame.t_source),
                                          int(result.frame.seq) - 1))
         visit.crops.sort(key=lambda c: -c.quality)
         del visit.crops[self.max_crops:]
@@ -259,7 +259,7 @@ def sighting_of_face(rgb_frame: np.ndarray, face, embedding: np.ndarray, source:
     """A one-crop sighting of one face of a frame (the window's "Not <name>": the face a user says was
     mislabelled goes to the unknowns). Aligns the crop: not on a UI thread."""
     now = clock()
-    candidate = _Candidate.of(rgb_frame, face, embedding, face_quality(rgb_frame, face), float(t), int(frame))
+    candidate = FaceCandidate.of(rgb_frame, face, embedding, face_quality(rgb_frame, face), float(t), int(frame))
     return UnknownSighting(new_sighting_id(), str(source), int(track), float(t), float(t), now, now,
                            (candidate.crop(),))
 

@@ -95,7 +95,7 @@ def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot,
 
     from facecam.learn import LearnCandidate, add_learned, learned_crops
     from facecam.types import bgr_to_rgb
-    from facecam.unknowns.collect import _Candidate, face_quality, sighting_of_face
+    from facecam.unknowns.collect import FaceCandidate, face_quality, sighting_of_face
     from facecam.unknowns.store import LocalUnknownStore
     from visits import _background, _shown
 
@@ -110,7 +110,7 @@ def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot,
         if n < 2:   # a stranger seen twice: one entry, two sightings
             store.add(sighting_of_face(rgb, faces[0], embedding, "door", float(n), n))
         else:       # a learned crop of the person
-            candidate = _Candidate.of(rgb, faces[0], embedding, face_quality(rgb, faces[0]), 0, 0)
+            candidate = FaceCandidate.of(rgb, faces[0], embedding, face_quality(rgb, faces[0]), 0, 0)
             add_learned(known, PERSON, LearnCandidate(PERSON, 1, 0.2, candidate).jpeg())
     assert [len(c.sightings) for c in store.clusters()] == [2]
     store.close()
