@@ -24,6 +24,7 @@ from __future__ import annotations
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -41,6 +42,30 @@ from facecam.unknowns.store import (DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS,
 def crop_name(sighting_id: str, rank: int) -> Path:
     """How a crop kept in the database is named where a path is shown (``unknowns --json``'s ``crop``)."""
     return Path(f"db:{sighting_id}-{rank}.jpg")
+
+
+@dataclass(frozen=True)
+class EncodedSighting:
+    """A sighting as the database stores it: ``row`` (id, source, track, first_t, last_t, started, ended,
+    embedding, merge_group) and ``crops`` ((rank, t, frame, box, quality, embedding, jpeg) each, best first)."""
+
+    row: tuple
+    crops: tuple[tuple, ...]
+
+    @property
+    def id(self) -> str:
+        return self.row[0]
+
+
+def encoded_sighting(sighting: UnknownSighting) -> EncodedSighting:
+    """The sighting with its crops encoded as JPEGs (once: the database and the local outbox keep these bytes)."""
+    from facecam.images import encode_jpeg  # noqa: PLC0415 - OpenCV, loaded once something is stored
+    from facecam.types import rgb_to_bgr  # noqa: PLC0415
+
+    crops = tuple((rank, c.t, c.frame, tuple(float(v) for v in c.box), c.quality, c.embedding,
+                   encode_jpeg(rgb_to_bgr(c.rgb_crop))) for rank, c in enumerate(sighting.crops))
+    return EncodedSighting((sighting.id, sighting.source, sighting.track, sighting.first_t, sighting.last_t,
+                            sighting.started, sighting.ended, sighting.embedding, sighting.merge_group), crops)
 
 
 class DbUnknownStore:
@@ -147,28 +172,26 @@ class DbUnknownStore:
     def add(self, sighting: UnknownSighting, pinned: bool = False) -> str:
         """Store a sighting (its crops as JPEGs); its cluster's id (with every instance's sightings), or ""
         when the face was marked "not a person / ignore" (nothing kept)."""
-        from facecam.images import encode_jpeg  # noqa: PLC0415 - OpenCV, loaded once something is stored
-        from facecam.types import rgb_to_bgr  # noqa: PLC0415
+        return self.add_encoded(encoded_sighting(sighting), pinned)
 
-        dim = sighting.crops[0].embedding.shape[0]
+    def add_encoded(self, sighting: EncodedSighting, pinned: bool = False) -> str:
+        """:meth:`add` for a sighting already encoded (what the local outbox keeps while the database is away)."""
+        dim = sighting.row[7].shape[0]
         if self.dim is None:
             self.dim = int(dim)
         if dim != self.dim:
             raise UnknownsError(f"a {dim}-d sighting cannot go into the {self.dim}-d store of {self.model}")
-        crops = [(rank, c.t, c.frame, c.box, c.quality, c.embedding, encode_jpeg(rgb_to_bgr(c.rgb_crop)))
-                 for rank, c in enumerate(sighting.crops)]
-        row = (sighting.id, sighting.source, sighting.track, sighting.first_t, sighting.last_t, sighting.started,
-               sighting.ended, sighting.embedding, sighting.merge_group)
+        sighting_id, embedding = sighting.row[0], sighting.row[7]
         with self.db.unknowns(self.model, write=True) as rows:
-            distance = rows.nearest_ignored(sighting.embedding)
+            distance = rows.nearest_ignored(embedding)
             if distance is not None and distance <= self.link:
                 return ""
-            rows.insert(row, crops, pinned)
+            rows.insert(sighting.row, list(sighting.crops), pinned)
             self._enforce_caps(rows)
             for cluster in self._clusters_in(rows):
-                if any(s.id == sighting.id for s in cluster.sightings):
+                if any(s.id == sighting_id for s in cluster.sightings):
                     return cluster.id
-        return sighting.id  # dropped at once by the caps (older than the age limit)
+        return sighting_id  # dropped at once by the caps (older than the age limit)
 
     def merge(self, cluster_ids: list[str]) -> Cluster:
         """Make one cluster of these (at least two): their sightings share a merge group."""
