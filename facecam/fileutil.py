@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import tempfile
 from pathlib import Path
 
@@ -82,3 +83,29 @@ def private_folder(folder: Path) -> Path:
     except OSError:
         pass
     return folder
+
+
+def private_file(path: Path) -> Path:
+    """``path`` created empty and owner-only (0600) if missing, made owner-only if not (SQLite then gives its
+    -wal/-shm files the same mode)."""
+    path = Path(path)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return path
+
+
+def set_aside_damaged(path: Path) -> Path:
+    """Move a file that cannot be read (and its SQLite -wal/-shm companions) to ``<name>.damaged-<time>``
+    beside it, so a new one can start without destroying what might still be rescued; the new name."""
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, Path(f"{aside}{suffix}"))
+    return aside

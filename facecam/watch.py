@@ -163,6 +163,8 @@ def run_watch(session, args, out) -> int:
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,
+        **({"unknown_sightings_sent_after_outage": unknowns.store.flushed}
+           if unknowns is not None and getattr(unknowns.store, "flushed", 0) else {}),
         "learned": len(learning.learned) if learning is not None else None,
     }
     if args.summary is not None:
@@ -170,7 +172,7 @@ def run_watch(session, args, out) -> int:
     out.result(summary, f"{frames_out} frames written of {source.frames_read} read, {summary['fps_out']} fps "
                         f"(source {summary['source_fps']}); first label after {summary['first_label_latency_s']['median']} s "
                         f"(median); {pipeline.stats.embeddings_computed} embeddings")
-    for warning in sightings.warnings():
+    for warning in sightings.warnings() + (unknowns.store.warnings[unknowns.warned:] if unknowns is not None else []):
         out.message(f"facecam: warning: {warning}")
     if errors:
         out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
@@ -189,7 +191,7 @@ def _collect_unknowns(args, recognizer, pipeline, out):
         return None
     try:  # with --db: the store every instance on the database shares
         store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim,
-                           db_url=db_url(getattr(args, "db", None)))
+                           db_url=db_url(getattr(args, "db", None)), live=True)
     except FacecamError as error:
         out.message(f"facecam: warning: {error}; unknown faces are not kept this run")
         return None
@@ -197,6 +199,7 @@ def _collect_unknowns(args, recognizer, pipeline, out):
         out.message(f"facecam: warning: {warning}")
     collection = UnknownsCollection(store, str(args.source), recognizer, pipeline.gallery,
                                     on_error=lambda error: out.message(f"facecam: warning: {error}"))
+    collection.warned = len(store.warnings)  # the rest (e.g. sightings still waiting for the database) at the end
     pipeline.listeners.append(collection)
     return collection
 

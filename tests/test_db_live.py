@@ -39,14 +39,15 @@ def model_args(model_dir) -> list[str]:
     return ["--model", "sface", "--detector", "yunet", "--model-dir", str(model_dir)]
 
 
-def start_watch(tmp_path: Path, name: str, clip: Path, url: str, model_dir, *extra: str) -> tuple:
+def start_watch(tmp_path: Path, name: str, clip: Path, url: str, model_dir, *extra: str,
+                unknowns: bool = False) -> tuple:
     folder = tmp_path / name
     folder.mkdir()
     events, summary = folder / "events.jsonl", folder / "summary.json"
     env = {**os.environ, "FACECAM_CONFIG_DIR": str(tmp_path / "config"), "QT_QPA_PLATFORM": "offscreen"}
     command = [sys.executable, "-m", "facecam", "watch", *model_args(model_dir), "--db", url,
                "--known-faces", str(folder / "known_faces"), "--source", str(clip), "--source-name", name,
-               "--events", str(events), "--summary", str(summary), "--no-unknowns", *extra]
+               "--events", str(events), "--summary", str(summary), *([] if unknowns else ["--no-unknowns"]), *extra]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     return process, events, summary
@@ -127,13 +128,14 @@ def test_a_person_enrolled_through_one_instance_is_named_by_two_running_watches(
 def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_sighting(
         cli, tmp_path, model_dir, postgres):  # noqa: F811
     """Done when (issue 10): the server goes away mid-run and comes back; every frame is written and the
-    database ends with exactly the visits a local-store run of the same clip logs."""
+    database ends with exactly the visits, and the unknown faces' sightings (Jeb Bush, never enrolled), that a
+    local-store run of the same clip logs."""
     url = postgres.new_database()
     code, _, err = cli("enroll", *model_args(model_dir), "--db", url, KNOWN, *photos_of(KNOWN)[:3])
     assert code == 0, err
     clip = tmp_path / "clip.avi"
     frames = alternating_clip(clip, seconds=40.0)
-    watch, events, summary = start_watch(tmp_path, "door", clip, url, model_dir)
+    watch, events, summary = start_watch(tmp_path, "door", clip, url, model_dir, unknowns=True)
     stopped = False
     try:
         wait_for(lambda: len(named_in(events, KNOWN)) >= 30, 60, "the first visits", (watch,))
@@ -154,8 +156,10 @@ def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_s
     assert frames_while_down > 10  # the video went on while the database was away
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(frames))
-    logged = json.loads(summary.read_text())["sightings"]
+    summarised = json.loads(summary.read_text())
+    logged = summarised["sightings"]
     assert logged["logged"] > 0 and logged.get("sent_after_outage", 0) > 0 and "not be logged" not in err
+    assert summarised.get("unknown_sightings_sent_after_outage", 0) > 0 and "wait in" not in err
 
     # the same clip, the same model, the local store: the visits the database must hold
     reference = tmp_path / "reference" / "known_faces"
@@ -163,7 +167,7 @@ def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_s
         (reference / KNOWN).mkdir(parents=True, exist_ok=True)
         (reference / KNOWN / photo.name).write_bytes(photo.read_bytes())
     code, _, err = cli("watch", *model_args(model_dir), "--known-faces", reference, "--source", clip,
-                       "--source-name", "door", "--no-unknowns")
+                       "--source-name", "door")
     assert code == 0, err
 
     def visits(*argv) -> list[tuple]:
@@ -174,6 +178,16 @@ def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_s
     expected = visits("--known-faces", reference)
     assert len([v for v in expected if v[0] == KNOWN]) >= 8
     assert visits("--db", url, "--known-faces", tmp_path / "reader") == expected
+
+    def unknown_visits(*argv) -> list[tuple]:
+        code, out, err = cli("unknowns", "--json", *model_args(model_dir)[:2], *argv)
+        assert code == 0, err
+        return sorted((s["source"], s["frame"], s["t"], tuple(s["box"]))
+                      for c in json.loads(out)["clusters"] for s in c["sightings"])
+
+    strangers = unknown_visits("--known-faces", reference)
+    assert len(strangers) >= 8      # Jeb Bush's visits, one sighting each
+    assert unknown_visits("--db", url, "--known-faces", tmp_path / "reader") == strangers
 
 
 def test_watch_started_while_the_database_is_down_runs_and_connects_when_it_comes_up(

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from servers import db_url, postgres  # noqa: F401 - fixtures
+from servers import db_url, late_db_url, postgres  # noqa: F401 - fixtures
 from visits import photos_of, plan_visits, truth_of, write_visits_clip
 
 from facecam.unknowns.cluster import cluster_labels
@@ -190,3 +190,54 @@ def test_watch_db_collects_into_the_database_and_unknowns_db_lists_ignores_and_f
     assert rows(db_url) == {"unknown_sightings": 0, "unknown_crops": 0, "unknown_ignored": 0}   # privacy: all gone
     code, out, err = cli("unknowns", "--json", *sface, "--known-faces", empty, "--db", db_url)
     assert code == 0 and json.loads(out) == {"clusters": []}
+
+
+def test_unknown_sightings_wait_in_a_bounded_outbox_while_the_database_is_away_and_join_their_clusters_later(
+        faces, postgres, late_db_url, tmp_path):  # noqa: F811
+    """A live store (``watch --db``, the window) whose server is down keeps each stranger's sighting in an
+    owner-only local outbox (at most ``max_queued``; past it one is counted lost and said); the outbox survives a
+    restart of facecam; once the server answers, the sightings arrive in order and group as if they had been
+    added at once, and a clean-up asked meanwhile (a cluster now matching someone enrolled) is done then."""
+    from facecam.db import DatabaseUnreachable
+    from facecam.db.unknowns_outbox import SharedUnknownStore, outbox_path
+    from facecam.matcher import GalleryMatrix
+
+    outbox = outbox_path(tmp_path / "known_faces", "sface")
+
+    def live_store():
+        return SharedUnknownStore(outbox, "sface", 128, lambda: open_shared(late_db_url), shown="the test's",
+                                  max_queued=4)
+
+    now = time.time()
+    visits = [("Celine_Dion", 0), ("Yao_Ming", 0), ("Celine_Dion", 1), ("Jimmy_Carter", 0), ("Bill_Frist", 0)]
+    store = live_store()
+    answers = [store.add(sighting(faces[person][n], "door", now + i)) for i, (person, n) in enumerate(visits)]
+    assert all(len(a) == 8 for a in answers[:4]) and len(set(answers[:4])) == 4   # queued: each its own id
+    assert answers[4] == "" and store.queued == 4 and store.lost == 1               # the bound holds
+    assert "outbox is full (4 unknown faces)" in store.warnings[0]
+    with pytest.raises(DatabaseUnreachable):
+        store.clusters()
+    assert outbox.stat().st_mode & 0o077 == 0 and outbox.parent.stat().st_mode & 0o077 == 0
+    store.close()
+    assert "4 of the unknown faces wait in" in store.warnings[-1]
+
+    later = live_store()                       # facecam restarted, the server still down: the outbox kept them
+    assert later.queued == 4
+    jimmy = faces["Jimmy_Carter"][1][2]        # Jimmy Carter enrolled (another photo) while the server is away
+    enrolled = GalleryMatrix(jimmy[None, :] / np.linalg.norm(jimmy), np.zeros(1, np.int64), ("Jimmy Carter",))
+    assert later.retire_matching(enrolled, 0.6) == []   # done once the database answers
+    postgres.start()
+    deadline = time.monotonic() + 40
+    while (later.queued or later._retire_later is not None) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert later.flushed == 4 and later.queued == 0
+    clusters = later.clusters()
+    assert partition(later) == {frozenset({answers[0], answers[2]}), frozenset({answers[1]})}   # Jimmy's retired
+    assert [c.id for c in clusters] == [answers[0], answers[1]]   # newest last seen first: Celine Dion's
+    assert rows(late_db_url) == {"unknown_sightings": 3, "unknown_crops": 3, "unknown_ignored": 0}
+    import cv2
+
+    crop = clusters[0].best_crops(1)[0]        # the JPEG made before the outage, intact
+    assert cv2.imdecode(np.frombuffer(later.crop_jpeg(crop), np.uint8), cv2.IMREAD_COLOR).shape == (224, 224, 3)
+    later.close()
+    assert not any("wait in" in w for w in later.warnings)

@@ -25,6 +25,7 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0   # how often a non-empty outbox is offered to the database
+WRITE_TIMEOUT_S = 3.0  # a live write that waits this long for the server goes to the outbox
 
 
 class OutboxedStore:
@@ -85,6 +86,10 @@ class OutboxedStore:
 
     def _on_connected(self, primary) -> None:
         """Called once the database is open (e.g. to apply a retention limit)."""
+
+    def _idle(self) -> None:
+        """Called in the background thread, with the database open, whenever the outbox is empty (about every
+        ``retry_s``): work that waited for the database."""
 
     # ------------------------------------------------------------ writing
     def _write(self, item) -> tuple[str, object]:
@@ -155,6 +160,8 @@ class OutboxedStore:
             self._wake.clear()
             if self.queued:
                 self.flush()
+            if not self.queued:
+                self._idle()
 
     def _open_primary(self) -> bool:
         """Open the database (retrying until it answers); True once open, False when closed first or refused."""

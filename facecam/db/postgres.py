@@ -397,7 +397,7 @@ class PostgresStore:
         writers of every instance take turns (an add, its caps and the cluster it joined are one step; a
         merge or forget resolves its clusters and changes them with nobody adding in between). A reader
         sees one snapshot (REPEATABLE READ) and waits for nobody. A database that does not answer is a
-        FacecamError (one line)."""
+        :class:`facecam.db.DatabaseUnreachable` (one line; other refusals a FacecamError)."""
         try:
             with self._pool.connection() as connection, connection.transaction():
                 if write:
@@ -409,8 +409,10 @@ class PostgresStore:
                 if write:   # sent at commit: every instance's Who's this? refreshes
                     connection.execute("SELECT pg_notify(%s, %s)", (UNKNOWNS_CHANNEL, model))
         except self._errors as error:
-            raise FacecamError(f"the database {self.shown} did not keep the unknown faces: {_reason(error)}; "
-                               "check that the server runs") from None
+            away = isinstance(error, (self._psycopg.OperationalError, self._errors[1]))  # worth trying again
+            raise (DatabaseUnreachable if away else FacecamError)(
+                f"the database {self.shown} did not keep the unknown faces: {_reason(error)}; "
+                "check that the server runs") from None
 
     def close(self) -> None:
         self._pool.close()

@@ -20,7 +20,6 @@ from facecam.sightings.model import Sighting, SightingQuery
 
 OUTBOX_NAME = "sightings-outbox.sqlite"
 DEFAULT_MAX_QUEUED = 100_000
-WRITE_TIMEOUT_S = 3.0  # a sighting that waits this long for the server goes to the outbox
 
 
 class SharedSightingStore(OutboxedStore):

@@ -92,6 +92,7 @@ class UnknownsControl(QObject):
         self._thumbnails: dict[Path, np.ndarray] = {}
         self._refreshing = False
         self._refresh_again = False
+        self._waiting_for_db = False
         self._closed = False
         self._follow_stop = threading.Event()
         self._stored.connect(self.refresh, Qt.QueuedConnection)
@@ -107,7 +108,7 @@ class UnknownsControl(QObject):
         from facecam.unknowns.live import open_store  # noqa: PLC0415
 
         root, model, dim, db_url = self.known_faces, recognizer.model, recognizer.embedder.dim, self.db_url
-        run_task("unknowns-open", lambda: open_store(root, model, dim, db_url=db_url),
+        run_task("unknowns-open", lambda: open_store(root, model, dim, db_url=db_url, live=True),
                  lambda store: self._on_open(pipeline, store),
                  lambda error: None if self._closed or pipeline is not self.pipeline else self.problem.emit(
                      f"Unknown faces are not kept: {error}"))
@@ -204,6 +205,9 @@ class UnknownsControl(QObject):
         self._refreshing = False
         if self._closed or store is not self.store:
             return
+        if self._waiting_for_db:
+            self._waiting_for_db = False
+            self.problem.emit("")
         self.views = views
         self.refreshes += 1
         self.clusters.emit(views)
@@ -212,7 +216,15 @@ class UnknownsControl(QObject):
             self.refresh()
 
     def _on_read_failed(self, error: BaseException) -> None:
+        from facecam.db import DatabaseUnreachable  # noqa: PLC0415
+
         self._refreshing = False
+        if isinstance(error, DatabaseUnreachable) and not self._closed:
+            # --db, the server away: said in the tab; the list comes back with the server (store.follow)
+            self._waiting_for_db = True
+            self.problem.emit("Database not reachable: unknown faces are kept on this computer meanwhile "
+                              "and listed here once it answers.")
+            return
         self._on_failed(error)
 
     # ------------------------------------------------------------- actions

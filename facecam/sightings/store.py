@@ -23,7 +23,6 @@ deleted, and the video never stops for it.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from facecam.errors import FacecamError
-from facecam.fileutil import private_folder
+from facecam.fileutil import private_file, private_folder, set_aside_damaged
 from facecam.sightings.model import Sighting, SightingQuery, local_now
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,8 @@ def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEF
                            "use --no-sightings to keep none")
     if db_url:
         from facecam.db.postgres import PostgresStore  # noqa: PLC0415
-        from facecam.db.sightings import OUTBOX_NAME, WRITE_TIMEOUT_S, SharedSightingStore  # noqa: PLC0415
+        from facecam.db.outbox import WRITE_TIMEOUT_S  # noqa: PLC0415
+        from facecam.db.sightings import OUTBOX_NAME, SharedSightingStore  # noqa: PLC0415
 
         # a write that waits WRITE_TIMEOUT_S for the server goes to the local outbox instead
         def connect():
@@ -134,23 +134,18 @@ class SqliteSightingStore:
     # ------------------------------------------------------------ opening
     def _open(self) -> sqlite3.Connection:
         private_folder(self.path.parent)
-        _private_file(self.path)
+        private_file(self.path)
         try:
             return self._connect()
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
                 raise FacecamError(f"the sightings log {self.path} stayed locked by another program; "
                                    "try again, or close the other facecam") from None
-            aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(self.path, aside)
-            for suffix in ("-wal", "-shm"):
-                side = Path(str(self.path) + suffix)
-                if side.exists():
-                    os.replace(side, Path(str(aside) + suffix))
+            aside = set_aside_damaged(self.path)
             self.warnings.append(f"the sightings log {self.path} could not be read ({error}); it was moved to "
                                  f"{aside.name} and a new log started")
             log.warning(self.warnings[-1])
-            _private_file(self.path)
+            private_file(self.path)
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -293,14 +288,3 @@ def _sighting(row) -> Sighting:
     return Sighting(id=id_, source=source, started=datetime.fromisoformat(started),
                     ended=datetime.fromisoformat(ended), t_start=t_start, t_end=t_end, name=name, cluster=cluster,
                     distance=distance, box=(x, y, w, h), snapshot=bytes(snapshot) if snapshot else b"")
-
-
-def _private_file(path: Path) -> None:
-    """Create ``path`` empty and owner-only if missing (SQLite then gives its -wal/-shm files the same mode)."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(fd)
-    except FileExistsError:
-        pass
-    if os.stat(path).st_mode & 0o077:
-        os.chmod(path, 0o600)

@@ -96,10 +96,11 @@ def test_a_database_that_does_not_answer_is_one_line_in_the_window_and_the_video
 
 
 def test_a_window_opened_while_the_database_is_down_shows_video_and_connects_when_it_comes_up(
-        make_window, qtbot, cli, model_dir, known_faces, postgres, late_db_url):  # noqa: F811
+        make_window, qtbot, cli, model_dir, known_faces, sface_recognizer, postgres, late_db_url):  # noqa: F811
     """The window opens on a --db server that is down: video at once, nobody named (the local folder's
-    Tony Blair neither), a status in view; Enroll meanwhile is kept. The server starts: the window
-    connects by itself, stores the enrolled stranger there, names him, and its visits are in the database."""
+    Tony Blair neither), a status in view, the Who's this? tab says why it is empty; Enroll meanwhile is kept.
+    The server starts: the window connects by itself, stores the enrolled stranger there, names him, its
+    Who's this? tab lists what another camera saw, and its visits are in the database."""
     from PyQt5.QtCore import Qt
 
     from .helpers import lfw_photo
@@ -113,6 +114,7 @@ def test_a_window_opened_while_the_database_is_down_shows_video_and_connects_whe
     wait_for_names(qtbot, window, {"Unknown"}, timeout_s=30)   # recognition runs, with no one known
     assert window.people_names() == [] and "Tony_Blair" not in window.label_names()
     assert window.message_box is None
+    qtbot.waitUntil(lambda: window.whos_panel.problem.startswith("Database not reachable"), timeout=10_000)
 
     window.enroll()                                             # Enroll while the server is down
     dialog = window.enroll_dialog
@@ -130,6 +132,13 @@ def test_a_window_opened_while_the_database_is_down_shows_video_and_connects_whe
     named_s = time.monotonic() - started
     assert window.status_line.error is None and window.gallery_error is None
     assert window.people_names() == ["Vladimir Putin"] and "Tony_Blair" not in window.label_names()
+    from test_db_unknowns import face_of, open_shared, sighting
+
+    other = open_shared(late_db_url)                            # another camera's stranger reaches the tab
+    newcomer = other.add(sighting(face_of(sface_recognizer, photos_of("Jimmy_Carter")[0]), "desk", time.time()))
+    other.close()
+    qtbot.waitUntil(lambda: newcomer in window.whos_panel.ids(), timeout=30_000)
+    assert window.whos_panel.problem == ""
     qtbot.wait(1500)  # a visit long enough to be logged
     window.close()    # the open visits end and are written to the database
     print(f"first frames {first_frames_s:.2f} s after opening; named {named_s:.2f} s after the server started")
