@@ -162,17 +162,12 @@ class Session:
         if self._gallery is not None:
             return GalleryFollower(self._gallery, recognizer.embed_photo, on_change, on_error).start()
 
-        def connect():
-            from facecam.db.postgres import PostgresStore  # noqa: PLC0415
-
-            return DbGallery.for_recognizer(PostgresStore(self.db_url), recognizer)
-
         def connected(gallery):
             self._store, self._gallery = gallery.store, gallery  # closed with the session
             self.out.message(f"facecam: {self.gallery_name} answers now; its people are named from now on")
 
-        return GalleryFollower(None, recognizer.embed_photo, on_change, on_error, connect=connect,
-                               on_connected=connected).start()
+        return GalleryFollower(None, recognizer.embed_photo, on_change, on_error,
+                               connect=lambda: DbGallery.open(self.db_url, recognizer), on_connected=connected).start()
 
     def save_photos(self, name: str, photos: list[Path]) -> list[str]:
         """New photos of ``name`` (each showing a face): copied into ``known_faces/<name>/`` (the files written),

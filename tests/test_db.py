@@ -61,6 +61,72 @@ def test_open_when_reachable_retries_until_the_store_opens_and_stops_when_asked(
     assert open_when_reachable(lambda: PostgresStore(url), stopped) is None   # stopped first: never tried
 
 
+
+def test_a_follower_that_connects_itself_stops_at_once_while_the_server_does_not_answer():
+    """``GalleryFollower(None, connect=DbGallery.open)`` on a port nobody listens on: it says why it waits
+    (password hidden), and stop() ends it while it waits, not after the wait."""
+    import time
+
+    from facecam.db.gallery import DbGallery, GalleryFollower
+
+    waits, connected = [], []
+    follower = GalleryFollower(None, lambda path: None, lambda matrix: None,
+                               connect=lambda: DbGallery.open("postgresql://ada:s3cret@127.0.0.1:1/none", None),
+                               on_waiting=lambda error, delay: waits.append((str(error), delay)),
+                               on_connected=connected.append).start()
+    deadline = time.monotonic() + 30
+    while len(waits) < 2 and time.monotonic() < deadline:   # 1 s, then 2 s
+        time.sleep(0.05)
+    stopping = time.monotonic()
+    follower.stop(timeout=5)
+    assert not follower.alive and time.monotonic() - stopping < 1.0
+    assert [delay for _, delay in waits] == [1.0, 2.0] and connected == []
+    assert waits[0][0].startswith("cannot use the database postgresql://ada:***@127.0.0.1:1/none")
+    assert "s3cret" not in waits[0][0]
+
+
+def test_a_follower_that_connects_itself_stores_what_waited_then_reads_once_with_progress_then_follows(
+        db_url, sface_recognizer):  # noqa: F811
+    """The window's path: photos stored by an instance of another model are embedded by the first read
+    (``progress`` once per photo, real SFace on real photos), after ``on_connected`` stored what waited;
+    ``on_first_read`` gets that read with its report; a person enrolled elsewhere later reaches
+    ``on_change`` through LISTEN/NOTIFY; the store is the caller's to close."""
+    import queue
+
+    from facecam.db.gallery import DbGallery, GalleryFollower, db_version, enroll_into
+    from facecam.db.postgres import PostgresStore
+
+    with PostgresStore(db_url) as other:   # another model's instance enrolled these: no SFace embeddings yet
+        for person in PEOPLE[:2]:
+            enroll_into(other, person, photos_of(person)[:2], sface_recognizer.embed_photo, "other-model", "v0")
+    progress, first, changes, connected = [], queue.Queue(), queue.Queue(), []
+
+    def on_connected(gallery):   # what the window does with an Enroll made while the server was away
+        connected.append(gallery)
+        enroll_into(gallery.store, PEOPLE[2], photos_of(PEOPLE[2])[:1], sface_recognizer.embed_photo,
+                    *db_version(sface_recognizer))
+
+    follower = GalleryFollower(None, sface_recognizer.embed_photo, changes.put,
+                               connect=lambda: DbGallery.open(db_url, sface_recognizer), on_connected=on_connected,
+                               progress=lambda *step: progress.append(step),
+                               on_first_read=lambda matrix, report: first.put((matrix, report))).start()
+    try:
+        matrix, report = first.get(timeout=120)
+        assert [(done, total) for done, total, _ in progress] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+        assert [photo.split("/")[0] for _, _, photo in progress] == [PEOPLE[0]] * 2 + [PEOPLE[1]] * 2
+        assert report.embedded == 4 and report.skipped == [] and report.photos == 5 and report.people == 3
+        assert sorted(matrix.names) == sorted(PEOPLE[:3]) and changes.empty()
+        with PostgresStore(db_url) as other:
+            enroll_into(other, PEOPLE[3], photos_of(PEOPLE[3])[:1], sface_recognizer.embed_photo,
+                        *db_version(sface_recognizer))
+        assert sorted(changes.get(timeout=30).names) == sorted(PEOPLE)
+    finally:
+        follower.stop(timeout=10)
+    assert not follower.alive and len(connected) == 1
+    assert connected[0].store.schema_versions()   # still open: the caller closes it
+    connected[0].store.close()
+
+
 # ---------------------------------------------------------------- URLs
 
 @pytest.mark.parametrize("url, shown", [

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facecam.db import open_when_reachable
-from facecam.db.postgres import NewEmbedding
+from facecam.db.postgres import NewEmbedding, PostgresStore
 from facecam.errors import EnrollError, FacecamError
 from facecam.fileutil import private_folder, sha256_of
 from facecam.gallery import PREPROCESS_VERSION, IndexReport, PhotoEmbedding, check_person_name
@@ -74,6 +74,17 @@ class DbGallery:
     def for_recognizer(cls, store, recognizer) -> "DbGallery":
         model, version = db_version(recognizer)
         return cls(store, model, version, recognizer.embedder.dim)
+
+    @classmethod
+    def open(cls, url: str, recognizer) -> "DbGallery":
+        """The gallery of ``recognizer``'s model in the database at ``url``, on a store opened (and migrated) now;
+        raises :class:`facecam.db.DatabaseUnreachable` when the server does not answer (nothing left open)."""
+        store = PostgresStore(url)
+        try:
+            return cls.for_recognizer(store, recognizer)
+        except BaseException:
+            store.close()
+            raise
 
     def refresh(self, embed_photo: Callable[[Path], PhotoEmbedding], progress=None,
                 should_stop: Callable[[], bool] | None = None) -> IndexReport:
@@ -191,10 +202,15 @@ class GalleryFollower:
     database is away the last gallery stays in use; on reconnection it catches up at once.
     ``on_error(exception)`` reports a failed refresh; the follower keeps going.
 
-    Started without a gallery (``gallery`` None, the database did not answer at start), it first calls
-    ``connect()`` (which opens the store and returns the :class:`DbGallery`) until the database answers,
-    with growing waits (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before
-    each), then ``on_connected(gallery)``, then follows as above.
+    Started without a gallery (``gallery`` None: the database did not answer at start, or the caller leaves
+    connecting to this thread), it first calls ``connect()`` (which opens the store and returns the
+    :class:`DbGallery`, e.g. :meth:`DbGallery.open`) until the database answers, with growing waits
+    (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before each), then
+    ``on_connected(gallery)`` (still before anything is read: e.g. store what waited for the database),
+    then reads the gallery once (``progress(done, total, photo)`` for each photo it embeds) and reports it
+    to ``on_first_read(matrix, report)`` when given (always, an empty gallery too), else to ``on_change``
+    as any read; then follows as above. The store handed to ``on_connected`` is the caller's to close
+    (stopped before that, the follower closes it).
     """
 
     def __init__(self, gallery: DbGallery | None, embed_photo: Callable[[Path], PhotoEmbedding],
@@ -202,12 +218,15 @@ class GalleryFollower:
                  on_error: Callable[[BaseException], None] | None = None, *,
                  connect: Callable[[], DbGallery] | None = None,
                  on_waiting: Callable[[BaseException, float], None] | None = None,
-                 on_connected: Callable[[DbGallery], None] | None = None):
+                 on_connected: Callable[[DbGallery], None] | None = None,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 on_first_read: Callable[[GalleryMatrix, IndexReport], None] | None = None):
         if gallery is None and connect is None:
             raise ValueError("GalleryFollower: give a gallery, or connect() to open one")
         self.gallery, self.embed_photo = gallery, embed_photo
         self.on_change, self.on_error = on_change, on_error
         self._connect, self.on_waiting, self.on_connected = connect, on_waiting, on_connected
+        self.progress, self.on_first_read = progress, on_first_read
         self.refreshes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="facecam-db-gallery", daemon=True)
@@ -226,8 +245,10 @@ class GalleryFollower:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        if self.gallery is None and not self._open():
-            return
+        if self.gallery is None:
+            if not self._open():
+                return
+            self._refresh(first=True)
         self.gallery.store.listen(self._refresh, self._stop)
 
     def _open(self) -> bool:
@@ -248,14 +269,18 @@ class GalleryFollower:
             self.on_connected(gallery)
         return True
 
-    def _refresh(self) -> None:
+    def _refresh(self, first: bool = False) -> None:
+        """Read what is new (``first``: the read after connecting, with ``progress``) and report it."""
         before = self.gallery.people()
         try:
-            report = self.gallery.refresh(self.embed_photo, should_stop=self._stop.is_set)
+            report = self.gallery.refresh(self.embed_photo, progress=self.progress if first else None,
+                                          should_stop=self._stop.is_set)
         except Exception as error:  # noqa: BLE001 - reported; recognition goes on with the last gallery
             if self.on_error is not None:
                 self.on_error(error)
             return
         self.refreshes += 1
-        if report.embedded or self.gallery.people() != before:
+        if first and self.on_first_read is not None:
+            self.on_first_read(self.gallery.matrix(), report)
+        elif report.embedded or self.gallery.people() != before:
             self.on_change(self.gallery.matrix())

@@ -293,9 +293,7 @@ class GalleryService(QObject):
 
     def start(self, recognizer) -> None:
         if self.db_url:
-            self._index_thread = threading.Thread(target=self._follow_db, args=(recognizer,),
-                                                  name="facecam-gallery-db", daemon=True)
-            self._index_thread.start()
+            self._follow_db(recognizer)
             return
         from facecam.gallery import Gallery, GalleryWatcher  # noqa: PLC0415
 
@@ -332,54 +330,47 @@ class GalleryService(QObject):
 
     # ------------------------------------------------------------ --db: the shared gallery
     def _follow_db(self, recognizer) -> None:
-        """The indexing thread with --db: connect, read the database's gallery, report it, then follow it
-        (a :class:`facecam.db.gallery.GalleryFollower`: LISTEN/NOTIFY, what another instance enrolls
-        arrives within seconds). While the server does not answer, ``failed`` says so (a
-        :class:`DatabaseWaiting`: "Database not reachable: retrying in N s (why)", password
+        """With --db: a :class:`facecam.db.gallery.GalleryFollower` on its own thread connects, reads the
+        database's gallery (``progress`` for each photo it embeds), reports it, then follows it (LISTEN/NOTIFY:
+        what another instance enrolls arrives within seconds). While the server does not answer, ``failed``
+        says so (a :class:`DatabaseWaiting`: "Database not reachable: retrying in N s (why)", password
         hidden) before each wait, and it tries again, waiting 1, 2, 4, 8, then 10 s; the window shows
         the video meanwhile and names nobody (no copy of the shared gallery is kept on disk)."""
-        from facecam.db import open_when_reachable  # noqa: PLC0415
         from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
-        from facecam.db.postgres import PostgresStore  # noqa: PLC0415
 
-        def connect():
-            return DbGallery.for_recognizer(PostgresStore(self.db_url), recognizer)
+        follower = GalleryFollower(
+            None, recognizer.embed_photo, self._db_changed, self.failed.emit,
+            connect=lambda: DbGallery.open(self.db_url, recognizer),
+            on_waiting=lambda error, delay: self.failed.emit(
+                DatabaseWaiting(f"Database not reachable: retrying in {delay:.0f} s ({error})")),
+            on_connected=lambda gallery: self._db_connected(gallery, recognizer),
+            progress=lambda done, total, _photo: self.progress.emit(done, total), on_first_read=self._db_changed)
+        with self._lock:  # request_stop stops it once started; stopped already: not started at all
+            if not self._stop.is_set():
+                self._follower = follower.start()
 
-        try:
-            gallery = open_when_reachable(connect, self._stop, lambda error, delay: self.failed.emit(
-                DatabaseWaiting(f"Database not reachable: retrying in {delay:.0f} s ({error})")))
-        except Exception as error:  # noqa: BLE001 - e.g. a schema too new: shown; recognition goes on, no one known
-            self.failed.emit(error)
-            return
-        if gallery is None:
-            return
+    def _db_connected(self, gallery, recognizer) -> None:
+        """The database answered (follower thread, before the first read): keep its store, then store
+        what Enroll saved while it did not answer."""
         with self._lock:
-            if self._stop.is_set():
-                gallery.store.close()
-                return
             self.store, self._db_gallery, self._embed_photo = gallery.store, gallery, recognizer.embed_photo
+            if self._stop.is_set():
+                return  # (the store is closed by join)
             pending, self._pending_enrolls = self._pending_enrolls, []
         for name, paths in pending:  # Enroll while the server was away: stored now
             try:
                 self.enroll_into_db(name, paths, recognizer)
             except Exception as error:  # noqa: BLE001 - shown; the photos stay in known_faces
                 self.failed.emit(error)
-        if not self._refresh_db(recognizer.embed_photo, progress=lambda done, total, _photo: self.progress.emit(done, total)):
-            return
-        with self._lock:
-            if self._stop.is_set():
-                return
-            self._follower = GalleryFollower(gallery, recognizer.embed_photo, self._db_changed, self.failed.emit).start()
 
-    def _refresh_db(self, embed_photo, progress=None) -> bool:
-        """Read what is new in the database and report the snapshot; False when it failed (reported)."""
+    def _refresh_db(self, embed_photo) -> None:
+        """Read what is new in the database and report the snapshot (Rescan); a failure is reported."""
         try:
-            report = self._db_gallery.refresh(embed_photo, progress=progress, should_stop=self._stop.is_set)
+            report = self._db_gallery.refresh(embed_photo, should_stop=self._stop.is_set)
         except Exception as error:  # noqa: BLE001 - shown; the last gallery stays in use
             self.failed.emit(error)
-            return False
+            return
         self._db_changed(self._db_gallery.matrix(), report)
-        return True
 
     def _db_changed(self, matrix, report=None) -> None:
         gallery = self._db_gallery
@@ -445,11 +436,13 @@ class GalleryService(QObject):
         if self._index_thread is not None:
             self._index_thread.join(left())
         with self._lock:
-            watcher, follower, store = self._watcher, self._follower, self.store
+            watcher, follower = self._watcher, self._follower
         ended = self._index_thread is None or not self._index_thread.is_alive()
         if follower is not None:
             follower.stop(left())
             ended = ended and not follower.alive
+        with self._lock:  # read once the follower ended: it may have connected meanwhile
+            store = self.store
         if store is not None and ended and self._stop.is_set():
             store.close()
         return (watcher.join(left()) if watcher is not None else True) and ended
