@@ -6,9 +6,13 @@ Both stores are filled through their own ``add`` with ``--sightings`` sightings 
 real lfw40 face, 224x224, as JPEG; embeddings: 400 people's centres plus noise, 128-d, so that the
 grouping makes about 400 clusters), the cap set to that number. Then, with the store full (every
 add also drops the oldest): ``add`` (one more sighting: its crops, its row, the caps and the
-cluster it joined; median and max of 20), ``clusters()`` cold (a newly opened store's first call)
-and warm (median of 5). The database is a PostgreSQL 16 + pgvector 0.6 from the ``pgserver`` wheel
-in a temporary folder, on a Unix socket (as the tests'). One JSON line per store; ``uptime`` in each.
+cluster it joined; median and max of 20, on the store that was filled), ``add`` cold (the first
+add of a newly opened store), ``clusters()`` cold (a newly opened store's first call) and warm
+(median of 5, nothing changed in between), and ``clusters()`` right after an add (median of 10:
+what the Who's this? panel pays on each change; the add made by a second instance for PostgreSQL,
+by the same store for the local one, whose grouping follows its own adds). The database is a
+PostgreSQL 16 + pgvector 0.6 from the ``pgserver`` wheel in a temporary folder, on a Unix socket
+(as the tests'). One JSON line per store; ``uptime`` in each. ``--skip-local``: the database only.
 """
 
 from __future__ import annotations
@@ -54,16 +58,17 @@ def sightings(n: int, crop: np.ndarray, start: float) -> list:
     return out
 
 
-def measure(open_store, n: int, crop: np.ndarray) -> dict:
+def measure(open_store, n: int, crop: np.ndarray, shared: bool) -> dict:
+    """``shared``: instances see each other's adds (the database), so the refresh is timed across two."""
     start = time.time() - 2 * n
-    made = sightings(n + 20, crop, start)
+    made = sightings(n + 31, crop, start)
     store = open_store()
     t0 = time.perf_counter()
     for s in made[:n]:
         store.add(s)
     fill = time.perf_counter() - t0
     adds = []
-    for s in made[n:]:
+    for s in made[n:n + 20]:
         t0 = time.perf_counter()
         store.add(s)
         adds.append(1000 * (time.perf_counter() - t0))
@@ -77,12 +82,27 @@ def measure(open_store, n: int, crop: np.ndarray) -> dict:
         t0 = time.perf_counter()
         store.clusters()
         warm.append(1000 * (time.perf_counter() - t0))
+    writer = open_store() if shared else store
+    refresh = []
+    for s in made[n + 20:n + 30]:
+        writer.add(s)
+        t0 = time.perf_counter()
+        store.clusters()
+        refresh.append(1000 * (time.perf_counter() - t0))
+    if writer is not store:
+        writer.close()
+    store.close()
+    store = open_store()
+    t0 = time.perf_counter()
+    store.add(made[n + 30])
+    add_cold = 1000 * (time.perf_counter() - t0)
     kept = len(store.sightings())
     store.close()
     return {"sightings": kept, "clusters": len(clusters), "fill_s": round(fill, 1),
             "add_ms_median": round(statistics.median(adds), 1), "add_ms_max": round(max(adds), 1),
-            "clusters_cold_ms": round(cold, 1), "clusters_warm_ms": round(statistics.median(warm), 1),
-            "uptime": os.getloadavg()}
+            "add_cold_ms": round(add_cold, 1), "clusters_cold_ms": round(cold, 1),
+            "clusters_warm_ms": round(statistics.median(warm), 1),
+            "clusters_after_add_ms": round(statistics.median(refresh), 1), "uptime": os.getloadavg()}
 
 
 def main() -> int:
@@ -97,7 +117,8 @@ def main() -> int:
 
     if not args.skip_local:
         with tempfile.TemporaryDirectory(prefix="facecam-bench-unk-") as folder:
-            figures = measure(lambda: LocalUnknownStore(Path(folder), "sface", 128, max_sightings=n), n, crop)
+            figures = measure(lambda: LocalUnknownStore(Path(folder), "sface", 128, max_sightings=n), n, crop,
+                              shared=False)
         print(json.dumps({"store": "local", **figures}), flush=True)
 
     import pgserver
@@ -109,7 +130,8 @@ def main() -> int:
         server = pgserver.get_server(folder, cleanup_mode="stop")
         try:
             url = server.get_uri()
-            figures = measure(lambda: DbUnknownStore(PostgresStore(url), "sface", 128, max_sightings=n), n, crop)
+            figures = measure(lambda: DbUnknownStore(PostgresStore(url), "sface", 128, max_sightings=n), n, crop,
+                              shared=True)
         finally:
             server.cleanup()
     print(json.dumps({"store": "postgresql", **figures}), flush=True)
