@@ -139,10 +139,25 @@ def test_instances_adding_at_once_keep_the_caps_and_a_merge_meanwhile_holds(face
     base = [c.id for c in before]
     late = [sighting(faces[p][i], "camera9", now + 100 + 3 * k + i) for k, p in enumerate(PEOPLE) for i in range(2)]
     adder = threading.Thread(target=add_all, args=(big, late))
+    listings = []
+
+    def list_while_adding():   # the window's panel reads through the store its collector writes with
+        try:
+            while adder.is_alive():
+                listings.append([[s.id for s in c.sightings] for c in big.clusters()])
+        except Exception as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    lister = threading.Thread(target=list_while_adding)
     adder.start()
+    lister.start()
     merged = stores[0].merge(base[:2])
     adder.join()
-    assert errors == []
+    lister.join()
+    assert errors == [] and listings
+    for listing in listings:    # each a whole grouping: every sighting in one cluster
+        ids = [i for cluster in listing for i in cluster]
+        assert len(ids) == len(set(ids)) >= 10
     after = big.clusters()
     assert len(big.sightings()) == 18
     assert {s.id for s in merged.sightings} >= {s.id for c in before[:2] for s in c.sightings}
@@ -241,3 +256,76 @@ def test_unknown_sightings_wait_in_a_bounded_outbox_while_the_database_is_away_a
     assert cv2.imdecode(np.frombuffer(later.crop_jpeg(crop), np.uint8), cv2.IMREAD_COLOR).shape == (224, 224, 3)
     later.close()
     assert not any("wait in" in w for w in later.warnings)
+
+
+def signature(clusters) -> list:
+    """Everything a listing shows of the clusters (ids, order, sightings, crops, embeddings), comparable."""
+    return [(c.id, [(s.id, s.source, s.track, s.first_t, s.last_t, s.started, s.ended, s.merge_group, s.crops,
+                     s.embedding.tobytes()) for s in c.sightings]) for c in clusters]
+
+
+def test_a_store_reading_incrementally_answers_as_a_fresh_one_through_every_change(faces, db_url):  # noqa: F811
+    """Two instances keep what they read; after each change by either (adds in and out of order, a bridge
+    and its removal by the caps, merge, retire with a pinned cluster, ignore, forget) both list exactly
+    what a newly opened store (reading everything) lists."""
+    from facecam.config import MODELS
+    from facecam.matcher import GalleryMatrix
+
+    a, b = open_shared(db_url), open_shared(db_url)
+    t0 = time.time() - 1000
+
+    def check() -> list:
+        fresh = open_shared(db_url)
+        expected, expected_sightings = fresh.clusters(), [s.id for s in fresh.sightings()]
+        fresh.close()
+        for store in (a, b):
+            assert signature(store.clusters()) == signature(expected)
+            assert [s.id for s in store.sightings()] == expected_sightings
+        return expected
+
+    def cluster_of(clusters, sighting_id: str):
+        return next(c for c in clusters if sighting_id in {s.id for s in c.sightings})
+
+    def add(store, face, started: float, pinned: bool = False, embedding=None) -> str:
+        made = sighting(face if embedding is None else (face[0], face[1], embedding), "cam", started)
+        returned = store.add(made, pinned)
+        assert returned == cluster_of(check(), made.id).id
+        return made.id
+
+    bill = [add(a, faces["Bill_Frist"][0], t0 + 10), add(a, faces["Bill_Frist"][1], t0 + 11)]
+    celine = add(a, faces["Celine_Dion"][0], t0 + 12)
+    jimmy = add(b, faces["Jimmy_Carter"][0], t0 + 13)
+    yao = [add(b, faces["Yao_Ming"][0], t0 + 14), add(b, faces["Yao_Ming"][1], t0 + 1)]   # the second: older
+    clusters = check()
+    assert cluster_of(clusters, bill[0]) is cluster_of(clusters, bill[1]) is not cluster_of(clusters, yao[0])
+    # a sighting between Bill and Yao (the mean of their faces, within the link of both) joins their clusters
+    mean = faces["Bill_Frist"][0][2] / np.linalg.norm(faces["Bill_Frist"][0][2]) + \
+        faces["Yao_Ming"][0][2] / np.linalg.norm(faces["Yao_Ming"][0][2])
+    bridge = add(a, faces["Bill_Frist"][2], t0, embedding=(mean / np.linalg.norm(mean)).astype(np.float32))
+    clusters = check()
+    assert cluster_of(clusters, bill[0]) is cluster_of(clusters, yao[0]) is cluster_of(clusters, bridge)
+    merged = b.merge([cluster_of(clusters, celine).id, cluster_of(clusters, jimmy).id])
+    clusters = check()
+    assert cluster_of(clusters, celine).id == merged.id == cluster_of(clusters, jimmy).id
+    add(a, faces["Celine_Dion"][1], t0 + 15)
+    # the caps of a third instance drop the oldest sighting, the bridge: Bill and Yao are apart again
+    count = len(a.sightings())
+    capped = open_shared(db_url, max_sightings=count)
+    add(capped, faces["Jimmy_Carter"][1], t0 + 16)
+    capped.close()
+    clusters = check()
+    assert len(a.sightings()) == count and bridge not in {s.id for s in a.sightings()}
+    assert cluster_of(clusters, bill[0]) is not cluster_of(clusters, yao[0])
+    # retire: Bill's cluster goes, Yao's stays (a user pinned one of its sightings)
+    add(b, faces["Yao_Ming"][0], t0 + 17, pinned=True)
+    enrolled = np.stack([faces[p][2][2] / np.linalg.norm(faces[p][2][2]) for p in ("Bill_Frist", "Yao_Ming")])
+    gallery = GalleryMatrix(enrolled, np.array([0, 1]), ("Bill_Frist", "Yao_Ming"))
+    assert a.retire_matching(gallery, MODELS["sface"].threshold) == [(cluster_of(clusters, bill[0]).id, "Bill_Frist")]
+    clusters = check()
+    assert bill[0] not in {s.id for s in a.sightings()} and yao[0] in {s.id for s in b.sightings()}
+    assert a.ignore([cluster_of(clusters, yao[0]).id]) == len(cluster_of(clusters, yao[0]).sightings) >= 2
+    clusters = check()
+    assert b.forget([c.id for c in clusters]) == sum(len(c.sightings) for c in clusters) >= 4
+    assert check() == [] and a.sightings() == b.sightings() == []
+    for store in (a, b):
+        store.close()

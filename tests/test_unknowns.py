@@ -390,6 +390,38 @@ def test_clusters_from_scratch_is_the_state_of_adding_one_by_one(collected):
     store.close()
 
 
+def test_clusters_without_some_members_is_the_grouping_of_the_rest_from_scratch(collected):
+    """Removing sightings (the caps, forget) re-groups only their clusters: the same state as from scratch,
+    also when the removed one was the only link between two parts of its cluster."""
+    store = LocalUnknownStore(collected[0], "sface")
+    sightings = store.sightings()
+    keys, embeddings = [s.id for s in sightings], np.stack([s.embedding for s in sightings])
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    groups = [None] * len(keys)
+    groups[1] = groups[-2] = "g"
+    labels = cluster_labels(embeddings, store.link, groups)
+    apart = next((i, j) for i in range(len(keys)) for j in range(i)
+                 if labels[i] != labels[j] and 1.0 < 1.0 - unit[i] @ unit[j] < 1.4)   # two people, far apart
+    bridge = unit[apart[0]] + unit[apart[1]]              # close to both: links their clusters while it is there
+    keys, groups = [*keys, "bridge"], [*groups, None]
+    embeddings = np.vstack([embeddings, bridge / np.linalg.norm(bridge)])
+    whole = Clusters.from_scratch(store.link, keys, embeddings, groups)
+    assert len(whole.members()) < len(Clusters.from_scratch(store.link, keys[:-1], embeddings[:-1], groups[:-1]).members())
+    rng = np.random.default_rng(3)
+    for gone in [{"bridge"}, {keys[1]}, {keys[0], "bridge"}, *({keys[i] for i in rng.choice(len(keys), 8, replace=False)}
+                                                               for _ in range(4)), set(keys)]:
+        kept = [i for i, key in enumerate(keys) if key not in gone]
+        expected = Clusters.from_scratch(store.link, [keys[i] for i in kept], embeddings[kept], [groups[i] for i in kept])
+        smaller = whole.without(gone)
+        assert smaller.members() == expected.members()
+        assert np.array_equal(smaller.labels(), expected.labels())
+        if kept:    # and both keep growing alike
+            assert smaller.add("new", embeddings[kept[0]], "g") == expected.add("new", embeddings[kept[0]], "g")
+            assert smaller.members() == expected.members()
+    assert whole.without(set()) is whole and len(whole.without(set(keys))) == 0
+    store.close()
+
+
 def test_collection_retires_clusters_when_the_gallery_changes(collected, sface_recognizer, tmp_path):
     from facecam.matcher import GalleryMatrix
     from facecam.pipeline import RoundResult

@@ -435,7 +435,7 @@ class UnknownRows:
     in and out (embeddings as float32 arrays), every query parameterised."""
 
     _SIGHTING = ("SELECT id, source, track, first_t, last_t, started, ended, embedding, merge_group, pinned "
-                 "FROM unknown_sightings WHERE model = %s ORDER BY started, id")
+                 "FROM unknown_sightings WHERE model = %s")
 
     def __init__(self, connection, model: str):
         self.connection, self.model = connection, model
@@ -456,17 +456,29 @@ class UnknownRows:
                 [(sighting_id, int(rank), float(t), int(frame), [float(v) for v in box], float(quality),
                   _vector_text(vector), jpeg) for rank, t, frame, box, quality, vector, jpeg in crops])
 
-    def sightings(self) -> list[tuple]:
-        """(id, source, track, first_t, last_t, started, ended, embedding, merge_group, pinned), oldest first."""
-        rows = self.connection.cursor(binary=True).execute(self._SIGHTING, (self.model,)).fetchall()
+    def facts(self) -> list[tuple]:
+        """(id, started, merge_group, pinned) of every sighting, oldest first: what may change or vanish (a
+        sighting's other columns, embedding and crops never change once stored), without the embeddings."""
+        return self.connection.cursor(binary=True).execute(
+            "SELECT id, started, merge_group, pinned FROM unknown_sightings WHERE model = %s ORDER BY started, id",
+            (self.model,)).fetchall()
+
+    def sightings(self, ids: list[str] | None = None) -> list[tuple]:
+        """(id, source, track, first_t, last_t, started, ended, embedding, merge_group, pinned), oldest first;
+        ``ids``: only these."""
+        where, params = ("", (self.model,)) if ids is None else (" AND id = ANY(%s)", (self.model, list(ids)))
+        rows = self.connection.cursor(binary=True).execute(
+            self._SIGHTING + where + " ORDER BY started, id", params).fetchall()
         return [(*row[:7], _vector_from_binary(row[7]), *row[8:]) for row in rows]
 
-    def crops(self) -> list[tuple]:
-        """(sighting, rank, t, frame, box, quality) of every crop (no image), by sighting and rank."""
+    def crops(self, ids: list[str] | None = None) -> list[tuple]:
+        """(sighting, rank, t, frame, box, quality) of every crop (no image), by sighting and rank; ``ids``:
+        only these sightings'."""
+        where, params = ("", (self.model,)) if ids is None else (" AND s.id = ANY(%s)", (self.model, list(ids)))
         rows = self.connection.cursor(binary=True).execute(  # binary, the box as four numbers: quick to read
             "SELECT c.sighting, c.rank, c.t, c.frame, c.box[1], c.box[2], c.box[3], c.box[4], c.quality "
-            "FROM unknown_crops c JOIN unknown_sightings s ON s.id = c.sighting WHERE s.model = %s "
-            "ORDER BY c.sighting, c.rank", (self.model,)).fetchall()
+            "FROM unknown_crops c JOIN unknown_sightings s ON s.id = c.sighting WHERE s.model = %s" + where +
+            " ORDER BY c.sighting, c.rank", params).fetchall()
         return [(sighting, rank, t, frame, (x, y, w, h), quality) for sighting, rank, t, frame, x, y, w, h, quality in rows]
 
     def crop_jpeg(self, sighting_id: str, rank: int) -> bytes:

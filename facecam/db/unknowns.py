@@ -16,15 +16,29 @@ merge, forget, ignore or retire resolves its clusters inside the lock, so a sigh
 instance adds meanwhile lands before (and is merged, forgotten or retired with its cluster) or
 after (and joins the result by its links). Readers see one snapshot and wait for nobody.
 
+Reading incrementally: a store keeps what it has read (:class:`_Read`: each sighting without its
+image data, its crops' metadata once asked for, their grouping). Each use reads one small query of
+what may change (ids, start, merge group, pinned: :meth:`facecam.db.postgres.UnknownRows.facts`) and
+fetches only the sightings (and crops) it has not seen; a sighting's other columns, embedding and
+crops never change once stored. New sightings join the grouping one by one
+(:meth:`facecam.unknowns.cluster.Clusters.add`; connected components do not depend on the order),
+vanished ones (forget, ignore, retire, the caps, by any instance) split only their own clusters
+again (:meth:`~facecam.unknowns.cluster.Clusters.without`), and a changed merge group (a merge)
+groups everything afresh from the kept embeddings. So every answer is the grouping of that
+transaction's rows, as a full recomputation gives it (tests/test_db_unknowns.py compares), and an
+add at the cap of 2,000 reads a few rows instead of every embedding (BENCHMARKS.md).
+
 psycopg-free: SQL lives in :mod:`facecam.db.postgres`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -32,7 +46,7 @@ import numpy as np
 
 from facecam.fileutil import private_folder
 from facecam.gallery import safe_photo_stem
-from facecam.unknowns.cluster import link_for
+from facecam.unknowns.cluster import Clusters, link_for
 from facecam.unknowns.collect import UnknownSighting, new_sighting_id
 from facecam.unknowns.store import (DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, MAX_IGNORED, Cluster, StoredCrop,
                                     StoredSighting, UnknownsError, clusters_of, clusters_to_retire, find_cluster,
@@ -68,9 +82,31 @@ def encoded_sighting(sighting: UnknownSighting) -> EncodedSighting:
                             sighting.started, sighting.ended, sighting.embedding, sighting.merge_group), crops)
 
 
+@dataclass
+class _Read:
+    """What a store has read of its model's sightings, by id: this dimension's sightings (with their crops once
+    ``crops_read`` names them), the ids of another dimension, and the grouping of ``sightings`` (None: to be
+    made afresh)."""
+
+    sightings: dict[str, StoredSighting] = field(default_factory=dict)
+    crops_read: set[str] = field(default_factory=set)
+    other_dim: set[str] = field(default_factory=set)
+    grouping: Clusters | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    """The model's sightings in one transaction: this dimension's, oldest first; their clusters
+    (:func:`facecam.unknowns.store.clusters_of`); the pinned sightings' ids."""
+
+    sightings: list[StoredSighting]
+    clusters: list[Cluster]
+    pinned: set[str]
+
+
 class DbUnknownStore:
     """One model's unknown faces in the database ``db`` (a :class:`facecam.db.postgres.PostgresStore`, closed
-    with this store). Thread-safe (every call takes a pooled connection)."""
+    with this store). Thread-safe (every call takes a pooled connection; what it has read is kept under a lock)."""
 
     def __init__(self, db, model: str, dim: int | None = None, *, link: float | None = None,
                  max_sightings: int = DEFAULT_MAX_SIGHTINGS, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
@@ -83,6 +119,8 @@ class DbUnknownStore:
         self.max_sightings, self.max_age_days = int(max_sightings), float(max_age_days)
         self.clock = clock
         self.warnings: list[str] = []
+        self._read = _Read()
+        self._read_lock = threading.Lock()   # held over reads only (a SELECT waits for no advisory lock)
         with self.db.unknowns(model, write=True) as rows:
             self._enforce_caps(rows)
 
@@ -95,47 +133,91 @@ class DbUnknownStore:
         return rows.enforce_caps(self.clock() - self.max_age_days * 86400.0, self.max_sightings, MAX_IGNORED)
 
     # ------------------------------------------------------------- reading
-    def _stored(self, rows, with_crops: bool = True) -> list[StoredSighting]:
-        """The model's sightings (of this store's dimension), oldest first; ``with_crops``: their crops' metadata."""
-        crops: dict[str, list[StoredCrop]] = {}
-        if with_crops:
-            for sighting_id, rank, t, frame, box, quality in rows.crops():
-                crops.setdefault(sighting_id, []).append(StoredCrop(
-                    int(rank), float(t), int(frame), tuple(float(v) for v in box), float(quality),
-                    crop_name(sighting_id, rank), sighting_id))
-        out = []
-        for sighting_id, source, track, first_t, last_t, started, ended, embedding, group, _pinned in rows.sightings():
+    def _view(self, rows, with_crops: bool = False) -> _View:
+        """The sightings, clusters and pinned ids inside a transaction (``with_crops``: the sightings with their
+        crops' metadata, else perhaps without: enough to find and change clusters), read incrementally (see the
+        module notes)."""
+        facts = rows.facts()
+        with self._read_lock:
+            read = self._read
+            grouping, read.grouping = read.grouping, None   # None while it changes: made afresh if this fails
+            present = {sighting_id for sighting_id, *_ in facts}
+            for sighting_id in [i for i in read.sightings if i not in present]:
+                del read.sightings[sighting_id]
+            read.crops_read &= present
+            read.other_dim &= present
+            missing = [i for i, *_ in facts if i not in read.sightings and i not in read.other_dim]
+            if missing:   # all of them (a newly opened store): one plain read
+                self._keep(read, rows.sightings(missing if read.sightings or read.other_dim else None))
+            regroup = grouping is None
+            for sighting_id, _started, group, _pinned in facts:
+                sighting = read.sightings.get(sighting_id)
+                if sighting is not None and sighting.merge_group != group:   # merged by some instance
+                    read.sightings[sighting_id] = dataclasses.replace(sighting, merge_group=group)
+                    regroup = True
+            if with_crops:
+                self._keep_crops(read, rows, [i for i in read.sightings if i not in read.crops_read])
+            sightings = [read.sightings[i] for i, *_ in facts if i in read.sightings]
+            read.grouping = grouping_of(sightings, self.link) if regroup else self._grown(grouping, sightings)
+            return _View(sightings, clusters_of(sightings, read.grouping),
+                         {sighting_id for sighting_id, _, _, pinned in facts if pinned})
+
+    def _keep(self, read: _Read, fetched: list[tuple]) -> None:
+        """Remember these sightings' rows (of this store's dimension; the others' ids only)."""
+        for sighting_id, source, track, first_t, last_t, started, ended, embedding, group, _pinned in fetched:
             if self.dim is None:
                 self.dim = int(embedding.shape[0])
             if embedding.shape != (self.dim,):
-                continue  # another dimension (a model of the same name built otherwise): not comparable
-            out.append(StoredSighting(sighting_id, source, int(track), float(first_t), float(last_t), float(started),
-                                      float(ended), embedding, group, tuple(crops.get(sighting_id, ()))))
-        return out
+                read.other_dim.add(sighting_id)  # another dimension (a model of the same name built otherwise)
+                continue
+            read.sightings[sighting_id] = StoredSighting(sighting_id, source, int(track), float(first_t),
+                                                         float(last_t), float(started), float(ended), embedding,
+                                                         group, ())
+
+    @staticmethod
+    def _keep_crops(read: _Read, rows, sighting_ids: list[str]) -> None:
+        """Read these sightings' crops' metadata into ``read``."""
+        if not sighting_ids:
+            return
+        crops: dict[str, list[StoredCrop]] = {}
+        every = len(sighting_ids) == len(read.sightings)   # a newly opened store: one plain read
+        for sighting_id, rank, t, frame, box, quality in rows.crops(None if every else sighting_ids):
+            crops.setdefault(sighting_id, []).append(StoredCrop(
+                int(rank), float(t), int(frame), tuple(float(v) for v in box), float(quality),
+                crop_name(sighting_id, rank), sighting_id))
+        for sighting_id in sighting_ids:
+            read.sightings[sighting_id] = dataclasses.replace(read.sightings[sighting_id],
+                                                              crops=tuple(crops.get(sighting_id, ())))
+        read.crops_read.update(sighting_ids)
+
+    @staticmethod
+    def _grown(grouping: Clusters, sightings: list[StoredSighting]) -> Clusters:
+        """``grouping`` brought to exactly ``sightings``: the vanished removed, the new added oldest first."""
+        present = {s.id for s in sightings}
+        grouping = grouping.without({key for key in grouping.keys if key not in present})
+        grouped = set(grouping.keys)
+        for s in sightings:
+            if s.id not in grouped:
+                grouping.add(s.id, s.embedding, s.merge_group)
+        return grouping
 
     def sightings(self) -> list[StoredSighting]:
         """Every stored sighting of the model, oldest first."""
         with self.db.unknowns(self.model, write=False) as rows:
-            return self._stored(rows)
+            return self._view(rows, with_crops=True).sightings
 
     def clusters(self) -> list[Cluster]:
         """Every cluster (of every instance's sightings), newest last seen first."""
         with self.db.unknowns(self.model, write=False) as rows:
-            return self._clusters_in(rows, with_crops=True)
+            return self._view(rows, with_crops=True).clusters
 
     def cluster(self, cluster_id: str) -> Cluster:
         return find_cluster(self.clusters(), cluster_id)
 
-    def _clusters_in(self, rows, with_crops: bool = False) -> list[Cluster]:
-        """The clusters inside a transaction (``with_crops``: with their crops' metadata, else without: enough
-        to find and change them)."""
-        sightings = self._stored(rows, with_crops)
-        return clusters_of(sightings, grouping_of(sightings, self.link))
-
     def _chosen(self, rows, cluster_ids: list[str]) -> dict[str, Cluster]:
         """The clusters these ids (or unique prefixes) name, by id, inside a transaction; UnknownsError if one
         names none."""
-        clusters = self._clusters_in(rows)
+        clusters = self._view(rows).clusters
         return {c.id: c for c in (find_cluster(clusters, i) for i in cluster_ids)}
 
     def crop_jpeg(self, crop: StoredCrop) -> bytes:
@@ -188,7 +270,7 @@ class DbUnknownStore:
                 return ""
             rows.insert(sighting.row, list(sighting.crops), pinned)
             self._enforce_caps(rows)
-            for cluster in self._clusters_in(rows):
+            for cluster in self._view(rows).clusters:
                 if any(s.id == sighting_id for s in cluster.sightings):
                     return cluster.id
         return sighting_id  # dropped at once by the caps (older than the age limit)
@@ -201,7 +283,7 @@ class DbUnknownStore:
                 raise UnknownsError("merge needs two or more different clusters")
             rows.set_group([s.id for c in chosen.values() for s in c.sightings], new_sighting_id())
             oldest = min(chosen.values(), key=lambda c: (c.sightings[0].started, c.id))
-            return find_cluster(self._clusters_in(rows, with_crops=True), oldest.id)
+            return find_cluster(self._view(rows, with_crops=True).clusters, oldest.id)
 
     def forget(self, cluster_ids: list[str]) -> int:
         """Delete these clusters (sightings, crops); the number of sightings deleted."""
@@ -231,8 +313,8 @@ class DbUnknownStore:
         if len(gallery) == 0:
             return []
         with self.db.unknowns(self.model, write=True) as rows:
-            pinned = {r[0] for r in rows.sightings() if r[9]}
-            retire = clusters_to_retire(self._clusters_in(rows), pinned, gallery, threshold, mode)
+            view = self._view(rows)
+            retire = clusters_to_retire(view.clusters, view.pinned, gallery, threshold, mode)
             rows.delete([s.id for cluster, _ in retire for s in cluster.sightings])
         return [(cluster.id, name) for cluster, name in retire]
 

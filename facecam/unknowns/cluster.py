@@ -81,7 +81,8 @@ class Clusters:
 
     ``add(key, embedding, group)`` links the new sighting to every member within ``link`` (and
     to its merge group) and returns the key of its cluster's root. ``members()`` gives each
-    cluster's keys in arrival order. Removing a sighting means rebuilding (cheap: one matrix product).
+    cluster's keys in arrival order. Removing sightings: :meth:`without` (only the clusters that
+    held them are grouped again).
     """
 
     def __init__(self, link: float):
@@ -90,6 +91,7 @@ class Clusters:
         self._buffer: np.ndarray | None = None   # grows by doubling: adding N sightings costs O(N) copies
         self._parent: list[int] = []
         self._group_first: dict[str, int] = {}
+        self._groups: list[str | None] = []
 
     @classmethod
     def from_scratch(cls, link: float, keys: list[str], embeddings: np.ndarray, groups=None) -> "Clusters":
@@ -103,10 +105,43 @@ class Clusters:
         clusters.keys = list(keys)
         clusters._parent = [first.setdefault(int(label), i) for i, label in enumerate(labels)]
         clusters._buffer = vectors.copy()
-        for i, key in enumerate(groups or ()):
+        clusters._groups = list(groups) if groups is not None else [None] * len(keys)
+        for i, key in enumerate(clusters._groups):
             if key is not None:
                 clusters._group_first.setdefault(key, i)
         return clusters
+
+    def without(self, gone: set[str]) -> "Clusters":
+        """The grouping once the keys ``gone`` are removed (the rest in arrival order): removing a member can
+        only split its own cluster, so only the clusters that held one are grouped again (:func:`cluster_labels`
+        on their remaining members), the others are kept as they are. The same state as :meth:`from_scratch`
+        on what remains, for the cost of the touched clusters."""
+        n = len(self.keys)
+        kept = [i for i in range(n) if self.keys[i] not in gone]
+        if len(kept) == n:
+            return self
+        roots = self._roots().tolist()
+        touched = {roots[i] for i in range(n) if self.keys[i] in gone}
+        new_index = {old: new for new, old in enumerate(kept)}
+        out = Clusters(self.link)
+        out.keys = [self.keys[i] for i in kept]
+        out._groups = [self._groups[i] for i in kept]
+        out._buffer = self._buffer[kept].copy() if kept else None
+        parent = [new_index.get(roots[i], -1) for i in kept]   # untouched: their root (the oldest) stays
+        members: dict[int, list[int]] = {}
+        for new, old in enumerate(kept):
+            if roots[old] in touched:
+                members.setdefault(roots[old], []).append(new)
+        for part in members.values():
+            labels = cluster_labels(out._buffer[part], self.link, [out._groups[i] for i in part])
+            first: dict[int, int] = {}
+            for i, label in zip(part, labels):
+                parent[i] = first.setdefault(int(label), i)
+        out._parent = parent
+        for i, key in enumerate(out._groups):
+            if key is not None:
+                out._group_first.setdefault(key, i)
+        return out
 
     @property
     def _vectors(self) -> np.ndarray | None:
@@ -142,6 +177,7 @@ class Clusters:
         self._buffer[index] = vector[0]
         self.keys.append(key)
         self._parent.append(index)
+        self._groups.append(group)
         for other in close:
             self._union(int(other), index)
         if group is not None:
@@ -151,9 +187,18 @@ class Clusters:
                 self._group_first[group] = index
         return self._find(index)
 
+    def _roots(self) -> np.ndarray:
+        """``(N,)`` each member's root (pointer jumping in numpy: a few passes instead of N lookups)."""
+        roots = np.asarray(self._parent, dtype=np.int64)
+        while True:
+            jumped = roots[roots]
+            if np.array_equal(jumped, roots):
+                return roots
+            roots = jumped
+
     def labels(self) -> np.ndarray:
         """``(N,)`` labels numbered by first member, comparable with :func:`cluster_labels`."""
-        roots = np.array([self._find(i) for i in range(len(self.keys))], dtype=np.int64)
+        roots = self._roots()
         _, first_index, inverse = np.unique(roots, return_index=True, return_inverse=True)
         order = np.argsort(np.argsort(first_index))
         return order[inverse].astype(np.int64) if len(roots) else roots
@@ -161,6 +206,6 @@ class Clusters:
     def members(self) -> list[list[str]]:
         """Each cluster's keys (arrival order), clusters in order of their first member."""
         out: dict[int, list[str]] = {}
-        for i, key in enumerate(self.keys):
-            out.setdefault(self._find(i), []).append(key)
+        for key, root in zip(self.keys, self._roots().tolist()):
+            out.setdefault(root, []).append(key)
         return list(out.values())
