@@ -120,7 +120,7 @@ class DbUnknownStore:
         self.clock = clock
         self.warnings: list[str] = []
         self._read = _Read()
-        self._read_lock = threading.Lock()   # held over reads only (a SELECT waits for no advisory lock)
+        self._read_lock = threading.Lock()   # over what was read (see _view)
         with self.db.unknowns(model, write=True) as rows:
             self._enforce_caps(rows)
 
@@ -136,19 +136,25 @@ class DbUnknownStore:
     def _view(self, rows, with_crops: bool = False) -> _View:
         """The sightings, clusters and pinned ids inside a transaction (``with_crops``: the sightings with their
         crops' metadata, else perhaps without: enough to find and change clusters), read incrementally (see the
-        module notes)."""
-        facts = rows.facts()
+        module notes). The lock is held over SELECTs only, which wait for no advisory lock: a writer of this
+        store waiting for it while holding the model's lock cannot deadlock."""
         with self._read_lock:
             read = self._read
             grouping, read.grouping = read.grouping, None   # None while it changes: made afresh if this fails
-            present = {sighting_id for sighting_id, *_ in facts}
-            for sighting_id in [i for i in read.sightings if i not in present]:
-                del read.sightings[sighting_id]
-            read.crops_read &= present
-            read.other_dim &= present
-            missing = [i for i, *_ in facts if i not in read.sightings and i not in read.other_dim]
-            if missing:   # all of them (a newly opened store): one plain read
-                self._keep(read, rows.sightings(missing if read.sightings or read.other_dim else None))
+            if read.sightings or read.other_dim:
+                facts = rows.facts()
+                present = {sighting_id for sighting_id, *_ in facts}
+                for sighting_id in [i for i in read.sightings if i not in present]:
+                    del read.sightings[sighting_id]
+                read.crops_read &= present
+                read.other_dim &= present
+                missing = [i for i, *_ in facts if i not in read.sightings and i not in read.other_dim]
+                if missing:
+                    self._keep(read, rows.sightings(missing))
+            else:   # nothing read yet (a newly opened store): every row at once, the facts with them
+                fetched = rows.sightings()
+                facts = [(row[0], row[5], row[8], row[9]) for row in fetched]
+                self._keep(read, fetched)
             regroup = grouping is None
             for sighting_id, _started, group, _pinned in facts:
                 sighting = read.sightings.get(sighting_id)
@@ -170,6 +176,7 @@ class DbUnknownStore:
             if embedding.shape != (self.dim,):
                 read.other_dim.add(sighting_id)  # another dimension (a model of the same name built otherwise)
                 continue
+            embedding.setflags(write=False)   # kept and handed out again: nobody may change it in place
             read.sightings[sighting_id] = StoredSighting(sighting_id, source, int(track), float(first_t),
                                                          float(last_t), float(started), float(ended), embedding,
                                                          group, ())
