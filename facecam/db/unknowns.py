@@ -152,9 +152,10 @@ class DbUnknownStore:
                 if missing:
                     self._keep(read, rows.sightings(missing))
             else:   # nothing read yet (a newly opened store): every row at once, the facts with them
+                crops = self._crops_of(rows.crops()) if with_crops else None
                 fetched = rows.sightings()
                 facts = [(row[0], row[5], row[8], row[9]) for row in fetched]
-                self._keep(read, fetched)
+                self._keep(read, fetched, crops)
             regroup = grouping is None
             for sighting_id, _started, group, _pinned in facts:
                 sighting = read.sightings.get(sighting_id)
@@ -168,8 +169,9 @@ class DbUnknownStore:
             return _View(sightings, clusters_of(sightings, read.grouping),
                          {sighting_id for sighting_id, _, _, pinned in facts if pinned})
 
-    def _keep(self, read: _Read, fetched: list[tuple]) -> None:
-        """Remember these sightings' rows (of this store's dimension; the others' ids only)."""
+    def _keep(self, read: _Read, fetched: list[tuple], crops: dict[str, list[StoredCrop]] | None = None) -> None:
+        """Remember these sightings' rows (of this store's dimension; the others' ids only), with their ``crops``
+        when given (:meth:`_crops_of` every crop row of them)."""
         for sighting_id, source, track, first_t, last_t, started, ended, embedding, group, _pinned in fetched:
             if self.dim is None:
                 self.dim = int(embedding.shape[0])
@@ -177,21 +179,28 @@ class DbUnknownStore:
                 read.other_dim.add(sighting_id)  # another dimension (a model of the same name built otherwise)
                 continue
             embedding.setflags(write=False)   # kept and handed out again: nobody may change it in place
-            read.sightings[sighting_id] = StoredSighting(sighting_id, source, int(track), float(first_t),
-                                                         float(last_t), float(started), float(ended), embedding,
-                                                         group, ())
+            read.sightings[sighting_id] = StoredSighting(
+                sighting_id, source, int(track), float(first_t), float(last_t), float(started), float(ended),
+                embedding, group, tuple(crops.get(sighting_id, ())) if crops is not None else ())
+            if crops is not None:
+                read.crops_read.add(sighting_id)
 
     @staticmethod
-    def _keep_crops(read: _Read, rows, sighting_ids: list[str]) -> None:
-        """Read these sightings' crops' metadata into ``read``."""
-        if not sighting_ids:
-            return
+    def _crops_of(crop_rows: list[tuple]) -> dict[str, list[StoredCrop]]:
+        """The crops' metadata (:meth:`facecam.db.postgres.UnknownRows.crops` rows) by sighting, best first."""
         crops: dict[str, list[StoredCrop]] = {}
-        every = len(sighting_ids) == len(read.sightings)   # a newly opened store: one plain read
-        for sighting_id, rank, t, frame, box, quality in rows.crops(None if every else sighting_ids):
+        for sighting_id, rank, t, frame, box, quality in crop_rows:
             crops.setdefault(sighting_id, []).append(StoredCrop(
                 int(rank), float(t), int(frame), tuple(float(v) for v in box), float(quality),
                 crop_name(sighting_id, rank), sighting_id))
+        return crops
+
+    def _keep_crops(self, read: _Read, rows, sighting_ids: list[str]) -> None:
+        """Read these sightings' crops' metadata into ``read``."""
+        if not sighting_ids:
+            return
+        every = len(sighting_ids) == len(read.sightings)   # none read yet: one plain read
+        crops = self._crops_of(rows.crops(None if every else sighting_ids))
         for sighting_id in sighting_ids:
             read.sightings[sighting_id] = dataclasses.replace(read.sightings[sighting_id],
                                                               crops=tuple(crops.get(sighting_id, ())))
