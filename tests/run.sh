@@ -28,4 +28,6 @@ export TF_CPP_MIN_LOG_LEVEL=2
 export MPLBACKEND=Agg
 .venv/bin/lint-imports --config .importlinter
 .venv/bin/ruff check --quiet facecam tests bench docs main.py
-.venv/bin/python -m pytest -q "$@"
+# Two pytest-xdist workers (the machine has 2 cores; much of the suite waits in real time), whole files
+# each, longest first (tests/conftest.py LONGEST_FILES); "-n 0" after it runs serially.
+.venv/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder "$@"
