@@ -184,11 +184,6 @@ class OutboxedStore:
         self._wake.set()  # send what waited in the outbox
         return True
 
-    @property
-    def connected(self) -> bool:
-        """True once the database has been opened (it may still be away now and then)."""
-        return self.primary is not None
-
     def wait_connected(self, stop: threading.Event) -> bool:
         """Block until the database is open (True) or ``stop`` is set / the store closed (False)."""
         while not stop.is_set() and not self._stop.is_set():

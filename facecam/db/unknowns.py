@@ -49,7 +49,7 @@ from facecam.gallery import safe_photo_stem
 from facecam.unknowns.cluster import Clusters, link_for
 from facecam.unknowns.collect import UnknownSighting, new_sighting_id
 from facecam.unknowns.store import (DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, MAX_IGNORED, Cluster, StoredCrop,
-                                    StoredSighting, UnknownsError, clusters_of, clusters_to_retire, find_cluster,
+                                    StoredSighting, UnknownsError, check_dim, clusters_of, clusters_to_retire, find_cluster,
                                     grouping_of)
 
 
@@ -277,8 +277,7 @@ class DbUnknownStore:
         dim = sighting.row[7].shape[0]
         if self.dim is None:
             self.dim = int(dim)
-        if dim != self.dim:
-            raise UnknownsError(f"a {dim}-d sighting cannot go into the {self.dim}-d store of {self.model}")
+        check_dim(dim, self.dim, self.model)
         sighting_id, embedding = sighting.row[0], sighting.row[7]
         with self.db.unknowns(self.model, write=True) as rows:
             distance = rows.nearest_ignored(embedding)

@@ -28,10 +28,10 @@ from facecam.db.outbox import RETRY_S, OutboxedStore
 from facecam.db.unknowns import EncodedSighting, encoded_sighting
 from facecam.fileutil import private_file, private_folder, set_aside_damaged
 from facecam.unknowns.collect import UnknownSighting
-from facecam.unknowns.store import UnknownsError, store_folder
+from facecam.unknowns.store import DEFAULT_MAX_SIGHTINGS, UnknownsError, check_dim, store_folder
 
 OUTBOX_NAME = "outbox.sqlite"
-DEFAULT_MAX_QUEUED = 2_000   # the store's own default cap: more would be dropped by it anyway
+DEFAULT_MAX_QUEUED = DEFAULT_MAX_SIGHTINGS   # the store's own default cap: more would be dropped by it anyway
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queued (
@@ -196,9 +196,7 @@ class SharedUnknownStore(OutboxedStore):
     def add(self, sighting: UnknownSighting, pinned: bool = False) -> str:
         """Store a sighting: its cluster's id when the database took it, "" when that face is ignored (or the
         outbox is full), the sighting's own id when it waits in the outbox."""
-        dim = sighting.crops[0].embedding.shape[0]
-        if self.dim is not None and dim != self.dim:
-            raise UnknownsError(f"a {dim}-d sighting cannot go into the {self.dim}-d store of {self.model}")
+        check_dim(sighting.crops[0].embedding.shape[0], self.dim, self.model)
         encoded = encoded_sighting(sighting)
         state, answer = self._write((encoded, pinned))
         return str(answer) if state == "sent" else encoded.id if state == "queued" else ""

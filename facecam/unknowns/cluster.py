@@ -106,9 +106,7 @@ class Clusters:
         clusters._parent = [first.setdefault(int(label), i) for i, label in enumerate(labels)]
         clusters._buffer = vectors.copy()
         clusters._groups = list(groups) if groups is not None else [None] * len(keys)
-        for i, key in enumerate(clusters._groups):
-            if key is not None:
-                clusters._group_first.setdefault(key, i)
+        clusters._index_groups()
         return clusters
 
     def without(self, gone: set[str]) -> "Clusters":
@@ -138,10 +136,14 @@ class Clusters:
             for i, label in zip(part, labels):
                 parent[i] = first.setdefault(int(label), i)
         out._parent = parent
-        for i, key in enumerate(out._groups):
-            if key is not None:
-                out._group_first.setdefault(key, i)
+        out._index_groups()
         return out
+
+    def _index_groups(self) -> None:
+        """``_group_first``: each merge group's first member, from ``_groups``."""
+        for i, key in enumerate(self._groups):
+            if key is not None:
+                self._group_first.setdefault(key, i)
 
     @property
     def _vectors(self) -> np.ndarray | None:

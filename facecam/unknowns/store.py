@@ -172,6 +172,12 @@ def clusters_of(sightings: list[StoredSighting], grouping: Clusters) -> list[Clu
     return sorted(out, key=lambda c: (-c.last_seen, c.id))
 
 
+def check_dim(dim: int, store_dim: int | None, model: str) -> None:
+    """UnknownsError unless a ``dim``-long embedding fits a store of ``store_dim`` (None: not known yet, any fits)."""
+    if store_dim is not None and dim != store_dim:
+        raise UnknownsError(f"a {dim}-d sighting cannot go into the {store_dim}-d store of {model}")
+
+
 def find_cluster(clusters: list[Cluster], cluster_id: str) -> Cluster:
     """The cluster with this id (or a unique prefix of it); UnknownsError if none."""
     found = [c for c in clusters if c.id == cluster_id]
@@ -327,8 +333,7 @@ class LocalUnknownStore:
             with self._lock:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(dim),))
                 self.dim = dim
-        if dim != self.dim:
-            raise UnknownsError(f"a {dim}-d sighting cannot go into the {self.dim}-d store of {self.model}")
+        check_dim(dim, self.dim, self.model)
         if self.is_ignored(sighting.embedding):
             return ""
         try:
