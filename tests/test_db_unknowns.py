@@ -45,11 +45,11 @@ def sighting(face, source: str, started: float):
     return sighting_of_face(rgb, found, embedding, source, 1.0, 10, clock=lambda: started)
 
 
-def open_shared(url: str, **caps):
+def open_shared(url: str, model: str = "sface", **caps):
     from facecam.db.postgres import PostgresStore
     from facecam.db.unknowns import DbUnknownStore
 
-    return DbUnknownStore(PostgresStore(url), "sface", 128, **caps)
+    return DbUnknownStore(PostgresStore(url), model, 128, **caps)
 
 
 def partition(store) -> set:
@@ -207,6 +207,50 @@ def test_watch_db_collects_into_the_database_and_unknowns_db_lists_ignores_and_f
     assert code == 0 and json.loads(out) == {"clusters": []}
 
 
+def arrival_order(url: str) -> list[str]:
+    """The unknown sightings' ids in the order the database received them: each add is its own transaction,
+    so the rows' creating transaction ids (xmin) follow the order of arrival (nothing here updates a row)."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return [row[0] for row in connection.execute("SELECT id FROM unknown_sightings ORDER BY xmin::text::bigint")]
+
+
+def test_writers_of_the_unknowns_take_turns_under_the_models_advisory_lock(faces, db_url):  # noqa: F811
+    """While another session holds the model's advisory lock (as another instance adding, merging or capping
+    does), an add waits for it, seen as a waiting lock in pg_locks and no new row, and completes once it is
+    released; a store of another model does not wait."""
+    import psycopg
+
+    from facecam.db.postgres import _UNKNOWNS_LOCK
+
+    store = open_shared(db_url)
+    holder = psycopg.connect(db_url, autocommit=True)
+    waiting_sql = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                   "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s::integer, hashtext(%s))", (_UNKNOWNS_LOCK, "sface"))
+        added: list[str] = []
+        thread = threading.Thread(target=lambda: added.append(store.add(sighting(faces["Yao_Ming"][0], "door",
+                                                                                  time.time()))), daemon=True)
+        thread.start()
+        deadline, waiting = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and not added and not waiting:
+            waiting = holder.execute(waiting_sql).fetchone()[0]
+            time.sleep(0.05)
+        assert waiting == 1 and not added                     # the add waits for the lock ...
+        assert rows(db_url)["unknown_sightings"] == 0         # ... and has written nothing
+        other = open_shared(db_url, "vgg-face")              # another model's writers do not wait
+        assert len(other.add(sighting(faces["Celine_Dion"][0], "door", time.time()))) == 8
+        other.close()
+        holder.execute("SELECT pg_advisory_unlock(%s::integer, hashtext(%s))", (_UNKNOWNS_LOCK, "sface"))
+        thread.join(60)
+        assert len(added) == 1 and [c.id for c in store.clusters()] == added
+    finally:
+        holder.close()
+        store.close()
+
+
 def test_unknown_sightings_wait_in_a_bounded_outbox_while_the_database_is_away_and_join_their_clusters_later(
         faces, postgres, late_db_url, tmp_path):  # noqa: F811
     """A live store (``watch --db``, the window) whose server is down keeps each stranger's sighting in an
@@ -249,6 +293,7 @@ def test_unknown_sightings_wait_in_a_bounded_outbox_while_the_database_is_away_a
     clusters = later.clusters()
     assert partition(later) == {frozenset({answers[0], answers[2]}), frozenset({answers[1]})}   # Jimmy's retired
     assert [c.id for c in clusters] == [answers[0], answers[1]]   # newest last seen first: Celine Dion's
+    assert arrival_order(late_db_url) == [answers[0], answers[1], answers[2]]   # sent oldest first
     assert rows(late_db_url) == {"unknown_sightings": 3, "unknown_crops": 3, "unknown_ignored": 0}
     import cv2
 
