@@ -19,7 +19,8 @@ slowly adapting background, and says whether anything moved:
 :class:`facecam.pipeline.LivePipeline` asks the gate only while no face is tracked: with a track,
 detection runs every round as before (a still person is still followed). With no track and no motion,
 a round is skipped, except for a safety detection every ``safety_s`` seconds (a face that came in
-without moving, a gate that missed). Pure numpy + OpenCV's resize and blur; about 0.1 ms a frame.
+without moving, a gate that missed). Pure numpy + OpenCV's resize and blur: about 0.2 ms of CPU a
+640x480 frame (0.006 of a core at 30 fps; decoding the frame costs several times more).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class MotionGate:
 
         height, width = bgr_frame.shape[:2]
         size = (WIDTH, max(int(round(height * WIDTH / max(width, 1))), 1))
-        small = cv2.resize(bgr_frame, size, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(bgr_frame, size, interpolation=cv2.INTER_LINEAR)  # 0.08 ms; INTER_AREA 0.5 ms
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         return cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
 
@@ -78,7 +79,7 @@ class MotionGate:
             self.last_fraction = 1.0
             return True
         difference = grey - background
-        difference -= np.median(difference)         # the whole frame brighter or darker: light, not motion
+        difference -= np.median(difference[::4, ::4])   # the whole frame brighter or darker: light, not motion
         changed = np.abs(difference) > self.options.pixel_threshold
         self.last_fraction = float(changed.mean())
         moving = changed.astype(np.uint8)
