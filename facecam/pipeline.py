@@ -30,6 +30,7 @@ import numpy as np
 
 from facecam.annotate import Label
 from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.motion import MotionGate, MotionOptions
 from facecam.recognizer import Recognizer
 from facecam.tracker import FaceTracker, Track
 from facecam.types import Face, Faces, Frame, Match, bgr_to_rgb
@@ -97,7 +98,8 @@ RoundListener = Callable[[RoundResult], None]
 class PipelineStats:
     """What the status bar and ``watch --summary`` show."""
 
-    rounds: int = 0
+    rounds: int = 0                 # rounds that ran the detector
+    idle_rounds: int = 0            # rounds skipped by the motion gate (nothing tracked, nothing moved)
     embeddings_computed: int = 0
     last_round_s: float = 0.0
     last_detect_s: float = 0.0
@@ -112,6 +114,9 @@ class LivePipeline:
     gallery refreshed elsewhere (files dropped into known_faces) is used from the
     next round on. ``on_round(stats)`` and ``on_error(exception)`` are called from
     the worker thread after each round / on an error (the worker keeps going).
+    ``motion`` gates detection while nothing is tracked (:mod:`facecam.motion`; on by default,
+    ``MotionOptions(enabled=False)`` detects on every round); ``idle`` says whether the last round
+    was skipped by it.
     Each of ``listeners`` is called with the :class:`RoundResult` of every round, in the
     thread that ran it; a listener must be quick (hand heavy work to its own thread), and
     one that raises is reported through ``on_error`` without stopping the others.
@@ -121,7 +126,8 @@ class LivePipeline:
                  options: PipelineOptions | None = None, tracker: FaceTracker | None = None,
                  on_round: Callable[[PipelineStats], None] | None = None,
                  on_error: Callable[[BaseException], None] | None = None,
-                 listeners: list[RoundListener] | tuple[RoundListener, ...] = ()):
+                 listeners: list[RoundListener] | tuple[RoundListener, ...] = (),
+                 motion: MotionOptions | None = None):
         self.recognizer = recognizer
         self.gallery = gallery
         self.options = options or PipelineOptions()
@@ -130,6 +136,10 @@ class LivePipeline:
         self.on_round = on_round
         self.on_error = on_error
         self.listeners: list[RoundListener] = list(listeners)
+        motion = motion or MotionOptions()
+        self.gate: MotionGate | None = MotionGate(motion) if motion.enabled else None
+        self.idle = False
+        self._last_detection: float | None = None   # source time of the last round that ran the detector
         self._slot: tuple[Frame, float] | None = None  # the waiting frame and when it was submitted
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -201,12 +211,18 @@ class LivePipeline:
 
     # ----------------------------------------------------------- one round
     def process(self, frame: Frame) -> list[Track]:
-        """One recognition round on ``frame`` (detect, track, embed what is needed, match)."""
+        """One recognition round on ``frame`` (detect, track, embed what is needed, match), unless the motion
+        gate finds nothing tracked and nothing moving (then the tracks, none, are returned at once)."""
+        t = float(frame.t_source)
+        self.idle = self._gated(frame, t)
+        if self.idle:
+            self.stats.idle_rounds += 1
+            return []
+        self._last_detection = t
         started = time.perf_counter()
         rgb_frame = bgr_to_rgb(frame.bgr_frame)
         faces = self.recognizer.find_faces(rgb_frame)
         detected = time.perf_counter()
-        t = float(frame.t_source)
         tracks = self.tracker.update(faces, t)
         chosen = self._to_embed(t)
         embeddings, matches = self._embed_and_match(rgb_frame, faces, chosen, t)
@@ -221,6 +237,18 @@ class LivePipeline:
         self.stats.last_embed_s = finished - detected
         self.stats.last_round_s = finished - started
         return tracks
+
+    def _gated(self, frame: Frame, t: float) -> bool:
+        """True when this round may skip detection: a gate, no live track, no motion, and a detection less
+        than ``safety_s`` ago. The gate sees every round's frame (its background stays current)."""
+        gate = self.gate
+        if gate is None:
+            return False
+        moved = gate.moved(frame.bgr_frame)
+        last = self._last_detection
+        if moved or len(self.tracker) or last is None or not 0 <= t - last < gate.options.safety_s:
+            return False
+        return True
 
     def _to_embed(self, t: float) -> list[Track]:
         """The tracks this round embeds: new ones first (up to ``max_embed_per_round``); re-checks (a face
@@ -276,3 +304,6 @@ class LivePipeline:
     def reset(self) -> None:
         """Forget all tracks: every face is recognised afresh (new source, gallery or threshold changed)."""
         self.tracker.reset()
+        if self.gate is not None:
+            self.gate.reset()
+        self._last_detection = None

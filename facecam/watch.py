@@ -47,6 +47,10 @@ def add_options(sub) -> None:
     sub.add_argument("--events", type=Path, metavar="JSONL", help="one JSON line per output frame")
     sub.add_argument("--summary", type=Path, metavar="JSON", help="frame counts, fps and latencies at the end")
     sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
+    sub.add_argument("--no-motion-gate", action="store_true",
+                     help="detect faces on every round even in an empty, still scene (default: while nobody is "
+                          "tracked, detection waits for motion, with a check every 3 s; the setting "
+                          "\"motion_gate\": false turns it off for good)")
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
     add_live_options(sub)
@@ -60,6 +64,7 @@ def add_options(sub) -> None:
 
 def run_watch(session, args, out) -> int:
     from facecam.annotate import FaceAnnotator, Label  # noqa: PLC0415
+    from facecam.motion import motion_options  # noqa: PLC0415
     from facecam.pipeline import LivePipeline  # noqa: PLC0415
     from facecam.sources import open_source  # noqa: PLC0415
 
@@ -69,7 +74,7 @@ def run_watch(session, args, out) -> int:
     recognizer.threshold = session.threshold()
     live = [session.live_matrix()]  # replaced whole when the shared database's gallery changes
     recognizer.warm_up()
-    pipeline = LivePipeline(recognizer, lambda: live[0])
+    pipeline = LivePipeline(recognizer, lambda: live[0], motion=motion_options(args.no_motion_gate))
     gallery_errors: list[str] = []
     follower = session.follow_gallery(lambda matrix: live.__setitem__(0, matrix),
                                       lambda error: gallery_errors.append(str(error)))
@@ -159,7 +164,8 @@ def run_watch(session, args, out) -> int:
         "first_label_latency_s": {"median": round(statistics.median(latencies), 3) if latencies else None,
                                   "max": round(max(latencies), 3) if latencies else None},
         "embeddings_computed": pipeline.stats.embeddings_computed, "wall_s": round(wall, 2),
-        "recognition_rounds": pipeline.stats.rounds, "model": recognizer.model,
+        "recognition_rounds": pipeline.stats.rounds, "idle_rounds": pipeline.stats.idle_rounds,
+        "motion_gate": pipeline.gate is not None, "model": recognizer.model,
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,

@@ -1,0 +1,150 @@
+"""The motion gate (issue 20): an empty, still room costs no detection rounds, whatever its noise and light;
+people walking in are named as soon as without the gate. Real lfw40 photos sliding in from the edge of a
+textured room (tests/motion_clips.py), the real ``watch`` command with MTCNN / YuNet + SFace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from motion_clips import plan_arrivals, write_clip
+from test_unknowns import common, run
+from visits import SHOWN, photos_of
+
+from facecam.motion import MotionGate, MotionOptions, motion_options
+from facecam.types import Frame
+
+PEOPLE = ["Jimmy_Carter", "Celine_Dion", "Yao_Ming", "Bill_Frist", "Richard_Gere", "Tom_Hanks"]
+FPS = 15.0
+ARRIVALS_FPS = 10.0
+
+
+def frames_of(path):
+    from tests.clips import read_frames
+
+    return read_frames(path)
+
+
+def test_noise_flicker_and_light_changes_alone_are_not_motion(tmp_path):
+    clip = tmp_path / "still.avi"
+    write_clip(clip, 20.0, fps=FPS)
+    gate = MotionGate()
+    moved = [gate.moved(frame.bgr_frame) for frame in frames_of(clip)]
+    assert moved[0] and not any(moved[1:]), [i for i, m in enumerate(moved) if m]
+    assert gate.last_fraction < MotionOptions().min_area
+
+
+def test_a_person_sliding_in_is_motion_on_every_frame_until_settled(tmp_path):
+    arrivals = plan_arrivals([(p, photos_of(p)[3]) for p in PEOPLE[:2]])
+    clip = tmp_path / "arrivals.avi"
+    write_clip(clip, arrivals[-1].gone + 1.0, arrivals, fps=FPS)
+    gate = MotionGate()
+    for frame in frames_of(clip):
+        moved = gate.moved(frame.bgr_frame)
+        t = frame.t_source
+        for a in arrivals:
+            left = a.left_at(t)
+            # on screen by at least a fifth of the photo and still sliding in
+            if left is not None and a.enter < t < a.settled and -0.8 * SHOWN < left < 640 - 0.2 * SHOWN:
+                assert moved, (a.person, t)
+
+
+def test_the_gate_is_on_by_default_and_off_by_flag_or_setting():
+    assert motion_options().enabled and motion_options(settings={}).enabled
+    assert not motion_options(off=True, settings={}).enabled
+    assert not motion_options(settings={"motion_gate": False}).enabled
+
+
+def test_an_empty_still_room_runs_only_the_safety_detections(tmp_path, model_dir):
+    """20 s of a noisy room with the light changing: ungated, 300 detection rounds; gated, the first and one
+    every 3 s (at most 8)."""
+    clip = tmp_path / "still.avi"
+    frames = write_clip(clip, 20.0, fps=FPS)
+    known = tmp_path / "known_faces"
+    (known / PEOPLE[0]).mkdir(parents=True)
+    shutil.copy(photos_of(PEOPLE[0])[0], known / PEOPLE[0])
+    summaries = {}
+    for gated in (True, False):
+        summary = tmp_path / f"summary-{gated}.json"
+        code, _, err = run("watch", "--source", clip, "--detector", "yunet", "--summary", summary, "--no-unknowns",
+                           "--no-sightings", *common(model_dir, known), *([] if gated else ["--no-motion-gate"]))
+        assert code == 0, err
+        summaries[gated] = json.loads(summary.read_text())
+    assert summaries[False]["recognition_rounds"] == frames and summaries[False]["idle_rounds"] == 0
+    assert summaries[True]["motion_gate"] and 1 <= summaries[True]["recognition_rounds"] <= 1 + 20 // 3 + 1
+    assert summaries[True]["recognition_rounds"] + summaries[True]["idle_rounds"] == frames
+
+
+@pytest.fixture(scope="module")
+def arrivals_run(tmp_path_factory, model_dir):
+    """``watch`` (every frame, default MTCNN + SFace) over six people sliding in one after another, gated and
+    ungated: per run, the --events rows and the summary."""
+    folder = tmp_path_factory.mktemp("arrivals")
+    known = folder / "known_faces"
+    for person in PEOPLE:
+        (known / person).mkdir(parents=True)
+        for photo in photos_of(person)[:2]:
+            shutil.copy(photo, known / person)
+    arrivals = plan_arrivals([(p, photos_of(p)[3]) for p in PEOPLE[:4]])
+    clip = folder / "arrivals.avi"
+    write_clip(clip, arrivals[-1].gone + 1.5, arrivals, fps=ARRIVALS_FPS)
+    out = {}
+    for gated in (True, False):
+        events, summary = folder / f"events-{gated}.jsonl", folder / f"summary-{gated}.json"
+        code, _, err = run("watch", "--source", clip, "--events", events, "--summary", summary, "--no-unknowns",
+                           "--no-sightings", *common(model_dir, known), *([] if gated else ["--no-motion-gate"]))
+        assert code == 0, err
+        out[gated] = ([json.loads(line) for line in events.read_text().splitlines()], json.loads(summary.read_text()))
+    return arrivals, out
+
+
+def first_named(rows, arrival) -> float | None:
+    """Source time of the first frame naming ``arrival``'s person on a box inside their photo."""
+    for row in rows:
+        left = arrival.left_at(row["t"])
+        if left is None:
+            continue
+        for face in row["faces"]:
+            x, y, w, h = face["box"]
+            cx, cy = x + w / 2, y + h / 2
+            if face["name"] == arrival.person and left <= cx <= left + SHOWN and arrival.y <= cy <= arrival.y + SHOWN:
+                return row["t"]
+    return None
+
+
+def test_gating_never_misses_an_arrival_nor_names_it_later(arrivals_run):
+    arrivals, runs = arrivals_run
+    (gated_rows, gated), (plain_rows, plain) = runs[True], runs[False]
+    for arrival in arrivals:
+        with_gate, without = first_named(gated_rows, arrival), first_named(plain_rows, arrival)
+        assert without is not None and with_gate is not None, arrival.person
+        assert with_gate <= without + 1 / ARRIVALS_FPS, (arrival.person, with_gate, without)
+        assert with_gate < arrival.leave                     # named while in place
+    # the empty stretches cost almost nothing: most frames with nobody in view are idle rounds
+    empty = sum(all(a.left_at(row["t"]) is None for a in arrivals) for row in gated_rows)
+    assert gated["idle_rounds"] >= 0.7 * empty, (gated["idle_rounds"], empty)
+    assert plain["idle_rounds"] == 0 and plain["recognition_rounds"] == len(plain_rows)
+
+
+def test_the_pipeline_detects_again_as_soon_as_something_moves(sface_recognizer):
+    """Process-level: after idle rounds, the first frame with motion is a detection round."""
+    import numpy as np
+
+    from facecam.matcher import GalleryMatrix
+    from facecam.pipeline import LivePipeline
+
+    from motion_clips import room
+
+    empty = GalleryMatrix(np.zeros((0, 128), np.float32), np.zeros(0, np.int64), ())
+    pipeline = LivePipeline(sface_recognizer, lambda: empty)
+    still = room().astype(np.uint8)
+    for n in range(1, 20):
+        pipeline.process(Frame(n, n / FPS, still))
+    assert pipeline.stats.rounds == 1 and pipeline.stats.idle_rounds == 18 and pipeline.idle
+    moved = still.copy()
+    moved[100:300, 100:260] = 30
+    pipeline.process(Frame(20, 20 / FPS, moved))
+    assert pipeline.stats.rounds == 2 and not pipeline.idle
+    pipeline.process(Frame(21, 21 / FPS + 3.0, moved))      # still again, but the safety detection is due
+    assert pipeline.stats.rounds == 3
