@@ -209,3 +209,23 @@ def test_a_source_that_fails_says_so_in_one_line_without_the_password(run, how):
     assert alive.refused >= (1 if how == "wrong password" else 0) and alive.served == 0
     assert leaks(result.stderr) == [] and leaks(log.read_bytes()) == [] and "wr0ngPW" not in result.stderr
     assert camera.port != alive.port
+
+
+def test_the_unknowns_are_collected_under_the_source_name_like_the_sightings(run, cli, model_dir):
+    folder = run["folder"]
+    known = make_gallery(folder / "named" / "known_faces")
+    code, _, err = cli("watch", "--model", "sface", "--detector", "yunet", "--model-dir", model_dir, "--known-faces",
+                       known, "--source", folder / "clip.avi", "--source-name", "front door")
+    assert code == 0, err
+    from facecam.sightings import SightingQuery, open_sighting_store
+    from facecam.unknowns.live import open_store
+
+    with open_sighting_store(known, retention_days=None) as store:
+        visits = store.query(SightingQuery())
+    unknowns = open_store(known, "sface", 128)
+    try:
+        strangers = unknowns.sightings()
+    finally:
+        unknowns.close()
+    assert {v.name for v in visits} >= {"Tony_Blair", "George_W_Bush", None} and {v.source for v in visits} == {"front door"}
+    assert strangers and {s.source for s in strangers} == {"front door"}   # before: the --source, whatever the name
