@@ -47,6 +47,10 @@ Practical advice:
 * ``stop()`` returns within its timeout even if the backend is stuck in ``read()``
   (the thread is a daemon and releases the capture when ``read()`` returns).
   Never release a ``cv2.VideoCapture`` from another thread while it reads.
+* **Named once.** ``source.name`` (``open_source(spec, name=...)``: ``--source-name``, else "camera 0", a
+  file's name, a stream's address without user, password and secret query parameters) is what the logs,
+  stores, events, the window and messages get; the full address, password included, stays in ``spec`` and
+  reaches only the backend. Error messages name the source by it too (``spec.describe()``, ``spec.scrub``).
 * Tests and odd devices: pass ``backend=`` a factory ``(SourceSpec) -> capture`` whose
   result has ``read()``, ``get(prop)``, ``release()`` and ``isOpened()``.
 """
@@ -66,6 +70,7 @@ import cv2
 import numpy as np
 
 from facecam.errors import CameraError
+from facecam.source_names import is_address, redact_url, scrub
 from facecam.types import Frame
 
 DEFAULT_FPS = 30.0
@@ -102,20 +107,47 @@ class SourceSpec:
         """Cameras and streams: they run on their own clock and cannot be paused."""
         return self.kind != "file"
 
+    @property
+    def name(self) -> str:
+        """The source's display name (:func:`display_name`): "camera 0", a file's name, a stream's address
+        without its user, password and query secrets."""
+        return display_name(self)
+
     def describe(self) -> str:
-        """How messages name the source (passwords in URLs are hidden)."""
+        """How messages name the source: its display name with its kind (never a password)."""
         if self.kind == "camera":
-            return f"camera {self.target}"
-        if self.kind == "stream":
-            return f"stream {_redact(str(self.target))}"
-        return f"video file {self.target}"
+            return self.name
+        return f"{'stream' if self.kind == 'stream' else 'video file'} {self.name}"
+
+    def scrub(self, text: str) -> str:
+        """``text`` (an error from a backend, a library's message) with this source's address replaced by its
+        display name and any password or secret of it by ``***``."""
+        return scrub(text, self.target if self.kind == "stream" else None)
 
 
 BackendFactory = Callable[[SourceSpec], Capture]
 
+def display_name(spec_or_url: "SourceSpec | str | int | os.PathLike", source_name: str | None = None) -> str:
+    """How a source is named wherever facecam shows, stores or sends it (the logs, events, the window, errors).
 
-def _redact(url: str) -> str:
-    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
+    ``source_name`` (``--source-name``) when given, else: "camera 0" for a camera index, a file's name
+    ("door.mp4"), a stream's address without user, password and secret query parameters
+    ("rtsp://cam.local:554/live?channel=1"). A stored name that still holds a password is cleaned the same way."""
+    if source_name is not None and str(source_name).strip():
+        return redact_url(str(source_name).strip())
+    if isinstance(spec_or_url, SourceSpec):
+        spec = spec_or_url
+    else:
+        try:
+            spec = parse_source(spec_or_url)
+        except CameraError:  # a file that is gone, a scheme facecam does not play: named as given, cleaned
+            text = os.fspath(spec_or_url) if isinstance(spec_or_url, os.PathLike) else str(spec_or_url).strip()
+            return redact_url(text) if is_address(text) else (Path(text).name or text)
+    if spec.kind == "camera":
+        return f"camera {spec.target}"
+    if spec.kind == "file":
+        return Path(str(spec.target)).name or str(spec.target)
+    return redact_url(str(spec.target))
 
 
 def parse_source(spec: str | int | os.PathLike, *, open_timeout_s: float = 5.0,
@@ -147,7 +179,7 @@ def parse_source(spec: str | int | os.PathLike, *, open_timeout_s: float = 5.0,
             return SourceSpec("stream", text, **timeouts)
         else:
             raise CameraError(
-                f"stream address {_redact(text)} uses an unsupported scheme {name}://; "
+                f"stream address {redact_url(text)} uses an unsupported scheme {name}://; "
                 f"use one of {', '.join(s + '://' for s in STREAM_SCHEMES[:6])}"
             )
     path = Path(text).expanduser()
@@ -187,7 +219,9 @@ class VideoSource:
     State, all safe to read from any thread: ``opened``, ``running``, ``ended`` (a file
     reached its end: no error), ``error`` (a :class:`CameraError` or None), ``done``
     (no new frame will come), ``fps`` (the source's own rate, 30 if unknown),
-    ``frame_size`` ``(w, h)`` once opened, ``frames_read``, ``frames_dropped``.
+    ``frame_size`` ``(w, h)`` once opened, ``frames_read``, ``frames_dropped``; ``name``, the display name
+    (:func:`display_name`: ``--source-name``, else the address without its secrets), the only way the source
+    is named outside this object (the full address stays in ``spec``, given to the backend alone).
     """
 
     def __init__(
@@ -198,8 +232,10 @@ class VideoSource:
         backend: BackendFactory | None = None,
         max_failed_reads: int = 10,
         stall_timeout_s: float | None = None,
+        name: str | None = None,
     ) -> None:
         self.spec = spec
+        self.name = display_name(spec, name)
         self.realtime = bool(realtime) or spec.live
         self._backend = backend or opencv_capture
         self._max_failed_reads = max(int(max_failed_reads), 1)
@@ -459,7 +495,8 @@ class VideoSource:
         except Exception as exc:  # noqa: BLE001 - a backend that raises must not kill the thread silently
             with self._cond:
                 self._open_finished = True
-                self._fail(CameraError(f"{self.spec.describe()} failed: {exc}; press Retry or choose another source"))
+                self._fail(CameraError(f"{self.spec.describe()} failed: {self.spec.scrub(str(exc))}; press Retry or "
+                                       f"choose another source"))
         finally:
             if capture is not None:
                 try:
@@ -570,6 +607,7 @@ def open_source(
     read_timeout_s: float = 5.0,
     max_failed_reads: int = 10,
     start: bool = True,
+    name: str | None = None,
 ) -> VideoSource:
     """Open a camera index (``0``, ``"0"``), a video file or a stream URL; start capturing.
 
@@ -585,9 +623,12 @@ def open_source(
     * ``max_failed_reads`` - consecutive failed reads of a live source before it is
       reported as stopped (about 20 ms apart).
     * ``backend`` - capture factory (see module notes), for tests and special devices.
+    * ``name`` - the source's name (``--source-name``); the returned source's ``name`` is it, else the
+      display name of ``spec`` (:func:`display_name`). Pass ``source.name``, never ``spec``, to whatever
+      logs, stores, sends or shows the source.
     """
     parsed = parse_source(spec, open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s)
-    source = VideoSource(parsed, realtime=realtime, backend=backend, max_failed_reads=max_failed_reads)
+    source = VideoSource(parsed, realtime=realtime, backend=backend, max_failed_reads=max_failed_reads, name=name)
     if start:
         source.start()
     return source

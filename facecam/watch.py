@@ -79,16 +79,17 @@ def run_watch(session, args, out) -> int:
     follower = session.follow_gallery(lambda matrix: live.__setitem__(0, matrix),
                                       lambda error: gallery_errors.append(str(error)))
     annotator = FaceAnnotator(show_distances=True)
-    source = open_source(args.source, realtime=args.realtime)
+    source = open_source(args.source, realtime=args.realtime, name=getattr(args, "source_name", None))
     if not source.wait_opened(timeout=15):
         source.stop()
         if follower is not None:
             follower.stop()
-        raise source.error or CameraError(f"cannot open {args.source}: no answer within 15 s; check the source")
-    sightings = LiveSightings.from_args(args, source_name=args.source)  # the visits log and notifications
+        raise source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
+                                          "check the source")
+    sightings = LiveSightings.from_args(args, source_name=source.name)  # the visits log and notifications
     pipeline.listeners.extend(sightings.listeners)
     # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
-    unknowns = _collect_unknowns(args, recognizer, pipeline, out)
+    unknowns = _collect_unknowns(args, recognizer, pipeline, out, source.name)
     learning = _learn(args, session, recognizer, pipeline, live, out)
     writer = None
     events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
@@ -96,7 +97,7 @@ def run_watch(session, args, out) -> int:
     first_label: dict[int, float] = {}  # track id -> source seconds from its first detection to its first label
     errors: list[str] = []
     pipeline.on_error = lambda error: errors.append(str(error))
-    progress = Progress(f"watch {args.source}", out.stderr, rate_unit=" fps", terminal_only=True)
+    progress = Progress(f"watch {source.name}", out.stderr, rate_unit=" fps", terminal_only=True)
     total = _frame_count(args.source) if out.terminal and source.spec.kind == "file" else None
     if total and args.max_frames:
         total = min(total, args.max_frames)
@@ -188,7 +189,7 @@ def run_watch(session, args, out) -> int:
     return 0
 
 
-def _collect_unknowns(args, recognizer, pipeline, out):
+def _collect_unknowns(args, recognizer, pipeline, out, source_name: str):
     """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
     from facecam.db import db_url  # noqa: PLC0415
     from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
@@ -203,7 +204,7 @@ def _collect_unknowns(args, recognizer, pipeline, out):
         return None
     for warning in store.warnings:
         out.message(f"facecam: warning: {warning}")
-    collection = UnknownsCollection(store, str(args.source), recognizer, pipeline.gallery,
+    collection = UnknownsCollection(store, source_name, recognizer, pipeline.gallery,
                                     on_error=lambda error: out.message(f"facecam: warning: {error}"))
     collection.warned = len(store.warnings)  # the rest (e.g. sightings still waiting for the database) at the end
     pipeline.listeners.append(collection)

@@ -188,7 +188,7 @@ def test_watch_db_collects_into_the_database_and_unknowns_db_lists_ignores_and_f
     who = truth_of(visits, [(s["t"], s["box"]) for c in clusters for s in c["sightings"]])
     assert json.loads((tmp_path / "summary.json").read_text())["unknown_sightings"] == len(who)
     assert len(set(who) & set(strangers)) >= 3 and "Jeb_Bush" not in who, who   # the enrolled: never
-    assert all(s["crop"].startswith("db:") and s["source"] == str(clip) for c in clusters for s in c["sightings"])
+    assert all(s["crop"].startswith("db:") and s["source"] == clip.name for c in clusters for s in c["sightings"])
     counted = rows(db_url)
     assert counted["unknown_sightings"] == len(who) and counted["unknown_crops"] >= len(who)
 

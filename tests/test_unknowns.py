@@ -108,7 +108,7 @@ def test_returning_strangers_make_one_cluster_each(collected, model_dir):
         assert cluster["faces"] == len(cluster["sightings"]) >= 1
         assert datetime.fromisoformat(cluster["first_seen"]) <= datetime.fromisoformat(cluster["last_seen"])
         for sighting in cluster["sightings"]:
-            assert sighting["source"] == str(clip)
+            assert sighting["source"] == clip.name   # a file by its name (sources.display_name)
             assert isinstance(sighting["t"], float) and isinstance(sighting["frame"], int)
             assert sighting["frame"] == pytest.approx(sighting["t"] * 10, abs=0.6)
             assert len(sighting["box"]) == 4 and min(sighting["box"][2:]) >= 30  # live min face 40 (box edges)

@@ -149,7 +149,7 @@ def test_watch_on_a_file_shows_progress_on_a_terminal_only(model_dir, scene, tmp
     terminal = _Terminal()
     assert main(args, stdout=io.StringIO(), stderr=terminal) == 0
     text = terminal.buffer.getvalue()
-    assert f"\rfacecam: watch {clip}: 60/60 (" in text and " fps)" in text  # the total: --max-frames
+    assert f"\rfacecam: watch {clip.name}: 60/60 (" in text and " fps)" in text  # the total: --max-frames
     assert "s left" in text or text.count("\r") == 1  # a machine fast enough may finish within one redraw
     assert text.endswith("\n")
     plain = io.StringIO()

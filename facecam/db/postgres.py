@@ -28,6 +28,7 @@ import numpy as np
 from facecam.db import DatabaseUnreachable, redact
 from facecam.errors import FacecamError
 from facecam.sightings.model import Sighting, SightingQuery, local_now
+from facecam.source_names import redaction_sql
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,12 @@ MIGRATIONS: tuple[str, ...] = (
         embedding vector NOT NULL
     );
     CREATE INDEX IF NOT EXISTS unknown_ignored_model ON unknown_ignored (model, id);
+    """,
+    # 3: sources named without their passwords: an older facecam kept a --source URL whole, password included;
+    # the same rules as the name of a new row (facecam.source_names.NAME_STEPS, run by PostgreSQL's regexp_replace)
+    f"""
+    UPDATE sightings SET source = {redaction_sql('source')} WHERE source LIKE '%://%';
+    UPDATE unknown_sightings SET source = {redaction_sql('source')} WHERE source LIKE '%://%';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

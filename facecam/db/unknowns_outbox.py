@@ -27,6 +27,7 @@ from facecam.db import DatabaseUnreachable
 from facecam.db.outbox import RETRY_S, OutboxedStore
 from facecam.db.unknowns import EncodedSighting, encoded_sighting
 from facecam.fileutil import private_file, private_folder, set_aside_damaged
+from facecam.source_names import checkpoint, redact_stored_names
 from facecam.unknowns.collect import UnknownSighting
 from facecam.unknowns.store import DEFAULT_MAX_SIGHTINGS, UnknownsError, check_dim, store_folder
 
@@ -76,6 +77,12 @@ class UnknownOutbox:
             db.executescript(_SCHEMA)
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("quick_check failed")
+            if db.execute("PRAGMA user_version").fetchone()[0] < 1:  # 1: the sources' names hold no password
+                db.execute("BEGIN IMMEDIATE")     # (an older facecam queued a --source URL whole)
+                redacted = redact_stored_names(db, "queued")
+                db.execute("PRAGMA user_version = 1")
+                db.execute("COMMIT")
+                checkpoint(db, redacted)
         except BaseException:
             db.close()
             raise

@@ -369,7 +369,7 @@ class MainWindow(QMainWindow):
         self.pipeline = LivePipeline(recognizer, lambda: self._matrix)
         self.bridge.attach(self.pipeline)
         self.sightings.attach(self.pipeline, self.sightings_source_name())
-        self.unknowns.attach(self.pipeline, recognizer, self.source_spec, lambda: self._matrix)
+        self.unknowns.attach(self.pipeline, recognizer, self.sightings_source_name(), lambda: self._matrix)
         self.learning.attach(self.pipeline, lambda: self._matrix)
         self.pipeline.paused = self.paused
         self._show_threshold()
@@ -529,7 +529,7 @@ class MainWindow(QMainWindow):
             old.request_stop()  # the capture thread ends on its own (a stuck driver cannot hold us)
             self._old_sources = [item for item in self._old_sources if item.running] + [old]
         self.source_spec = str(spec)
-        self.unknowns.set_source(self.source_spec)
+        self.unknowns.set_source(self.sightings_source_name())
         self.source_ended = False
         self.last_frame = None
         self.current_labels = []
@@ -538,7 +538,8 @@ class MainWindow(QMainWindow):
             self.sightings.attach(self.pipeline, self.sightings_source_name())  # the visits of another source
         self._hide_banner()
         try:
-            self.source = open_source(spec, realtime=True, backend=self.source_backend)
+            self.source = open_source(spec, realtime=True, backend=self.source_backend,
+                                      name=self.sightings_source_name())
         except CameraError as error:
             self._show_problem(str(error))
             return False
@@ -549,9 +550,12 @@ class MainWindow(QMainWindow):
         return True
 
     def sightings_source_name(self) -> str:
-        """The source's name in the sightings log: --source-name for the source it names, else the spec."""
+        """The source's name in the logs and events: --source-name for the source it names, else the spec's display
+        name (sources.display_name: never a password)."""
+        from facecam.sources import display_name  # noqa: PLC0415
+
         given = self.options.source_name
-        return given if given and self.source_spec == str(self.options.source) else self.source_spec
+        return display_name(self.source_spec, given if self.source_spec == str(self.options.source) else None)
 
     def retry_source(self) -> None:
         self.open_source(self.source_spec)

@@ -3,7 +3,7 @@
 ::
 
     add_live_options(parser)                          # --source-name --notify --notify-on --mqtt ...
-    live = LiveSightings.from_args(args, source_name=args.source)
+    live = LiveSightings.from_args(args, source_name=source.name)   # sources.VideoSource.name: never a password
     pipeline = LivePipeline(recognizer, gallery, listeners=live.listeners)
     ...
     live.close()                                      # visits end, the log and the queues are flushed
@@ -31,6 +31,7 @@ from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttSink, Notifier, Not
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore, open_sighting_store
+from facecam.source_names import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     """The sightings and notification options of a live command (``watch``)."""
     group = parser.add_argument_group("sightings and notifications")
     group.add_argument("--source-name", metavar="NAME",
-                       help="name of this camera in the sightings log and events (default: the --source)")
+                       help="name of this camera in the logs, events and the window (default: \"camera 0\", the "
+                            "file's name, or the stream's address without user, password and secret parameters)")
     group.add_argument("--no-sightings", action="store_true",
                        help="do not log visits in known_faces/.facecam/sightings.sqlite")
     group.add_argument("--keep-days", type=float, metavar="DAYS",
@@ -164,7 +166,8 @@ class LiveSightings:
         store = None if args.no_sightings else open_sighting_store(
             Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)),
             connect_later=True)  # a database down at start is connected when it answers (visits wait locally)
-        return cls(SightingRecorder(args.source_name or str(source_name)), store, notifier)
+        recorder = SightingRecorder(redact_url(args.source_name or str(source_name)))  # never a password
+        return cls(recorder, store, notifier)
 
     @property
     def listeners(self) -> list:

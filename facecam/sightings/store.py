@@ -13,7 +13,10 @@ The SQLite log lives at ``known_faces/.facecam/sightings.sqlite``:
   second waits, up to ``busy_timeout_s``, for the first's few milliseconds);
 * capped: sightings that ended more than ``retention_days`` ago are deleted when the
   store opens and about once an hour while it is written to;
-* every query parameterised.
+* every query parameterised;
+* a source is stored by its name (``--source-name``, else an address without its password:
+  :func:`facecam.sources.display_name`); opening a log of schema 1 cleans the names an older facecam
+  stored with a password (schema 2).
 
 A file that is not a database (damaged, or something else) is moved aside as
 ``sightings.sqlite.damaged-<time>`` with a warning and a new log started: nothing is
@@ -33,12 +36,13 @@ from typing import Protocol
 from facecam.errors import FacecamError
 from facecam.fileutil import private_file, private_folder, set_aside_damaged
 from facecam.sightings.model import Sighting, SightingQuery, local_now
+from facecam.source_names import checkpoint, redact_stored_names
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "sightings.sqlite"
 DEFAULT_RETENTION_DAYS = 90.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: sources named without their passwords (rows of version 1 cleaned on opening)
 _PURGE_EVERY_S = 3600.0
 
 _SCHEMA = """
@@ -156,6 +160,7 @@ class SqliteSightingStore:
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"database is locked (journal mode {mode})")
             db.execute("PRAGMA synchronous = FULL")
+            redacted = 0
             with _transaction(db):
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
@@ -164,7 +169,10 @@ class SqliteSightingStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if version < 2:  # an older facecam kept a --source URL whole, password included
+                    redacted = redact_stored_names(db, "sightings")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            checkpoint(db, redacted)
         except BaseException:
             db.close()
             raise

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from facecam.source_names import redact_url
 from facecam.unknowns.collect import BackgroundTasks, UnknownCollector, UnknownSighting
 from facecam.unknowns.store import (DB_NAME, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore,
                                     store_folder)
@@ -85,7 +86,8 @@ class UnknownsCollection:
         self.recognizer = recognizer
         self.gallery = gallery
         self.tasks = BackgroundTasks(max_waiting=64, on_error=on_error)  # each waiting visit holds its faces' regions
-        self.collector = UnknownCollector(source, self._on_visit)
+        # source: the source's name (sources.display_name); an address that comes here anyway keeps no password
+        self.collector = UnknownCollector(redact_url(source), self._on_visit)
         self.stored = 0
         self.warned = 0   # how many of the store's warnings were already said (by whoever opened it)
         self.retired: list[tuple[str, str]] = []
@@ -103,7 +105,7 @@ class UnknownsCollection:
     def set_source(self, source: str) -> None:
         """Sightings from now on come from ``source`` (the open visits end first)."""
         self.collector.finish()
-        self.collector.source = str(source)
+        self.collector.source = redact_url(source)
 
     def put(self, task: Callable[[], object]) -> bool:
         """Run ``task`` in the writer thread (after the sightings waiting), then tell ``on_change``."""

@@ -5,7 +5,9 @@ Layout, per model, beside the gallery cache and never among the photos::
     known_faces/.facecam/unknowns/<model>/unknowns.sqlite   sightings, crops' metadata, embeddings
     known_faces/.facecam/unknowns/<model>/crops/<id>-<n>.jpg the kept face crops
 
-Folders 0700, files 0600 (embeddings and faces are biometric data). SQLite from the standard
+Folders 0700, files 0600 (embeddings and faces are biometric data). A sighting's source is its name
+(:func:`facecam.sources.display_name`); opening a store an older facecam wrote cleans the names it kept with
+a password (meta ``names``). SQLite from the standard
 library (WAL, a busy timeout: a `watch` and an `unknowns` command may use it at once); embeddings
 are float32 blobs, never pickle. A crop file is written (atomically) before the row that names it.
 Bounded: at most ``max_sightings`` (default 2,000) and ``max_age_days`` (default 30); the oldest
@@ -47,10 +49,12 @@ import numpy as np
 
 from facecam.errors import FacecamError
 from facecam.fileutil import atomic_write_bytes, private_folder
+from facecam.source_names import checkpoint, redact_stored_names
 from facecam.unknowns.cluster import Clusters, link_for
 from facecam.unknowns.collect import UnknownSighting, new_sighting_id
 
 STORE_FORMAT = "1"
+NAMES_CLEAN = "1"        # meta "names": the sources' names hold no password (an older facecam's were cleaned)
 DEFAULT_MAX_SIGHTINGS = 2000
 DEFAULT_MAX_AGE_DAYS = 30.0
 DB_NAME = "unknowns.sqlite"
@@ -278,6 +282,11 @@ class LocalUnknownStore:
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             db.close()
             raise sqlite3.DatabaseError("quick_check failed")
+        if meta.get("names") != NAMES_CLEAN:  # an older facecam kept a --source URL whole, password included
+            with self._transaction(db):
+                redacted = redact_stored_names(db, "sightings")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('names', ?)", (NAMES_CLEAN,))
+            checkpoint(db, redacted)
         return db
 
     def _open(self) -> sqlite3.Connection:
@@ -363,8 +372,8 @@ class LocalUnknownStore:
             raise UnknownsError(f"cannot store an unknown sighting in {self.folder}: {error}; "
                                 "check the disk space and that the folder is writable") from None
 
-    def _transaction(self):
-        db = self._db
+    def _transaction(self, db: sqlite3.Connection | None = None):
+        db = self._db if db is None else db
 
         class _Tx:
             def __enter__(self):

@@ -249,7 +249,7 @@ def test_right_click_this_is_enrolls_the_crop_and_not_name_rechecks_and_keeps_it
 
     qtbot.waitUntil(lambda: len(blair_sightings()) == 1, timeout=10000)
     (cluster, sighting), = blair_sightings()
-    assert sighting.source == window.source_spec and len(sighting.crops) == 1 and sighting.crops[0].path.is_file()
+    assert sighting.source == Path(window.source_spec).name and len(sighting.crops) == 1 and sighting.crops[0].path.is_file()
     qtbot.waitUntil(lambda: cluster.id in window.whos_panel.ids(), timeout=10000)
     shutil.rmtree(folder)
 
