@@ -14,7 +14,7 @@ from typing import Sequence
 from facecam import __version__, config, evaluate_command, learn_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
-from facecam.console import Output, Progress, cosine_distance
+from facecam.console import Output, Progress, cosine_distance, reader_gone
 from facecam.db import add_db_option
 from facecam.errors import FacecamError
 
@@ -499,6 +499,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
+    try:
+        code = _main(argv, stdout, stderr)
+        (stdout or sys.stdout).flush()  # what is still buffered meets a closed pipe here, not in Python's exit
+        return code
+    except BrokenPipeError:  # the reader of the output went away (``| head``): the command ends quietly
+        return reader_gone()
+
+
+def _main(argv: Sequence[str] | None, stdout, stderr) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +279,37 @@ def test_a_read_only_known_faces_is_indexed_into_the_user_cache(cli, tmp_path, m
     finally:
         for folder in folders:
             folder.chmod(0o755)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_into_closed_pipe(tmp_path, *argv: str) -> subprocess.CompletedProcess:
+    """``python -m facecam ARGV | head -0``, without the race: stdout is a pipe whose reader has already gone,
+    so the command's first result line meets a closed pipe (EPIPE), as it does once ``head -1`` has its line."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "FACECAM_CONFIG_DIR": str(tmp_path / "config")}
+    env.pop("PYTHONUNBUFFERED", None)  # as a user runs it: stdout buffered, flushed last at exit
+    try:
+        return subprocess.run([sys.executable, "-m", "facecam", *map(str, argv)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, timeout=300)
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_ends_identify_sightings_and_unknowns_quietly(tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    from facecam.sightings import open_sighting_store
+
+    open_sighting_store(known).close()  # an empty log: `sightings --csv` still writes its header row
+    commands = [("identify", "--json", *sface_args(model_dir, known), "--detector", "yunet", LFW10 / "Tony_Blair"),
+                ("sightings", "--csv", "--known-faces", known),
+                ("unknowns", "--json", *sface_args(model_dir, known))]
+    for argv in commands:
+        done = run_into_closed_pipe(tmp_path, *argv)
+        assert done.returncode == 0, (argv, done.stderr)
+        said = [line for line in done.stderr.splitlines() if not line.startswith("facecam: indexing known_faces:")]
+        assert said == [], argv  # no traceback, no "error: Broken pipe": progress lines only
