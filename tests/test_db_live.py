@@ -158,7 +158,7 @@ def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_s
     assert [line["frame"] for line in lines] == list(range(frames))
     summarised = json.loads(summary.read_text())
     logged = summarised["sightings"]
-    assert logged["logged"] > 0 and logged.get("sent_after_outage", 0) > 0 and "not be logged" not in err
+    assert logged["visits"] > 0 and logged.get("sent_after_outage", 0) > 0 and "not be logged" not in err
     assert summarised.get("unknown_sightings_sent_after_outage", 0) > 0 and "wait in" not in err
 
     # the same clip, the same model, the local store: the visits the database must hold
@@ -217,7 +217,7 @@ def test_watch_started_while_the_database_is_down_runs_and_connects_when_it_come
     assert first.startswith("facecam: warning: cannot use the database ") and "trying again" in first, err
     assert "answers now" in err
     assert len(events.read_text().splitlines()) > frames * 0.5   # real time: the video ran all along
-    assert json.loads(summary.read_text())["sightings"]["logged"] > 0
+    assert json.loads(summary.read_text())["sightings"]["visits"] > 0
     code, out, err = cli("sightings", "--json", "--db", late_db_url, "--known-faces", tmp_path / "reader")
     assert code == 0, err
     assert ("door", KNOWN) in {(row["source"], row["name"]) for row in map(json.loads, out.splitlines())}

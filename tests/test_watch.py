@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -64,6 +65,19 @@ def test_every_frame_labelled_right_offline(cli, model_dir, scene, tmp_path):
     assert len(frames) == len(truth) and frames[0].shape == (480, 640, 3)
     green = (frames[120][:, :, 1] > 170) & (frames[120][:, :, 0] < 60) & (frames[120][:, :, 2] < 60)
     assert green.sum() > 200
+
+
+def test_the_summary_counts_the_visits_not_the_writes_of_the_log(cli, model_dir, scene, tmp_path):
+    clip, truth, known = scene
+    known = shutil.copytree(known, tmp_path / "known_faces", ignore=shutil.ignore_patterns("sightings.sqlite*"))
+    _, summary = run_watch(cli, model_dir, (clip, truth, known), tmp_path)
+    code, out, err = cli("sightings", "--known-faces", known, "--json")
+    names = sorted((json.loads(line)["name"] or "Unknown") for line in out.splitlines())
+    assert code == 0 and names == ["George_W_Bush", "Tony_Blair", "Unknown"], err   # three people, one visit each
+    logged = summary["sightings"]
+    assert logged["visits"] == 3
+    assert logged["writes"] >= logged["visits"]  # a visit is written when it starts, as it changes, when it ends
+    assert "logged" not in logged                # the old name, which counted the writes
 
 
 def test_realtime_keeps_every_frame_and_names_people(cli, model_dir, scene, tmp_path):
