@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import slowdown
 from servers import db_url, late_db_url, postgres  # noqa: F401 - fixtures
 from visits import Visit, photos_of, write_visits_clip
 
@@ -108,16 +109,18 @@ def test_a_person_enrolled_through_one_instance_is_named_by_two_running_watches(
         assert not named_in(door[1], LATE) and not named_in(desk[1], LATE)
         code, _, err = cli("enroll", *model_args(model_dir), "--db", db_url, LATE, *photos_of(LATE)[:3])
         assert code == 0, err
+        load = slowdown()   # the load before and after: the bound is NAMED_WITHIN_S on an idle machine
         enrolled = time.monotonic()
         delays = []
         for _, events, _ in (door, desk):
-            wait_for(lambda events=events: named_in(events, LATE), NAMED_WITHIN_S + 5, f"{LATE} in {events}",
+            wait_for(lambda events=events: named_in(events, LATE), NAMED_WITHIN_S * load + 5, f"{LATE} in {events}",
                      processes)
             delays.append(time.monotonic() - enrolled)
+        load = max(load, slowdown())
     finally:
         errs = [finish(process) for process in processes]  # the clip ends: visits end, the logs are written
-    print(f"named after enrolment: {[round(d, 2) for d in delays]} s")
-    assert max(delays) < NAMED_WITHIN_S, (delays, errs)
+    print(f"named after enrolment: {[round(d, 2) for d in delays]} s (slowdown {load:.2f})")
+    assert max(delays) < NAMED_WITHIN_S * load, (delays, load, errs)
     code, out, err = cli("sightings", "--json", "--db", db_url, "--known-faces", tmp_path / "reader")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
