@@ -7,6 +7,8 @@ do), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -14,7 +16,7 @@ from typing import Sequence
 from facecam import __version__, config, evaluate_command, learn_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
-from facecam.console import Output, Progress, cosine_distance
+from facecam.console import Output, Progress, cosine_distance, reader_gone
 from facecam.db import add_db_option
 from facecam.errors import FacecamError
 
@@ -113,7 +115,7 @@ class Session:
                 self.out.message(f"facecam: warning: {warning}")
             if quiet and report.skipped:
                 self.out.message(f"facecam: {len(report.skipped)} file(s) in {self.args.known_faces} skipped; "
-                                 "run 'python -m facecam index' to see which and why")
+                                 f"run '{self.command_line('index')}' to see which and why")
             self.report = report
             self._gallery = gallery
             if self.db_url:  # index --db: send the folder's photos and embeddings to the database
@@ -182,6 +184,15 @@ class Session:
 
         return [str(p) for p in enroll_photos(Path(self.args.known_faces), name, photos, recognizer.count_faces)]
 
+    def command_line(self, command: str) -> str:
+        """``facecam COMMAND`` on the same known_faces, model and detector as this command, to suggest to the user."""
+        words = ["facecam", command, "--known-faces", str(self.args.known_faces)]
+        if self.model != registry.DEFAULT_MODEL:
+            words += ["--model", self.model]
+        if getattr(self.args, "detector", registry.DEFAULT_DETECTOR) != registry.DEFAULT_DETECTOR:
+            words += ["--detector", self.args.detector]
+        return shlex.join(words)
+
     @property
     def gallery_name(self) -> str:
         """Where the people come from, for messages: the folder, or the database (password hidden)."""
@@ -201,6 +212,11 @@ def _image_paths(inputs: Sequence[str]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            try:
+                os.scandir(path).close()
+            except OSError as error:
+                raise FacecamError(f"cannot read the folder {path} ({error.strerror or error}); give your user "
+                                   "read permission on it (chmod u+rx) or name another folder") from None
             found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p.name)
                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not found:
@@ -211,6 +227,20 @@ def _image_paths(inputs: Sequence[str]) -> list[Path]:
     return paths
 
 
+def _refused_photos(paths: list[Path], out: Output) -> dict[Path, FacecamError]:
+    """The photos that are none (a text file named .jpg, an empty file...), each said on stderr now."""
+    from facecam.images import check_photo  # noqa: PLC0415
+
+    refused = {}
+    for path in paths:
+        try:
+            check_photo(path)
+        except FacecamError as error:
+            refused[path] = error
+            out.message(f"facecam: error: {error}")
+    return refused
+
+
 def _box(face_box) -> list[int]:
     return [int(round(v)) for v in face_box]
 
@@ -219,18 +249,24 @@ def cmd_identify(session: Session, args, out: Output) -> int:
     from facecam.images import read_image  # noqa: PLC0415
 
     paths = _image_paths(args.images)
-    recognizer = session.recognizer()
-    recognizer.threshold = session.threshold()
-    gallery = session.gallery().matrix()
-    if len(gallery) == 0:
-        out.message(f"facecam: warning: nobody is enrolled in {session.gallery_name}; every face will be Unknown")
+    refused = _refused_photos(paths, out)  # said now, before any model loads
+    if len(refused) < len(paths):  # no model is loaded for photos that are none
+        recognizer = session.recognizer()
+        recognizer.threshold = session.threshold()
+        gallery = session.gallery().matrix()
+        if len(gallery) == 0:
+            out.message(f"facecam: warning: nobody is enrolled in {session.gallery_name}; every face will be Unknown")
     failures = 0
     for path in paths:
-        try:
-            result = recognizer.recognize(read_image(path), gallery)
-        except FacecamError as error:
+        error = refused.get(path)
+        if error is None:
+            try:
+                result = recognizer.recognize(read_image(path), gallery)
+            except FacecamError as caught:
+                error = caught
+                out.message(f"facecam: error: {error}")
+        if error is not None:
             failures += 1
-            out.message(f"facecam: error: {error}")
             if out.as_json:  # one object per photo, also for one that could not be read
                 out.result({"image": str(path), "error": str(error), "faces": []}, "")
             continue
@@ -376,13 +412,13 @@ def cmd_models(session: Session, args, out: Output) -> int:
 
 def cmd_window_help(session: Session, args, out: Output) -> int:
     """``facecam window`` is started by :mod:`facecam.__main__` (the window lives in facecam.gui)."""
-    raise FacecamError("the window starts with 'facecam window' or 'facecam-window' "
-                       "(or '.venv/bin/python -m facecam window')")
+    raise FacecamError("the window starts with 'facecam window' (or 'facecam-window')")
 
 
 def check_inputs(args) -> None:
-    """Photos and video files named on the command line exist, checked before any model loads
-    (FacecamError if not). A camera number or a stream address (``rtsp://...``) is not checked here."""
+    """Photos and video files named on the command line exist, and the photos look like photos, checked before
+    any model loads (FacecamError if not). A camera number or a stream address (``rtsp://...``) is not checked
+    here."""
     named = [getattr(args, key, None) for key in ("image", "image1", "image2")] + list(getattr(args, "images", None) or [])
     source = getattr(args, "source", None) if getattr(args, "command", None) == "watch" else None  # sightings filters
     if isinstance(source, str) and not source.strip().isdigit() and "://" not in source:
@@ -390,6 +426,14 @@ def check_inputs(args) -> None:
     for item in named:
         if item is not None and not Path(item).exists():
             raise FacecamError(f"{item}: no such file or folder; check the path")
+    from facecam.images import check_photo  # noqa: PLC0415
+
+    photos = [getattr(args, key, None) for key in ("image", "image1", "image2")]
+    if getattr(args, "command", None) == "enroll":
+        photos += args.images
+    for item in photos:  # (identify's photos: each said, the others still identified; see cmd_identify)
+        if item is not None:
+            check_photo(item)
 
 
 # ---------------------------------------------------------------- parser
@@ -450,6 +494,14 @@ def DB_ACCEPTED(parser: argparse.ArgumentParser) -> None:  # noqa: N802 - named 
                              "use the database")
 
 
+class _SourceOption(argparse.Action):
+    """``facecam watch clip.mp4``: the video is an option; say which (a usage error, exit 2)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values is not None:
+            parser.error(f"the video or camera is given with --source: use --source {shlex.quote(values)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facecam", description="Recognise people in photos and video.")
     parser.set_defaults(threshold=None, match=None, json=False)  # what a command without those options uses
@@ -483,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="download this model file now")
     sub = command("watch", watch.HELP, watch.run_watch, (*NAMING, DB), watch.DESCRIPTION)
     watch.add_options(sub)
+    sub.add_argument("source_given", nargs="?", action=_SourceOption, help=argparse.SUPPRESS)
     sub = command("evaluate", evaluate_command.HELP, evaluate_command.run_evaluate, (*NAMING, DB),
                   evaluate_command.DESCRIPTION)
     evaluate_command.add_options(sub)
@@ -499,6 +552,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
+    try:
+        code = _main(argv, stdout, stderr)
+        (stdout or sys.stdout).flush()  # what is still buffered meets a closed pipe here, not in Python's exit
+        return code
+    except BrokenPipeError:  # the reader of the output went away (``| head``): the command ends quietly
+        return reader_gone()
+
+
+def _main(argv: Sequence[str] | None, stdout, stderr) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -513,7 +575,7 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
         check_inputs(args)
         return int(args.handler(session, args, out) or 0)
     except FacecamError as error:
-        out.message(f"facecam: error: {error}")
+        out.message(f"facecam: error: {getattr(error, 'cli', error)}")  # CameraError: the CLI's action, no button
         return EXIT_FAILURE
     except KeyboardInterrupt:
         out.message("facecam: interrupted; work done so far is saved")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -38,6 +39,24 @@ class Output:
     def terminal(self) -> bool:
         """True when stderr is a terminal (progress may be redrawn in place)."""
         return is_terminal(self.stderr)
+
+
+def reader_gone() -> int:
+    """A command's reader stopped reading (``facecam identify DIR --json | head -1``): not an error. What is still
+    buffered for stdout (and a broken stderr) goes to the null device, so that Python's own flush at exit says
+    nothing either; exit code 0. The Python documentation's recipe for SIGPIPE (signal module, "Note on SIGPIPE")."""
+    closed = [sys.stdout]
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr went to the same pipe (``2>&1 | head``)
+        closed.append(sys.stderr)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in closed:
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # not a file (a test's StringIO), or already closed
+            pass
+    return 0
 
 
 def is_terminal(stream) -> bool:

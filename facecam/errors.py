@@ -1,7 +1,8 @@
 """facecam's exceptions: one line that says what went wrong and what to do.
 
 Every error the user can meet is a :class:`FacecamError`; the command line prints
-``str(error)`` on one line and exits 1, the window shows it in a dialog.
+``str(error)`` on one line (or the error's ``cli`` text, where the window's action differs) and exits 1,
+the window shows it in a dialog.
 """
 
 from __future__ import annotations
@@ -37,4 +38,11 @@ class EnrollError(GalleryError):
 
 
 class CameraError(FacecamError):
-    """A video source could not be opened or stopped delivering frames."""
+    """A video source could not be opened or stopped delivering frames.
+
+    ``str(error)`` names the window's action (its Retry button); where the command line has another action
+    (``watch`` has no button), ``cli`` is the same message with it, which the command line prints instead."""
+
+    def __init__(self, message: str, cli: str | None = None):
+        super().__init__(message)
+        self.cli = cli or message

@@ -445,18 +445,22 @@ def evaluate_folder(root: Path, recognizer, threshold: float, *, match_mode: str
                     target_far: float = DEFAULT_TARGET_FAR, pairs: Sequence[LabelledPair] | None = None,
                     threshold_source: str = "", progress: Callable[[int, int, str], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> FolderEvaluation:
-    """Index ``root`` (its cache, or the user cache when it is read-only) and evaluate it: the one evaluate
+    """Index ``root`` (its own cache when it has one, as a known_faces folder does, else the user cache: a data
+    set's folder is not written to) and evaluate it: the one evaluate
     flow of the command and the window. Slow the first time (every photo is embedded once).
 
     ``progress(done, total, path)`` per photo; ``should_stop()`` ends the indexing early (then
     ``interrupted`` is True and there is no report).
     """
-    from facecam.gallery import Gallery  # noqa: PLC0415 - numpy-only users of the metrics need no gallery
+    from facecam.gallery import (CACHE_DIR, Gallery, fallback_cache_dir,  # noqa: PLC0415 - numpy-only users of
+                                 read_only_folder)                         # the metrics need no gallery
 
     root = Path(root)
     if not root.is_dir():
         raise FacecamError(f"the folder {root} does not exist; give a folder with a sub-folder of photos per person")
-    gallery = Gallery.for_recognizer(root, recognizer)
+    # a known_faces folder keeps using its own cache; a data set is left as it was (its cache in the user cache)
+    own_cache = (root / CACHE_DIR).is_dir() or read_only_folder(root)
+    gallery = Gallery.for_recognizer(root, recognizer, None if own_cache else fallback_cache_dir(root))
     index = gallery.refresh(recognizer.embed_photo, progress=progress, should_stop=should_stop)
     found = FolderEvaluation(root, gallery, index, [index.cache_note] if index.cache_note else [])
     found.notes.extend(index.warnings)

@@ -93,7 +93,7 @@ def _database_report(session, args):
 def _finish(report, args, out) -> int:
     """Print the report (plot, --apply): the same for a folder and for the database."""
     result = report.to_json()
-    human = format_report(report)
+    human = format_report(report, save_hint="" if args.apply else "Use --apply to save it.")  # asked: not again
     if args.plot is not None:
         plot_report(report, args.plot)
         result["plot"] = str(args.plot)

@@ -126,7 +126,9 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def format_report(report: "EvaluationReport") -> str:
+def format_report(report: "EvaluationReport", save_hint: str = "Use --apply to save it.") -> str:
+    """The report as text; ``save_hint`` ends it: how to save the threshold where it is read (the CLI's option,
+    the window's button), or "" where it was already asked for."""
     r = report
     lines = [f"facecam evaluate: {r.root} with {r.model}"]
     singles = len(r.names) - r.people_with_pairs
@@ -175,5 +177,5 @@ def format_report(report: "EvaluationReport") -> str:
     lines.append("how to choose: a face is named when its distance is at most the threshold. Lower it and fewer "
                  "strangers get a name but more known faces show as Unknown; raise it for the reverse. "
                  "The recommended value keeps wrong names rare (FAR target); if known people then show as Unknown "
-                 "too often, add 3-5 varied photos of them before raising it. Use --apply to save it.")
+                 "too often, add 3-5 varied photos of them before raising it." + (f" {save_hint}" if save_hint else ""))
     return "\n".join(lines)

@@ -162,6 +162,19 @@ def read_image(path: PathLike) -> np.ndarray:
     return read_image_bytes(_read(path, name, MAX_FILE_BYTES + 1), name)
 
 
+def check_photo(path: PathLike) -> None:
+    """A quick look before any model loads: ``path`` is a regular file of a readable size whose first bytes are
+    those of a JPEG, PNG, WebP or BMP photo. Raises the :class:`ImageError` :func:`read_image` would (a text
+    file named ``.jpg``, a folder, an empty file...); the whole photo is read and checked when it is used."""
+    name = _display(path)
+    _checked_stat(path, name)
+    head = _read(path, name, 16)
+    if head.startswith((_JPEG_SIGNATURE, _PNG_SIGNATURE, b"BM")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return
+    _parse_header(head, name)  # raises what it is instead
+    raise ImageError(f"{name}: is not a {_FORMATS} image; save it as JPEG or PNG and try again")
+
+
 def read_image_bytes(data: bytes, name: str) -> np.ndarray:
     """The encoded photo ``data`` as an upright 8-bit BGR ``(H, W, 3) uint8`` array.
 
@@ -678,5 +691,5 @@ def _u32le(data: bytes, pos: int) -> int:
 
 __all__ = [
     "IMAGE_EXTENSIONS", "MAX_FILE_BYTES", "MAX_JPEG_PIXELS", "MAX_PIXELS", "MAX_SIDE", "MIN_SIDE",
-    "encode_jpeg", "is_image_name", "read_image", "read_image_bytes",
+    "check_photo", "encode_jpeg", "is_image_name", "read_image", "read_image_bytes",
 ]

@@ -190,8 +190,19 @@ def parse_source(spec: str | int | os.PathLike, *, open_timeout_s: float = 5.0,
     return SourceSpec("file", str(path), **timeouts)
 
 
+def quiet_opencv() -> None:
+    """OpenCV's and FFmpeg's own lines on stderr (``[ WARN:0@0.1] ...``, ``[mjpeg @ 0x...] error y=11``) are not
+    for facecam's users: facecam says what went wrong in one line of its own. Unless the user asks for them with
+    OpenCV's variables (``OPENCV_LOG_LEVEL``, ``OPENCV_FFMPEG_LOGLEVEL``); FFmpeg's is read when OpenCV first
+    opens a video with it, so this runs before any capture."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def opencv_capture(spec: SourceSpec) -> Capture:
     """The default backend: ``cv2.VideoCapture`` with open/read timeouts for streams."""
+    quiet_opencv()
     if spec.kind == "camera":
         return cv2.VideoCapture(int(spec.target), cv2.CAP_ANY)
     if spec.kind == "stream":
@@ -468,9 +479,9 @@ class VideoSource:
         )
 
     def _stopped_error(self) -> CameraError:
-        if self.spec.kind == "stream":
-            return CameraError("stream stopped delivering frames; check the network and press Retry")
-        return CameraError("camera stopped delivering frames; check the cable and press Retry")
+        what = ("stream stopped delivering frames; check the network" if self.spec.kind == "stream"
+                else "camera stopped delivering frames; check the cable")
+        return CameraError(f"{what} and press Retry", cli=f"{what} and run the command again")
 
     def _run(self) -> None:
         capture = None
@@ -495,8 +506,9 @@ class VideoSource:
         except Exception as exc:  # noqa: BLE001 - a backend that raises must not kill the thread silently
             with self._cond:
                 self._open_finished = True
-                self._fail(CameraError(f"{self.spec.describe()} failed: {self.spec.scrub(str(exc))}; press Retry or "
-                                       f"choose another source"))
+                what = f"{self.spec.describe()} failed: {self.spec.scrub(str(exc))}"
+                self._fail(CameraError(f"{what}; press Retry or choose another source",
+                                       cli=f"{what}; run the command again or give another --source"))
         finally:
             if capture is not None:
                 try:

@@ -59,8 +59,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, monkeypatch):
-    """No test reads or writes the user's own settings, model folder or weights."""
+    """No test reads or writes the user's own settings, cache, model folder or weights."""
     monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "config"))
+    user_cache = tmp_path_factory.getbasetemp() / "user-cache"   # read-only galleries' and data sets' caches
+    monkeypatch.setattr("facecam.gallery.fallback_cache_root", lambda: user_cache)
     monkeypatch.delenv("FACECAM_MODEL_DIR", raising=False)
     monkeypatch.delenv("FACECAM_VGGFACE_WEIGHTS", raising=False)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +279,125 @@ def test_a_read_only_known_faces_is_indexed_into_the_user_cache(cli, tmp_path, m
     finally:
         for folder in folders:
             folder.chmod(0o755)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_into_closed_pipe(tmp_path, *argv: str) -> subprocess.CompletedProcess:
+    """``python -m facecam ARGV | head -0``, without the race: stdout is a pipe whose reader has already gone,
+    so the command's first result line meets a closed pipe (EPIPE), as it does once ``head -1`` has its line."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "FACECAM_CONFIG_DIR": str(tmp_path / "config")}
+    env.pop("PYTHONUNBUFFERED", None)  # as a user runs it: stdout buffered, flushed last at exit
+    try:
+        return subprocess.run([sys.executable, "-m", "facecam", *map(str, argv)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, timeout=300)
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_pipe_ends_identify_sightings_and_unknowns_quietly(tmp_path, model_dir):
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    from facecam.sightings import open_sighting_store
+
+    open_sighting_store(known).close()  # an empty log: `sightings --csv` still writes its header row
+    commands = [("identify", "--json", *sface_args(model_dir, known), "--detector", "yunet", LFW10 / "Tony_Blair"),
+                ("sightings", "--csv", "--known-faces", known),
+                ("unknowns", "--json", *sface_args(model_dir, known))]
+    for argv in commands:
+        done = run_into_closed_pipe(tmp_path, *argv)
+        assert done.returncode == 0, (argv, done.stderr)
+        said = [line for line in done.stderr.splitlines() if not line.startswith("facecam: indexing known_faces:")]
+        assert said == [], argv  # no traceback, no "error: Broken pipe": progress lines only
+
+
+def test_watch_given_the_video_as_an_argument_says_to_use_source(cli, capsys):
+    code, out, err = cli("watch", "clip.mp4")
+    usage_and_error = capsys.readouterr().err  # argparse writes to the process's stderr
+    assert code == 2 and out == ""
+    assert usage_and_error.startswith("usage: facecam watch ")
+    assert usage_and_error.splitlines()[-1] == ("facecam watch: error: the video or camera is given with --source: "
+                                                "use --source clip.mp4")
+
+
+def test_a_camera_that_stops_says_what_to_do_at_the_command_line_not_press_retry(cli, model_dir, tmp_path,
+                                                                                    monkeypatch):
+    import facecam.sources
+    from test_sources import FakeCapture
+
+    monkeypatch.setattr(facecam.sources, "opencv_capture", lambda spec: FakeCapture(fail_after=5))
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    code, out, err = cli("watch", *sface_args(model_dir, known), "--detector", "yunet", "--source", "0",
+                         "--no-sightings", "--no-unknowns")
+    assert code == 1
+    last = err.splitlines()[-1]
+    assert last == "facecam: error: camera stopped delivering frames; check the cable and run the command again"
+    assert "Retry" not in err
+
+
+def test_the_hint_about_skipped_gallery_files_is_a_command_that_runs(cli, tmp_path, model_dir):
+    known = tmp_path / "known folder"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    (known / "Tony Blair" / "notes.jpg").write_text("not a photo")
+    code, _, err = cli("identify", *sface_args(model_dir, known), "--detector", "yunet", BLAIR[1])
+    assert code == 0, err
+    hint = f"run 'facecam index --known-faces '{known}' --model sface --detector yunet' to see which and why"
+    assert f"facecam: 1 file(s) in {known} skipped; {hint}" in err.splitlines()
+    code, out, err = cli("index", "--known-faces", known, "--model", "sface", "--detector", "yunet",
+                         "--model-dir", model_dir)   # the hint's command, as given
+    assert code == 0 and "skipped" in out and "notes.jpg" in out, err
+
+
+def test_a_text_file_named_jpg_is_refused_before_any_model_loads(cli, tmp_path, model_dir):
+    text = tmp_path / "notes.jpg"
+    text.write_text("I am not a photo")
+    known = tmp_path / "known_faces"
+    (known / "Tony Blair").mkdir(parents=True)
+    shutil.copy(BLAIR[0], known / "Tony Blair")
+    no_models = tmp_path / "no models"   # a model would fail to load from here: only the photo may be said
+    no_models.mkdir()
+    said = f"facecam: error: {text}: is a text file, not a JPEG, PNG, BMP or WebP photo"
+    for argv in (("identify", "--known-faces", known, text), ("verify", text, BLAIR[0]), ("embed", text),
+                 ("enroll", "--known-faces", known, "Ann", BLAIR[0], text)):
+        code, out, err = cli(*argv[:1], "--model", "sface", "--model-dir", no_models, *argv[1:])
+        assert code == 1 and out == "", argv
+        assert err.startswith(said) and err.count("\n") == 1, (argv, err)
+    assert not (known / ".facecam").exists() and not (known / "Ann").exists()   # nothing indexed, nothing copied
+    # with a real photo beside it: the text file is said first (before the gallery is indexed), the photo named
+    code, out, err = cli("identify", "--json", *sface_args(model_dir, known), "--detector", "yunet", text, BLAIR[1])
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [r["image"] for r in rows] == [str(text), str(BLAIR[1])]
+    assert "text file" in rows[0]["error"] and rows[1]["faces"][0]["name"] == "Tony Blair"
+    assert err.splitlines()[0].startswith(said) and err.count("is a text file") == 1
+
+
+def test_a_photo_folder_that_cannot_be_read_is_said_so_not_empty(tmp_path):
+    import tempfile
+
+    outer = Path(tempfile.mkdtemp(dir="/tmp"))   # a folder another user may pass through (tmp_path is private)
+    try:
+        outer.chmod(0o711)
+        photos = outer / "photos"
+        photos.mkdir()
+        shutil.copy(BLAIR[0], photos)
+        photos.chmod(0)
+        (outer / "config").mkdir(mode=0o777)
+        outer.joinpath("config").chmod(0o777)
+        env = {**os.environ, "FACECAM_CONFIG_DIR": str(outer / "config")}
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        done = subprocess.run([*as_nobody,   # root reads any folder: as "nobody", who may not read this one
+                               sys.executable, "-m", "facecam", "identify", "--model", "sface", str(photos)],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    finally:
+        (outer / "photos").chmod(0o700)
+        shutil.rmtree(outer)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (f"facecam: error: cannot read the folder {photos} (Permission denied); give your user "
+                           "read permission on it (chmod u+rx) or name another folder\n")

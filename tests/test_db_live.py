@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import slowdown
 from servers import db_url, late_db_url, postgres  # noqa: F401 - fixtures
 from visits import Visit, photos_of, write_visits_clip
 
@@ -108,16 +109,18 @@ def test_a_person_enrolled_through_one_instance_is_named_by_two_running_watches(
         assert not named_in(door[1], LATE) and not named_in(desk[1], LATE)
         code, _, err = cli("enroll", *model_args(model_dir), "--db", db_url, LATE, *photos_of(LATE)[:3])
         assert code == 0, err
+        load = slowdown()   # the load before and after: the bound is NAMED_WITHIN_S on an idle machine
         enrolled = time.monotonic()
         delays = []
         for _, events, _ in (door, desk):
-            wait_for(lambda events=events: named_in(events, LATE), NAMED_WITHIN_S + 5, f"{LATE} in {events}",
+            wait_for(lambda events=events: named_in(events, LATE), NAMED_WITHIN_S * load + 5, f"{LATE} in {events}",
                      processes)
             delays.append(time.monotonic() - enrolled)
+        load = max(load, slowdown())
     finally:
         errs = [finish(process) for process in processes]  # the clip ends: visits end, the logs are written
-    print(f"named after enrolment: {[round(d, 2) for d in delays]} s")
-    assert max(delays) < NAMED_WITHIN_S, (delays, errs)
+    print(f"named after enrolment: {[round(d, 2) for d in delays]} s (slowdown {load:.2f})")
+    assert max(delays) < NAMED_WITHIN_S * load, (delays, load, errs)
     code, out, err = cli("sightings", "--json", "--db", db_url, "--known-faces", tmp_path / "reader")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
@@ -158,7 +161,7 @@ def test_the_database_stopped_and_restarted_during_watch_loses_no_frame_and_no_s
     assert [line["frame"] for line in lines] == list(range(frames))
     summarised = json.loads(summary.read_text())
     logged = summarised["sightings"]
-    assert logged["logged"] > 0 and logged.get("sent_after_outage", 0) > 0 and "not be logged" not in err
+    assert logged["visits"] > 0 and logged.get("sent_after_outage", 0) > 0 and "not be logged" not in err
     assert summarised.get("unknown_sightings_sent_after_outage", 0) > 0 and "wait in" not in err
 
     # the same clip, the same model, the local store: the visits the database must hold
@@ -217,7 +220,7 @@ def test_watch_started_while_the_database_is_down_runs_and_connects_when_it_come
     assert first.startswith("facecam: warning: cannot use the database ") and "trying again" in first, err
     assert "answers now" in err
     assert len(events.read_text().splitlines()) > frames * 0.5   # real time: the video ran all along
-    assert json.loads(summary.read_text())["sightings"]["logged"] > 0
+    assert json.loads(summary.read_text())["sightings"]["visits"] > 0
     code, out, err = cli("sightings", "--json", "--db", late_db_url, "--known-faces", tmp_path / "reader")
     assert code == 0, err
     assert ("door", KNOWN) in {(row["source"], row["name"]) for row in map(json.loads, out.splitlines())}

@@ -482,3 +482,31 @@ def test_importing_evaluate_loads_no_plotting_or_model_library():
                             cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONPATH": ""})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_evaluate_writes_nothing_into_a_data_set_folder(cli, model_dir, tmp_path):
+    root = tmp_path / "dataset"
+    for person in ("Tony_Blair", "George_W_Bush", "Colin_Powell"):
+        (root / person).mkdir(parents=True)
+        for photo in sorted((LFW10 / person).glob("*.jpg"))[:2]:
+            shutil.copy(photo, root / person)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    code, out, err = cli("evaluate", root, "--json", *sface_args(model_dir))
+    assert code == 0, err
+    assert json.loads(out)["indexing"] == {"embedded": 6, "reused": 0}
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before       # no .facecam in the data set
+    code, out, err = cli("evaluate", root, "--json", *sface_args(model_dir))
+    assert code == 0 and json.loads(out)["indexing"] == {"embedded": 0, "reused": 6}, err   # cached elsewhere
+
+
+def test_a_refused_apply_does_not_end_by_telling_to_use_apply(cli, model_dir, tmp_path):
+    root = tmp_path / "few"
+    for person in ("Tony_Blair", "George_W_Bush", "Colin_Powell"):
+        (root / person).mkdir(parents=True)
+        for photo in sorted((LFW10 / person).glob("*.jpg"))[:2]:
+            shutil.copy(photo, root / person)
+    code, out, err = cli("evaluate", root, *sface_args(model_dir), "--apply")   # too few pairs: refused
+    assert code == 1 and err.splitlines()[-1].startswith("facecam: error: ") and "--force" in err
+    assert "--apply" not in out and out.rstrip().endswith("add 3-5 varied photos of them before raising it.")
+    code, out, err = cli("evaluate", root, *sface_args(model_dir))                # not asked: how to save it
+    assert code == 0 and out.rstrip().endswith("before raising it. Use --apply to save it."), err

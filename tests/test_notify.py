@@ -176,9 +176,9 @@ def test_watch_with_dead_endpoints_keeps_the_video_and_the_log(cli, model_dir, s
     assert code == 0, err
     assert "hunter2" not in out + err
     summary = json.loads(summary_file.read_text())
-    assert summary["frames_out"] >= 0.8 * len(truth)              # the display never waited
+    assert summary["frames_out"] >= 0.8 * len(truth) / slowdown()  # the display never waited (idle: 80 %)
     sightings = summary["sightings"]
-    assert sightings["logged"] >= 3                                # the visits are logged all the same
+    assert sightings["visits"] == 3                                # the visits are logged all the same
     sinks = sightings["notifications"]["sinks"]
     assert all(s["sent"] == 0 for s in sinks.values()) and sightings["notifications"]["events"] == 3
     code, out, _ = cli("sightings", "--known-faces", known, "--json")

@@ -591,3 +591,21 @@ def test_name_with_db_enrolls_into_the_database_and_identify_from_an_empty_folde
     assert len(names) == len(others) == 8
     assert sum(n == "John Allen Muhammad" for n in names) / len(names) >= 0.9, names
     assert not (tmp_path / "empty2" / "John Allen Muhammad").exists()
+
+
+def test_without_model_unknowns_lists_the_store_of_the_model_used_last(collected, model_dir, tmp_path):
+    known, *_ = collected
+    code, out, err = run("unknowns", "--json", "--model-dir", model_dir, "--known-faces", known)  # no --model
+    assert code == 0, err
+    assert json.loads(out)["clusters"] == listed(model_dir, known) != []     # the SFace session's, not vgg-face's
+    code, out, err = run("unknowns", "--model-dir", model_dir, "--known-faces", known)
+    assert code == 0 and out.startswith(f"{len(listed(model_dir, known))} unknown people") and err == ""
+    # a vgg-face store written after it: that one is listed, and the SFace one is said to exist
+    from facecam.unknowns.store import LocalUnknownStore
+
+    other = copy_of(known, tmp_path)
+    LocalUnknownStore(other, "vgg-face", 4096).close()
+    code, out, err = run("unknowns", "--model-dir", model_dir, "--known-faces", other)
+    assert code == 0 and out == f"no unknown faces kept for vgg-face in {other}\n"
+    assert err == ("facecam: note: these are the unknown faces of vgg-face (the model used last); "
+                   "add --model sface for those of sface\n")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
 import pytest
 
 from clips import SHORT_SCENE, make_gallery, score_events, write_clip
+from conftest import slowdown
 
 SECONDS = 6.0
 
@@ -66,11 +68,25 @@ def test_every_frame_labelled_right_offline(cli, model_dir, scene, tmp_path):
     assert green.sum() > 200
 
 
+def test_the_summary_counts_the_visits_not_the_writes_of_the_log(cli, model_dir, scene, tmp_path):
+    clip, truth, known = scene
+    known = shutil.copytree(known, tmp_path / "known_faces", ignore=shutil.ignore_patterns("sightings.sqlite*"))
+    _, summary = run_watch(cli, model_dir, (clip, truth, known), tmp_path)
+    code, out, err = cli("sightings", "--known-faces", known, "--json")
+    names = sorted((json.loads(line)["name"] or "Unknown") for line in out.splitlines())
+    assert code == 0 and names == ["George_W_Bush", "Tony_Blair", "Unknown"], err   # three people, one visit each
+    logged = summary["sightings"]
+    assert logged["visits"] == 3
+    assert logged["writes"] >= logged["visits"]  # a visit is written when it starts, as it changes, when it ends
+    assert "logged" not in logged                # the old name, which counted the writes
+
+
 def test_realtime_keeps_every_frame_and_names_people(cli, model_dir, scene, tmp_path):
     clip, truth, _ = scene
     events, summary = run_watch(cli, model_dir, scene, tmp_path, "--realtime")
     assert summary["frames_in"] == len(truth) and summary["source_fps"] == 30.0
-    assert summary["frames_out"] >= 0.8 * len(truth)          # display never waits for the models
+    # display never waits for the models: most frames shown (idle: 80 %; fewer in proportion on a loaded machine)
+    assert summary["frames_out"] >= 0.8 * len(truth) / slowdown(), summary
     # Recognition never runs more rounds than there are frames (on an idle machine SFace keeps up with
     # every one); that stale frames are dropped when it cannot keep up is test_pipeline's job.
     assert 0 < summary["recognition_rounds"] <= summary["frames_out"]
@@ -155,3 +171,35 @@ def test_watch_on_a_file_shows_progress_on_a_terminal_only(model_dir, scene, tmp
     plain = io.StringIO()
     assert main(args, stdout=io.StringIO(), stderr=plain) == 0
     assert "watch" not in plain.getvalue() and "\r" not in plain.getvalue()  # (indexing may say a line)
+
+
+def test_opencv_and_ffmpeg_say_nothing_of_their_own_on_stderr(model_dir, scene, tmp_path):
+    """A damaged MJPEG clip (FFmpeg's "[mjpeg @ 0x...] error y=11") and a file that is no video ("moov atom not
+    found"): only facecam's own lines reach stderr. A real process: OpenCV writes to the file descriptor."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, _, known = scene
+    photo = cv2.imread(str(Path(__file__).parent / "data" / "lfw10" / "Tony_Blair" / "Tony_Blair_0001.jpg"))
+    clip = tmp_path / "mjpeg.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, photo.shape[1::-1])
+    for _ in range(20):
+        writer.write(photo)
+    writer.release()
+    data = bytearray(clip.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 4000] = bytes(4000)        # frames damaged in the middle
+    clip.write_bytes(bytes(data))
+    not_video = tmp_path / "damaged.mp4"
+    not_video.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    env = {**os.environ, "FACECAM_CONFIG_DIR": str(tmp_path / "config")}
+    env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+    env.pop("OPENCV_LOG_LEVEL", None)
+    for source, code in ((clip, 0), (not_video, 1)):
+        done = subprocess.run([sys.executable, "-m", "facecam", "watch", "--model", "sface", "--model-dir",
+                               str(model_dir), "--detector", "yunet", "--known-faces", str(known), "--source",
+                               str(source), "--no-sightings", "--no-unknowns"],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == code, done.stderr
+        assert [line for line in done.stderr.splitlines() if not line.startswith("facecam: ")] == [], source

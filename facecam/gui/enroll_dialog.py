@@ -15,10 +15,11 @@ from typing import Callable
 import numpy as np
 from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QIcon
-from PyQt5.QtWidgets import (QAbstractItemView, QButtonGroup, QCompleter, QDialog, QHBoxLayout, QLabel, QLineEdit,
+from PyQt5.QtWidgets import (QAbstractItemView, QButtonGroup, QDialog, QHBoxLayout, QLabel, QLineEdit,
                              QListView, QListWidget, QListWidgetItem, QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from facecam.errors import FacecamError
+from facecam.gui.name_dialog import name_completer
 from facecam.gui.people_panel import pixmap_from_bgr
 from facecam.gui.workers import run_task
 from facecam.tracker import iou_matrix
@@ -89,10 +90,7 @@ class EnrollDialog(QDialog):
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name, e.g. Ada Lovelace")
-        completer = QCompleter(sorted(names), self)
-        completer.setCaseSensitivity(Qt.CaseInsensitive)
-        completer.setFilterMode(Qt.MatchContains)
-        self.name_edit.setCompleter(completer)
+        self.name_edit.setCompleter(name_completer(names, self))
         self.name_edit.textChanged.connect(self._update_buttons)
         self.crop_radio = QRadioButton("Face with margin")
         self.whole_radio = QRadioButton("Whole frame")

@@ -204,8 +204,7 @@ def details_text(outcome: EvaluationOutcome) -> str:
 
     parts = list(outcome.notes)
     if outcome.report is not None:
-        parts.append(format_report(outcome.report).replace("Use --apply to save it.",
-                                                           "Apply saves it for this model."))
+        parts.append(format_report(outcome.report, save_hint="Apply saves it for this model."))
     return "\n".join(parts)
 
 

@@ -16,7 +16,7 @@ from PyQt5.QtWidgets import QMenu, QWidget
 
 from facecam.annotate import Label
 from facecam.gui.enroll_dialog import face_crop, save_photos
-from facecam.gui.whos_panel import ask_name_dialog
+from facecam.gui.name_dialog import ask_name_dialog
 from facecam.gui.workers import run_task
 
 

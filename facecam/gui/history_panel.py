@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PyQt5.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer
 from PyQt5.QtGui import QImage, QPixmap
-from PyQt5.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QTableView,
-                             QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel, QStyle,
+                             QTableView, QVBoxLayout, QWidget)
 
 from facecam.gui.video_view import bgr_to_qimage
 from facecam.gui.workers import run_task
@@ -233,8 +233,9 @@ class HistoryPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.Interactive)   # not ResizeToContents: that measures every row
         header.setStretchLastSection(True)
         text = self.view.fontMetrics().horizontalAdvance
-        for column, sample in enumerate(("00:00:00", "Firstname_Last", COLUMNS[2], COLUMNS[3])):
-            header.resizeSection(column, text(sample) + 16 + (ICON_PX + 8 if column == 0 else 0))
+        for column, sample in enumerate(("00:00:00", "Firstname_Last", COLUMNS[2], COLUMNS[3], "camera 0")):
+            header.resizeSection(column, max(text(sample), text(COLUMNS[column])) + 16
+                                 + (ICON_PX + 8 if column == 0 else 0))
         self.view.doubleClicked.connect(lambda index: self.open_snapshot(index.row()))
 
         top = QHBoxLayout()
@@ -245,7 +246,10 @@ class HistoryPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.hint)
         layout.addWidget(self.view, 1)
-        self.setMinimumWidth(220)
+        # wide enough for every column (the window's side tabs take it at the default size), with a scroll bar
+        columns = sum(header.sectionSize(c) for c in range(len(COLUMNS)))
+        self.setMinimumWidth(columns + 2 * self.view.frameWidth() + 8
+                             + self.view.style().pixelMetric(QStyle.PM_ScrollBarExtent))
 
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)

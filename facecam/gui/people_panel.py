@@ -82,7 +82,7 @@ class PeoplePanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(person_row)
         layout.addLayout(gallery_row)
-        self.setMinimumWidth(220)
+        self.setMinimumWidth(max(220, layout.minimumSize().width()))  # never narrower than its buttons' texts
         self._selection_changed()
 
     def set_people(self, people: Iterable[Person]) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QWidget
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class StatusLine(QWidget):
         row.addWidget(self.load_bar)
         self.set_error(None)
         self.set_loading(None)
+
+    def showEvent(self, event) -> None:
+        """Shown with its window while the status bar has a temporary message (one shown before the window was):
+        hidden again, as QStatusBar hides it for a message shown later, so the message is not drawn over the
+        status text; the bar shows it again when the message ends (the hide is not an explicit one)."""
+        super().showEvent(event)
+        bar = self.parent()
+        if isinstance(bar, QStatusBar) and bar.currentMessage():
+            self.hide()
+            self.setAttribute(Qt.WA_WState_ExplicitShowHide, False)
 
     def show_state(self, state: WindowState) -> None:
         self.status_label.setText(status_text(state))

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 from PyQt5.QtCore import QSize, Qt, pyqtSignal
-from PyQt5.QtWidgets import (QAbstractItemView, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+from PyQt5.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                              QPushButton, QVBoxLayout, QWidget)
 
+from facecam.gui.name_dialog import ask_name_dialog
 from facecam.gui.people_panel import thumbnail_icon
 from facecam.gui.workers import THUMBNAIL_PX
 
@@ -54,13 +55,6 @@ def row_text(view, now: float | None = None) -> str:
 def tooltip_text(view) -> str:
     return (f"{view.id}\nfirst seen {time.ctime(view.first_seen)}\nlast seen {time.ctime(view.last_seen)}\n"
             + "\n".join(source_name(s) for s in view.sources))
-
-
-def ask_name_dialog(parent: QWidget, cluster_id: str, names: list[str]) -> str | None:
-    """The person's name: one of ``names`` or a new one (an editable list); None when cancelled."""
-    name, ok = QInputDialog.getItem(parent, "Who's this?", f"Name of {cluster_id} (a new or an existing person):",
-                                    names, -1, True)
-    return name.strip() if ok and name.strip() else None
 
 
 class WhosPanel(QWidget):

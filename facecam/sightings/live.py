@@ -44,7 +44,8 @@ class SightingWriter:
     def __init__(self, store: SightingStore, max_queue: int = 10_000,
                  on_saved: Callable[[Sighting], None] | None = None):
         self.store, self.max_queue, self.on_saved = store, int(max_queue), on_saved
-        self.saved = self.dropped = 0
+        self.saved = self.dropped = 0  # writes (a visit is written as it starts, changes and ends), visits lost
+        self.visits: set[str] = set()  # the ids of the visits written
         self.errors: list[str] = []
         self._pending: dict[str, Sighting] = {}
         self._order: deque[str] = deque()
@@ -80,6 +81,7 @@ class SightingWriter:
             try:
                 self.store.save(sighting)
                 self.saved += 1
+                self.visits.add(sighting.id)
             except Exception as error:  # noqa: BLE001 - reported once at the end, the video goes on
                 if attempt == attempts - 1:
                     self.errors.append(f"{type(error).__name__}: {error}")
@@ -193,7 +195,8 @@ class LiveSightings:
             self.store.close()
 
     def summary(self) -> dict:
-        out: dict = {"logged": self.writer.saved if self.writer else 0}
+        out: dict = {"visits": len(self.writer.visits) if self.writer else 0,  # the visits in the log
+                     "writes": self.writer.saved if self.writer else 0}    # the saves that wrote them
         if self.writer is not None and self.writer.dropped:
             out["not_logged"] = self.writer.dropped
         if getattr(self.store, "flushed", 0):  # the shared database was away: logged locally, sent later

@@ -24,7 +24,8 @@ def add_command(commands, add_common) -> None:
     sub = commands.add_parser("unknowns", help="list, name, merge or forget the unknown faces seen by watch",
                               description=__doc__.splitlines()[0])
     add_common(sub)
-    sub.set_defaults(handler=run_unknowns, unknowns_action="list")
+    sub.set_defaults(handler=run_unknowns, unknowns_action="list", model=None)  # None: see model_in_use
+    _model_help(sub)
     actions = sub.add_subparsers(dest="unknowns_action", metavar="ACTION")
 
     def action(name: str, help_text: str):
@@ -33,6 +34,7 @@ def add_command(commands, add_common) -> None:
         for option in parser._actions:  # noqa: SLF001 - given before the action, a shared option is not reset by it
             if option.option_strings and option.dest != "help":
                 option.default = argparse.SUPPRESS
+        _model_help(parser)
         return parser
 
     parser = action("name", "save a cluster's best crops (at most 5) into known_faces/NAME/ as photos")
@@ -45,6 +47,12 @@ def add_command(commands, add_common) -> None:
     parser.add_argument("--all", action="store_true", help="empty the unknowns store")
     parser = action("ignore", "not a person: forget clusters and never collect that face again")
     parser.add_argument("ids", nargs="+", metavar="ID")
+
+
+def _model_help(parser) -> None:
+    for option in parser._actions:  # noqa: SLF001 - the shared --model option, with this command's default
+        if option.dest == "model":
+            option.help = "the model whose unknown faces to use (default: the one used last in this known_faces)"
 
 
 def cluster_json(cluster) -> dict:
@@ -70,7 +78,32 @@ def _open(session, out, create: bool):
     return store
 
 
+def model_in_use(known_faces: Path) -> tuple[str, list[str]]:
+    """Without ``--model``: the model of the local store written last (the last ``watch`` or window session's),
+    else the default; and the other models that keep unknown faces there."""
+    from facecam import registry  # noqa: PLC0415
+    from facecam.unknowns.store import DB_NAME, store_folder  # noqa: PLC0415
+
+    def written(model: str) -> float | None:
+        files = [store_folder(known_faces, model) / name for name in (DB_NAME, DB_NAME + "-wal")]
+        times = [f.stat().st_mtime for f in files if f.is_file()]
+        return max(times) if times else None
+
+    kept = {model: when for model in registry.MODELS if (when := written(model)) is not None}
+    if not kept:
+        return registry.DEFAULT_MODEL, []
+    latest = max(kept, key=kept.get)
+    return latest, sorted(m for m in kept if m != latest)
+
+
 def run_unknowns(session, args, out) -> int:
+    if args.model is None:
+        from facecam import registry  # noqa: PLC0415
+
+        args.model, others = (registry.DEFAULT_MODEL, []) if session.db_url else model_in_use(Path(args.known_faces))
+        for other in others:
+            out.message(f"facecam: note: these are the unknown faces of {args.model} (the model used last); "
+                        f"add --model {other} for those of {other}")
     action = args.unknowns_action or "list"
     if action == "forget" and bool(args.ids) == bool(args.all):
         out.message("facecam: error: give the ids of the clusters to forget, or --all (not both)")

@@ -262,3 +262,42 @@ def test_a_store_that_cannot_be_opened_is_said_in_the_tab_not_over_the_known_fac
     qtbot.waitUntil(lambda: window.whos_panel.hint.text().startswith("Unknown faces are not kept: "), timeout=15000)
     assert "known_faces.txt" in window.whos_panel.hint.text()
     assert window.status_line.error_label.isVisible() and "known_faces.txt" in window.status_line.error
+
+
+def answer_name_dialog(qtbot, keys: str, seen: dict) -> None:
+    """When the Name... dialog is up: note what it shows, type ``keys``, press Enter, then close it if still open."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QLineEdit
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(10, answer)
+            return
+        try:
+            edit = dialog.findChild(QLineEdit)
+            model = edit.completer().model() if edit.completer() is not None else None
+            seen.update(text=edit.text(), selected=edit.selectedText(),
+                        offered=[model.index(i, 0).data() for i in range(model.rowCount())] if model else None)
+            qtbot.keyClicks(edit, keys)
+            qtbot.keyClick(edit, Qt.Key_Return)
+            seen["open_after_enter"] = dialog.isVisible()
+        finally:
+            if dialog.isVisible():
+                dialog.reject()
+
+    QTimer.singleShot(0, answer)
+
+
+def test_name_opens_empty_and_enter_alone_files_the_stranger_under_nobody(qtbot):
+    from facecam.gui.whos_panel import ask_name_dialog
+
+    seen: dict = {}
+    answer_name_dialog(qtbot, "", seen)
+    assert ask_name_dialog(None, "u-1", ["Tony_Blair", "Ada Lovelace"]) is None
+    assert (seen["text"], seen["selected"]) == ("", "")                  # nobody preselected
+    assert seen["offered"] == ["Ada Lovelace", "Tony_Blair"]              # the known names, as completions
+    assert seen["open_after_enter"]                                      # Enter on an empty name does nothing
+    answer_name_dialog(qtbot, "  Grace Hopper ", seen)
+    assert ask_name_dialog(None, "u-1", ["Tony_Blair"]) == "Grace Hopper"
+    assert not seen["open_after_enter"]
