@@ -485,6 +485,7 @@ class MainWindow(QMainWindow):
         root = self.known_faces
 
         def done(backup):
+            self.sightings.forget_person(name)     # Home Assistant's entity of the person goes too
             if not self._closed:
                 self.statusBar().showMessage(f"Removed {name}; photos kept in {backup}", 8000)
                 self._refresh_gallery()

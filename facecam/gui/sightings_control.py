@@ -111,6 +111,13 @@ class WindowSightings(QObject):
             run_task("notify-close", lambda: old.close(NOTIFY_CLOSE_S))
         return None
 
+    def forget_person(self, name: str) -> None:
+        """``name`` was removed from the gallery: the sinks drop what they published about them (Home
+        Assistant's entity, MQTT's retained topics)."""
+        notifier = self.notifier
+        if notifier is not None:
+            notifier.forget(name)
+
     def notify_summary(self) -> dict:
         notifier = self.notifier
         return notifier.summary() if notifier is not None else {}

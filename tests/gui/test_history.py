@@ -78,8 +78,8 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         assert not dialog.isVisible()
         qtbot.waitUntil(lambda: (Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").exists(), timeout=EVENT_TIMEOUT_MS)
         saved = json.loads((Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").read_text())
-        assert saved["window"]["notify"] == {"webhooks": [webhook.url], "mqtt": None, "notify_on": [],
-                                             "cooldown_s": 60.0}
+        assert saved["window"]["notify"] == {"webhooks": [webhook.url], "mqtt": None, "homeassistant": None,
+                                             "notify_on": [], "cooldown_s": 60.0}
         first.close()
 
         # 2. the next window notifies with them, and logs every visit of the clip
