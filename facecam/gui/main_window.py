@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.whos_panel, "Who's this?")
         self.unknowns = UnknownsControl(self.known_faces, collection_enabled(not self.options.unknowns), self,
                                         db_url=self.options.db)
+        self.sightings.strangers = self.unknowns.strangers   # an unknown arrival's events name its cluster
         self.unknowns.clusters.connect(self.whos_panel.set_clusters)
         self.unknowns.problem.connect(self.whos_panel.set_problem)
         self.unknowns.named.connect(self._on_enrolled)

@@ -11,8 +11,13 @@ arrives, never slowing the video.
 
 * **Rules**: ``known``, ``unknown`` and/or people's names (default: every arrival), and
   a cooldown per person (default 60 s): one arrival is one event, not one per re-check
-  or per broken track. An unknown face's cooldown is its cluster's when it has one,
+  or per broken track. An unknown face's cooldown is its cluster's when it has one (given
+  at its arrival while unknown faces are collected: :mod:`facecam.unknowns.strangers`),
   else none (two strangers are two events).
+* **Visits and forgetting**: the sinks that follow visits (``stages`` holds
+  ``arrived``/``updated``/``ended``: Home Assistant's "who is in view") get every stage of
+  every visit, past the rule and the cooldown; :meth:`Notifier.forget` tells the sinks
+  that keep something about a person (retained topics, entities) to drop it.
 * **Never blocking**: :meth:`Notifier.offer` only appends to each sink's bounded queue
   (``max_queue``, default 100); when a queue is full its oldest event is dropped and
   counted. Each sink sends from its own thread: a dead webhook does not hold back MQTT.
