@@ -20,18 +20,9 @@ from facecam.sightings.recorder import face_snapshot
 from facecam.sinks import SINKS, check_urls
 from facecam.sinks.homeassistant import HomeAssistantSink, slug
 from facecam.types import iso
-from servers import Subscriber, shared_broker_port
+from servers import Subscriber, shared_broker_port, wait_until
 
 from tests.conftest import PEOPLE
-
-
-def wait_until(condition, timeout: float = 30.0) -> bool:   # a bound against hanging, not a time budget
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture(scope="module")

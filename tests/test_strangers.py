@@ -129,3 +129,22 @@ def test_the_clusters_are_the_ones_the_unknowns_store_and_the_log_keep(runs, cli
     assert code == 0, err
     logged = sorted((row["source"], row["cluster"]) for row in map(json.loads, out.splitlines()))
     assert logged == sorted((e["source"], e["cluster"]) for e in unknown_arrivals(runs["webhook"]))
+
+
+def test_one_strangers_visits_in_the_log_and_in_history(runs, cli):
+    stranger = unknown_arrivals(runs["webhook"])[0]["cluster"]
+    code, out, err = cli("sightings", "--known-faces", runs["known"], "--stranger", stranger, "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 3 and {r["cluster"] for r in rows} == {stranger} and {r["type"] for r in rows} == {"unknown"}
+    from facecam.gui.history_panel import STRANGER, HistoryFilter, HistoryReader
+
+    reader = HistoryReader(runs["known"])
+    try:
+        everyone, choices = reader.read(HistoryFilter())
+        others = {row.sighting.cluster for row in everyone if row.sighting.name is None} - {stranger}
+        assert len(others) == 1 and set(choices) >= {STRANGER + stranger, STRANGER + others.pop()}
+        theirs, _ = reader.read(HistoryFilter(cluster=stranger))
+        assert sorted(row.sighting.id for row in theirs) == sorted(r["id"] for r in rows)
+    finally:
+        reader.close()

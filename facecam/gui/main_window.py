@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
                                          enabled=self.options.record_sightings, db_url=self.options.db,
                                          keep_days_override=self.options.keep_days, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
+        self.sightings.strangers = self.unknowns.strangers   # an unknown arrival's events name its cluster
         warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
         if any(warnings):
             self.statusBar().showMessage("; ".join(w for w in warnings if w), 15000)
@@ -247,7 +248,6 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.whos_panel, "Who's this?")
         self.unknowns = UnknownsControl(self.known_faces, collection_enabled(not self.options.unknowns), self,
                                         db_url=self.options.db)
-        self.sightings.strangers = self.unknowns.strangers   # an unknown arrival's events name its cluster
         self.unknowns.clusters.connect(self.whos_panel.set_clusters)
         self.unknowns.problem.connect(self.whos_panel.set_problem)
         self.unknowns.named.connect(self._on_enrolled)

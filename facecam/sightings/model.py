@@ -104,7 +104,8 @@ class SightingQuery:
     """Which sightings to list: newest first, all filters optional.
 
     ``since``/``until``: visits that started in that window. ``person``: that name only;
-    ``unknown``: unknown faces only (not with ``person``). ``snapshots``: also load the JPEGs.
+    ``unknown``: unknown faces only (not with ``person``); ``cluster``: one stranger's visits (their
+    unknown faces' cluster id, not with ``person``). ``snapshots``: also load the JPEGs.
     """
 
     since: datetime | None = None
@@ -114,9 +115,10 @@ class SightingQuery:
     source: str | None = None
     limit: int | None = None
     snapshots: bool = False
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
-        if self.person is not None and self.unknown:
+        if self.person is not None and (self.unknown or self.cluster is not None):
             raise ValueError("person and unknown: choose one")
         for label, moment in (("since", self.since), ("until", self.until)):
             if moment is not None and moment.tzinfo is None:
