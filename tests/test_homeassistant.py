@@ -125,3 +125,27 @@ def test_homeassistant_option_is_checked_and_named_without_credentials():
     with pytest.raises(FacecamError, match="--homeassistant: expected mqtt://"):
         HomeAssistantSink.describe_url("http://broker.lan")
     assert slug("Ada Lovelace") != slug("ada_lovelace") and slug("Ada Lovelace").startswith("ada_lovelace_")
+
+
+def test_configs_are_published_again_after_the_broker_lost_them(jpeg, tmp_path):
+    from servers import Broker
+
+    broker = Broker(tmp_path).start()                      # no persistence: a restart forgets retained messages
+    camera = "garage"
+    in_view_config = f"homeassistant/sensor/facecam/camera_{slug(camera)}_in_view/config"
+    notifier = Notifier([HomeAssistantSink.from_url(f"mqtt://127.0.0.1:{broker.port}")], cooldown_s=0,
+                        backoff_s=0.2, max_backoff_s=1.0, max_attempts=60)
+    try:
+        notifier(visit(jpeg, camera, None), "arrived")
+        first = Subscriber(broker.port, ["homeassistant/#"])
+        assert wait_until(lambda: first.on(in_view_config))
+        first.close()
+        broker.stop()
+        broker.start()
+        again = Subscriber(broker.port, ["homeassistant/#"])   # the sink reconnects and announces again
+        assert wait_until(lambda: again.on(in_view_config))   # (retained, or live if it came after this subscribed)
+        assert json.loads(again.on(in_view_config)[-1][1])["unique_id"] == f"facecam_camera_{slug(camera)}_in_view"
+        again.close()
+    finally:
+        notifier.close(2)
+        broker.stop()

@@ -120,11 +120,11 @@ class HomeAssistantSink:
                     else:
                         self._configs.pop(topic, None)
 
-    def _reannounce(self) -> None:
+    def _reannounce(self, connection: MqttConnection) -> None:
         """After a (re)connection (paho's thread): the configs again, in case the broker lost them."""
         with self._lock:
             configs = list(self._configs.items())
-        self.connection.publish_soon([(topic, payload, True) for topic, payload in configs])
+        connection.publish_soon([(topic, payload, True) for topic, payload in configs])
 
     # ------------------------------------------------------------ sending
     def send(self, event: Event) -> None:

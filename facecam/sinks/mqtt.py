@@ -55,9 +55,11 @@ def topic_name(name: str) -> str:
 class MqttConnection:
     """A paho-mqtt client that connects in the background and reconnects on its own. ``available``: a
     topic that says ``online`` / ``offline`` (retained; the broker says ``offline`` through the last will
-    when facecam dies). ``on_connect()`` runs on paho's thread after each (re)connection."""
+    when facecam dies). ``on_connect(connection)`` runs on paho's thread after each (re)connection (it may
+    come before the constructor returns)."""
 
-    def __init__(self, target: MqttTarget, available: str, name: str, *, on_connect: Callable[[], None] | None = None,
+    def __init__(self, target: MqttTarget, available: str, name: str, *,
+                 on_connect: Callable[["MqttConnection"], None] | None = None,
                  ack_timeout_s: float = 5.0, client_id: str | None = None):
         import paho.mqtt.client as mqtt  # noqa: PLC0415 - only when an MQTT sink is used
 
@@ -83,7 +85,10 @@ class MqttConnection:
             return
         client.publish(self.available, "online", qos=1, retain=True)
         if self.on_connect is not None:
-            self.on_connect()
+            try:
+                self.on_connect(self)
+            except Exception as error:  # noqa: BLE001 - an exception here would end paho's network thread
+                log.warning("facecam: MQTT %s: after connecting: %s: %s", self.name, type(error).__name__, error)
 
     def publish(self, messages: list[tuple[str, bytes | str, bool]]) -> None:
         """Publish ``(topic, payload, retained)`` at QoS 1 and wait for the broker's acknowledgements

@@ -112,7 +112,12 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
             enter, leave = on_screen.get(s.name, (0.0, last_leave))
             assert enter - 0.1 <= s.t_start < s.t_end <= leave + 0.5, (s.name, s.t_start, s.t_end, enter, leave)
         cells = panel.rows()[0].cells()
-        assert cells[1] == (rows[0].name or "Unknown") and cells[4] == "front door" and cells[3].endswith(" s")
+        assert cells[1] == (rows[0].name or f"Unknown ({rows[0].cluster})") and cells[4] == "front door" \
+            and cells[3].endswith(" s")
+        # each stranger's visit has its cluster in the log and in its event (the window wires the stranger index)
+        strangers = {s.id: s.cluster for s in rows if s.name is None}
+        assert all(strangers.values()) and len(set(strangers.values())) == len(strangers)
+        assert sorted(strangers.values()) == sorted(e["cluster"] for e in webhook.events() if e["type"] == "unknown")
         assert not panel.rows()[0].icon.isNull() and panel.rows()[0].icon.height() == 48
 
         # the webhook got one event per visit, the same people, each with a JPEG of the face
