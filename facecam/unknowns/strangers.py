@@ -5,7 +5,7 @@ but the unknown faces' collection stores a visit, and so decides its cluster, wh
 cluster is assigned at arrival, here, and the collection then stores the visit under that assignment:
 
 * :meth:`StrangerIndex.arrive` (the recorder, in the pipeline's thread, at an unknown arrival; a matrix
-  product over the stored sightings, about a millisecond for 2,000): the nearest stored (or just ended,
+  product over the stored visits: bench/bench_strangers.py, BENCHMARKS.md): the nearest stored (or just ended,
   not yet stored) unknown visit within the cluster link (:func:`facecam.unknowns.cluster.link_for`, the
   rule clustering uses) gives the cluster, and that cluster's visits give the history (count, first and
   last seen, the last 7 days, cameras). A face near none is a new stranger: it gets a new id now, which the
@@ -57,9 +57,9 @@ class StrangerIndex:
         self.link = float(link)
         self.clock = clock
         self._lock = threading.Lock()
-        self._vectors = np.zeros((0, 0), np.float32)
-        self._visits: list[_Visit] = []           # stored, then pending: one per row of _vectors
-        self._stored = 0
+        self._vectors = np.zeros((0, 0), np.float32)   # the stored visits' unit embeddings, one row each
+        self._visits: list[_Visit] = []                 # ... and the visits
+        self._pending: list[tuple[np.ndarray, _Visit]] = []   # handed to the writer, not stored yet
         self._reserved: dict[int, _Reserved] = {}   # track id -> the id its visit will be stored under
 
     # ------------------------------------------------------------ the writer thread
@@ -68,15 +68,13 @@ class StrangerIndex:
         visit the writer just stored, or chose not to keep)."""
         stored = [(s.embedding, _Visit(s.id, cluster.id, s.source, s.started, s.ended))
                   for cluster in store.clusters() for s in cluster.sightings]
+        vectors = np.stack([_unit(v) for v, _ in stored]) if stored else np.zeros((0, 0), np.float32)
         known = {visit.id for _, visit in stored}
         now = self.clock()
         with self._lock:
-            pending = [(self._vectors[i], visit) for i, visit in enumerate(self._visits[self._stored:], self._stored)
-                       if visit.id not in known and visit.id != settled and now - visit.ended < PENDING_S]
-            rows = stored + pending
-            self._vectors = np.stack([_unit(v) for v, _ in rows]) if rows else np.zeros((0, 0), np.float32)
-            self._visits = [visit for _, visit in rows]
-            self._stored = len(stored)
+            self._vectors, self._visits = vectors, [visit for _, visit in stored]
+            self._pending = [(v, visit) for v, visit in self._pending
+                             if visit.id not in known and visit.id != settled and now - visit.ended < PENDING_S]
 
     # ------------------------------------------------------------ the pipeline's thread
     def arrive(self, track: int, embedding: np.ndarray) -> SeenBefore:
@@ -89,7 +87,8 @@ class StrangerIndex:
                 self._reserved = {t: r for t, r in self._reserved.items() if now - r.at < 86400.0}
                 reserved = self._reserved[track] = _Reserved(new_sighting_id(), now)
                 return SeenBefore(reserved.id)
-            visits = [v for v in self._visits if v.cluster == cluster]
+            visits = [v for v in self._visits if v.cluster == cluster] + [
+                v for _, v in self._pending if v.cluster == cluster]
         return SeenBefore(cluster, len(visits), min(v.started for v in visits), max(v.ended for v in visits),
                           sum(1 for v in visits if now - v.started <= WEEK_S), tuple(sorted({v.source for v in visits})))
 
@@ -106,19 +105,22 @@ class StrangerIndex:
         """A visit handed to the store: it counts from now (its cluster: the nearest's, else its own id)."""
         with self._lock:
             cluster = self._nearest(embedding) or sighting_id
-            vector = _unit(embedding)[None, :]
-            self._vectors = vector if len(self._visits) == 0 else np.vstack([self._vectors, vector])
-            self._visits.append(_Visit(sighting_id, cluster, str(source), float(started), float(ended)))
+            self._pending.append((_unit(embedding), _Visit(sighting_id, cluster, str(source), float(started),
+                                                          float(ended))))
 
     def _nearest(self, embedding: np.ndarray) -> str | None:
-        if not self._visits:
-            return None
+        """The cluster of the nearest stored or pending visit within the link, or None."""
         vector = _unit(embedding)
-        if vector.shape[0] != self._vectors.shape[1]:
-            return None
-        distances = 1.0 - self._vectors @ vector
-        best = int(np.argmin(distances))
-        return self._visits[best].cluster if distances[best] <= self.link else None
+        best, cluster = self.link, None
+        if self._visits and self._vectors.shape[1] == vector.shape[0]:
+            distances = 1.0 - self._vectors @ vector
+            index = int(np.argmin(distances))
+            if distances[index] <= best:
+                best, cluster = float(distances[index]), self._visits[index].cluster
+        for pending, visit in self._pending:
+            if pending.shape == vector.shape and 1.0 - float(pending @ vector) <= best:
+                best, cluster = 1.0 - float(pending @ vector), visit.cluster
+        return cluster
 
 
 def _unit(vector) -> np.ndarray:

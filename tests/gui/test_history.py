@@ -275,3 +275,32 @@ def test_a_saved_entry_that_cannot_be_used_is_said_in_the_window(make_window):
     assert problem.startswith("the saved notification settings cannot be used (--notify: expected an http://")
     window = make_window()
     assert window.statusBar().currentMessage() == problem and not window.sightings.notify.enabled
+
+
+def test_removing_a_person_removes_their_home_assistant_entity(make_window, qtbot, known_faces, tmp_path):
+    """Tools > Notifications... with Home Assistant, then People > Remove: the person's discovery config is
+    emptied (retained) on the real broker, so Home Assistant drops the entity."""
+    import uuid
+
+    from facecam.gui.notify_settings import NotifySettings
+    from facecam.sinks.homeassistant import slug
+    from servers import Subscriber
+
+    port, broker = shared_broker_port(tmp_path)
+    prefix = f"ha-window-{uuid.uuid4().hex[:8]}"
+    name = f"Visitor_{uuid.uuid4().hex[:6]}"
+    (known_faces / name).mkdir()
+    shutil.copy(next((known_faces / "Tony_Blair").glob("*.jpg")), known_faces / name / "1.jpg")
+    config = f"{prefix}/sensor/facecam/person_{slug(name)}/config"
+    subscriber = Subscriber(port, [config])
+    try:
+        window = make_window()
+        window.use_notifications(NotifySettings(homeassistant=f"mqtt://127.0.0.1:{port}/{prefix}"))
+        assert window.statusBar().currentMessage().startswith(f"notifying homeassistant mqtt://127.0.0.1:{port}/{prefix}")
+        window.remove_person(name)                       # the fixture answers yes to the confirmation
+        qtbot.waitUntil(lambda: bool(subscriber.on(config)), timeout=EVENT_TIMEOUT_MS)
+        assert subscriber.on(config)[-1][1] == b"" and not (known_faces / name).exists()
+    finally:
+        subscriber.close()
+        if broker is not None:
+            broker.stop()
