@@ -176,3 +176,24 @@ class Recognition:
     def __post_init__(self) -> None:
         if len(self.matches) != len(self.faces):
             raise ValueError(f"matches: expected {len(self.faces)} to match faces, got {len(self.matches)}")
+
+
+@dataclass(frozen=True)
+class SeenBefore:
+    """What is known, at an unknown face's arrival, of who it is among strangers: ``cluster``, the id of the
+    unknown faces' cluster it belongs to (:mod:`facecam.unknowns`; a new stranger gets the id its cluster will
+    have), and its earlier visits across cameras: how many, the first and last (Unix seconds), how many in
+    the last 7 days, and the cameras (source names) that saw it."""
+
+    cluster: str
+    visits: int = 0
+    first: float | None = None
+    last: float | None = None
+    last_7_days: int = 0
+    cameras: tuple[str, ...] = ()
+
+    def event(self) -> dict:
+        """As in a notification's JSON: ISO times, ``null`` when never seen before."""
+        return {"visits": self.visits, "last_7_days": self.last_7_days,
+                "first": None if self.first is None else iso(self.first),
+                "last": None if self.last is None else iso(self.last), "cameras": list(self.cameras)}

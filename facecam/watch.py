@@ -90,6 +90,8 @@ def run_watch(session, args, out) -> int:
     pipeline.listeners.extend(sightings.listeners)
     # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
     unknowns = _collect_unknowns(args, recognizer, pipeline, out, source.name)
+    if unknowns is not None:   # an unknown arrival's events say which stranger it is, and their earlier visits
+        sightings.recorder.strangers = unknowns.strangers
     learning = _learn(args, session, recognizer, pipeline, live, out)
     writer = None
     events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time

@@ -75,6 +75,15 @@ class WebhookServer:
         self.httpd.server_close()
 
 
+def wait_until(condition, timeout: float = 60.0) -> bool:   # a bound against hanging, not a time budget
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
 def mosquitto_binary() -> str:
     found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if not found:

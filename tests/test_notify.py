@@ -16,7 +16,7 @@ from clips import SHORT_SCENE, make_gallery, write_clip
 from facecam.sightings import Sighting
 from facecam.sightings.notify import MqttSink, MqttTarget, Notifier, NotifyRule, WebhookSink
 from facecam.sightings.recorder import face_snapshot
-from servers import Broker, Subscriber, WebhookServer, free_port
+from servers import Broker, Subscriber, WebhookServer, free_port, wait_until
 
 from tests.conftest import PEOPLE, slowdown
 
@@ -33,15 +33,6 @@ def arrival(jpeg: bytes, name: str | None, cluster: str | None = None) -> Sighti
     return Sighting(id=uuid.uuid4().hex, source="door", started=now, ended=now + timedelta(seconds=1),
                     t_start=3.25, t_end=4.25, name=name, cluster=cluster, distance=0.31 if name else 0.82,
                     box=(10, 20, 90, 100), snapshot=jpeg)
-
-
-def wait_until(condition, timeout: float = 60.0) -> bool:   # a bound against hanging, not a time budget
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_rules_and_cooldown(jpeg):

@@ -110,8 +110,13 @@ def check_delivery(events: list[tuple[float, dict]], run) -> list[float]:
         received, event = by_person[actor.person][0]
         expected = ("known", actor.person) if actor.person in enrolled else ("unknown", None)
         right += (event["type"], event["name"]) == expected
-        assert event["source"] == "front door" and event["cluster"] is None
-        assert set(event) == {"type", "name", "cluster", "source", "t", "time", "distance", "box", "snapshot"}
+        assert event["source"] == "front door"
+        assert set(event) == {"type", "name", "cluster", "source", "t", "time", "distance", "box", "snapshot",
+                              "seen_before"}
+        if event["type"] == "unknown":   # each stranger comes once: a new stranger, a cluster of their own
+            assert event["cluster"] and event["seen_before"]["visits"] == 0
+        else:
+            assert event["cluster"] is None and event["seen_before"] is None
         snapshot = cv2.imdecode(np.frombuffer(base64.b64decode(event["snapshot"]), np.uint8), cv2.IMREAD_COLOR)
         assert snapshot is not None and 40 <= max(snapshot.shape[:2]) <= 128
         assert 0 <= event["distance"] < 2

@@ -350,7 +350,8 @@ class PostgresStore:
         for sql, value, wanted in (("started >= %s", query.since, query.since is not None),
                                    ("started < %s", query.until, query.until is not None),
                                    ("name = %s", query.person, query.person is not None),
-                                   ("source = %s", query.source, query.source is not None)):
+                                   ("source = %s", query.source, query.source is not None),
+                                   ("cluster = %s", query.cluster, query.cluster is not None)):
             if wanted:
                 where.append(sql)
                 params.append(value)

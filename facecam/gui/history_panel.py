@@ -1,7 +1,8 @@
 """The History tab: today's visits from the sightings log, newest first, with their face snapshots.
 
 Each row is one visit (a :class:`~facecam.sightings.model.Sighting`): snapshot, time, name or
-Unknown, distance, duration, source. The box above filters by person (or unknown faces);
+Unknown (with its stranger's cluster), distance, duration, source. The box above filters by person (or
+unknown faces, or one stranger: the clusters of today's unknown visits);
 double-clicking a row shows its snapshot large (:class:`SnapshotDialog`).
 
 The log is read on a worker thread through the panel's own connection (SQLite in WAL mode:
@@ -31,6 +32,7 @@ ICON_PX = 48
 LARGE_PX = 384
 MAX_ROWS = 2000              # a day at a busy door; older rows of the day are left out (the CLI has them all)
 EVERYONE, UNKNOWN = "Everyone", "Unknown faces"
+STRANGER = "Stranger "       # + a cluster id: one stranger's visits (their cluster in Who's this?)
 COLUMNS = ("Time", "Who", "Distance", "Duration", "Source")
 
 
@@ -54,10 +56,11 @@ class HistoryRow:
 
 @dataclass(frozen=True)
 class HistoryFilter:
-    """Which visits: ``person`` (a name), ``unknown`` faces, or everyone."""
+    """Which visits: ``person`` (a name), ``unknown`` faces, one stranger (``cluster``), or everyone."""
 
     person: str | None = None
     unknown: bool = False
+    cluster: str | None = None
 
 
 class HistoryReader:
@@ -74,9 +77,11 @@ class HistoryReader:
         self._lock = threading.Lock()
         self._closed = False
         self._snapshots: dict[tuple, tuple[bytes, QImage]] = {}
+        self._strangers: dict[str, None] = {}   # the clusters of today's unknown visits, in order first seen
 
     def read(self, chosen: HistoryFilter) -> tuple[list[HistoryRow], list[str]]:
-        """(today's visits for ``chosen``, newest first; the names with visits, for the filter box)."""
+        """(today's visits for ``chosen``, newest first; the names with visits and today's strangers, for the
+        filter box)."""
         from facecam.sightings.model import SightingQuery  # noqa: PLC0415
         from facecam.sightings.store import FILE_NAME, open_sighting_store  # noqa: PLC0415
 
@@ -92,8 +97,9 @@ class HistoryReader:
                     return [], []
                 self._store = open_sighting_store(self.known_faces, retention_days=None)  # a reader deletes nothing
             sightings = self._store.query(SightingQuery.today(person=chosen.person, unknown=chosen.unknown,
-                                                              limit=MAX_ROWS))
-            people = self._store.people()
+                                                              cluster=chosen.cluster, limit=MAX_ROWS))
+            self._strangers.update((s.cluster, None) for s in reversed(sightings) if s.name is None and s.cluster)
+            people = self._store.people() + [STRANGER + cluster for cluster in self._strangers]
             rows = []
             for sighting in sightings:
                 key = (sighting.id, sighting.name, sighting.distance)
@@ -102,9 +108,10 @@ class HistoryReader:
                     self._snapshots[key] = (jpeg, icon_of(jpeg))
                 jpeg, icon = self._snapshots[key]
                 rows.append(HistoryRow(sighting.updated(snapshot=jpeg), icon))
-            if not chosen.person and not chosen.unknown:   # everyone's rows: forget the snapshots of visits gone
+            if chosen == HistoryFilter():   # everyone's rows: forget the snapshots (and strangers) of visits gone
                 shown = {(s.id, s.name, s.distance) for s in sightings}
                 self._snapshots = {k: v for k, v in self._snapshots.items() if k in shown}
+                self._strangers = {s.cluster: None for s in reversed(sightings) if s.name is None and s.cluster}
         return rows, people
 
     def close(self) -> None:
@@ -266,6 +273,8 @@ class HistoryPanel(QWidget):
         text = self.filter_box.currentText()
         if text == UNKNOWN:
             return HistoryFilter(unknown=True)
+        if text.startswith(STRANGER):
+            return HistoryFilter(cluster=text[len(STRANGER):])
         return HistoryFilter(person=text) if text and text != EVERYONE else HistoryFilter()
 
     def refresh_soon(self, *_args) -> None:
@@ -327,7 +336,8 @@ class HistoryPanel(QWidget):
 
     def _show_summary(self, rows: list[HistoryRow], chosen: HistoryFilter) -> None:
         unknown = sum(1 for row in rows if row.sighting.name is None)
-        who = chosen.person or ("unknown faces" if chosen.unknown else None)
+        who = chosen.person or ("unknown faces" if chosen.unknown else None) or (
+            f"stranger {chosen.cluster}" if chosen.cluster else None)
         self.title.setText(f"Today: {len(rows)} visit{'s' if len(rows) != 1 else ''}"
                            + (f" of {who}" if who else (f" ({unknown} unknown)" if unknown else "")))
         self.hint.setText("No visits yet today." if not rows else "")

@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
                                          enabled=self.options.record_sightings, db_url=self.options.db,
                                          keep_days_override=self.options.keep_days, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
+        self.sightings.strangers = self.unknowns.strangers   # an unknown arrival's events name its cluster
         warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
         if any(warnings):
             self.statusBar().showMessage("; ".join(w for w in warnings if w), 15000)
@@ -485,6 +486,7 @@ class MainWindow(QMainWindow):
         root = self.known_faces
 
         def done(backup):
+            self.sightings.forget_person(name)     # Home Assistant's entity of the person goes too
             if not self._closed:
                 self.statusBar().showMessage(f"Removed {name}; photos kept in {backup}", 8000)
                 self._refresh_gallery()

@@ -1,7 +1,8 @@
 """Tools > Notifications...: the command line's notification options as a small dialog.
 
-Webhook URLs (one a line: ``--notify``), an MQTT broker URL (``--mqtt``; its password in a
-masked field of its own), who to notify on (``--notify-on``: known people, unknown faces, or
+A field per registered event sink (:data:`facecam.sinks.SINKS`): webhook URLs (one a line: ``--notify``),
+an MQTT broker URL (``--mqtt``), Home Assistant's broker (``--homeassistant``), each broker's password in a
+masked field of its own; who to notify on (``--notify-on``: known people, unknown faces, or
 only some names) and the cooldown (``--cooldown``). OK checks the values with the same code as
 the command line (:class:`~facecam.gui.notify_settings.NotifySettings`) and emits
 ``chosen(NotifySettings)``; a bad value is said in the dialog, which stays open.
@@ -15,6 +16,7 @@ from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBo
 
 from facecam.errors import FacecamError
 from facecam.gui.notify_settings import NotifySettings, split_password, with_password
+from facecam.sinks import SINKS
 
 
 class NotifyDialog(QDialog):
@@ -23,15 +25,23 @@ class NotifyDialog(QDialog):
     def __init__(self, settings: NotifySettings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Notifications")
-        self.webhooks = QPlainTextEdit("\n".join(settings.webhooks))
-        self.webhooks.setPlaceholderText("http://homeassistant.local:8123/api/webhook/facecam-door  (one URL a line)")
-        self.webhooks.setFixedHeight(70)
-        shown, password = split_password(settings.mqtt)
-        self.mqtt = QLineEdit(shown)
-        self.mqtt.setPlaceholderText("mqtt://user@homeassistant.local:1883/facecam")
-        self.mqtt_password = QLineEdit(password)
-        self.mqtt_password.setEchoMode(QLineEdit.Password)
-        self.mqtt_password.setPlaceholderText("MQTT password (if the broker needs one)")
+        self.sink_fields: list[tuple[str, QWidget, QLineEdit | None]] = []   # (sink key, URL field, password)
+        for kind in SINKS.values():   # one field (a URL a line, or a URL and its password) per registered sink
+            if kind.many:
+                edit = QPlainTextEdit("\n".join(settings.urls[kind.key]))
+                edit.setFixedHeight(70)
+                password = None
+            else:
+                shown, secret = split_password(getattr(settings, kind.key))
+                edit = QLineEdit(shown)
+                password = QLineEdit(secret)
+                password.setEchoMode(QLineEdit.Password)
+                password.setPlaceholderText(f"{kind.label.rstrip(':')} password (if the broker needs one)")
+                setattr(self, f"{kind.key}_password", password)
+            edit.setPlaceholderText(kind.placeholder)
+            edit.setToolTip(kind.help)
+            setattr(self, kind.key, edit)              # self.webhooks, self.mqtt, self.homeassistant...
+            self.sink_fields.append((kind.key, edit, password))
         lowered = {w.lower() for w in settings.notify_on}
         everyone = not settings.notify_on
         self.known_box = QCheckBox("Known people")
@@ -58,15 +68,16 @@ class NotifyDialog(QDialog):
         self.ok_button = buttons.button(QDialogButtonBox.Ok)
 
         form = QFormLayout()
-        form.addRow("Webhooks (POST JSON):", self.webhooks)
-        form.addRow("MQTT broker:", self.mqtt)
-        form.addRow("MQTT password:", self.mqtt_password)
+        for key, edit, password in self.sink_fields:
+            form.addRow(SINKS[key].label, edit)
+            if password is not None:
+                form.addRow(SINKS[key].label.replace(":", " password:"), password)
         form.addRow("Notify on:", self.known_box)
         form.addRow("", self.unknown_box)
         form.addRow("", self.names)
         form.addRow("Cooldown per person:", self.cooldown)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Each arrival is sent as it is recognised; nothing is sent when both are empty."))
+        layout.addWidget(QLabel("Each arrival is sent as it is recognised; nothing is sent when all are empty."))
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
@@ -79,9 +90,10 @@ class NotifyDialog(QDialog):
             raise FacecamError("Notify on: tick known people or unknown faces, or name some people")
         notify_on = () if known and unknown else (("known",) if known else ()) + (("unknown",) if unknown else ()) \
             + tuple(names)
-        return NotifySettings(webhooks=tuple(self.webhooks.toPlainText().splitlines()),
-                              mqtt=with_password(self.mqtt.text(), self.mqtt_password.text()) or None,
-                              notify_on=notify_on, cooldown_s=self.cooldown.value())
+        urls = {key: tuple(edit.toPlainText().splitlines()) if password is None
+                else tuple(filter(None, [with_password(edit.text(), password.text())]))
+                for key, edit, password in self.sink_fields}
+        return NotifySettings(urls=urls, notify_on=notify_on, cooldown_s=self.cooldown.value())
 
     def _ok(self) -> None:
         try:

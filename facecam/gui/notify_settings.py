@@ -1,5 +1,6 @@
-"""The window's notification settings: the command line's ``--notify``, ``--mqtt``, ``--notify-on`` and
-``--cooldown``, remembered in the settings file (``window.notify``).
+"""The window's notification settings: the command line's sink options (``--notify``, ``--mqtt``,
+``--homeassistant``: the registry :data:`facecam.sinks.SINKS`), ``--notify-on`` and ``--cooldown``,
+remembered in the settings file (``window.notify``).
 
 ::
 
@@ -17,66 +18,94 @@ from __future__ import annotations
 
 import math
 import urllib.parse
-from dataclasses import dataclass
+from typing import Mapping
 
 from facecam import config
 from facecam.errors import FacecamError
-from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttTarget, NotifyRule, WebhookSink
+from facecam.sightings.notify import DEFAULT_COOLDOWN_S, NotifyRule
+from facecam.sinks import SINKS, check_urls, urls_from_args
 
 SETTINGS_KEY = "notify"      # settings["window"]["notify"]
 
 
-@dataclass(frozen=True)
 class NotifySettings:
-    """Where and when to notify. ``notify_on``: ``--notify-on`` values (``known``, ``unknown``, names;
-    empty: every arrival). Validated on creation (FacecamError: one line that says what to fix)."""
+    """Where and when to notify: the URLs of each registered sink (:data:`facecam.sinks.SINKS`, given by
+    its key: ``webhooks=(...)``, ``mqtt=...``, ``homeassistant=...``, and read back as attributes of the same
+    names: a tuple for a repeatable sink, else a URL or None), ``notify_on`` (``--notify-on`` values:
+    ``known``, ``unknown``, names; empty: every arrival) and ``cooldown_s``. Immutable; validated on creation
+    (FacecamError: one line that says what to fix)."""
 
-    webhooks: tuple[str, ...] = ()
-    mqtt: str | None = None
-    notify_on: tuple[str, ...] = ()
-    cooldown_s: float = DEFAULT_COOLDOWN_S
+    __slots__ = ("urls", "notify_on", "cooldown_s")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "webhooks", tuple(u.strip() for u in self.webhooks if u and u.strip()))
-        object.__setattr__(self, "mqtt", (self.mqtt or "").strip() or None)
-        object.__setattr__(self, "notify_on", tuple(w.strip() for w in self.notify_on if w and w.strip()))
-        for url in self.webhooks:
-            WebhookSink(url)                     # raises FacecamError for anything but http(s)://host...
-        if self.mqtt is not None:
-            MqttTarget.parse(self.mqtt)
+    def __init__(self, *, notify_on=(), cooldown_s: float = DEFAULT_COOLDOWN_S,
+                 urls: Mapping[str, tuple[str, ...]] | None = None, **by_sink):
+        given = {**(urls or {}), **by_sink}
+        unknown = sorted(set(given) - set(SINKS))
+        if unknown:
+            raise TypeError(f"NotifySettings: no event sink called {unknown[0]!r}")
+        normal = {}
+        for kind in SINKS.values():
+            value = given.get(kind.key)
+            values = (value,) if isinstance(value, str) else tuple(value or ())
+            values = tuple(u.strip() for u in values if isinstance(u, str) and u.strip())
+            if len(values) > 1 and not kind.many:
+                raise FacecamError(f"{kind.option}: one URL only")
+            normal[kind.key] = values
+        check_urls(normal)                       # FacecamError for anything a sink does not take
+        object.__setattr__(self, "urls", normal)
+        object.__setattr__(self, "notify_on", tuple(w.strip() for w in notify_on if w and w.strip()))
         try:
             NotifyRule.parse(list(self.notify_on) or None)
         except ValueError as error:
             raise FacecamError(str(error)) from None
-        if isinstance(self.cooldown_s, bool) or not isinstance(self.cooldown_s, (int, float)) \
-                or not math.isfinite(self.cooldown_s) or self.cooldown_s < 0:
+        if isinstance(cooldown_s, bool) or not isinstance(cooldown_s, (int, float)) \
+                or not math.isfinite(cooldown_s) or cooldown_s < 0:
             raise FacecamError("cooldown: expected 0 or more seconds")
-        object.__setattr__(self, "cooldown_s", float(self.cooldown_s))
+        object.__setattr__(self, "cooldown_s", float(cooldown_s))
+
+    def __getattr__(self, name: str):
+        kind = SINKS.get(name)
+        if kind is None or name.startswith("_"):
+            raise AttributeError(name)
+        values = object.__getattribute__(self, "urls")[name]
+        return values if kind.many else (values[0] if values else None)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("NotifySettings is immutable")
+
+    def _key(self) -> tuple:
+        return tuple(self.urls.items()), self.notify_on, self.cooldown_s
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NotifySettings) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:   # never a URL: they may hold a password
+        return f"NotifySettings({self.describe()!r})"
 
     @property
     def enabled(self) -> bool:
-        return bool(self.webhooks or self.mqtt)
+        return any(self.urls.values())
 
     def notifier(self):
         """A running :class:`~facecam.sightings.notify.Notifier` (its threads start now), or None."""
         from facecam.sightings.live import build_notifier  # noqa: PLC0415
 
-        return build_notifier(self.webhooks, self.mqtt, self.notify_on, self.cooldown_s)
+        return build_notifier(self.urls, self.notify_on, self.cooldown_s)
 
     def describe(self) -> str:
         """A line for the status bar: the endpoints as ``scheme://host:port`` (no credentials, no token path)."""
         if not self.enabled:
             return "notifications off"
-        where = [WebhookSink(url).describe() for url in self.webhooks]
-        if self.mqtt:
-            where.append(MqttTarget.parse(self.mqtt).describe())
         who = ", ".join(self.notify_on) if self.notify_on else "every arrival"
-        return f"notifying {', '.join(where)} on {who} (cooldown {self.cooldown_s:g} s)"
+        return f"notifying {', '.join(check_urls(self.urls))} on {who} (cooldown {self.cooldown_s:g} s)"
 
     # ------------------------------------------------------------ the settings file
     def to_settings(self) -> dict:
-        return {"webhooks": list(self.webhooks), "mqtt": self.mqtt, "notify_on": list(self.notify_on),
-                "cooldown_s": self.cooldown_s}
+        return {**{key: list(self.urls[key]) if kind.many else getattr(self, key) for key, kind in SINKS.items()},
+                "notify_on": list(self.notify_on), "cooldown_s": self.cooldown_s}
 
     @classmethod
     def from_settings(cls, entry) -> "NotifySettings":
@@ -84,9 +113,8 @@ class NotifySettings:
         if not isinstance(entry, dict):
             return cls()
         try:
-            return cls(webhooks=tuple(str(u) for u in entry.get("webhooks") or () if isinstance(u, str)),
-                       mqtt=entry.get("mqtt") if isinstance(entry.get("mqtt"), str) else None,
-                       notify_on=tuple(str(w) for w in entry.get("notify_on") or () if isinstance(w, str)),
+            return cls(urls={key: _strings(entry.get(key)) for key in SINKS},
+                       notify_on=_strings(entry.get("notify_on")),
                        cooldown_s=entry.get("cooldown_s", DEFAULT_COOLDOWN_S))
         except FacecamError:
             return cls()
@@ -104,8 +132,8 @@ class NotifySettings:
         try:
             if not isinstance(entry, dict):
                 raise FacecamError(f"expected an object, got {type(entry).__name__}")
-            cls(**{key: tuple(entry[key]) if key in ("webhooks", "notify_on") else entry[key]
-                   for key in ("webhooks", "mqtt", "notify_on", "cooldown_s") if key in entry})
+            cls(urls={key: entry[key] for key in SINKS if entry.get(key) is not None},
+                **{key: entry[key] for key in ("notify_on", "cooldown_s") if key in entry})
         except (FacecamError, TypeError, ValueError) as error:
             return (f"the saved notification settings cannot be used ({error}); nothing is sent: set them again in "
                     "Tools > Notifications...")
@@ -120,13 +148,20 @@ class NotifySettings:
 
     @classmethod
     def from_args(cls, args) -> "NotifySettings | None":
-        """The window's command line (``--notify``, ``--mqtt``, ``--notify-on``, ``--cooldown``, as ``watch``
-        has them): when it names an endpoint, these settings for this run (not saved); else None (the saved
+        """The window's command line (each sink's option, ``--notify-on``, ``--cooldown``, as ``watch`` has
+        them): when it names an endpoint, these settings for this run (not saved); else None (the saved
         settings count)."""
-        if not (getattr(args, "notify", None) or getattr(args, "mqtt", None)):
+        urls = urls_from_args(args)
+        if not any(urls.values()):
             return None
-        return cls(webhooks=tuple(args.notify or ()), mqtt=args.mqtt, notify_on=tuple(args.notify_on or ()),
-                   cooldown_s=args.cooldown)
+        return cls(urls=urls, notify_on=tuple(args.notify_on or ()), cooldown_s=args.cooldown)
+
+
+def _strings(value) -> tuple[str, ...]:
+    """A saved value as URLs or words: a string, or the strings of a list (anything else: none)."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def _saved_entry():

@@ -55,6 +55,7 @@ class WindowSightings(QObject):
             self.writer = SightingWriter(self.store, on_saved=self.saved.emit)
         self.notify = NotifySettings()
         self.notifier = None
+        self.strangers = lambda: None   # the Who's this? collection's StrangerIndex, while it collects
         self.recorder = None
         self._lock = threading.Lock()
         self._pipeline = None
@@ -79,6 +80,7 @@ class WindowSightings(QObject):
         def listener(result, recorder=recorder):
             with self._lock:                    # a retired pipeline's last round is not recorded
                 if self.recorder is recorder:
+                    recorder.strangers = self.strangers()
                     recorder.on_round(result)
 
         with self._lock:
@@ -110,6 +112,13 @@ class WindowSightings(QObject):
         if old is not None:
             run_task("notify-close", lambda: old.close(NOTIFY_CLOSE_S))
         return None
+
+    def forget_person(self, name: str) -> None:
+        """``name`` was removed from the gallery: the sinks drop what they published about them (Home
+        Assistant's entity, MQTT's retained topics)."""
+        notifier = self.notifier
+        if notifier is not None:
+            notifier.forget(name)
 
     def notify_summary(self) -> dict:
         notifier = self.notifier

@@ -188,6 +188,11 @@ class UnknownsControl(QObject):
     def collecting(self) -> bool:
         return self.collection is not None
 
+    def strangers(self):
+        """The collection's :class:`facecam.unknowns.strangers.StrangerIndex` while it collects, else None."""
+        collection = self.collection
+        return collection.strangers if collection is not None else None
+
     # ------------------------------------------------------------- reading
     def refresh(self) -> None:
         """Re-read the clusters in a worker thread (coalesced: one at a time, one more at most)."""

@@ -38,6 +38,7 @@ def add_options(sub) -> None:
     who = sub.add_mutually_exclusive_group()
     who.add_argument("--person", metavar="NAME", help="only this person's visits")
     who.add_argument("--unknown", action="store_true", help="only unknown faces")
+    who.add_argument("--stranger", metavar="ID", help="only the visits of this stranger (a 'facecam unknowns' id)")
     sub.add_argument("--source", metavar="S", help="only this source (its --source-name)")
     sub.add_argument("--limit", type=int, metavar="N", help="at most N visits")
     sub.add_argument("--csv", action="store_true", help="CSV with a header row (opens in a spreadsheet)")
@@ -72,7 +73,7 @@ def run_sightings(session, args, out) -> int:
         for warning in store.warnings:
             out.message(f"facecam: warning: {warning}")
         sightings = store.query(SightingQuery(since=args.since, person=args.person, unknown=args.unknown,
-                                              source=args.source, limit=args.limit,
+                                              cluster=args.stranger, source=args.source, limit=args.limit,
                                               snapshots=args.snapshots is not None))
     finally:
         store.close()

@@ -2,7 +2,7 @@
 
 ::
 
-    add_live_options(parser)                          # --source-name --notify --notify-on --mqtt ...
+    add_live_options(parser)                          # --source-name --notify-on, each sink's option ...
     live = LiveSightings.from_args(args, source_name=source.name)   # sources.VideoSource.name: never a password
     pipeline = LivePipeline(recognizer, gallery, listeners=live.listeners)
     ...
@@ -17,21 +17,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from facecam import config
 from facecam.errors import FacecamError
 from facecam.sightings.model import Sighting
-from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttSink, Notifier, NotifyRule, WebhookSink
+from facecam.sightings.notify import DEFAULT_COOLDOWN_S, Notifier, NotifyRule
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore, open_sighting_store
 from facecam.source_names import redact_url
+from facecam.sinks import SINKS, build_sinks, env_default, urls_from_args
 
 log = logging.getLogger(__name__)
 
@@ -114,30 +114,27 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keep-days", type=float, metavar="DAYS",
                        help=f"delete logged visits older than this (default: the setting sightings_keep_days, "
                             f"else {DEFAULT_RETENTION_DAYS:g})")
-    group.add_argument("--notify", action="append", metavar="URL",
-                       help="POST each arrival as JSON to this http(s) URL (repeatable)")
-    group.add_argument("--mqtt", metavar="URL", default=os.environ.get("FACECAM_MQTT") or None,
-                       help="publish arrivals to mqtt://[user:pass@]host[:port]/prefix (or FACECAM_MQTT)")
+    for kind in SINKS.values():   # --notify, --mqtt, --homeassistant...: the registry of event sinks
+        group.add_argument(kind.option, metavar=kind.metavar, help=kind.help,
+                           **({"action": "append"} if kind.many else {"default": env_default(kind)}))
     group.add_argument("--notify-on", action="append", metavar="WHO",
                        help="known, unknown, or people's names, comma-separated (default: every arrival)")
     group.add_argument("--cooldown", type=float, default=DEFAULT_COOLDOWN_S, metavar="S",
                        help=f"at most one event per person per S seconds (default {DEFAULT_COOLDOWN_S:g})")
 
 
-def build_notifier(webhooks: list[str] | tuple[str, ...] | None, mqtt: str | None,
-                   notify_on: list[str] | tuple[str, ...] | None, cooldown_s: float = DEFAULT_COOLDOWN_S
-                   ) -> Notifier | None:
-    """The notifier of ``--notify`` URLs, an ``--mqtt`` URL, ``--notify-on`` and ``--cooldown`` (the window's
-    notification settings too); None when there is nowhere to send. Raises FacecamError on a bad value."""
+def build_notifier(urls: Mapping[str, tuple[str, ...]], notify_on: list[str] | tuple[str, ...] | None,
+                   cooldown_s: float = DEFAULT_COOLDOWN_S) -> Notifier | None:
+    """The notifier of each registered sink's URLs (``{"webhooks": (...), "mqtt": (...), ...}``: see
+    :func:`facecam.sinks.urls_from_args`), ``--notify-on`` and ``--cooldown`` (the window's notification
+    settings too); None when there is nowhere to send. Raises FacecamError on a bad value."""
     try:
         rule = NotifyRule.parse(list(notify_on) if notify_on else None)
     except ValueError as error:
         raise FacecamError(str(error)) from None
     if cooldown_s < 0:
         raise FacecamError("--cooldown: expected 0 or more seconds")
-    sinks = [WebhookSink(url) for url in (webhooks or [])]
-    if mqtt:
-        sinks.append(MqttSink.from_url(mqtt))
+    sinks = build_sinks(urls)
     return Notifier(sinks, rule, cooldown_s=cooldown_s) if sinks else None
 
 
@@ -164,7 +161,7 @@ class LiveSightings:
     @classmethod
     def from_args(cls, args, source_name: str) -> "LiveSightings":
         """Built from :func:`add_live_options`' options (and ``--known-faces``)."""
-        notifier = build_notifier(args.notify, args.mqtt, args.notify_on, args.cooldown)
+        notifier = build_notifier(urls_from_args(args), args.notify_on, args.cooldown)
         store = None if args.no_sightings else open_sighting_store(
             Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)),
             connect_later=True)  # a database down at start is connected when it answers (visits wait locally)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from facecam.types import iso
+from facecam.types import SeenBefore, iso
 
 JPEG_MAGIC = b"\xff\xd8"
 
@@ -24,7 +24,8 @@ class Sighting:
 
     ``started``/``ended``: wall clock (aware datetimes); ``t_start``/``t_end``: the source's
     own seconds (the position in a file). ``name`` is None for an unknown face; ``cluster``
-    the unknown cluster's id where there is one. ``distance``: the best (smallest) cosine
+    the unknown cluster's id where there is one, ``seen_before`` that stranger's earlier visits (in events,
+    not in the log). ``distance``: the best (smallest) cosine
     distance measured for the visit's name (for an unknown face: to the nearest person).
     ``box``: ``(x, y, w, h)`` of the face on the snapshot's frame; ``snapshot``: a small
     JPEG of the face (``b""`` when a listing did not ask for snapshots).
@@ -41,6 +42,7 @@ class Sighting:
     distance: float | None = None
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     snapshot: bytes = b""
+    seen_before: SeenBefore | None = None   # an unknown face's earlier visits, known at its arrival (not stored)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -85,7 +87,8 @@ class Sighting:
         return {"type": self.kind, "name": self.name, "cluster": self.cluster, "source": self.source,
                 "t": round(self.t_start, 3), "time": iso(self.started),
                 "distance": None if self.distance is None else round(self.distance, 4),
-                "box": list(self.box), "snapshot": base64.b64encode(self.snapshot).decode("ascii")}
+                "box": list(self.box), "snapshot": base64.b64encode(self.snapshot).decode("ascii"),
+                "seen_before": None if self.seen_before is None else self.seen_before.event()}
 
     def row(self) -> dict:
         """The listing's view (``facecam sightings --json``): everything but the snapshot."""
@@ -101,7 +104,8 @@ class SightingQuery:
     """Which sightings to list: newest first, all filters optional.
 
     ``since``/``until``: visits that started in that window. ``person``: that name only;
-    ``unknown``: unknown faces only (not with ``person``). ``snapshots``: also load the JPEGs.
+    ``unknown``: unknown faces only (not with ``person``); ``cluster``: one stranger's visits (their
+    unknown faces' cluster id, not with ``person``). ``snapshots``: also load the JPEGs.
     """
 
     since: datetime | None = None
@@ -111,9 +115,10 @@ class SightingQuery:
     source: str | None = None
     limit: int | None = None
     snapshots: bool = False
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
-        if self.person is not None and self.unknown:
+        if self.person is not None and (self.unknown or self.cluster is not None):
             raise ValueError("person and unknown: choose one")
         for label, moment in (("since", self.since), ("until", self.until)):
             if moment is not None and moment.tzinfo is None:

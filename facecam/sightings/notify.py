@@ -1,4 +1,5 @@
-"""Notifications: tell a webhook or an MQTT broker when someone arrives, never slowing the video.
+"""Notifications: tell the event sinks (webhooks, MQTT, Home Assistant: :mod:`facecam.sinks`) when someone
+arrives, never slowing the video.
 
 ::
 
@@ -10,8 +11,13 @@
 
 * **Rules**: ``known``, ``unknown`` and/or people's names (default: every arrival), and
   a cooldown per person (default 60 s): one arrival is one event, not one per re-check
-  or per broken track. An unknown face's cooldown is its cluster's when it has one,
+  or per broken track. An unknown face's cooldown is its cluster's when it has one (given
+  at its arrival while unknown faces are collected: :mod:`facecam.unknowns.strangers`),
   else none (two strangers are two events).
+* **Visits and forgetting**: the sinks that follow visits (``stages`` holds
+  ``arrived``/``updated``/``ended``: Home Assistant's "who is in view") get every stage of
+  every visit, past the rule and the cooldown; :meth:`Notifier.forget` tells the sinks
+  that keep something about a person (retained topics, entities) to drop it.
 * **Never blocking**: :meth:`Notifier.offer` only appends to each sink's bounded queue
   (``max_queue``, default 100); when a queue is full its oldest event is dropped and
   counted. Each sink sends from its own thread: a dead webhook does not hold back MQTT.
@@ -25,54 +31,24 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
-from facecam.errors import FacecamError
 from facecam.sightings.model import Sighting
+from facecam.sinks.base import NOTIFY, VISIT_STAGES, DeliveryError, Event, Sink
+from facecam.sinks.mqtt import MqttSink, MqttTarget, topic_name
+from facecam.sinks.webhook import WebhookSink
+
+__all__ = ["DEFAULT_COOLDOWN_S", "DEFAULT_MAX_QUEUE", "Delivery", "DeliveryError", "DeliveryStats", "Event",
+           "MqttSink", "MqttTarget", "Notifier", "NotifyRule", "Sink", "WebhookSink", "topic_name"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COOLDOWN_S = 60.0
 DEFAULT_MAX_QUEUE = 100
-
-
-class DeliveryError(Exception):
-    """A send failed; ``final`` when retrying cannot help (the endpoint refused the event itself)."""
-
-    def __init__(self, message: str, final: bool = False):
-        super().__init__(message)
-        self.final = final
-
-
-@dataclass(frozen=True)
-class Event:
-    """One arrival to send: the sighting and its JSON body (built once for every sink)."""
-
-    sighting: Sighting
-    body: bytes
-
-    @classmethod
-    def of(cls, sighting: Sighting) -> "Event":
-        return cls(sighting, json.dumps(sighting.event(), ensure_ascii=False).encode("utf-8"))
-
-
-class Sink(Protocol):
-    """Where events go. ``send`` raises :class:`DeliveryError`; ``describe`` never shows credentials."""
-
-    def send(self, event: Event) -> None: ...
-
-    def describe(self) -> str: ...
-
-    def close(self) -> None: ...
 
 
 # ---------------------------------------------------------------- rules
@@ -223,9 +199,22 @@ class Notifier:
         self._lock = threading.Lock()
 
     def __call__(self, sighting: Sighting, stage: str) -> None:
-        """A :class:`~facecam.sightings.recorder.SightingRecorder` listener: arrivals are offered."""
+        """A :class:`~facecam.sightings.recorder.SightingRecorder` listener: arrivals are offered; every stage
+        of a visit goes (unfiltered) to the sinks that follow visits (Home Assistant's "who is in view")."""
         if stage == "arrived":
             self.offer(sighting)
+        if stage in VISIT_STAGES:
+            self._put(Event.of(sighting, stage))
+
+    def forget(self, name: str) -> None:
+        """``name`` was removed from the gallery: the sinks that keep something about people drop it
+        (MQTT's retained topics, Home Assistant's entities), after the events already queued."""
+        self._put(Event.forget(name))
+
+    def _put(self, event: Event) -> None:
+        for delivery in self.deliveries:
+            if event.stage in delivery.sink.stages:
+                delivery.put(event)
 
     def offer(self, sighting: Sighting) -> bool:
         """Queue the arrival for every sink unless the rule or the cooldown says no; True when queued."""
@@ -241,9 +230,7 @@ class Notifier:
                 self.suppressed += 1
                 return False
             self._last[key] = now
-        event = Event.of(sighting)
-        for delivery in self.deliveries:
-            delivery.put(event)
+        self._put(Event.of(sighting, NOTIFY))
         return True
 
     def close(self, timeout: float = 5.0) -> None:
@@ -259,153 +246,3 @@ class Notifier:
                                               "dropped": d.stats.dropped, "unsent": d.stats.unsent,
                                               "retries": d.stats.retries}
                           for d in self.deliveries}}
-
-
-# ---------------------------------------------------------------- webhook
-
-def _public(url: urllib.parse.SplitResult, default_port: int) -> str:
-    return f"{url.scheme}://{url.hostname}:{url.port or default_port}"
-
-
-class WebhookSink:
-    """HTTP POST of the event's JSON to ``url`` (http or https), ``timeout_s`` per attempt."""
-
-    def __init__(self, url: str, timeout_s: float = 5.0):
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise FacecamError("--notify: expected an http:// or https:// URL with a host")
-        self.url, self.timeout_s = url, float(timeout_s)
-        self._name = _public(parsed, 443 if parsed.scheme == "https" else 80)
-
-    def describe(self) -> str:
-        return self._name
-
-    def send(self, event: Event) -> None:
-        request = urllib.request.Request(self.url, data=event.body, method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": "facecam"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as error:
-            raise DeliveryError(f"HTTP {error.code} from {self._name}",
-                                final=400 <= error.code < 500 and error.code not in (408, 429)) from None
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            reason = getattr(error, "reason", error)
-            raise DeliveryError(f"{self._name}: {type(reason).__name__ if not str(reason) else reason}") from None
-
-    def close(self) -> None:
-        pass
-
-
-# ---------------------------------------------------------------- MQTT
-
-@dataclass(frozen=True)
-class MqttTarget:
-    """``mqtt[s]://[user:pass@]host[:port]/prefix``, parsed."""
-
-    host: str
-    port: int
-    prefix: str
-    tls: bool = False
-    username: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def parse(cls, url: str) -> "MqttTarget":
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise FacecamError("--mqtt: expected mqtt://[user:pass@]host[:port]/prefix (or mqtts:// for TLS)")
-        try:
-            port = parsed.port
-        except ValueError:
-            raise FacecamError("--mqtt: the port is not a number between 1 and 65535") from None
-        prefix = parsed.path.strip("/") or "facecam"
-        if any(ch in prefix for ch in "+#\0"):
-            raise FacecamError("--mqtt: the topic prefix may not contain + # or NUL")
-        tls = parsed.scheme == "mqtts"
-        return cls(parsed.hostname, port or (8883 if tls else 1883), prefix, tls,
-                   urllib.parse.unquote(parsed.username) if parsed.username else None,
-                   urllib.parse.unquote(parsed.password) if parsed.password else None)
-
-    def describe(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}/{self.prefix}"
-
-
-def topic_name(name: str) -> str:
-    """A person's name as one MQTT topic level (wildcards ``+``/``#`` and ``/`` become ``_``)."""
-    return "".join("_" if ch in "+#/\0" else ch for ch in name)
-
-
-class MqttSink:
-    """Publishes to an MQTT broker with paho-mqtt (QoS 1), reconnecting on its own.
-
-    Topics (Frigate / Double Take style, which Home Assistant users know):
-
-    * ``prefix/events``: every arrival, the webhook's JSON (not retained);
-    * ``prefix/person/<name>``: the latest arrival of that person (retained JSON), and
-      ``prefix/person/<name>/snapshot`` its JPEG (retained raw bytes, for an MQTT image);
-    * ``prefix/unknown`` and ``prefix/unknown/snapshot``: the same for the latest unknown face;
-    * ``prefix/available``: ``online`` / ``offline`` (retained; the broker says ``offline``
-      through the last will when facecam dies): Home Assistant's availability topic.
-    """
-
-    def __init__(self, target: MqttTarget, *, client_id: str | None = None, ack_timeout_s: float = 5.0):
-        import paho.mqtt.client as mqtt  # noqa: PLC0415 - only when --mqtt is used
-
-        self.target, self.ack_timeout_s = target, float(ack_timeout_s)
-        self._mqtt = mqtt
-        self.available = f"{target.prefix}/available"
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
-                             protocol=mqtt.MQTTv311)
-        if target.username is not None:
-            client.username_pw_set(target.username, target.password)
-        if target.tls:
-            client.tls_set()
-        client.will_set(self.available, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        client.on_connect = self._on_connect
-        client.connect_async(target.host, target.port, keepalive=30)
-        client.loop_start()
-        self._client = client
-
-    @classmethod
-    def from_url(cls, url: str, **options) -> "MqttSink":
-        return cls(MqttTarget.parse(url), **options)
-
-    def describe(self) -> str:
-        return self.target.describe()
-
-    def _on_connect(self, client, _userdata, _flags, reason_code, _properties=None) -> None:
-        if not reason_code.is_failure:
-            client.publish(self.available, "online", qos=1, retain=True)
-        else:
-            log.warning("facecam: MQTT broker %s refused the connection: %s", self.describe(), reason_code)
-
-    def send(self, event: Event) -> None:
-        if not self._client.is_connected():
-            raise DeliveryError(f"not connected to {self.describe()}")
-        sighting = event.sighting
-        base = (f"{self.target.prefix}/person/{topic_name(sighting.name)}" if sighting.name is not None
-                else f"{self.target.prefix}/unknown")
-        messages = [(base, event.body, True), (f"{base}/snapshot", sighting.snapshot, True),
-                    (f"{self.target.prefix}/events", event.body, False)]
-        infos = [self._client.publish(topic, payload, qos=1, retain=retain) for topic, payload, retain in messages]
-        deadline = time.monotonic() + self.ack_timeout_s
-        for info in infos:
-            if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
-                raise DeliveryError(f"{self.describe()}: {self._mqtt.error_string(info.rc)}")
-            try:
-                info.wait_for_publish(max(deadline - time.monotonic(), 0.01))
-            except (RuntimeError, ValueError) as error:
-                raise DeliveryError(f"{self.describe()}: {error}") from None
-            if not info.is_published():
-                raise DeliveryError(f"{self.describe()}: no acknowledgement within {self.ack_timeout_s:g} s")
-
-    def close(self) -> None:
-        try:
-            if self._client.is_connected():
-                self._client.publish(self.available, "offline", qos=1, retain=True).wait_for_publish(1.0)
-        except (RuntimeError, ValueError):
-            pass
-        self._client.disconnect()
-        self._client.loop_stop()

@@ -66,6 +66,7 @@ class _Visit:
     sighting: Sighting | None = None                 # None until the name settles
     votes: list[tuple[str | None, float]] = field(default_factory=list)  # every match the track got
     last_written: float = 0.0
+    unknown_sum: np.ndarray | None = None            # the sum of the track's embeddings that matched nobody
 
 
 class SightingRecorder:
@@ -81,6 +82,8 @@ class SightingRecorder:
         self.heartbeat_s = float(heartbeat_s)
         self.clock = clock
         self.errors: list[str] = []
+        # who an unknown arrival is among strangers: a facecam.unknowns.strangers.StrangerIndex (watch sets it)
+        self.strangers = None
         self._offset = math.inf
         self._visits: dict[int, _Visit] = {}
         self._lock = threading.Lock()
@@ -91,8 +94,11 @@ class SightingRecorder:
         now = self.clock()
         with self._lock:
             self._offset = min(self._offset, now - float(result.frame.t_source))
-            for track_id, match in zip(result.embedded_ids, result.matches):
-                self._visits.setdefault(track_id, _Visit()).votes.append((match.name, float(match.distance)))
+            for index, (track_id, match) in enumerate(zip(result.embedded_ids, result.matches)):
+                visit = self._visits.setdefault(track_id, _Visit())
+                visit.votes.append((match.name, float(match.distance)))
+                if match.name is None and self.strangers is not None and result.embeddings is not None:
+                    visit.unknown_sum = result.embeddings[index] + (0 if visit.unknown_sum is None else visit.unknown_sum)
             live = set()
             for track in result.tracks:
                 live.add(track.id)
@@ -120,11 +126,14 @@ class SightingRecorder:
     def _maybe_arrive(self, visit: _Visit, track, result, now: float) -> None:
         if not track.recognised or track.hits < self.min_hits or track.detection_index is None:
             return
+        seen = (self.strangers.arrive(track.id, visit.unknown_sum)
+                if track.name is None and self.strangers is not None and visit.unknown_sum is not None else None)
         visit.sighting = Sighting(
             id=uuid.uuid4().hex, source=self.source, started=self._wall(track.first_seen),
             ended=max(self._wall(track.last_seen), self._wall(track.first_seen)), t_start=track.first_seen, t_end=track.last_seen,
             name=track.name, distance=_best_distance(visit.votes, track.name), box=track.face.box,
-            snapshot=face_snapshot(result.frame.bgr_frame, track.face.box))
+            snapshot=face_snapshot(result.frame.bgr_frame, track.face.box),
+            cluster=None if seen is None else seen.cluster, seen_before=seen)
         visit.last_written = now
         self._tell(visit.sighting, "arrived")
 

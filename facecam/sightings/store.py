@@ -245,6 +245,9 @@ class SqliteSightingStore:
         if query.source is not None:
             where.append("source = ?")
             params.append(query.source)
+        if query.cluster is not None:
+            where.append("cluster = ?")
+            params.append(query.cluster)
         sql = (f"SELECT {_COLUMNS}, {'snapshot' if query.snapshots else 'NULL'} FROM sightings"
                + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY start_ts DESC, id")
         if query.limit is not None:

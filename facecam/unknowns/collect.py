@@ -199,6 +199,7 @@ class UnknownCollector:
         self._visits: dict[int, _Visit] = {}
         self._lock = threading.Lock()
         self.collected = 0
+        self.strangers = None   # a facecam.unknowns.strangers.StrangerIndex: the ids given at arrival, visits counted
 
     def __call__(self, result) -> None:
         """One round (a :class:`facecam.pipeline.RoundResult`)."""
@@ -238,7 +239,13 @@ class UnknownCollector:
         if visit.named or not visit.unknown or not visit.crops:
             return
         self.collected += 1
-        sighting_id, source, candidates = new_sighting_id(), self.source, tuple(visit.crops)
+        source, candidates = self.source, tuple(visit.crops)
+        strangers = self.strangers
+        sighting_id = (strangers.claim(visit.track, visit.started, visit.ended) if strangers is not None
+                       else None) or new_sighting_id()
+        if strangers is not None:
+            strangers.ended(sighting_id, source, visit.started, visit.ended,
+                            np.mean([c.embedding for c in candidates], axis=0))
 
         def build() -> UnknownSighting:
             return UnknownSighting(sighting_id, source, visit.track, visit.first_t, visit.last_t, visit.started,

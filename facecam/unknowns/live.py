@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 from facecam.source_names import redact_url
+from facecam.unknowns.cluster import link_for
 from facecam.unknowns.collect import BackgroundTasks, UnknownCollector, UnknownSighting
 from facecam.unknowns.store import (DB_NAME, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore,
                                     store_folder)
+from facecam.unknowns.strangers import StrangerIndex
 
 
 def collection_enabled(no_unknowns: bool = False, settings: dict | None = None) -> bool:
@@ -88,6 +90,11 @@ class UnknownsCollection:
         self.tasks = BackgroundTasks(max_waiting=64, on_error=on_error)  # each waiting visit holds its faces' regions
         # source: the source's name (sources.display_name); an address that comes here anyway keeps no password
         self.collector = UnknownCollector(redact_url(source), self._on_visit)
+        # who an unknown arrival is among strangers (the sightings recorder asks it; see unknowns.strangers)
+        self.strangers = StrangerIndex(link_for(recognizer.model)) if recognizer is not None else None
+        self.collector.strangers = self.strangers
+        if self.strangers is not None:
+            self.tasks.put(self._refresh_strangers)
         self.stored = 0
         self.warned = 0   # how many of the store's warnings were already said (by whoever opened it)
         self.retired: list[tuple[str, str]] = []
@@ -130,18 +137,29 @@ class UnknownsCollection:
         return match.name is not None
 
     def _changed(self) -> None:
+        self._refresh_strangers()
         if self.on_change is not None:
             self.on_change()
+
+    def _refresh_strangers(self, settled: str | None = None) -> None:
+        if self.strangers is not None:
+            try:
+                self.strangers.refresh(self.store, settled)
+            except Exception:  # noqa: BLE001 - a shared store that is away: the visits waiting still count
+                pass
 
     def _on_visit(self, build: Callable[[], UnknownSighting]) -> None:
         self.tasks.put(lambda: self._store(build()))
 
     def _store(self, sighting: UnknownSighting) -> None:
-        if self._enrolled_since(sighting):
-            return
-        if self.store.add(sighting):
+        try:
+            if self._enrolled_since(sighting) or not self.store.add(sighting):
+                return
             self.stored += 1
-            self._changed()
+        finally:
+            self._refresh_strangers(settled=sighting.id)
+        if self.on_change is not None:
+            self.on_change()
 
     def close(self, timeout: float = 10.0) -> None:
         """End the open visits, store what is waiting, close the store."""

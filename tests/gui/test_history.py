@@ -78,8 +78,8 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         assert not dialog.isVisible()
         qtbot.waitUntil(lambda: (Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").exists(), timeout=EVENT_TIMEOUT_MS)
         saved = json.loads((Path(os.environ["FACECAM_CONFIG_DIR"]) / "settings.json").read_text())
-        assert saved["window"]["notify"] == {"webhooks": [webhook.url], "mqtt": None, "notify_on": [],
-                                             "cooldown_s": 60.0}
+        assert saved["window"]["notify"] == {"webhooks": [webhook.url], "mqtt": None, "homeassistant": None,
+                                             "notify_on": [], "cooldown_s": 60.0}
         first.close()
 
         # 2. the next window notifies with them, and logs every visit of the clip
@@ -112,7 +112,12 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
             enter, leave = on_screen.get(s.name, (0.0, last_leave))
             assert enter - 0.1 <= s.t_start < s.t_end <= leave + 0.5, (s.name, s.t_start, s.t_end, enter, leave)
         cells = panel.rows()[0].cells()
-        assert cells[1] == (rows[0].name or "Unknown") and cells[4] == "front door" and cells[3].endswith(" s")
+        assert cells[1] == (rows[0].name or f"Unknown ({rows[0].cluster})") and cells[4] == "front door" \
+            and cells[3].endswith(" s")
+        # each stranger's visit has its cluster in the log and in its event (the window wires the stranger index)
+        strangers = {s.id: s.cluster for s in rows if s.name is None}
+        assert all(strangers.values()) and len(set(strangers.values())) == len(strangers)
+        assert sorted(strangers.values()) == sorted(e["cluster"] for e in webhook.events() if e["type"] == "unknown")
         assert not panel.rows()[0].icon.isNull() and panel.rows()[0].icon.height() == 48
 
         # the webhook got one event per visit, the same people, each with a JPEG of the face
@@ -271,3 +276,32 @@ def test_a_saved_entry_that_cannot_be_used_is_said_in_the_window(make_window):
     assert problem.startswith("the saved notification settings cannot be used (--notify: expected an http://")
     window = make_window()
     assert window.statusBar().currentMessage() == problem and not window.sightings.notify.enabled
+
+
+def test_removing_a_person_removes_their_home_assistant_entity(make_window, qtbot, known_faces, tmp_path):
+    """Tools > Notifications... with Home Assistant, then People > Remove: the person's discovery config is
+    emptied (retained) on the real broker, so Home Assistant drops the entity."""
+    import uuid
+
+    from facecam.gui.notify_settings import NotifySettings
+    from facecam.sinks.homeassistant import slug
+    from servers import Subscriber
+
+    port, broker = shared_broker_port(tmp_path)
+    prefix = f"ha-window-{uuid.uuid4().hex[:8]}"
+    name = f"Visitor_{uuid.uuid4().hex[:6]}"
+    (known_faces / name).mkdir()
+    shutil.copy(next((known_faces / "Tony_Blair").glob("*.jpg")), known_faces / name / "1.jpg")
+    config = f"{prefix}/sensor/facecam/person_{slug(name)}/config"
+    subscriber = Subscriber(port, [config])
+    try:
+        window = make_window()
+        window.use_notifications(NotifySettings(homeassistant=f"mqtt://127.0.0.1:{port}/{prefix}"))
+        assert window.statusBar().currentMessage().startswith(f"notifying homeassistant mqtt://127.0.0.1:{port}/{prefix}")
+        window.remove_person(name)                       # the fixture answers yes to the confirmation
+        qtbot.waitUntil(lambda: bool(subscriber.on(config)), timeout=EVENT_TIMEOUT_MS)
+        assert subscriber.on(config)[-1][1] == b"" and not (known_faces / name).exists()
+    finally:
+        subscriber.close()
+        if broker is not None:
+            broker.stop()
