@@ -18,7 +18,7 @@ from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance, reader_gone
 from facecam.db import add_db_option
-from facecam.errors import FacecamError
+from facecam.errors import DownloadError, FacecamError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +58,16 @@ class Session:
 
     @property
     def model(self) -> str:
+        """``--model``, else the default model; while its weights are not downloaded, the built-in first-run
+        model, said once on stderr with the way to get the default."""
+        if self.args.model is None:
+            self.args.model = registry.first_run_model(self.args.weights, self.args.model_dir)
+            if self.args.model != registry.DEFAULT_MODEL:
+                default = registry.model(registry.DEFAULT_MODEL)
+                self.out.message_once(
+                    f"facecam: {default.title} is not downloaded; using the built-in "
+                    f"{registry.model(self.args.model).title} (to get {default.title}, 580 MB: "
+                    f"facecam models --download {default.key})")
         return self.args.model
 
     def threshold(self) -> float:
@@ -92,11 +102,16 @@ class Session:
         if self._recognizer is None:
             from facecam.recognizer import build_recognizer  # noqa: PLC0415
 
-            self._recognizer = build_recognizer(
-                self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
-                match_mode=self.args.match, detector_options=self.detector_options(), detector=self.args.detector,
-                **self.model_options(),
-                progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
+            try:
+                self._recognizer = build_recognizer(
+                    self.model, self.args.weights, self.args.model_dir, threshold=self.args.threshold,
+                    match_mode=self.args.match, detector_options=self.detector_options(), detector=self.args.detector,
+                    **self.model_options(),
+                    progress=Progress(f"downloading {self.model} model (bytes)", self.out.stderr))
+            except DownloadError as error:
+                if self.model == registry.FIRST_RUN_MODEL:
+                    raise
+                raise DownloadError(f"{error}; or use the built-in one: --model {registry.FIRST_RUN_MODEL}") from None
         return self._recognizer
 
     def gallery(self, quiet: bool = True):
@@ -442,11 +457,11 @@ def check_inputs(args) -> None:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     """The model and detector options: every command that runs a model."""
-    parser.add_argument("--model", choices=list(registry.MODELS), default=registry.DEFAULT_MODEL,
-                        help=f"embedding model (default: {registry.DEFAULT_MODEL})")
+    parser.add_argument("--model", choices=list(registry.MODELS), default=None,
+                        help=f"embedding model (default: {registry.DEFAULT_MODEL} once downloaded, until then the "
+                             f"built-in {registry.FIRST_RUN_MODEL})")
     parser.add_argument("--detector", choices=list(registry.DETECTORS), default=registry.DEFAULT_DETECTOR,
-                        help=f"face detector (default: {registry.DEFAULT_DETECTOR}; yunet is lighter and needs "
-                             "no TensorFlow)")
+                        help=f"face detector (default: {registry.DEFAULT_DETECTOR}; yunet is lighter)")
     _add_model_files(parser)
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face to find (default 20)")
     parser.add_argument("--min-confidence", type=float, default=None, metavar="P",

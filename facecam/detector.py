@@ -7,9 +7,11 @@ named from the person's own point of view (see :mod:`facecam.types`), scores.
 YuNet (OpenCV's ``FaceDetectorYN``, a 232 KB ONNX file built into the package)
 is the light one: no TensorFlow, about 19 ms per 640x480 frame.
 
-MTCNN (the ``mtcnn`` package, TensorFlow) runs its three networks as traced
-graphs here (see :func:`_compile_stages`: four times faster than the package's
-own eager calls, same results). Its time grows with the number of pixels: large
+MTCNN (the ``mtcnn`` package's networks and weights) runs on OpenVINO where it is
+installed (:mod:`facecam.mtcnn_openvino`: converted once and cached, then no
+TensorFlow at all; the same faces to a thousandth of a pixel), else on TensorFlow
+as traced graphs (see :func:`_compile_stages`: four times faster than the
+package's own eager calls, same results). Its time grows with the number of pixels: large
 photos are detected on a copy whose longest side is ``max_side`` and the
 results scaled back. ``min_face_size`` is the smallest face (in pixels of the
 original image) it looks for; raising it makes detection faster.
@@ -89,23 +91,59 @@ def mtcnn_weight_paths() -> dict[str, Path]:
 MTCNN_FACE = 20  # the face size (pixels) mtcnn's pyramid is built for
 
 
+MTCNN_RUNTIMES = ("auto", "openvino", "tensorflow")
+
+
 class MtcnnDetector:
-    """MTCNN face detector. Built once (loads TensorFlow and the three networks), then ``detect`` per image."""
+    """MTCNN face detector. Built once (the three networks), then ``detect`` per image.
+
+    ``runtime``: ``openvino`` (the networks converted once from mtcnn's Keras models and cached as
+    OpenVINO IR in ``cache_dir``, default the user cache's ``facecam/openvino``; later builds import
+    neither TensorFlow nor mtcnn), ``tensorflow`` (mtcnn's own code, traced graphs: the reference), or
+    ``auto`` (the default: ``openvino`` when it is installed). ``converted`` says whether this build
+    had to convert (a first run: TensorFlow imported once).
+    """
 
     name = "mtcnn"
     DEFAULT_CONFIDENCE = 0.9   # ONet's score
 
-    def __init__(self, options: DetectorOptions | None = None):
+    def __init__(self, options: DetectorOptions | None = None, *, runtime: str = "auto",
+                 cache_dir: str | Path | None = None):
+        from facecam import mtcnn_openvino  # noqa: PLC0415
+
+        if runtime not in MTCNN_RUNTIMES:
+            raise ValueError(f"runtime: expected one of {', '.join(MTCNN_RUNTIMES)}, got {runtime!r}")
         self.options = (options or DetectorOptions()).with_confidence(self.DEFAULT_CONFIDENCE)
         paths = mtcnn_weight_paths()
-        quiet_tensorflow()
-        from mtcnn import MTCNN  # noqa: PLC0415
-        from mtcnn.stages import StageONet, StagePNet, StageRNet  # noqa: PLC0415
+        if runtime == "auto":
+            runtime = "openvino" if mtcnn_openvino.openvino_available() else "tensorflow"
+        self.runtime = runtime
+        self.converted = False
+        self._mtcnn = self._networks = None
+        if runtime == "tensorflow":
+            self._mtcnn = _tensorflow_mtcnn(paths)
+            return
+        from facecam.embedders.vgg_openvino import default_cache_dir  # noqa: PLC0415
 
-        self._mtcnn = MTCNN(stages=[StagePNet(weights=str(paths["pnet"])),
-                                    StageRNet(weights=str(paths["rnet"])),
-                                    StageONet(weights=str(paths["onet"]))])
-        _compile_stages(self._mtcnn.stages)
+        folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        fingerprint = mtcnn_openvino.weights_fingerprint(paths)
+        networks = mtcnn_openvino.cached_models(folder, fingerprint)
+        if networks is None:
+            self.converted = True
+            traced = {key: stage._model  # noqa: SLF001 - the traced graphs _compile_stages put there
+                      for key, stage in zip(mtcnn_openvino.NETWORKS, _tensorflow_mtcnn(paths).stages)}
+            networks = mtcnn_openvino.convert_and_cache(traced, folder, fingerprint)
+        self._networks = mtcnn_openvino.Networks(networks)
+
+    def _rows(self, small: np.ndarray, threshold_onet: float) -> np.ndarray:
+        """mtcnn's ``(n, 16)`` xyxy rows for an image already sized for its 20-pixel pyramid."""
+        if self._networks is not None:
+            from facecam.mtcnn_openvino import detect_rows  # noqa: PLC0415
+
+            return detect_rows(small, self._networks, MTCNN_FACE, threshold_onet)
+        rows = self._mtcnn.detect_faces(small, output_type="numpy", box_format="xyxy", fit_to_image=True,
+                                        min_face_size=MTCNN_FACE, threshold_onet=threshold_onet)
+        return np.asarray(rows, dtype=np.float64)
 
     def detect(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
         rgb_image, min_face = _checked_request(rgb_image, min_face_size, self.options)
@@ -117,12 +155,21 @@ class MtcnnDetector:
         if min(height, width) * scale < 12:
             return Faces.empty()
         small = rgb_image if scale == 1.0 else _resize(rgb_image, scale)
-        rows = self._mtcnn.detect_faces(
-            small, output_type="numpy", box_format="xyxy", fit_to_image=True,
-            min_face_size=MTCNN_FACE, threshold_onet=min(0.8, self.options.min_confidence))
-        faces = faces_from_mtcnn(np.asarray(rows, dtype=np.float64), 1.0 / scale, (width, height),
-                                 self.options.min_confidence)
+        rows = self._rows(small, min(0.8, self.options.min_confidence))
+        faces = faces_from_mtcnn(rows, 1.0 / scale, (width, height), self.options.min_confidence)
         return _at_least(faces, min_face)
+
+
+def _tensorflow_mtcnn(paths: dict[str, Path]):
+    """mtcnn's own MTCNN (TensorFlow) with facecam's weight paths, its networks traced (slow: imports TensorFlow)."""
+    quiet_tensorflow()
+    from mtcnn import MTCNN  # noqa: PLC0415
+    from mtcnn.stages import StageONet, StagePNet, StageRNet  # noqa: PLC0415
+
+    found = MTCNN(stages=[StagePNet(weights=str(paths["pnet"])), StageRNet(weights=str(paths["rnet"])),
+                          StageONet(weights=str(paths["onet"]))])
+    _compile_stages(found.stages)
+    return found
 
 
 def _checked_request(rgb_image, min_face_size: int | None, options: DetectorOptions) -> tuple[np.ndarray, int]:

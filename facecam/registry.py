@@ -117,6 +117,7 @@ DETECTORS: Mapping[str, DetectorEntry] = MappingProxyType({entry.key: entry for 
 
 DEFAULT_MODEL = "vgg-face"
 DEFAULT_DETECTOR = "mtcnn"   # the product's promise; YuNet is the light option
+FIRST_RUN_MODEL = "sface"    # built in: what runs while the default model's weights are not downloaded
 MODEL_TITLES: Mapping[str, str] = MappingProxyType({key: entry.title for key, entry in MODELS.items()})
 
 
@@ -145,3 +146,25 @@ def model_files() -> list[ModelFile]:
 def model_file(key: str) -> ModelFile:
     """The file registered under ``key`` (a model's or a detector's)."""
     return _lookup({spec.key: spec for spec in model_files()}, key, "model file")
+
+
+def model_file_missing(key: str, model_dir=None) -> bool:
+    """True when model ``key``'s file is neither built in, nor named by its environment variable, nor in the
+    model folder (``model_dir``, else ``$FACECAM_MODEL_DIR``, else the user cache): using it means a download."""
+    import os  # noqa: PLC0415
+
+    from facecam import models  # noqa: PLC0415
+
+    entry = model(key)
+    if entry.file.builtin or (entry.weights_env and os.environ.get(entry.weights_env, "").strip()):
+        return False
+    return not (models.model_dir(model_dir) / entry.file.filename).exists()
+
+
+def first_run_model(weights=None, model_dir=None) -> str:
+    """The model to run when the user named none: :data:`DEFAULT_MODEL`, or :data:`FIRST_RUN_MODEL` (built in,
+    nothing to download) while the default's weights are not here and no ``weights`` file was given.
+    The CLI and the window both decide with this."""
+    if weights is None and model_file_missing(DEFAULT_MODEL, model_dir):
+        return FIRST_RUN_MODEL
+    return DEFAULT_MODEL

@@ -92,12 +92,15 @@ def test_planted_mtcnn_weights_in_the_working_directory_are_never_unpickled(tmp_
     del probe
 
 
-def test_compiled_networks_match_mtcnn_and_never_retrace(detector):
-    """facecam runs mtcnn's networks as traced graphs: same faces as the package's own eager calls."""
+def test_compiled_networks_match_mtcnn_and_never_retrace():
+    """facecam's TensorFlow runtime runs mtcnn's networks as traced graphs: same faces as the package's own
+    eager calls."""
     from mtcnn import MTCNN
     from mtcnn.stages import StageONet, StagePNet, StageRNet
 
-    from facecam.detector import faces_from_mtcnn, mtcnn_weight_paths
+    from facecam.detector import MtcnnDetector, faces_from_mtcnn, mtcnn_weight_paths
+
+    detector = MtcnnDetector(runtime="tensorflow")
 
     paths = mtcnn_weight_paths()
     plain = MTCNN(stages=[StagePNet(weights=str(paths["pnet"])), StageRNet(weights=str(paths["rnet"])),

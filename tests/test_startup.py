@@ -40,8 +40,10 @@ def test_identify_with_yunet_and_sface_never_imports_tensorflow(tmp_path):
 
 
 def test_no_library_noise_on_stderr_even_with_tensorflow(tmp_path):
-    """MTCNN imports TensorFlow, whose C++ start-up lines (absl, oneDNN) must not reach the terminal."""
-    code = ("import sys; from facecam.cli import main; "
+    """MTCNN on TensorFlow (the reference runtime; also what converts it for OpenVINO on a first run) imports
+    TensorFlow, whose C++ start-up lines (absl, oneDNN) must not reach the terminal."""
+    code = ("import sys; from facecam.cli import main; from facecam.detector import MtcnnDetector; "
+            "MtcnnDetector(runtime='tensorflow'); "
             f"code = main(['embed', '--model', 'sface', {str(PEOPLE / 'two_people.jpg')!r}]); "
             "print(code, 'tensorflow' in sys.modules)")
     result = run_python(code, tmp_path)

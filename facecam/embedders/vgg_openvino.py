@@ -105,7 +105,7 @@ def ir_path(cache_dir: Path, fingerprint: str) -> Path:
     return Path(cache_dir) / f"{IR_STEM}-{fingerprint}.xml"
 
 
-def _save_ir(model, target: Path) -> None:
+def save_ir(model, target: Path) -> None:
     """Save ``model`` as IR at ``target`` (owner-only files), atomically: .bin first, then .xml."""
     openvino = _openvino()
     scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=private_folder(target.parent)))
@@ -148,7 +148,7 @@ def cached_or_converted(fingerprint: str, cache_dir: Path, keras_model: Callable
         warnings.simplefilter("ignore", UserWarning)
         model = openvino.convert_model(keras_model(), input=[-1, 224, 224, 3])
     try:
-        _save_ir(model, path)
+        save_ir(model, path)
     except OSError:
         pass
     return model, False

@@ -20,13 +20,12 @@ the window only hears ``ready(recognizer)`` (use this one from now on), ``loadin
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 
-from facecam import config
+from facecam import config, registry
 from facecam.errors import FacecamError
 from facecam.gui.model_bar import ModelBar
 from facecam.gui.workers import ModelLoader
@@ -49,12 +48,9 @@ def detector_title(key: str) -> str:
 
 def vgg_face_missing(model_dir: str | None) -> bool:
     """True when VGG-Face's weights are neither named by FACECAM_VGGFACE_WEIGHTS nor in the model folder."""
-    from facecam import models, registry  # noqa: PLC0415
+    from facecam import registry  # noqa: PLC0415
 
-    entry = registry.model("vgg-face")
-    if entry.weights_env and os.environ.get(entry.weights_env, "").strip():
-        return False
-    return not (models.model_dir(model_dir) / entry.file.filename).exists()
+    return registry.model_file_missing("vgg-face", model_dir)
 
 
 def saved_choice() -> str | None:
@@ -132,7 +128,7 @@ class ModelControl(QObject):
             if saved not in (None, KEEP_SFACE, DOWNLOADED) and Path(saved).is_file():
                 weights = saved  # a weights file chosen earlier
             else:
-                model = "sface"
+                model = registry.first_run_model(None, self.options.model_dir)  # SFace, as the CLI decides
                 if saved != KEEP_SFACE:
                     self.offer_vgg_face()
         self.load(model, weights)
