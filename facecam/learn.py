@@ -32,9 +32,8 @@ clear them.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -44,6 +43,7 @@ from facecam.errors import GalleryError
 from facecam.gallery import LEARNED_DIR, check_person_name, is_learned, person_folder
 from facecam.matcher import cosine_distances
 from facecam.unknowns.collect import BackgroundTasks, FaceCandidate, face_quality
+from facecam.visits import Visit, VisitFollower
 
 MAX_LEARNED = 10
 DISTANCE_MARGIN = 0.10   # a clear round: distance <= threshold - 0.10 (SFace: 0.475) ...
@@ -185,45 +185,37 @@ class LearnCandidate:
 
 @dataclass
 class _Visit:
-    names: set = field(default_factory=set)   # every round's match and every vote (None: Unknown)
+    last: Visit
     best: FaceCandidate | None = None
     distance: float = 0.0
 
 
-class LearnCollector:
-    """A pipeline listener: for each track, whether it was ever Unknown or contested, and its best clear face.
+class LearnCollector(VisitFollower):
+    """For each visit, whether it was ever Unknown or contested, and its best clear face: a subscriber of a
+    :class:`~facecam.visits.VisitTracker` (:meth:`on_visit`), or on its own a pipeline listener (call it with
+    each round).
 
-    When a track ends with one name all along and a good clear face, ``on_candidate(LearnCandidate)`` is
+    When a visit ends with one name all along and a good clear face, ``on_candidate(LearnCandidate)`` is
     called (in the pipeline's thread: hand it on to a worker). Per round: microseconds per track, plus
     the quality score of a clearly named face (under a millisecond).
     """
 
     def __init__(self, on_candidate: Callable[[LearnCandidate], None], *, min_quality: float = MIN_QUALITY,
                  distance_margin: float = DISTANCE_MARGIN, gap: float = RUNNER_UP_GAP):
+        super().__init__()
         self.on_candidate = on_candidate
         self.min_quality = float(min_quality)
         self.distance_margin = float(distance_margin)
         self.gap = float(gap)
-        self._visits: dict[int, _Visit] = {}
-        self._lock = threading.Lock()
 
-    def __call__(self, result) -> None:
-        """One round (a :class:`facecam.pipeline.RoundResult`)."""
-        with self._lock:
-            live = {track.id for track in result.tracks}
-            for track in result.tracks:
-                visit = self._visits.setdefault(track.id, _Visit())
-                if track.recognised:
-                    visit.names.add(track.name)
-            for track_id, face, embedding, match in zip(result.embedded_ids, result.embedded_faces,
-                                                        result.embeddings, result.matches):
-                visit = self._visits.setdefault(track_id, _Visit())
-                visit.names.add(match.name)
-                if len(visit.names) == 1 and clear_match(match, self.distance_margin, self.gap):
-                    self._offer(visit, result, face, embedding, match.distance)
-            ended = [(track_id, self._visits.pop(track_id)) for track_id in list(self._visits) if track_id not in live]
-        for track_id, visit in ended:
-            self._emit(track_id, visit)
+    def begin(self, visit: Visit) -> _Visit:
+        return _Visit(visit)
+
+    def follow(self, state: _Visit, event) -> None:
+        state.last = visit = event.visit
+        seen = event.embedded   # visit.names holds every round's match and vote, this one's included
+        if seen is not None and len(visit.names) == 1 and clear_match(seen.match, self.distance_margin, self.gap):
+            self._offer(state, event.round, seen.face, seen.embedding, seen.match.distance)
 
     def _offer(self, visit: _Visit, result, face, embedding, distance: float) -> None:
         quality = face_quality(result.rgb_frame, face)
@@ -233,17 +225,11 @@ class LearnCollector:
                                    int(result.frame.seq) - 1)
         visit.distance = float(distance)
 
-    def _emit(self, track_id: int, visit: _Visit) -> None:
-        if visit.best is None or len(visit.names) != 1 or None in visit.names:
+    def end(self, state: _Visit, visit: Visit | None) -> None:
+        names = (visit or state.last).names
+        if state.best is None or len(names) != 1 or None in names:
             return  # nothing clear, or Unknown / another name at some point: the drift guard
-        self.on_candidate(LearnCandidate(next(iter(visit.names)), track_id, visit.distance, visit.best))
-
-    def finish(self) -> None:
-        """End every open visit now (the source ended, learning turned off)."""
-        with self._lock:
-            ended, self._visits = list(self._visits.items()), {}
-        for track_id, visit in ended:
-            self._emit(track_id, visit)
+        self.on_candidate(LearnCandidate(next(iter(names)), state.last.track, state.distance, state.best))
 
 
 class Learning:
@@ -268,7 +254,12 @@ class Learning:
         self._recent: dict[str, list[np.ndarray]] = {}   # written this run, before the gallery has them
 
     def __call__(self, result) -> None:
+        """Standalone: one round (a pipeline listener, with a visit tracker of the collector's own)."""
         self.collector(result)
+
+    def on_visit(self, event) -> None:
+        """A :class:`facecam.visits.VisitTracker` subscriber (the live session's visits)."""
+        self.collector.on_visit(event)
 
     def _on_candidate(self, candidate: LearnCandidate) -> None:
         self.tasks.put(lambda: self._learn(candidate))

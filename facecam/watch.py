@@ -64,35 +64,35 @@ def add_options(sub) -> None:
 
 def run_watch(session, args, out) -> int:
     from facecam.annotate import FaceAnnotator, Label  # noqa: PLC0415
+    from facecam.live_session import LiveSession  # noqa: PLC0415
     from facecam.motion import motion_options  # noqa: PLC0415
-    from facecam.pipeline import LivePipeline  # noqa: PLC0415
-    from facecam.sources import open_source  # noqa: PLC0415
+    from facecam.sources import display_name, open_source  # noqa: PLC0415
 
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
     recognizer.threshold = session.threshold()
-    live = [session.live_matrix()]  # replaced whole when the shared database's gallery changes
+    # the pipeline, its visits and what follows them, under the source's name (never a password: sources.display_name)
+    live = LiveSession(display_name(args.source, getattr(args, "source_name", None)))
+    live.set_matrix(session.live_matrix())  # replaced whole when the shared database's gallery changes
     recognizer.warm_up()
-    pipeline = LivePipeline(recognizer, lambda: live[0], motion=motion_options(args.no_motion_gate))
+    pipeline = live.start(recognizer, motion=motion_options(args.no_motion_gate))
     gallery_errors: list[str] = []
-    follower = session.follow_gallery(lambda matrix: live.__setitem__(0, matrix),
-                                      lambda error: gallery_errors.append(str(error)))
+    live.follow_gallery(session.follow_gallery, lambda error: gallery_errors.append(str(error)))
     annotator = FaceAnnotator(show_distances=True)
     source = open_source(args.source, realtime=args.realtime, name=getattr(args, "source_name", None))
     if not source.wait_opened(timeout=15):
         source.stop()
-        if follower is not None:
-            follower.stop()
+        live.close()
         raise source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
                                           "check the source")
     sightings = LiveSightings.from_args(args, source_name=source.name)  # the visits log and notifications
-    pipeline.listeners.extend(sightings.listeners)
+    live.subscribe(sightings.on_visit, sightings.close)
     # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
-    unknowns = _collect_unknowns(args, recognizer, pipeline, out, source.name)
+    unknowns = _collect_unknowns(args, recognizer, live, out)
     if unknowns is not None:   # an unknown arrival's events say which stranger it is, and their earlier visits
         sightings.recorder.strangers = unknowns.strangers
-    learning = _learn(args, session, recognizer, pipeline, live, out)
+    learning = _learn(args, session, recognizer, live, out)
     writer = None
     events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
     frames_out = 0
@@ -105,6 +105,7 @@ def run_watch(session, args, out) -> int:
         total = min(total, args.max_frames)
     started = time.monotonic()
     last_seq = None
+    closing: list[str] = []
     try:
         realtime = source.realtime
         if realtime:
@@ -144,15 +145,10 @@ def run_watch(session, args, out) -> int:
                 break
     finally:
         progress.finish()
-        pipeline.stop(timeout=2.0)
+        live.request_stop()
         source.stop()
-        if follower is not None:
-            follower.stop()
-        sightings.close()
-        if unknowns is not None:
-            unknowns.close()
-        if learning is not None:
-            learning.close()
+        closing = live.close()     # the pipeline and the gallery follower stop, the open visits end; the log,
+        # the unknowns and learning are written
         if writer is not None:
             writer.release()
         if events is not None:
@@ -185,13 +181,15 @@ def run_watch(session, args, out) -> int:
         out.message(f"facecam: warning: {warning}")
     if errors:
         out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
+    if closing:
+        out.message(f"facecam: warning: visits: {len(closing)} error(s); first: {closing[0]}")
     if gallery_errors:
         out.message(f"facecam: warning: the shared gallery could not be refreshed {len(gallery_errors)} time(s) "
                     f"(the last gallery stayed in use); first: {gallery_errors[0]}")
     return 0
 
 
-def _collect_unknowns(args, recognizer, pipeline, out, source_name: str):
+def _collect_unknowns(args, recognizer, live, out):
     """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
     from facecam.db import db_url  # noqa: PLC0415
     from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
@@ -206,14 +204,14 @@ def _collect_unknowns(args, recognizer, pipeline, out, source_name: str):
         return None
     for warning in store.warnings:
         out.message(f"facecam: warning: {warning}")
-    collection = UnknownsCollection(store, source_name, recognizer, pipeline.gallery,
+    collection = UnknownsCollection(store, live.source_name, recognizer, live.gallery,
                                     on_error=lambda error: out.message(f"facecam: warning: {error}"))
     collection.warned = len(store.warnings)  # the rest (e.g. sightings still waiting for the database) at the end
-    pipeline.listeners.append(collection)
+    live.subscribe(collection.on_visit, collection.close)
     return collection
 
 
-def _learn(args, session, recognizer, pipeline, live: list, out):
+def _learn(args, session, recognizer, live, out):
     """``--learn`` (or the setting ``"learn": true``): clear sightings add learned crops, and the gallery in use
     is refreshed after each (so later visits are matched with them). None when off, or with ``--db``."""
     from facecam.learn import Learning, learning_enabled  # noqa: PLC0415
@@ -227,11 +225,11 @@ def _learn(args, session, recognizer, pipeline, live: list, out):
 
     def learned(_name, _path) -> None:  # the writer thread: embed the new crop, use the gallery with it
         gallery.refresh(recognizer.embed_photo)
-        live[0] = gallery.matrix()
+        live.set_matrix(gallery.matrix())
 
-    learning = Learning(args.known_faces, lambda: live[0], on_learned=learned,
+    learning = Learning(args.known_faces, live.gallery, on_learned=learned,
                         on_error=lambda error: out.message(f"facecam: warning: learning: {error}"))
-    pipeline.listeners.append(learning)
+    live.subscribe(learning.on_visit, learning.close)
     return learning
 
 

@@ -1,7 +1,7 @@
 """The window's side of ``--learn``: the learning listener on the live pipeline, its switch and "Clear learned faces".
 
-:class:`LearnControl` owns the :class:`facecam.learn.Learning` of the running pipeline (the same listener
-``watch --learn`` uses). A crop it writes lands in ``known_faces/<name>/.learned/``, which the window's
+:class:`LearnControl` owns the :class:`facecam.learn.Learning` on the live session's visits (as
+``watch --learn``). A crop it writes lands in ``known_faces/<name>/.learned/``, which the window's
 folder watcher sees like any new photo: the gallery is refreshed and the People panel shows the count.
 The switch (Tools > Learn from clear sightings) is remembered in the settings, ``settings["window"]["learn"]``;
 ``--learn`` or the setting ``"learn": true`` turn it on at start. With ``--db`` learning is off (the crops
@@ -50,22 +50,23 @@ class LearnControl(QObject):
         self.known_faces = Path(known_faces)
         self.enabled = bool(enabled)
         self.db = bool(db)
-        self.pipeline = None
+        self.session = None
         self.gallery: Callable | None = None
         self.learning = None
         self._closed = False
 
-    def attach(self, pipeline, gallery: Callable) -> None:
-        """Learn from ``pipeline`` (a new model: a new pipeline)."""
+    def attach(self, session, gallery: Callable) -> None:
+        """Learn from the visits of ``session`` (a :class:`facecam.live_session.LiveSession`; a new model: learning
+        starts again, as the session's visits do)."""
         self._stop()
-        self.pipeline, self.gallery = pipeline, gallery
+        self.session, self.gallery = session, gallery
         if self.enabled:
             self._start()
 
     def _start(self) -> None:
         from facecam.learn import Learning  # noqa: PLC0415
 
-        if self.learning is not None or self.pipeline is None or self._closed:
+        if self.learning is not None or self.session is None or self._closed:
             return
         if self.db:
             self.message.emit("Learning is off with --db: learned crops are kept in a local known_faces folder")
@@ -73,7 +74,7 @@ class LearnControl(QObject):
         self.learning = Learning(self.known_faces, self.gallery,
                                  on_error=lambda error: self._from_writer(f"Learning: {error}"),
                                  on_learned=lambda name, _path: self._from_writer(f"Learned a new face of {name}"))
-        self.pipeline.listeners.append(self.learning)
+        self.session.subscribe(self.learning.on_visit)
 
     def _from_writer(self, text: str) -> None:
         if self._closed:
@@ -87,8 +88,8 @@ class LearnControl(QObject):
         learning, self.learning = self.learning, None
         if learning is None:
             return
-        if self.pipeline is not None and learning in self.pipeline.listeners:
-            self.pipeline.listeners.remove(learning)
+        if self.session is not None:
+            self.session.unsubscribe(learning.on_visit)
         run_task("learn-stop", learning.close)
 
     def set_enabled(self, on: bool, remember: bool = True) -> None:

@@ -1,26 +1,23 @@
-"""The window's sightings: the visits log and the notifications, wired as ``watch`` wires them.
+"""The window's sightings: the visits log and the notifications, the same :class:`~facecam.sightings.live.LiveSightings`
+as ``watch``.
 
 ::
 
     sightings = WindowSightings(known_faces, NotifySettings.load())
-    sightings.attach(pipeline, "front door")     # a new pipeline (model switched) or a new source
+    session.subscribe(sightings.on_visit)        # the live session's visits (facecam.live_session)
     sightings.saved.connect(history.refresh_soon)
     sightings.set_notify(NotifySettings(...))    # the settings dialog's OK: the notifier is replaced
     sightings.close()                            # the window closes: visits end, the log is written
 
-The same pieces as ``watch`` (:mod:`facecam.sightings.live`): a
-:class:`~facecam.sightings.recorder.SightingRecorder` per pipeline and source (track ids start again
-with a new pipeline, and a visit belongs to one source), one
-:class:`~facecam.sightings.live.SightingWriter` thread on the log
-(``known_faces/.facecam/sightings.sqlite``, retention: the setting ``sightings_keep_days``), and the
-CLI's :class:`~facecam.sightings.notify.Notifier`. Nothing here blocks the GUI thread: the recorder
-runs in the recognition thread, saving in the writer's, sending in each sink's; a replaced notifier
-is closed on a worker thread.
+What is a visit, when it arrives and ends, is the session's visit tracker's (the same as ``watch``'s): the
+History tab shows what ``facecam sightings`` lists. The log is ``known_faces/.facecam/sightings.sqlite``
+(retention: the setting ``sightings_keep_days``) or the ``--db`` database. Nothing here blocks the GUI thread:
+the recorder runs in the recognition thread, saving in the writer's, sending in each sink's; a replaced
+notifier is closed on a worker thread.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PyQt5.QtCore import QObject, pyqtSignal
@@ -38,30 +35,31 @@ class WindowSightings(QObject):
 
     def __init__(self, known_faces: Path, notify: NotifySettings | None = None, *, enabled: bool = True,
                  keep_days_override: float | None = None, db_url: str | None = None, parent: QObject | None = None):
-        from facecam.sightings.live import SightingWriter, keep_days  # noqa: PLC0415
+        from facecam.sightings.live import LiveSightings, keep_days  # noqa: PLC0415
+        from facecam.sightings.recorder import SightingRecorder  # noqa: PLC0415
         from facecam.sightings.store import open_sighting_store  # noqa: PLC0415
 
         super().__init__(parent)
         self.known_faces = Path(known_faces)
         self.error: str | None = None
-        self.store = self.writer = None
+        store = None
         if enabled:
             try:
-                self.store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override),
-                                                 db_url=db_url, connect_later=True)  # never waits on the GUI thread
+                store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override),
+                                            db_url=db_url, connect_later=True)  # never waits on the GUI thread
             except Exception as error:  # noqa: BLE001 - shown in the window; the video goes on without a log
                 self.error = f"the sightings log cannot be opened ({error}); visits are not logged this run"
-        if self.store is not None:
-            self.writer = SightingWriter(self.store, on_saved=self.saved.emit)
+        self.live = LiveSightings(SightingRecorder(""), store, on_saved=self.saved.emit)
+        self.store, self.writer, self.recorder = self.live.store, self.live.writer, self.live.recorder
         self.notify = NotifySettings()
-        self.notifier = None
         self.strangers = lambda: None   # the Who's this? collection's StrangerIndex, while it collects
-        self.recorder = None
-        self._lock = threading.Lock()
-        self._pipeline = None
-        self._listener = None
+        self._closed = False
         if notify is not None:
             self.set_notify(notify)
+
+    @property
+    def notifier(self):
+        return self.live.notifier
 
     @property
     def warnings(self) -> list[str]:
@@ -69,36 +67,11 @@ class WindowSightings(QObject):
         found += list(getattr(self.store, "warnings", []))
         return found
 
-    # ------------------------------------------------------------ recording
-    def attach(self, pipeline, source_name: str) -> None:
-        """Record the visits of ``pipeline`` under ``source_name`` from now on (the previous recorder's
-        open visits end, and it is taken off the pipeline it listened to)."""
-        from facecam.sightings.recorder import SightingRecorder  # noqa: PLC0415
-
-        recorder = SightingRecorder(str(source_name), [self._on_sighting])
-
-        def listener(result, recorder=recorder):
-            with self._lock:                    # a retired pipeline's last round is not recorded
-                if self.recorder is recorder:
-                    recorder.strangers = self.strangers()
-                    recorder.on_round(result)
-
-        with self._lock:
-            old, old_pipeline, old_listener = self.recorder, self._pipeline, self._listener
-            self.recorder, self._pipeline, self._listener = recorder, pipeline, listener
-        if old_pipeline is not None and old_listener in old_pipeline.listeners:
-            old_pipeline.listeners.remove(old_listener)
-        if old is not None:
-            old.close()
-        pipeline.listeners.append(listener)
-
-    def _on_sighting(self, sighting, stage: str) -> None:
-        """The recorder's listener (recognition thread): queue for the log and offer to the notifier."""
-        if self.writer is not None:
-            self.writer(sighting, stage)
-        notifier = self.notifier
-        if notifier is not None:
-            notifier(sighting, stage)
+    def on_visit(self, event) -> None:
+        """A :class:`facecam.visits.VisitTracker` subscriber (recognition thread)."""
+        if not self._closed:
+            self.live.recorder.strangers = self.strangers()
+            self.live.on_visit(event)
 
     # ------------------------------------------------------------ notifications
     def set_notify(self, settings: NotifySettings) -> str | None:
@@ -108,7 +81,7 @@ class WindowSightings(QObject):
             notifier = settings.notifier()
         except Exception as error:  # noqa: BLE001 - shown in the window
             return f"notifications: {error}"
-        old, self.notifier, self.notify = self.notifier, notifier, settings
+        old, self.notify = self.live.set_notifier(notifier), settings
         if old is not None:
             run_task("notify-close", lambda: old.close(NOTIFY_CLOSE_S))
         return None
@@ -116,28 +89,21 @@ class WindowSightings(QObject):
     def forget_person(self, name: str) -> None:
         """``name`` was removed from the gallery: the sinks drop what they published about them (Home
         Assistant's entity, MQTT's retained topics)."""
-        notifier = self.notifier
+        notifier = self.live.notifier
         if notifier is not None:
             notifier.forget(name)
 
     def notify_summary(self) -> dict:
-        notifier = self.notifier
+        notifier = self.live.notifier
         return notifier.summary() if notifier is not None else {}
 
     # ------------------------------------------------------------ closing
     def close(self) -> None:
         """End the open visits, write them, give notifications NOTIFY_CLOSE_S to go out, close the log."""
-        with self._lock:
-            recorder, self.recorder = self.recorder, None
-        if recorder is not None:
-            recorder.close()
-        if self.writer is not None:
-            self.writer.close()
-        notifier, self.notifier = self.notifier, None
-        if notifier is not None:
-            notifier.close(NOTIFY_CLOSE_S)
-        if self.store is not None:
-            self.store.close()
+        if self._closed:
+            return
+        self.live.close(NOTIFY_CLOSE_S)
+        self._closed = True
 
     @staticmethod
     def notify_threads() -> tuple[str, ...]:

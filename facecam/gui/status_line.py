@@ -30,6 +30,26 @@ class WindowState:
     photos: int = 0
     skipped: int = 0
 
+    @classmethod
+    def of(cls, window) -> "WindowState":
+        """What the status line shows now of ``window`` (a :class:`facecam.gui.main_window.MainWindow`)."""
+        from facecam.gui.model_control import title_of  # noqa: PLC0415
+
+        stats = window.pipeline.stats if window.pipeline is not None else None
+        models, recognizer, snapshot = window.models, window.recognizer, window.snapshot
+        if recognizer is None and (models.error is not None or not models.busy):
+            recognition = "off: model not loaded"
+        else:
+            recognition = "loading model" if recognizer is None else "starting"
+        model = recognizer.model if recognizer is not None else (models.loading_model or window.options.model)
+        return cls(fps=window.displayed_fps(), model_title=title_of(model),
+                   rounds=stats.rounds if stats is not None else 0,
+                   round_ms=stats.last_round_s * 1000 if stats is not None else 0.0,
+                   latency_ms=stats.latency_s * 1000 if stats is not None else 0.0, recognition=recognition,
+                   people=len(snapshot.people) if snapshot is not None else None,
+                   photos=snapshot.photos if snapshot is not None else 0,
+                   skipped=snapshot.skipped if snapshot is not None else 0)
+
 
 def status_text(state: WindowState) -> str:
     parts = [f"{state.fps:.0f} fps shown"]

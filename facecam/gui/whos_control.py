@@ -83,7 +83,8 @@ class UnknownsControl(QObject):
         self.enabled = bool(enabled)
         self.store = None
         self.collection = None
-        self.pipeline = None
+        self.session = None
+        self.pipeline = None         # the session's pipeline collected from (a new model: a new one)
         self.recognizer = None
         self.source = ""
         self.gallery: Callable | None = None
@@ -98,10 +99,12 @@ class UnknownsControl(QObject):
         self._stored.connect(self.refresh, Qt.QueuedConnection)
 
     # ------------------------------------------------------------- the pipeline
-    def attach(self, pipeline, recognizer, source: str, gallery: Callable) -> None:
-        """Collect from ``pipeline`` (a new model: a new pipeline, and the store of that model)."""
+    def attach(self, session, recognizer, gallery: Callable) -> None:
+        """Collect from the visits of ``session`` (a :class:`facecam.live_session.LiveSession`) as its pipeline
+        of ``recognizer`` sees them (a new model: a new pipeline, and the store of that model)."""
         self._detach()
-        self.pipeline, self.recognizer, self.source, self.gallery = pipeline, recognizer, str(source), gallery
+        self.session, self.recognizer, self.source, self.gallery = session, recognizer, session.source_name, gallery
+        self.pipeline = pipeline = session.pipeline
         self.store = None
         self.views = []
         self.clusters.emit([])
@@ -136,7 +139,7 @@ class UnknownsControl(QObject):
         self.collection = UnknownsCollection(self.store, self.source, self.recognizer, self.gallery,
                                              on_error=lambda error: self._from_writer(self.message, f"Unknown faces: {error}"),
                                              on_change=lambda: self._from_writer(self._stored))
-        self.pipeline.listeners.append(self.collection)
+        self.session.subscribe(self.collection.on_visit)
 
     def _from_writer(self, signal, *args) -> None:
         """Emit from the writer thread; nothing once the window has gone (its C++ object may be deleted)."""
@@ -150,8 +153,8 @@ class UnknownsControl(QObject):
     def _stop_collecting(self, close_store: bool = False) -> None:
         collection, self.collection = self.collection, None
         store = self.store if close_store else None
-        if collection is not None and self.pipeline is not None and collection in self.pipeline.listeners:
-            self.pipeline.listeners.remove(collection)
+        if collection is not None and self.session is not None:
+            self.session.unsubscribe(collection.on_visit)
 
         def stop():
             if collection is not None:
@@ -179,10 +182,8 @@ class UnknownsControl(QObject):
                           "Unknown faces are not collected (nothing new is kept)")
 
     def set_source(self, source: str) -> None:
+        """The source's name for a face added by hand (the visits carry the session's)."""
         self.source = str(source)
-        collection = self.collection
-        if collection is not None:
-            collection.put(lambda: collection.set_source(source))
 
     @property
     def collecting(self) -> bool:
@@ -294,3 +295,33 @@ class UnknownsControl(QObject):
             return
         self._detach()
         self._closed = True
+
+
+def whos_tab(window) -> None:
+    """The "Who's this?" tab of ``window`` (a :class:`facecam.gui.main_window.MainWindow`), the unknown faces'
+    collection behind it (``window.unknowns``) and the video's right-click menu (``window.face_menu``)."""
+    from facecam.gui.face_menu import FaceMenu  # noqa: PLC0415
+    from facecam.gui.whos_panel import WhosPanel  # noqa: PLC0415
+    from facecam.unknowns.live import collection_enabled  # noqa: PLC0415
+
+    def say(text: str) -> None:
+        window.statusBar().showMessage(text, 8000)
+
+    window.whos_panel = panel = WhosPanel()
+    panel.people = window.people_names
+    window.side_tabs.addTab(panel, "Who's this?")
+    window.unknowns = unknowns = UnknownsControl(window.known_faces, collection_enabled(not window.options.unknowns),
+                                                 window, db_url=window.options.db)
+    unknowns.clusters.connect(panel.set_clusters)
+    unknowns.problem.connect(panel.set_problem)
+    unknowns.named.connect(window.people.on_enrolled)
+    unknowns.message.connect(say)
+    panel.set_collecting(unknowns.enabled)
+    panel.name_requested.connect(unknowns.name)
+    panel.merge_requested.connect(unknowns.merge)
+    panel.ignore_requested.connect(unknowns.ignore)
+    panel.forget_requested.connect(window.people.forget_unknowns)
+    window.face_menu = FaceMenu(window)
+    window.face_menu.saved.connect(window.people.on_enrolled)
+    window.face_menu.message.connect(say)
+    window.video.context_requested.connect(window.face_menu.open_at)

@@ -1,12 +1,12 @@
-"""Wiring for a live source (``watch``, later the window): recorder -> log writer + notifier.
+"""Wiring for a live source (``watch`` and the window): recorder -> log writer + notifier.
 
 ::
 
     add_live_options(parser)                          # --source-name --notify-on, each sink's option ...
     live = LiveSightings.from_args(args, source_name=source.name)   # sources.VideoSource.name: never a password
-    pipeline = LivePipeline(recognizer, gallery, listeners=live.listeners)
+    session.subscribe(live.on_visit, live.close)      # facecam.live_session.LiveSession's visits
     ...
-    live.close()                                      # visits end, the log and the queues are flushed
+    session.close()                                   # visits end, the log and the queues are flushed
     summary["sightings"] = live.summary()
 
 The log is written by its own thread (:class:`SightingWriter`), so neither disk nor
@@ -147,30 +147,46 @@ def keep_days(override: float | None = None, settings: dict | None = None) -> fl
 
 
 class LiveSightings:
-    """The recorder of one live source and what it feeds: the log writer and the notifier."""
+    """The recorder of one live source and what it feeds: the log writer and the notifier (``watch`` and the
+    window alike). Subscribe :meth:`on_visit` to the live session's visits; ``on_saved(sighting)`` is called
+    on the writer's thread after each save (the window's History refreshes)."""
 
     def __init__(self, recorder: SightingRecorder, store: SightingStore | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, on_saved: Callable[[Sighting], None] | None = None):
         self.recorder, self.store, self.notifier = recorder, store, notifier
-        self.writer = SightingWriter(store) if store is not None else None
+        self.writer = SightingWriter(store, on_saved=on_saved) if store is not None else None
         if self.writer is not None:
             recorder.listeners.append(self.writer)
-        if notifier is not None:
-            recorder.listeners.append(notifier)
+        recorder.listeners.append(self._notify)
 
     @classmethod
-    def from_args(cls, args, source_name: str) -> "LiveSightings":
+    def from_args(cls, args, source_name: str, on_saved: Callable[[Sighting], None] | None = None
+                  ) -> "LiveSightings":
         """Built from :func:`add_live_options`' options (and ``--known-faces``)."""
         notifier = build_notifier(urls_from_args(args), args.notify_on, args.cooldown)
         store = None if args.no_sightings else open_sighting_store(
             Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)),
             connect_later=True)  # a database down at start is connected when it answers (visits wait locally)
         recorder = SightingRecorder(redact_url(args.source_name or str(source_name)))  # never a password
-        return cls(recorder, store, notifier)
+        return cls(recorder, store, notifier, on_saved)
+
+    def on_visit(self, event) -> None:
+        """A :class:`facecam.visits.VisitTracker` subscriber (the live session's visits)."""
+        self.recorder.on_visit(event)
+
+    def _notify(self, sighting: Sighting, stage: str) -> None:
+        notifier = self.notifier
+        if notifier is not None:
+            notifier(sighting, stage)
+
+    def set_notifier(self, notifier: Notifier | None) -> Notifier | None:
+        """Notify with ``notifier`` from now on; returns the previous one (for the caller to close)."""
+        old, self.notifier = self.notifier, notifier
+        return old
 
     @property
     def listeners(self) -> list:
-        """The pipeline listeners to register."""
+        """Pipeline listeners for a recorder on its own (without a live session's visits)."""
         return [self.recorder.on_round]
 
     def warnings(self) -> list[str]:

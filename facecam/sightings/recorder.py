@@ -1,11 +1,11 @@
-"""Turn the live pipeline's tracks into sightings (a :class:`~facecam.pipeline.LivePipeline` listener).
+"""Turn visits into sightings (a :class:`~facecam.visits.VisitTracker` subscriber).
 
 ::
 
     recorder = SightingRecorder("front door", listeners=[saver.put, notifier])
-    pipeline = LivePipeline(recognizer, gallery, listeners=[recorder.on_round])
+    visits.subscribe(recorder.on_visit)     # the live session's visits (or: a pipeline listener recorder.on_round)
     ...
-    recorder.close()   # the visits still open end now
+    recorder.close()   # what it holds of the open visits ends now
 
 Each listener is called as ``listener(sighting, stage)``:
 
@@ -17,24 +17,22 @@ Each listener is called as ``listener(sighting, stage)``:
 * ``"ended"``: the track is gone (or :meth:`close`).
 
 Listeners run in the pipeline's worker thread and must be quick (queue the work).
-Wall-clock times come from the source's clock: ``wall = t_source + offset``, the offset
-being the smallest ``time.time() - t_source`` seen so far (the freshest frame), which for
-a camera or a realtime file is when the frame was captured.
+When a visit begins, arrives and ends, and its wall-clock times, are the visit tracker's
+(:mod:`facecam.visits`): the log, notifications, the unknown faces and learning see the same visits.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
 import numpy as np
 
 from facecam.sightings.model import Sighting
+from facecam.visits import Arrived, Renamed, Visit, VisitFollower
 
 SightingListener = Callable[[Sighting, str], None]
 
@@ -63,100 +61,74 @@ def face_snapshot(bgr_frame: np.ndarray, box) -> bytes:
 
 @dataclass
 class _Visit:
-    sighting: Sighting | None = None                 # None until the name settles
-    votes: list[tuple[str | None, float]] = field(default_factory=list)  # every match the track got
+    sighting: Sighting | None = None                 # None until the visit arrives (its name settles)
     last_written: float = 0.0
     unknown_sum: np.ndarray | None = None            # the sum of the track's embeddings that matched nobody
 
 
-class SightingRecorder:
-    """Follows every track of one source and reports its visit (see the module notes)."""
+class SightingRecorder(VisitFollower):
+    """Reports every visit of one source as a :class:`Sighting` (see the module notes): a subscriber of a
+    :class:`~facecam.visits.VisitTracker` (:meth:`on_visit`), or on its own a pipeline listener (:meth:`on_round`)."""
 
     def __init__(self, source: str, listeners: list[SightingListener] | tuple = (), *, min_hits: int = 2,
                  heartbeat_s: float = 30.0, clock: Callable[[], float] = time.time):
         if min_hits < 1:
             raise ValueError(f"min_hits: expected 1 or more, got {min_hits}")
-        self.source = source
+        super().__init__(source, clock=clock, min_hits=min_hits)
         self.listeners: list[SightingListener] = list(listeners)
-        self.min_hits = int(min_hits)
         self.heartbeat_s = float(heartbeat_s)
-        self.clock = clock
         self.errors: list[str] = []
         # who an unknown arrival is among strangers: a facecam.unknowns.strangers.StrangerIndex (watch sets it)
         self.strangers = None
-        self._offset = math.inf
-        self._visits: dict[int, _Visit] = {}
-        self._lock = threading.Lock()
-
-    # ------------------------------------------------------------ pipeline side
-    def on_round(self, result) -> None:
-        """The pipeline listener: one :class:`~facecam.pipeline.RoundResult`."""
-        now = self.clock()
-        with self._lock:
-            self._offset = min(self._offset, now - float(result.frame.t_source))
-            for index, (track_id, match) in enumerate(zip(result.embedded_ids, result.matches)):
-                visit = self._visits.setdefault(track_id, _Visit())
-                visit.votes.append((match.name, float(match.distance)))
-                if match.name is None and self.strangers is not None and result.embeddings is not None:
-                    visit.unknown_sum = result.embeddings[index] + (0 if visit.unknown_sum is None else visit.unknown_sum)
-            live = set()
-            for track in result.tracks:
-                live.add(track.id)
-                visit = self._visits.setdefault(track.id, _Visit())
-                if visit.sighting is None:
-                    self._maybe_arrive(visit, track, result, now)
-                else:
-                    self._follow(visit, track, result, now)
-            for track_id in [i for i in self._visits if i not in live]:
-                self._end(self._visits.pop(track_id))
 
     def close(self) -> None:
         """End every visit still open (the source stopped, or the program closes)."""
-        with self._lock:
-            visits, self._visits = list(self._visits.values()), {}
-            for visit in visits:
-                self._end(visit)
+        self.finish()
 
     def open_visits(self) -> list[Sighting]:
-        """The visits in progress (settled ones only)."""
-        with self._lock:
-            return [v.sighting for v in self._visits.values() if v.sighting is not None]
+        """The visits in progress (arrived ones only)."""
+        with self._follow_lock:
+            return [v.sighting for v in self._states.values() if v.sighting is not None]
 
     # ------------------------------------------------------------ stages
-    def _maybe_arrive(self, visit: _Visit, track, result, now: float) -> None:
-        if not track.recognised or track.hits < self.min_hits or track.detection_index is None:
+    def begin(self, visit: Visit) -> _Visit:
+        return _Visit()
+
+    def follow(self, state: _Visit, event) -> None:
+        visit, now, embedded = event.visit, self.clock(), event.embedded
+        if embedded is not None and embedded.match.name is None and self.strangers is not None:
+            state.unknown_sum = embedded.embedding + (0 if state.unknown_sum is None else state.unknown_sum)
+        if isinstance(event, Arrived):
+            seen = (self.strangers.arrive(visit.track, state.unknown_sum)
+                    if visit.name is None and self.strangers is not None and state.unknown_sum is not None else None)
+            state.sighting = Sighting(
+                id=visit.id, source=visit.source, started=_wall(visit.started), ended=_wall(visit.ended),
+                t_start=visit.first_t, t_end=visit.last_t, name=visit.name, distance=visit.distance, box=visit.box,
+                snapshot=face_snapshot(event.round.frame.bgr_frame, visit.box),
+                cluster=None if seen is None else seen.cluster, seen_before=seen)
+            state.last_written = now
+            self._tell(state.sighting, "arrived")
             return
-        seen = (self.strangers.arrive(track.id, visit.unknown_sum)
-                if track.name is None and self.strangers is not None and visit.unknown_sum is not None else None)
-        visit.sighting = Sighting(
-            id=uuid.uuid4().hex, source=self.source, started=self._wall(track.first_seen),
-            ended=max(self._wall(track.last_seen), self._wall(track.first_seen)), t_start=track.first_seen, t_end=track.last_seen,
-            name=track.name, distance=_best_distance(visit.votes, track.name), box=track.face.box,
-            snapshot=face_snapshot(result.frame.bgr_frame, track.face.box),
-            cluster=None if seen is None else seen.cluster, seen_before=seen)
-        visit.last_written = now
-        self._tell(visit.sighting, "arrived")
-
-    def _follow(self, visit: _Visit, track, result, now: float) -> None:
-        old = visit.sighting
-        best = _best_distance(visit.votes, track.name)
-        changes: dict = {"ended": max(self._wall(track.last_seen), old.started), "t_end": track.last_seen}
-        changed = track.name != old.name
+        old = state.sighting
+        if old is None:
+            return
+        changes: dict = {"started": _wall(visit.started), "ended": _wall(visit.ended), "t_end": visit.last_t}
+        changed = isinstance(event, Renamed)
         if changed:
-            changes.update(name=track.name, distance=best)
-        better = (track.id in result.embedded_ids and best is not None and track.detection_index is not None
-                  and (old.distance is None or best < old.distance) and not changed)
+            changes.update(name=visit.name, distance=visit.distance)
+        better = (event.embedded is not None and visit.distance is not None and visit.detected
+                  and (old.distance is None or visit.distance < old.distance) and not changed)
         if changed or better:
-            changes.update(box=track.face.box, snapshot=face_snapshot(result.frame.bgr_frame, track.face.box),
-                           distance=best)
-        visit.sighting = old.updated(**changes)
-        if changed or better or now - visit.last_written >= self.heartbeat_s:
-            visit.last_written = now
-            self._tell(visit.sighting, "updated")
+            changes.update(box=visit.box, snapshot=face_snapshot(event.round.frame.bgr_frame, visit.box),
+                           distance=visit.distance)
+        state.sighting = old.updated(**changes)
+        if changed or better or now - state.last_written >= self.heartbeat_s:
+            state.last_written = now
+            self._tell(state.sighting, "updated")
 
-    def _end(self, visit: _Visit) -> None:
-        if visit.sighting is not None:
-            self._tell(visit.sighting, "ended")
+    def end(self, state: _Visit, visit: Visit | None) -> None:
+        if state.sighting is not None:
+            self._tell(state.sighting, "ended")
 
     def _tell(self, sighting: Sighting, stage: str) -> None:
         for listener in list(self.listeners):
@@ -165,11 +137,6 @@ class SightingRecorder:
             except Exception as error:  # noqa: BLE001 - one listener's fault never stops the others
                 self.errors.append(f"{type(error).__name__}: {error}")
 
-    def _wall(self, t_source: float) -> datetime:
-        offset = self._offset if math.isfinite(self._offset) else self.clock() - t_source
-        return datetime.fromtimestamp(t_source + offset).astimezone()
 
-
-def _best_distance(votes: list[tuple[str | None, float]], name: str | None) -> float | None:
-    distances = [d for n, d in votes if n == name and math.isfinite(d)]
-    return min(distances) if distances else None
+def _wall(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds).astimezone()

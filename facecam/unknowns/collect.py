@@ -43,6 +43,7 @@ from typing import Callable
 import numpy as np
 
 from facecam.align import AlignSpec, align_face
+from facecam.visits import Visit, VisitFollower
 
 CROP_SPEC = AlignSpec.from_arcface(224, face_fraction=0.5)
 MAX_CROPS = 5
@@ -168,20 +169,16 @@ class FaceCandidate:
 
 @dataclass
 class _Visit:
-    track: int
-    first_t: float
-    last_t: float
-    started: float
-    ended: float
-    named: bool = False
-    unknown: bool = False
+    last: Visit
     crops: list[FaceCandidate] = field(default_factory=list)
 
 
-class UnknownCollector:
-    """A pipeline listener that turns tracks settling on Unknown into :class:`UnknownSighting`\\ s.
+class UnknownCollector(VisitFollower):
+    """Turns visits that settle on Unknown into :class:`UnknownSighting`\\ s: a subscriber of a
+    :class:`~facecam.visits.VisitTracker` (:meth:`on_visit`), or on its own a pipeline listener (call it
+    with each round).
 
-    ``on_visit(build)`` is called in the pipeline's thread when such a track ends; ``build()``
+    ``on_visit(build)`` is called in the pipeline's thread when such a visit ends; ``build()``
     returns the :class:`UnknownSighting` (it aligns the crops: call it in a worker thread, e.g. a
     :class:`BackgroundTasks`, with the store's write). ``finish()`` ends every open visit (the
     source ended, collection turned off). Cost per round: microseconds per track, plus under a
@@ -192,39 +189,20 @@ class UnknownCollector:
                  max_crops: int = MAX_CROPS, clock: Callable[[], float] = time.time):
         if not 1 <= max_crops <= MAX_CROPS:
             raise ValueError(f"max_crops: expected 1 to {MAX_CROPS}, got {max_crops}")
-        self.source = str(source)
-        self.on_visit = on_visit
+        super().__init__(source, clock=clock)
+        self.on_sighting = on_visit
         self.max_crops = int(max_crops)
-        self.clock = clock
-        self._visits: dict[int, _Visit] = {}
-        self._lock = threading.Lock()
         self.collected = 0
         self.strangers = None   # a facecam.unknowns.strangers.StrangerIndex: the ids given at arrival, visits counted
 
-    def __call__(self, result) -> None:
-        """One round (a :class:`facecam.pipeline.RoundResult`)."""
-        now = self.clock()
-        with self._lock:
-            live = {track.id: track for track in result.tracks}
-            for track in result.tracks:
-                visit = self._visits.get(track.id)
-                if visit is None:
-                    visit = self._visits[track.id] = _Visit(track.id, track.first_seen, track.last_seen, now, now)
-                visit.last_t, visit.ended = track.last_seen, now
-                visit.named |= track.known
-                visit.unknown = track.recognised and not track.known
-            for index, (track_id, face, match) in enumerate(zip(result.embedded_ids, result.embedded_faces,
-                                                               result.matches)):
-                visit = self._visits.get(track_id)
-                if visit is None:
-                    continue
-                if match.name is not None:
-                    visit.named = True
-                elif not visit.named:
-                    self._offer(visit, result, face, result.embeddings[index])
-            ended = [self._visits.pop(track_id) for track_id in list(self._visits) if track_id not in live]
-        for visit in ended:
-            self._emit(visit)
+    def begin(self, visit: Visit) -> _Visit:
+        return _Visit(visit)
+
+    def follow(self, state: _Visit, event) -> None:
+        state.last = visit = event.visit
+        seen = event.embedded
+        if seen is not None and seen.match.name is None and not visit.named:
+            self._offer(state, event.round, seen.face, seen.embedding)
 
     def _offer(self, visit: _Visit, result, face, embedding: np.ndarray) -> None:
         quality = face_quality(result.rgb_frame, face)
@@ -235,30 +213,24 @@ class UnknownCollector:
         visit.crops.sort(key=lambda c: -c.quality)
         del visit.crops[self.max_crops:]
 
-    def _emit(self, visit: _Visit) -> None:
-        if visit.named or not visit.unknown or not visit.crops:
-            return
+    def end(self, state: _Visit, visit: Visit | None) -> None:
+        visit = visit or state.last
+        if visit.named or not visit.recognised or visit.known or not state.crops:
+            return  # settled on Unknown and never anyone's name on the way: a stranger's visit
         self.collected += 1
-        source, candidates = self.source, tuple(visit.crops)
-        strangers = self.strangers
+        candidates, strangers = tuple(state.crops), self.strangers
         sighting_id = (strangers.claim(visit.track, visit.started, visit.ended) if strangers is not None
                        else None) or new_sighting_id()
         if strangers is not None:
-            strangers.ended(sighting_id, source, visit.started, visit.ended,
+            strangers.ended(sighting_id, visit.source, visit.started, visit.ended,
                             np.mean([c.embedding for c in candidates], axis=0))
 
         def build() -> UnknownSighting:
-            return UnknownSighting(sighting_id, source, visit.track, visit.first_t, visit.last_t, visit.started,
-                                   visit.ended, tuple(c.crop() for c in candidates))
+            return UnknownSighting(sighting_id, visit.source, visit.track, visit.first_t, visit.last_t,
+                                   visit.started, max(visit.ended, visit.started),
+                                   tuple(c.crop() for c in candidates))
 
-        self.on_visit(build)
-
-    def finish(self) -> None:
-        """End every open visit now (those that settled on Unknown are handed on)."""
-        with self._lock:
-            ended, self._visits = list(self._visits.values()), {}
-        for visit in ended:
-            self._emit(visit)
+        self.on_sighting(build)
 
 
 def sighting_of_face(rgb_frame: np.ndarray, face, embedding: np.ndarray, source: str, t: float, frame: int,
@@ -281,18 +253,22 @@ class BackgroundTasks:
     def __init__(self, max_waiting: int = 256, on_error: Callable[[BaseException], None] | None = None):
         self._queue: queue.Queue = queue.Queue(maxsize=max_waiting)
         self.dropped = 0
+        self.pending = 0        # tasks put and not finished yet (0: idle)
+        self._pending_lock = threading.Lock()
         self.on_error = on_error
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._run, name="facecam-unknowns", daemon=True)
         self._thread.start()
 
     def put(self, task: Callable[[], object]) -> bool:
-        try:
-            self._queue.put_nowait(task)
+        with self._pending_lock:
+            try:
+                self._queue.put_nowait(task)
+            except queue.Full:
+                self.dropped += 1
+                return False
+            self.pending += 1
             return True
-        except queue.Full:
-            self.dropped += 1
-            return False
 
     def _run(self) -> None:
         while True:
@@ -306,6 +282,9 @@ class BackgroundTasks:
                     self.errors.append(str(error))
                 if self.on_error is not None:
                     self.on_error(error)
+            finally:
+                with self._pending_lock:
+                    self.pending -= 1
 
     def close(self, timeout: float = 10.0) -> bool:
         """Finish the waiting tasks, then stop; True when done within ``timeout``."""

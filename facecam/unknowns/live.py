@@ -101,18 +101,26 @@ class UnknownsCollection:
         self._gallery_seen = None
 
     def __call__(self, result) -> None:
+        """Standalone: one round (a pipeline listener, with a visit tracker of the collector's own)."""
+        self._check_gallery()
+        self.collector(result)
+
+    def on_visit(self, event) -> None:
+        """A :class:`facecam.visits.VisitTracker` subscriber (the live session's visits)."""
+        self._check_gallery()
+        self.collector.on_visit(event)
+
+    def _check_gallery(self) -> None:
         if self.gallery is not None and self.recognizer is not None:
             matrix = self.gallery()
             if matrix is not self._gallery_seen:
                 self._gallery_seen = matrix
                 threshold, mode = self.recognizer.threshold, self.recognizer.match_mode
                 self.tasks.put(lambda: self._retire(matrix, threshold, mode))
-        self.collector(result)
 
     def set_source(self, source: str) -> None:
-        """Sightings from now on come from ``source`` (the open visits end first)."""
-        self.collector.finish()
-        self.collector.source = redact_url(source)
+        """Standalone: sightings from now on come from ``source`` (the open visits end first)."""
+        self.collector.set_source(redact_url(source))
 
     def put(self, task: Callable[[], object]) -> bool:
         """Run ``task`` in the writer thread (after the sightings waiting), then tell ``on_change``."""

@@ -305,3 +305,57 @@ def test_removing_a_person_removes_their_home_assistant_entity(make_window, qtbo
         subscriber.close()
         if broker is not None:
             broker.stop()
+
+
+def test_history_shows_each_visit_as_long_as_watch_logs_it_while_the_window_is_open(
+        make_window, qtbot, history_clip, tmp_path, model_dir):
+    """Issue 18: the window and `watch` share one visit model, so History shows each visit of the clip with the
+    duration `watch` logs for it, live: with the window still open after the clip's end (the last visit used to
+    stay open, shown at its arrival's 0.1 s, until the window closed). `watch` runs on every frame (the
+    reference); the window in real time, so each end of a visit may be a recognition round off: 0.2 s, scaled
+    by the measured load. A starved realtime pipeline may miss a visitor altogether (a visit needs two rounds
+    that detect the face): every visit the window saw must be one of `watch`'s, and most must be seen."""
+    from facecam.cli import main
+
+    from .helpers import slowdown
+
+    load = slowdown()
+    reference = Path(shutil.copytree(history_clip["known"], tmp_path / "watch" / "known_faces"))
+    code = main(["watch", "--model", "sface", "--model-dir", str(model_dir), "--known-faces", str(reference),
+                 "--source", str(history_clip["clip"]), "--source-name", "front door", "--no-unknowns"])
+    assert code == 0
+    logged = sorted(cli_sightings(reference), key=lambda r: r["t_start"])
+    assert len(logged) == VISITORS
+
+    known = Path(shutil.copytree(history_clip["known"], tmp_path / "window" / "known_faces"))
+    window = make_window(source=history_clip["clip"], known_faces=known, source_name="front door")
+    panel = window.history_panel
+    qtbot.waitUntil(lambda: window.source_ended, timeout=90_000)
+    assert window.sightings.live.recorder.open_visits() == []     # the clip's end ended its last visits
+    window.sightings.writer.close()                                # (what is queued is written)
+    wait_for_refresh(qtbot, panel)
+    load = max(load, slowdown())
+    shown = sorted((row.sighting for row in panel.rows()), key=lambda s: s.t_start)
+    # what History shows is what the log says, live (the window still open)
+    assert sorted((r["id"], r["duration_s"]) for r in cli_sightings(known)) == \
+        sorted((s.id, round(s.duration_s, 2)) for s in shown)
+    # each end of a visit may be one realtime round off (the round runs on the newest frame, so its length is
+    # the interval): 0.2 s on an idle machine, more when the rounds are starved (measured, not assumed)
+    interval = (scene_end(history_clip["scene"]) / max(window.pipeline.stats.rounds, 1))
+    tolerance = max(0.2, 2.5 * interval)
+    matched = 0
+    for s in shown:   # each of the window's visits is one of watch's: same person, same times, same length
+        same = [r for r in logged if r["name"] == s.name and abs(r["t_start"] - s.t_start) <= tolerance + 0.5]
+        assert len(same) == 1, (s.name, s.t_start, logged)
+        r = same[0]
+        assert abs(s.duration_s - r["duration_s"]) <= tolerance, (s.name, s.duration_s, r["duration_s"], load)
+        assert abs(s.t_end - r["t_end"]) <= tolerance, (s.name, s.t_end, r["t_end"], load)
+        matched += 1
+    assert matched >= (VISITORS if load < 1.5 else VISITORS - 2), (matched, load, interval)
+    last = max(logged, key=lambda r: r["t_end"])      # the one still on screen when the clip ended
+    assert any(s.name == last["name"] and abs(s.duration_s - last["duration_s"]) <= tolerance for s in shown) \
+        or load >= 1.5, (last, shown)
+
+
+def scene_end(scene) -> float:
+    return max(actor.leave_s for actor in scene) + 0.6

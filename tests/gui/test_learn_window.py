@@ -37,7 +37,10 @@ def test_learning_in_the_window_shows_learned_apart_and_clear_removes_them(make_
     pipeline_reset = window.pipeline.reset
     window.pipeline.reset = lambda: (resets.append(1), pipeline_reset())
     qtbot.waitUntil(lambda: window.source_ended, timeout=90000)
-    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON, 0) >= 1, timeout=30000)
+    # the clip's end ends its last visit: what it teaches is written, then the panel shows it
+    qtbot.waitUntil(lambda: window.learning.learning.tasks.pending == 0, timeout=30000)
+    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON, 0) == len(learned_crops(known, PERSON))
+                    >= 1, timeout=30000)
     # a learned crop changes the gallery, but nobody is re-recognised from scratch for it (no split visits)
     assert resets == []
     count = window.people_panel.learned_counts()[PERSON]
@@ -115,7 +118,7 @@ def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot,
     assert [len(c.sightings) for c in store.clusters()] == [2]
     store.close()
     window = make_window(source=returns_clip, known_faces=known, unknowns=False)
-    window.confirm = window._confirm_dialog   # the real question, not the fixture's yes
+    window.confirm = window.people.confirm_dialog   # the real question, not the fixture's yes
     qtbot.waitUntil(lambda: len(window.whos_panel.ids()) == 1, timeout=30000)
     seen: list[str] = []
     window.whos_panel.select(window.whos_panel.ids())
