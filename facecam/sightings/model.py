@@ -119,7 +119,7 @@ class SightingQuery:
 
     def __post_init__(self) -> None:
         if self.person is not None and (self.unknown or self.cluster is not None):
-            raise ValueError("person and unknown: choose one")
+            raise ValueError("person, and unknown or a stranger: choose one")
         for label, moment in (("since", self.since), ("until", self.until)):
             if moment is not None and moment.tzinfo is None:
                 raise ValueError(f"{label}: expected a datetime with a time zone")

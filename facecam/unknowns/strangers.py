@@ -17,7 +17,9 @@ cluster is assigned at arrival, here, and the collection then stores the visit u
   stored clusters, read again (merges, forgetting, other instances' visits on a shared store).
 
 The arrival's id is the cluster's own unless the whole visit, stored, joins an older cluster (its first
-faces were not enough to see it), or the face is not kept (ignored, enrolled meanwhile).
+faces were not enough to see it), or the face is not kept (ignored, enrolled meanwhile). Until the writer's
+first read of the store (its first task, when the collection starts) a returning stranger is taken for a new
+one; with a shared database that is away, the visits of this run still count (they wait as pending).
 """
 
 from __future__ import annotations
