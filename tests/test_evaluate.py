@@ -484,12 +484,17 @@ def test_importing_evaluate_loads_no_plotting_or_model_library():
     assert result.stdout.strip() == "[]"
 
 
-def test_evaluate_writes_nothing_into_a_data_set_folder(cli, model_dir, tmp_path):
-    root = tmp_path / "dataset"
+def small_data_set(root: Path) -> Path:
+    """Three LFW people, two photos each: a data set's folder (no .facecam), too few pairs to apply a threshold."""
     for person in ("Tony_Blair", "George_W_Bush", "Colin_Powell"):
         (root / person).mkdir(parents=True)
         for photo in sorted((LFW10 / person).glob("*.jpg"))[:2]:
             shutil.copy(photo, root / person)
+    return root
+
+
+def test_evaluate_writes_nothing_into_a_data_set_folder(cli, model_dir, tmp_path):
+    root = small_data_set(tmp_path / "dataset")
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     code, out, err = cli("evaluate", root, "--json", *sface_args(model_dir))
     assert code == 0, err
@@ -500,11 +505,7 @@ def test_evaluate_writes_nothing_into_a_data_set_folder(cli, model_dir, tmp_path
 
 
 def test_a_refused_apply_does_not_end_by_telling_to_use_apply(cli, model_dir, tmp_path):
-    root = tmp_path / "few"
-    for person in ("Tony_Blair", "George_W_Bush", "Colin_Powell"):
-        (root / person).mkdir(parents=True)
-        for photo in sorted((LFW10 / person).glob("*.jpg"))[:2]:
-            shutil.copy(photo, root / person)
+    root = small_data_set(tmp_path / "few")
     code, out, err = cli("evaluate", root, *sface_args(model_dir), "--apply")   # too few pairs: refused
     assert code == 1 and err.splitlines()[-1].startswith("facecam: error: ") and "--force" in err
     assert "--apply" not in out and out.rstrip().endswith("add 3-5 varied photos of them before raising it.")

@@ -85,12 +85,19 @@ class StatusLine(QWidget):
         self.set_loading(None)
 
     def showEvent(self, event) -> None:
-        """Shown with its window while the status bar has a temporary message (one shown before the window was):
-        hidden again, as QStatusBar hides it for a message shown later, so the message is not drawn over the
-        status text; the bar shows it again when the message ends (the hide is not an explicit one)."""
+        """In a QStatusBar: the error and the progress become permanent widgets of the bar (on its right), so a
+        temporary message never hides them nor is drawn over them; the status text is a normal widget, which the
+        bar hides while a message shows. Shown with its window while a message is up (one shown before the
+        window was, which QStatusBar does not hide it for): hidden now, and shown again when the message ends
+        (the hide is not an explicit one)."""
         super().showEvent(event)
         bar = self.parent()
-        if isinstance(bar, QStatusBar) and bar.currentMessage():
+        if not isinstance(bar, QStatusBar):
+            return
+        if self.error_label.parent() is self:
+            for widget in (self.error_label, self.load_label, self.load_bar):
+                bar.addPermanentWidget(widget)
+        if bar.currentMessage():
             self.hide()
             self.setAttribute(Qt.WA_WState_ExplicitShowHide, False)
 

@@ -60,3 +60,7 @@ def test_a_message_shown_before_the_window_is_not_drawn_over_the_status_text(qtb
     assert line.isVisible() and line.status_label.isVisible()    # and the status text is back once it ends
     window.statusBar().showMessage("a message said later", 60_000)
     assert not line.isVisible()
+    line.set_error("known_faces: cannot be read")   # a persistent error stays in view beside any message: a
+    QApplication.processEvents()                    # permanent widget of the bar, outside the message's area
+    assert line.error_label.isVisible() and line.error_label.parent() is window.statusBar()
+    assert window.statusBar().currentMessage() == "a message said later"
