@@ -164,7 +164,7 @@ def run_watch(session, args, out) -> int:
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,
         **({"unknown_sightings_sent_after_outage": unknowns.store.flushed}
-           if unknowns is not None and getattr(unknowns.store, "flushed", 0) else {}),
+           if unknowns is not None and unknowns.store.flushed else {}),
         "learned": len(learning.learned) if learning is not None else None,
     }
     if args.summary is not None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facecam.sightings import Sighting, SightingQuery, open_sighting_store, parse_since
+from facecam.sightings import Sighting, SightingQuery, parse_since
+from facecam.stores import open_sighting_store
 from facecam.sightings.recorder import face_snapshot
 from facecam.sightings.store import FILE_NAME
 
@@ -126,7 +127,8 @@ WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime, timedelta
     from pathlib import Path
-    from facecam.sightings import Sighting, open_sighting_store
+    from facecam.sightings import Sighting
+    from facecam.stores import open_sighting_store
 
     root, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     jpeg = Path(sys.argv[4]).read_bytes()

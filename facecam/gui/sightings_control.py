@@ -39,7 +39,7 @@ class WindowSightings(QObject):
     def __init__(self, known_faces: Path, notify: NotifySettings | None = None, *, enabled: bool = True,
                  keep_days_override: float | None = None, db_url: str | None = None, parent: QObject | None = None):
         from facecam.sightings.live import SightingWriter, keep_days  # noqa: PLC0415
-        from facecam.sightings.store import open_sighting_store  # noqa: PLC0415
+        from facecam.stores import open_sighting_store  # noqa: PLC0415
 
         super().__init__(parent)
         self.known_faces = Path(known_faces)
@@ -65,7 +65,7 @@ class WindowSightings(QObject):
     @property
     def warnings(self) -> list[str]:
         found = [self.error] if self.error else []
-        found += list(getattr(self.store, "warnings", []))
+        found += list(self.store.warnings) if self.store is not None else []
         return found
 
     # ------------------------------------------------------------ recording

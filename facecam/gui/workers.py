@@ -336,11 +336,13 @@ class GalleryService(QObject):
         says so (a :class:`DatabaseWaiting`: "Database not reachable: retrying in N s (why)", password
         hidden) before each wait, and it tries again, waiting 1, 2, 4, 8, then 10 s; the window shows
         the video meanwhile and names nobody (no copy of the shared gallery is kept on disk)."""
-        from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
+        from facecam.db.gallery import GalleryFollower  # noqa: PLC0415
+        from facecam.stores import open_stores  # noqa: PLC0415
 
+        stores = open_stores(self.root, self.db_url)
         follower = GalleryFollower(
             None, recognizer.embed_photo, self._db_changed, self.failed.emit,
-            connect=lambda: DbGallery.open(self.db_url, recognizer),
+            connect=lambda: stores.open_db_gallery(recognizer),
             on_waiting=lambda error, delay: self.failed.emit(
                 DatabaseWaiting(f"Database not reachable: retrying in {delay:.0f} s ({error})")),
             on_connected=lambda gallery: self._db_connected(gallery, recognizer),

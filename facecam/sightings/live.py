@@ -30,7 +30,8 @@ from facecam.sightings.model import Sighting
 from facecam.sightings.notify import DEFAULT_COOLDOWN_S, MqttSink, Notifier, NotifyRule, WebhookSink
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
-from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore, open_sighting_store
+from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore
+from facecam.stores import open_sighting_store
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class LiveSightings:
         return [self.recorder.on_round]
 
     def warnings(self) -> list[str]:
-        found = list(getattr(self.store, "warnings", []))
+        found = list(self.store.warnings) if self.store is not None else []
         if self.writer is not None and self.writer.errors:
             found.append(f"{len(self.writer.errors)} sighting(s) could not be logged; first: {self.writer.errors[0]}")
         if self.recorder.errors:
@@ -193,7 +194,7 @@ class LiveSightings:
         out: dict = {"logged": self.writer.saved if self.writer else 0}
         if self.writer is not None and self.writer.dropped:
             out["not_logged"] = self.writer.dropped
-        if getattr(self.store, "flushed", 0):  # the shared database was away: logged locally, sent later
+        if self.store is not None and self.store.flushed:  # the shared database was away: logged locally, sent later
             out["sent_after_outage"] = self.store.flushed
         if self.notifier is not None:
             out["notifications"] = self.notifier.summary()
