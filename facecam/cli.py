@@ -7,6 +7,7 @@ do), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -394,6 +395,10 @@ def check_inputs(args) -> None:
     for item in named:
         if item is not None and not Path(item).exists():
             raise FacecamError(f"{item}: no such file or folder; check the path")
+    if getattr(args, "known_faces", None) is not None:  # a folder facecam may not read: one line, before any model
+        from facecam.stores import check_readable  # noqa: PLC0415
+
+        check_readable(Path(args.known_faces))
 
 
 # ---------------------------------------------------------------- parser
@@ -518,6 +523,13 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
         return int(args.handler(session, args, out) or 0)
     except FacecamError as error:
         out.message(f"facecam: error: {error}")
+        return EXIT_FAILURE
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        from facecam.stores import permission_message  # noqa: PLC0415
+
+        out.message(f"facecam: error: {permission_message(error)}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
         out.message("facecam: interrupted; work done so far is saved")

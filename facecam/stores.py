@@ -22,15 +22,19 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from facecam.errors import FacecamError
-from facecam.gallery import CACHE_DIR, fallback_cache_dir, read_only_folder
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, FILE_NAME, SightingLog, SightingStore, SqliteSightingStore
-from facecam.unknowns.store import (DB_NAME, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore,
-                                    UnknownStore, store_folder)
+
+if TYPE_CHECKING:  # pragma: no cover - the unknowns and the gallery load numpy and OpenCV: imported when used
+    from facecam.unknowns.store import UnknownStore
+
+CACHE_DIR = ".facecam"   # as facecam.gallery.CACHE_DIR (a process writing only sightings imports no more than this)
 
 CLI_HINT = "give your user read access to it (chmod u+rwx), or point --known-faces at another folder"
+WINDOW_HINT = ("give your user read access to it (chmod u+rwx) and press F5 (Rescan known_faces), or start the "
+               "window with --known-faces on another folder")
 
 
 class FolderAccessError(FacecamError):
@@ -127,6 +131,8 @@ class LocalPlaces:
 def local_places(known_faces: Path) -> LocalPlaces:
     """``known_faces`` itself while facecam may write it; else the user cache (embeddings) and the user data
     folder (sightings, unknown faces, outboxes), one of each per folder, with a note that says where."""
+    from facecam.gallery import fallback_cache_dir, read_only_folder  # noqa: PLC0415
+
     root = Path(known_faces)
     if not read_only_folder(root):
         return LocalPlaces(root, root, None, None)
@@ -142,6 +148,7 @@ def local_places(known_faces: Path) -> LocalPlaces:
 def _unknowns_caps(settings: dict | None) -> tuple[int, float]:
     """The settings ``unknowns_max_sightings`` and ``unknowns_max_days`` (defaults 2,000 and 30)."""
     from facecam import config  # noqa: PLC0415
+    from facecam.unknowns.store import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS  # noqa: PLC0415
 
     settings = config.load_settings() if settings is None else settings
     max_sightings = settings.get("unknowns_max_sightings", DEFAULT_MAX_SIGHTINGS)
@@ -157,9 +164,10 @@ class Stores:
     """The stores of one known_faces folder, or of the database at ``db_url`` (with the folder's local
     outboxes for when it is away). Open them with :func:`open_stores`; ``close()`` closes the database."""
 
-    def __init__(self, known_faces: Path, db_url: str | None = None):
+    def __init__(self, known_faces: Path, db_url: str | None = None, *, hint: str = CLI_HINT):
         self.known_faces = Path(known_faces)
         self.db_url = db_url or None
+        self.hint = hint   # what to do about a folder facecam may not read (the CLI's words, or the window's)
         self._places: LocalPlaces | None = None
         self._database = None
 
@@ -170,7 +178,9 @@ class Stores:
 
     @property
     def places(self) -> LocalPlaces:
+        """Where the folder's files go; raises :class:`FolderAccessError` when facecam may not read it."""
         if self._places is None:
+            check_readable(self.known_faces, self.hint)
             self._places = local_places(self.known_faces)
         return self._places
 
@@ -288,6 +298,8 @@ class Stores:
         ``only_existing``: None instead of creating a local store. ``live`` (``watch``, the window) with a
         database: returned at once, whether or not the server answers; it connects in the background and
         sightings wait in a local outbox while the database is away."""
+        from facecam.unknowns.store import DB_NAME, LocalUnknownStore, store_folder  # noqa: PLC0415
+
         max_sightings, max_days = _unknowns_caps(settings)
         data_root = self.places.data_root
         if self.db_url:
@@ -314,9 +326,10 @@ class Stores:
         return LocalUnknownStore(data_root, model, dim, max_sightings=max_sightings, max_age_days=max_days)
 
 
-def open_stores(known_faces: Path, db_url: str | None = None) -> Stores:
-    """The stores of ``known_faces``, or with ``db_url`` of that database (see :class:`Stores`)."""
-    return Stores(known_faces, db_url)
+def open_stores(known_faces: Path, db_url: str | None = None, *, hint: str = CLI_HINT) -> Stores:
+    """The stores of ``known_faces``, or with ``db_url`` of that database (see :class:`Stores`); ``hint``: what
+    a message about a folder facecam may not read tells the user to do (:data:`WINDOW_HINT` in the window)."""
+    return Stores(known_faces, db_url, hint=hint)
 
 
 def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,

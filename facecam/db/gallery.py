@@ -193,8 +193,8 @@ class GalleryFollower:
 
     Started without a gallery (``gallery`` None: the database did not answer at start, or the caller leaves
     connecting to this thread), it first calls ``connect()`` (which opens the store and returns the
-    :class:`DbGallery`, e.g. :meth:`DbGallery.open`) until the database answers, with growing waits
-    (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before each), then
+    :class:`DbGallery`, e.g. :meth:`facecam.stores.Stores.open_db_gallery`) until the database answers, with
+    growing waits (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before each), then
     ``on_connected(gallery)`` (still before anything is read: e.g. store what waited for the database),
     then reads the gallery once (``progress(done, total, photo)`` for each photo it embeds) and reports it
     to ``on_first_read(matrix, report)`` when given (always, an empty gallery too), else to ``on_change``

@@ -27,7 +27,7 @@ merges (a ``merge_group`` shared by the merged sightings). A cluster's id is its
 The PostgreSQL store (:class:`facecam.db.unknowns.DbUnknownStore`, issue 10) takes the same
 :class:`UnknownStore` interface and groups with the same functions (:func:`grouping_of`,
 :func:`clusters_of`, :func:`find_cluster`, :func:`clusters_to_retire`); which one is in use is chosen
-by :func:`facecam.unknowns.live.open_store` alone.
+by :func:`facecam.stores.open_stores` alone.
 """
 
 from __future__ import annotations
