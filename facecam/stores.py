@@ -190,6 +190,11 @@ class Stores:
         return self.places.note
 
     @property
+    def read_only(self) -> bool:
+        """True when facecam may read the folder but not write it (nothing can be learned or enrolled into it)."""
+        return self.places.note is not None
+
+    @property
     def where(self) -> str:
         """Where the people come from, for messages: the folder, or the database (password hidden)."""
         if self.db_url:

@@ -214,6 +214,9 @@ def _learn(args, session, recognizer, pipeline, live: list, out):
     if session.db_url:
         out.message("facecam: note: --learn keeps crops in a known_faces folder; with --db nothing is learned")
         return None
+    if session.stores.read_only:
+        out.message(f"facecam: note: --learn writes into {args.known_faces}, which is read-only; nothing is learned")
+        return None
     gallery = session.gallery()
 
     def learned(_name, _path) -> None:  # the writer thread: embed the new crop, use the gallery with it

@@ -54,15 +54,18 @@ def test_watch_on_a_read_only_known_faces_logs_in_the_user_data_folder(scene, tm
     env = user_folders(tmp_path)
     set_modes(known, 0o555, 0o444)
     try:
-        result = run_facecam("watch", *MODEL, "--known-faces", known, "--source", scene, "--json", env=env)
+        result = run_facecam("watch", *MODEL, "--known-faces", known, "--source", scene, "--json", "--learn",
+                             env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         notes = [line for line in result.stderr.splitlines() if "read-only" in line]
         data = tmp_path / "data" / "facecam" / "known_faces"
-        assert len(notes) == 1 and notes[0].startswith(f"facecam: note: {known} is read-only"), result.stderr
+        assert len(notes) == 2 and notes[0].startswith(f"facecam: note: {known} is read-only"), result.stderr
         assert str(data) in notes[0] and str(tmp_path / "cache") in notes[0]
-        assert "Traceback" not in result.stderr
+        assert notes[1] == f"facecam: note: --learn writes into {known}, which is read-only; nothing is learned"
+        assert "Traceback" not in result.stderr and "warning" not in result.stderr
         summary = json.loads(result.stdout.splitlines()[-1])
         assert summary["sightings"]["logged"] >= len(ENROLLED) and summary["unknown_sightings"] >= 1
+        assert summary["learned"] is None
         logs = list(data.rglob("sightings.sqlite"))
         assert len(logs) == 1 and stat.S_IMODE(logs[0].stat().st_mode) == 0o600
         assert len(list(data.rglob("unknowns.sqlite"))) == 1

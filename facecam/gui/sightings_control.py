@@ -39,16 +39,19 @@ class WindowSightings(QObject):
     def __init__(self, known_faces: Path, notify: NotifySettings | None = None, *, enabled: bool = True,
                  keep_days_override: float | None = None, db_url: str | None = None, parent: QObject | None = None):
         from facecam.sightings.live import SightingWriter, keep_days  # noqa: PLC0415
-        from facecam.stores import open_sighting_store  # noqa: PLC0415
+        from facecam.stores import open_stores  # noqa: PLC0415
 
         super().__init__(parent)
         self.known_faces = Path(known_faces)
         self.error: str | None = None
+        self.note: str | None = None   # a read-only known_faces: where its files go instead (said once)
         self.store = self.writer = None
         if enabled:
             try:
-                self.store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override),
-                                                 db_url=db_url, connect_later=True)  # never waits on the GUI thread
+                stores = open_stores(self.known_faces, db_url)
+                self.note = stores.note
+                self.store = stores.sightings(retention_days=keep_days(keep_days_override),
+                                              connect_later=True)  # never waits on the GUI thread
             except Exception as error:  # noqa: BLE001 - shown in the window; the video goes on without a log
                 self.error = f"the sightings log cannot be opened ({error}); visits are not logged this run"
         if self.store is not None:
@@ -65,6 +68,7 @@ class WindowSightings(QObject):
     @property
     def warnings(self) -> list[str]:
         found = [self.error] if self.error else []
+        found += [f"Note: {self.note}"] if self.note else []
         found += list(self.store.warnings) if self.store is not None else []
         return found
 
