@@ -42,7 +42,8 @@ def snapshots() -> list[bytes]:
 
 
 def fill(known: Path, visits: int) -> None:
-    from facecam.sightings import Sighting, open_sighting_store
+    from facecam.sightings import Sighting
+    from facecam.stores import open_sighting_store
     from facecam.sightings.model import local_now
 
     jpegs = snapshots()
@@ -68,7 +69,8 @@ def main() -> int:
     from PyQt5.QtWidgets import QApplication
 
     from facecam.gui import history_panel
-    from facecam.sightings import Sighting, open_sighting_store
+    from facecam.sightings import Sighting
+    from facecam.stores import open_sighting_store
     from facecam.sightings.model import local_now
 
     known = Path(tempfile.mkdtemp(prefix="facecam-bench-history-")) / "known_faces"

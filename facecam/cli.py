@@ -7,6 +7,7 @@ do), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
 import sys
@@ -32,7 +33,7 @@ class Session:
         self.args, self.out = args, out
         self._recognizer = None
         self._gallery = None
-        self._store = None
+        self._stores = None
         self.report = None  # the IndexReport of the gallery refresh, once gallery() ran
         self.uploaded: tuple[int, int] | None = None  # index --db: (photos sent, photos already there)
 
@@ -43,18 +44,25 @@ class Session:
 
         return db_url(getattr(self.args, "db", None)) if hasattr(self.args, "db") else None
 
+    @property
+    def stores(self):
+        """Where this command's people, sightings and unknown faces are kept (:func:`facecam.stores.open_stores`:
+        the known_faces folder, or ``--db``); a read-only folder's note is said once."""
+        if self._stores is None:
+            from facecam.stores import open_stores  # noqa: PLC0415
+
+            self._stores = open_stores(self.args.known_faces, self.db_url)
+            if self._stores.note:
+                self.out.message_once(f"facecam: note: {self._stores.note}")
+        return self._stores
+
     def store(self):
         """The PostgreSQL store of ``--db`` (opened and migrated once)."""
-        if self._store is None:
-            from facecam.db.postgres import PostgresStore  # noqa: PLC0415
-
-            self._store = PostgresStore(self.db_url)
-        return self._store
+        return self.stores.database()
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self._stores is not None:
+            self._stores.close()
 
     @property
     def model(self) -> str:
@@ -119,10 +127,8 @@ class Session:
         if self._gallery is None and self.db_url and self.args.command != "index":
             self._gallery = self._db_gallery()
         if self._gallery is None:
-            from facecam.gallery import Gallery  # noqa: PLC0415
-
             recognizer = self.recognizer()
-            gallery = Gallery.for_recognizer(self.args.known_faces, recognizer)
+            gallery = self.stores.folder_gallery(recognizer)
             if gallery.cache_note:
                 self.out.message(f"facecam: note: {gallery.cache_note}")
             report = gallery.refresh(recognizer.embed_photo, progress=Progress("indexing known_faces", self.out.stderr))
@@ -141,10 +147,8 @@ class Session:
 
     def _db_gallery(self):
         """The gallery kept in the database, read (and photos new to this model embedded) now."""
-        from facecam.db.gallery import DbGallery  # noqa: PLC0415
-
         recognizer = self.recognizer()
-        gallery = DbGallery.for_recognizer(self.store(), recognizer)
+        gallery = self.stores.gallery(recognizer)
         report = gallery.refresh(recognizer.embed_photo, progress=Progress("embedding photos from the database",
                                                                            self.out.stderr))
         for file, reason in report.skipped:
@@ -173,18 +177,21 @@ class Session:
         database did not answer at start (:meth:`live_matrix`), the follower connects first, retrying."""
         if not self.db_url:
             return None
-        from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
+        from facecam.db.gallery import GalleryFollower  # noqa: PLC0415
 
         recognizer = self.recognizer()
         if self._gallery is not None:
             return GalleryFollower(self._gallery, recognizer.embed_photo, on_change, on_error).start()
 
+        stores = self.stores
+
         def connected(gallery):
-            self._store, self._gallery = gallery.store, gallery  # closed with the session
+            stores.adopt(gallery.store)  # closed with the session
+            self._gallery = gallery
             self.out.message(f"facecam: {self.gallery_name} answers now; its people are named from now on")
 
         return GalleryFollower(None, recognizer.embed_photo, on_change, on_error,
-                               connect=lambda: DbGallery.open(self.db_url, recognizer), on_connected=connected).start()
+                               connect=lambda: stores.open_db_gallery(recognizer), on_connected=connected).start()
 
     def save_photos(self, name: str, photos: list[Path]) -> list[str]:
         """New photos of ``name`` (each showing a face): copied into ``known_faces/<name>/`` (the files written),
@@ -212,9 +219,7 @@ class Session:
     def gallery_name(self) -> str:
         """Where the people come from, for messages: the folder, or the database (password hidden)."""
         if self.db_url:
-            from facecam.db import redact  # noqa: PLC0415
-
-            return f"the database {redact(self.db_url)}"
+            return self.stores.where
         return str(self.args.known_faces)
 
 
@@ -449,6 +454,10 @@ def check_inputs(args) -> None:
     for item in photos:  # (identify's photos: each said, the others still identified; see cmd_identify)
         if item is not None:
             check_photo(item)
+    if getattr(args, "known_faces", None) is not None:  # a folder facecam may not read: one line, before any model
+        from facecam.stores import check_readable  # noqa: PLC0415
+
+        check_readable(Path(args.known_faces))
 
 
 # ---------------------------------------------------------------- parser
@@ -591,6 +600,13 @@ def _main(argv: Sequence[str] | None, stdout, stderr) -> int:
         return int(args.handler(session, args, out) or 0)
     except FacecamError as error:
         out.message(f"facecam: error: {getattr(error, 'cli', error)}")  # CameraError: the CLI's action, no button
+        return EXIT_FAILURE
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        from facecam.stores import permission_message  # noqa: PLC0415
+
+        out.message(f"facecam: error: {permission_message(error)}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
         out.message("facecam: interrupted; work done so far is saved")

@@ -39,9 +39,8 @@ from facecam import config
 from facecam.errors import FacecamError
 from facecam.evaluate_metrics import (MATCH_MODES, REPORTED_FARS, Identification, Roc, TarAtFar, best_accuracy,
                                       distance_matrix, equal_error_rate, false_accepts_allowed, far_note,
-                                      identify_leave_one_out, person_distances_loo, rates_at, roc_auc, roc_curve,
-                                      stranger_unknown_rate, tar_at_far, threshold_for_far, upper_pairs)
-from facecam.evaluate_report import percent
+                                      identify_leave_one_out, percent, person_distances_loo, rates_at, roc_auc,
+                                      roc_curve, stranger_unknown_rate, tar_at_far, threshold_for_far, upper_pairs)
 
 DEFAULT_TARGET_FAR = 1e-3
 _SAME_VALUES = {"1": True, "true": True, "yes": True, "same": True,

@@ -17,6 +17,12 @@ import numpy as np
 from facecam.config import MATCH_MODES
 
 REPORTED_FARS = (1e-2, 1e-3)
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """``12.3%`` (a rate written out), or ``n/a``."""
+    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
+
 # A FAR estimate needs several false accepts to be steady: below this many at the target it is flagged.
 STEADY_FALSE_ACCEPTS = 10
 

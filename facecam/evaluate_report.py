@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facecam.errors import FacecamError
-from facecam.evaluate_metrics import REPORTED_FARS
+from facecam.evaluate_metrics import REPORTED_FARS, percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from facecam.evaluate import EvaluationReport
@@ -116,10 +116,6 @@ def auc_text(auc: float) -> str:
     while digits < 8 and auc < 1.0 and float(f"{auc:.{digits}f}") >= 1.0:
         digits += 1
     return f"{auc:.{digits}f}"
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
 
 
 def _num(value: float | None, digits: int = 3) -> str:

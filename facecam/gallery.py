@@ -475,8 +475,8 @@ def read_only_folder(root: Path) -> bool:
     """True when facecam should not write into ``root``: its cache folder (or ``root``) is read-only, by its
     permission bits (which count even for root) or for this user."""
     target = Path(root) / CACHE_DIR
-    probe = target if target.exists() else Path(root)
     try:
+        probe = target if target.exists() else Path(root)
         mode = probe.stat().st_mode
     except OSError:
         return False

@@ -169,7 +169,7 @@ def run_watch(session, args, out) -> int:
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,
         **({"unknown_sightings_sent_after_outage": unknowns.store.flushed}
-           if unknowns is not None and getattr(unknowns.store, "flushed", 0) else {}),
+           if unknowns is not None and unknowns.store.flushed else {}),
         "learned": len(learning.learned) if learning is not None else None,
     }
     if args.summary is not None:
@@ -220,6 +220,9 @@ def _learn(args, session, recognizer, live, out):
         return None
     if session.db_url:
         out.message("facecam: note: --learn keeps crops in a known_faces folder; with --db nothing is learned")
+        return None
+    if session.stores.read_only:
+        out.message(f"facecam: note: --learn writes into {args.known_faces}, which is read-only; nothing is learned")
         return None
     gallery = session.gallery()
 

@@ -63,15 +63,17 @@ def test_open_when_reachable_retries_until_the_store_opens_and_stops_when_asked(
 
 
 def test_a_follower_that_connects_itself_stops_at_once_while_the_server_does_not_answer():
-    """``GalleryFollower(None, connect=DbGallery.open)`` on a port nobody listens on: it says why it waits
+    """``GalleryFollower(None, connect=Stores.open_db_gallery)`` on a port nobody listens on: it says why it waits
     (password hidden), and stop() ends it while it waits, not after the wait."""
     import time
 
-    from facecam.db.gallery import DbGallery, GalleryFollower
+    from facecam.db.gallery import GalleryFollower
+    from facecam.stores import open_stores
 
     waits, connected = [], []
+    stores = open_stores("known_faces", "postgresql://ada:s3cret@127.0.0.1:1/none")
     follower = GalleryFollower(None, lambda path: None, lambda matrix: None,
-                               connect=lambda: DbGallery.open("postgresql://ada:s3cret@127.0.0.1:1/none", None),
+                               connect=lambda: stores.open_db_gallery(None),
                                on_waiting=lambda error, delay: waits.append((str(error), delay)),
                                on_connected=connected.append).start()
     deadline = time.monotonic() + 30
@@ -93,8 +95,9 @@ def test_a_follower_that_connects_itself_stores_what_waited_then_reads_once_with
     ``on_change`` through LISTEN/NOTIFY; the store is the caller's to close."""
     import queue
 
-    from facecam.db.gallery import DbGallery, GalleryFollower, db_version, enroll_into
+    from facecam.db.gallery import GalleryFollower, db_version, enroll_into
     from facecam.db.postgres import PostgresStore
+    from facecam.stores import open_stores
 
     with PostgresStore(db_url) as other:   # another model's instance enrolled these: no SFace embeddings yet
         for person in PEOPLE[:2]:
@@ -107,7 +110,8 @@ def test_a_follower_that_connects_itself_stores_what_waited_then_reads_once_with
                     *db_version(sface_recognizer))
 
     follower = GalleryFollower(None, sface_recognizer.embed_photo, changes.put,
-                               connect=lambda: DbGallery.open(db_url, sface_recognizer), on_connected=on_connected,
+                               connect=lambda: open_stores("known_faces", db_url).open_db_gallery(sface_recognizer),
+                               on_connected=on_connected,
                                progress=lambda *step: progress.append(step),
                                on_first_read=lambda matrix, report: first.put((matrix, report))).start()
     try:
@@ -255,7 +259,7 @@ def test_embeddings_round_trip_exactly_and_incrementally(db_url):  # noqa: F811
 
 def test_sightings_are_shared_through_the_database(db_url, tmp_path):  # noqa: F811
     from facecam.sightings.model import Sighting, SightingQuery, local_now
-    from facecam.sightings.store import open_sighting_store
+    from facecam.stores import open_sighting_store
 
     now = local_now()
     door = open_sighting_store(tmp_path / "door", db_url=db_url)

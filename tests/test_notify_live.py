@@ -68,7 +68,8 @@ def run(tmp_path_factory, model_dir, detector):
 
 def recorded_visits(known) -> list[tuple[float, str | None]]:
     """The visits the run's pipeline recorded in its sightings log: (source time of the first frame, name)."""
-    from facecam.sightings import SightingQuery, open_sighting_store
+    from facecam.sightings import SightingQuery
+    from facecam.stores import open_sighting_store
 
     store = open_sighting_store(known, retention_days=None)
     try:
@@ -176,7 +177,8 @@ def test_sightings_lists_the_visits_of_the_run(run, cli):
     assert cv2.imread(str(next(snapshots.glob("*.jpg")))) is not None
     code, out, _ = cli("sightings", "--known-faces", known, "--since", "2000-01-01", "--source", "elsewhere")
     assert code == 0 and out == ""
-    from facecam.sightings import SightingQuery, open_sighting_store, parse_since
+    from facecam.sightings import SightingQuery, parse_since
+    from facecam.stores import open_sighting_store
 
     store = open_sighting_store(known)
     try:   # what a History panel needs: today's visits with their snapshots

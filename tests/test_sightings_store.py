@@ -18,7 +18,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from facecam.sightings import Sighting, SightingQuery, open_sighting_store, parse_since
+from facecam.sightings import Sighting, SightingQuery, parse_since
+from facecam.stores import open_sighting_store
 from facecam.sightings.recorder import face_snapshot
 from facecam.sightings.store import FILE_NAME
 
@@ -126,7 +127,8 @@ WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime, timedelta
     from pathlib import Path
-    from facecam.sightings import Sighting, open_sighting_store
+    from facecam.sightings import Sighting
+    from facecam.stores import open_sighting_store
 
     root, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     jpeg = Path(sys.argv[4]).read_bytes()
@@ -176,13 +178,14 @@ def test_kill_9_at_any_moment_loses_no_committed_sighting(tmp_path, jpeg):
     promised: set[str] = set()
     for round_ in range(6):
         writers = [start_writer(tmp_path, f"r{round_}{tag}", 100000, jpeg_file) for tag in "xy"]
-        time.sleep(rng.uniform(0.8, 2.0))          # both are writing by now (startup is ~0.3 s)
+        first = [writer.stdout.readline() for writer in writers]   # both are writing, however loaded the machine
+        time.sleep(rng.uniform(0.0, 1.2))
         for writer in writers:
             os.kill(writer.pid, signal.SIGKILL)
-        for writer in writers:
+        for writer, line in zip(writers, first):
             out, _ = writer.communicate(timeout=30)
             assert writer.returncode == -signal.SIGKILL
-            promised.update(out.split())
+            promised.update((line + out).split())
         rows = check_log(tmp_path)
         found = {s.id for s in rows}
         assert promised <= found, sorted(promised - found)[:5]

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facecam.db import open_when_reachable
-from facecam.db.postgres import NewEmbedding, PostgresStore
+from facecam.db.postgres import NewEmbedding
 from facecam.errors import EnrollError, FacecamError
 from facecam.fileutil import private_folder, sha256_of
 from facecam.gallery import PREPROCESS_VERSION, IndexReport, PhotoEmbedding, check_person_name
@@ -74,17 +74,6 @@ class DbGallery:
     def for_recognizer(cls, store, recognizer) -> "DbGallery":
         model, version = db_version(recognizer)
         return cls(store, model, version, recognizer.embedder.dim)
-
-    @classmethod
-    def open(cls, url: str, recognizer) -> "DbGallery":
-        """The gallery of ``recognizer``'s model in the database at ``url``, on a store opened (and migrated) now;
-        raises :class:`facecam.db.DatabaseUnreachable` when the server does not answer (nothing left open)."""
-        store = PostgresStore(url)
-        try:
-            return cls.for_recognizer(store, recognizer)
-        except BaseException:
-            store.close()
-            raise
 
     def refresh(self, embed_photo: Callable[[Path], PhotoEmbedding], progress=None,
                 should_stop: Callable[[], bool] | None = None) -> IndexReport:
@@ -204,8 +193,8 @@ class GalleryFollower:
 
     Started without a gallery (``gallery`` None: the database did not answer at start, or the caller leaves
     connecting to this thread), it first calls ``connect()`` (which opens the store and returns the
-    :class:`DbGallery`, e.g. :meth:`DbGallery.open`) until the database answers, with growing waits
-    (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before each), then
+    :class:`DbGallery`, e.g. :meth:`facecam.stores.Stores.open_db_gallery`) until the database answers, with
+    growing waits (:func:`facecam.db.open_when_reachable`; ``on_waiting(error, seconds)`` before each), then
     ``on_connected(gallery)`` (still before anything is read: e.g. store what waited for the database),
     then reads the gallery once (``progress(done, total, photo)`` for each photo it embeds) and reports it
     to ``on_first_read(matrix, report)`` when given (always, an empty gallery too), else to ``on_change``

@@ -108,6 +108,8 @@ class DbUnknownStore:
     """One model's unknown faces in the database ``db`` (a :class:`facecam.db.postgres.PostgresStore`, closed
     with this store). Thread-safe (every call takes a pooled connection; what it has read is kept under a lock)."""
 
+    flushed = 0   # written straight to the database (:class:`facecam.db.unknowns_outbox.SharedUnknownStore` queues)
+
     def __init__(self, db, model: str, dim: int | None = None, *, link: float | None = None,
                  max_sightings: int = DEFAULT_MAX_SIGHTINGS, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
                  clock=time.time):

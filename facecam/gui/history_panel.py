@@ -83,19 +83,15 @@ class HistoryReader:
         """(today's visits for ``chosen``, newest first; the names with visits and today's strangers, for the
         filter box)."""
         from facecam.sightings.model import SightingQuery  # noqa: PLC0415
-        from facecam.sightings.store import FILE_NAME, open_sighting_store  # noqa: PLC0415
+        from facecam.stores import open_stores  # noqa: PLC0415
 
         with self._lock:
             if self._closed:
                 return [], []
-            if self._store is None and self.db_url:  # (a server that does not answer: the read fails, said in
-                from facecam.db.postgres import PostgresStore  # noqa: PLC0415  the panel, and the next one retries)
-
-                self._store = PostgresStore(self.db_url, max_connections=1)
-            if self._store is None:
-                if not (self.known_faces / ".facecam" / FILE_NAME).exists():
+            if self._store is None:  # None: no log yet (a database that does not answer: the read fails, said in
+                self._store = open_stores(self.known_faces, self.db_url).sighting_log()  # the panel; the next retries)
+                if self._store is None:
                     return [], []
-                self._store = open_sighting_store(self.known_faces, retention_days=None)  # a reader deletes nothing
             sightings = self._store.query(SightingQuery.today(person=chosen.person, unknown=chosen.unknown,
                                                               cluster=chosen.cluster, limit=MAX_ROWS))
             self._strangers.update((s.cluster, None) for s in reversed(sightings) if s.name is None and s.cluster)

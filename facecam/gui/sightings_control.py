@@ -37,16 +37,19 @@ class WindowSightings(QObject):
                  keep_days_override: float | None = None, db_url: str | None = None, parent: QObject | None = None):
         from facecam.sightings.live import LiveSightings, keep_days  # noqa: PLC0415
         from facecam.sightings.recorder import SightingRecorder  # noqa: PLC0415
-        from facecam.sightings.store import open_sighting_store  # noqa: PLC0415
+        from facecam.stores import open_stores  # noqa: PLC0415
 
         super().__init__(parent)
         self.known_faces = Path(known_faces)
         self.error: str | None = None
+        self.note: str | None = None   # a read-only known_faces: where its files go instead (said once)
         store = None
         if enabled:
             try:
-                store = open_sighting_store(self.known_faces, retention_days=keep_days(keep_days_override),
-                                            db_url=db_url, connect_later=True)  # never waits on the GUI thread
+                stores = open_stores(self.known_faces, db_url)
+                self.note = stores.note
+                store = stores.sightings(retention_days=keep_days(keep_days_override),
+                                         connect_later=True)  # never waits on the GUI thread
             except Exception as error:  # noqa: BLE001 - shown in the window; the video goes on without a log
                 self.error = f"the sightings log cannot be opened ({error}); visits are not logged this run"
         self.live = LiveSightings(SightingRecorder(""), store, on_saved=self.saved.emit)
@@ -64,7 +67,8 @@ class WindowSightings(QObject):
     @property
     def warnings(self) -> list[str]:
         found = [self.error] if self.error else []
-        found += list(getattr(self.store, "warnings", []))
+        found += [f"Note: {self.note}"] if self.note else []
+        found += list(self.store.warnings) if self.store is not None else []
         return found
 
     def on_visit(self, event) -> None:

@@ -30,6 +30,8 @@ from typing import Any, Callable
 import numpy as np
 from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
 
+from facecam.errors import FacecamError
+
 THREAD_PREFIX = "facecam-"
 LOADER_THREAD = "facecam-model-loader"
 THUMBNAIL_PX = 64
@@ -290,14 +292,21 @@ class GalleryService(QObject):
         self._watcher = None
         self._index_thread: threading.Thread | None = None
         self._thumbs: dict[tuple[str, int, int], np.ndarray | None] = {}
+        self._refused = None   # the recognizer of a start refused by the folder's permissions: Rescan starts again
 
     def start(self, recognizer) -> None:
         if self.db_url:
             self._follow_db(recognizer)
             return
-        from facecam.gallery import Gallery, GalleryWatcher  # noqa: PLC0415
+        from facecam.gallery import GalleryWatcher  # noqa: PLC0415
+        from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
 
-        gallery = Gallery.for_recognizer(self.root, recognizer)
+        try:  # a folder facecam may not read: said in red (failed), and nothing indexed until Rescan
+            gallery = open_stores(self.root, hint=WINDOW_HINT).folder_gallery(recognizer)
+        except (FacecamError, OSError) as error:
+            self._refused = recognizer
+            self.failed.emit(error)
+            return
 
         def index():
             try:  # a missing folder is an error shown in the window (the app asked before creating it)
@@ -336,11 +345,13 @@ class GalleryService(QObject):
         says so (a :class:`DatabaseWaiting`: "Database not reachable: retrying in N s (why)", password
         hidden) before each wait, and it tries again, waiting 1, 2, 4, 8, then 10 s; the window shows
         the video meanwhile and names nobody (no copy of the shared gallery is kept on disk)."""
-        from facecam.db.gallery import DbGallery, GalleryFollower  # noqa: PLC0415
+        from facecam.db.gallery import GalleryFollower  # noqa: PLC0415
+        from facecam.stores import open_stores  # noqa: PLC0415
 
+        stores = open_stores(self.root, self.db_url)
         follower = GalleryFollower(
             None, recognizer.embed_photo, self._db_changed, self.failed.emit,
-            connect=lambda: DbGallery.open(self.db_url, recognizer),
+            connect=lambda: stores.open_db_gallery(recognizer),
             on_waiting=lambda error, delay: self.failed.emit(
                 DatabaseWaiting(f"Database not reachable: retrying in {delay:.0f} s ({error})")),
             on_connected=lambda gallery: self._db_connected(gallery, recognizer),
@@ -418,6 +429,9 @@ class GalleryService(QObject):
         watcher = self._watcher
         if watcher is not None:
             watcher.refresh_now()
+        elif self._refused is not None and not self._stop.is_set():  # the folder could not be read: try again
+            recognizer, self._refused = self._refused, None
+            self.start(recognizer)
 
     def request_stop(self) -> None:
         """Ask the indexing and the watcher to stop after the photo in progress; returns at once."""

@@ -8,10 +8,10 @@ each one to the log (:mod:`facecam.sightings.store`, SQLite by default) and to t
 notifications (:mod:`facecam.sightings.notify`: webhooks, MQTT).
 
 Qt-free and TensorFlow-free; the window and ``watch`` wire it the same way
-(:mod:`facecam.sightings.live`).
+(:mod:`facecam.sightings.live`); the log is chosen by :func:`facecam.stores.open_stores`.
 """
 
 from facecam.sightings.model import Sighting, SightingQuery, parse_since
-from facecam.sightings.store import SightingStore, open_sighting_store
+from facecam.sightings.store import SightingLog, SightingStore
 
-__all__ = ["Sighting", "SightingQuery", "SightingStore", "open_sighting_store", "parse_since"]
+__all__ = ["Sighting", "SightingLog", "SightingQuery", "SightingStore", "parse_since"]

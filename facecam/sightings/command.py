@@ -52,16 +52,13 @@ def add_options(sub) -> None:
 def run_sightings(session, args, out) -> int:
     from facecam.fileutil import atomic_write_bytes  # noqa: PLC0415
     from facecam.sightings.model import SightingQuery  # noqa: PLC0415
-    from facecam.db import db_url  # noqa: PLC0415
-    from facecam.sightings.store import FILE_NAME, open_sighting_store  # noqa: PLC0415
-
-    shared = db_url(getattr(args, "db", None))
-    if not shared and not (Path(args.known_faces) / ".facecam" / FILE_NAME).exists():
+    stores = session.stores
+    if not stores.has_sightings():
         out.message(f"facecam: no sightings logged yet in {args.known_faces}; 'facecam watch' logs them")
         return 0
     if args.limit is not None and args.limit < 1:
         raise FacecamError("--limit: expected 1 or more")
-    store = open_sighting_store(Path(args.known_faces), retention_days=None, db_url=shared)
+    store = stores.sightings(retention_days=None)
     if args.forget or args.forget_all:
         try:
             gone = store.forget(args.forget, everything=args.forget_all)

@@ -29,9 +29,10 @@ from facecam.sightings.model import Sighting
 from facecam.sightings.notify import DEFAULT_COOLDOWN_S, Notifier, NotifyRule
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
-from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore, open_sighting_store
-from facecam.source_names import redact_url
+from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore
 from facecam.sinks import SINKS, build_sinks, env_default, urls_from_args
+from facecam.source_names import redact_url
+from facecam.stores import open_sighting_store
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class LiveSightings:
         return [self.recorder.on_round]
 
     def warnings(self) -> list[str]:
-        found = list(getattr(self.store, "warnings", []))
+        found = list(self.store.warnings) if self.store is not None else []
         if self.writer is not None and self.writer.errors:
             found.append(f"{len(self.writer.errors)} sighting(s) could not be logged; first: {self.writer.errors[0]}")
         if self.recorder.errors:
@@ -212,7 +213,7 @@ class LiveSightings:
                      "writes": self.writer.saved if self.writer else 0}    # the saves that wrote them
         if self.writer is not None and self.writer.dropped:
             out["not_logged"] = self.writer.dropped
-        if getattr(self.store, "flushed", 0):  # the shared database was away: logged locally, sent later
+        if self.store is not None and self.store.flushed:  # the shared database was away: logged locally, sent later
             out["sent_after_outage"] = self.store.flushed
         if self.notifier is not None:
             out["notifications"] = self.notifier.summary()

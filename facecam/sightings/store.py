@@ -1,7 +1,7 @@
 """The sightings log: one small store interface, SQLite (standard library) by default.
 
-:class:`SightingStore` is all the rest of facecam knows; :func:`open_sighting_store`
-chooses the implementation (a PostgreSQL one can join it behind the same interface).
+:class:`SightingStore` is all the rest of facecam knows; :func:`facecam.stores.open_stores`
+chooses the implementation (this one, or PostgreSQL: :class:`facecam.db.sightings.SharedSightingStore`).
 
 The SQLite log lives at ``known_faces/.facecam/sightings.sqlite``:
 
@@ -69,8 +69,28 @@ _COLUMNS = ("id, source, started, ended, t_start, t_end, name, cluster, distance
             "box_x, box_y, box_w, box_h")
 
 
-class SightingStore(Protocol):
-    """Where sightings are kept. Every method is safe to call from any thread."""
+class SightingLog(Protocol):
+    """The sightings for a reader (``facecam sightings``, the window's History). Safe from any thread."""
+
+    def query(self, query: SightingQuery = SightingQuery()) -> list[Sighting]:
+        """The matching sightings, newest first (``[]`` when none)."""
+
+    def snapshot(self, sighting_id: str) -> bytes:
+        """The JPEG snapshot of one sighting (``b""`` when there is no such sighting)."""
+
+    def people(self) -> list[str]:
+        """The names that have sightings, sorted (for a filter box)."""
+
+    def close(self) -> None:
+        """Release the store."""
+
+
+class SightingStore(SightingLog, Protocol):
+    """Where sightings are kept and written (chosen by :func:`facecam.stores.open_stores`). Every method is safe
+    to call from any thread."""
+
+    warnings: list[str]   # what opening or writing had to repair or could not do, for the user
+    flushed: int          # sightings that waited in a local outbox and were sent to the database since
 
     def save(self, sighting: Sighting) -> None:
         """Insert ``sighting``, or replace the one with its id (a visit updated when it ends)."""
@@ -87,38 +107,17 @@ class SightingStore(Protocol):
     def purge(self, before: datetime | None = None) -> int:
         """Delete sightings that ended before ``before`` (default: the retention limit); how many went."""
 
+    def forget(self, person: str | None = None, *, everything: bool = False) -> int:
+        """Delete one person's sightings, or ``everything``; how many went."""
+
     def close(self) -> None:
         """Release the store (pending writes are finished first)."""
 
 
-def open_sighting_store(known_faces: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
-                        db_url: str | None = None, connect_later: bool = False) -> SightingStore:
-    """The sightings log of the gallery folder ``known_faces`` (created when missing), or with ``db_url`` the
-    shared PostgreSQL one (with a local outbox in ``known_faces/.facecam`` for when the server is away).
-
-    ``retention_days``: visits that ended longer ago are deleted now and while writing; None for a
-    reader that deletes nothing (``facecam sightings``: a writer's ``--keep-days`` is what counts).
-    ``connect_later`` (a live writer: ``watch``, the window): with ``db_url``, return at once and connect in
-    the background, retrying until the server answers; visits wait in the local outbox meanwhile."""
-    if retention_days is not None and not retention_days > 0:
-        raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days:g}; "
-                           "use --no-sightings to keep none")
-    if db_url:
-        from facecam.db.postgres import PostgresStore  # noqa: PLC0415
-        from facecam.db.outbox import WRITE_TIMEOUT_S  # noqa: PLC0415
-        from facecam.db.sightings import OUTBOX_NAME, SharedSightingStore  # noqa: PLC0415
-
-        # a write that waits WRITE_TIMEOUT_S for the server goes to the local outbox instead
-        def connect():
-            return PostgresStore(db_url, timeout_s=WRITE_TIMEOUT_S)
-
-        return SharedSightingStore(None if connect_later else connect(), Path(known_faces) / ".facecam" / OUTBOX_NAME,
-                                   retention_days=retention_days, connect=connect)
-    return SqliteSightingStore(Path(known_faces) / ".facecam" / FILE_NAME, retention_days=retention_days)
-
-
 class SqliteSightingStore:
     """:class:`SightingStore` in one SQLite file (see the module notes)."""
+
+    flushed = 0   # a local log sends nothing anywhere later
 
     def __init__(self, path: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  busy_timeout_s: float = 30.0):

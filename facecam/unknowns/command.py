@@ -69,10 +69,7 @@ def cluster_json(cluster) -> dict:
 
 def _open(session, out, create: bool):
     """The unknowns store in use (``--db``: the shared one); None when there is no local one and ``create`` is False."""
-    from facecam.unknowns.live import open_store  # noqa: PLC0415
-
-    store = open_store(Path(session.args.known_faces), session.model, None, db_url=session.db_url,
-                       only_existing=not create)
+    store = session.stores.unknowns(session.model, None, only_existing=not create)
     for warning in (store.warnings if store is not None else ()):
         out.message(f"facecam: warning: {warning}")
     return store

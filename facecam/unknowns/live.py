@@ -17,8 +17,6 @@ from typing import Callable
 from facecam.source_names import redact_url
 from facecam.unknowns.cluster import link_for
 from facecam.unknowns.collect import BackgroundTasks, UnknownCollector, UnknownSighting
-from facecam.unknowns.store import (DB_NAME, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS, LocalUnknownStore,
-                                    store_folder)
 from facecam.unknowns.strangers import StrangerIndex
 
 
@@ -32,45 +30,11 @@ def collection_enabled(no_unknowns: bool = False, settings: dict | None = None) 
 
 def open_store(known_faces: Path, model: str, dim: int | None, settings: dict | None = None, *,
                db_url: str | None = None, only_existing: bool = False, live: bool = False):
-    """The unknowns store of ``model`` (an :class:`facecam.unknowns.store.UnknownStore`): the local one in
-    ``known_faces``, or with ``db_url`` (``--db``) the one every instance on that PostgreSQL database shares
-    (:class:`facecam.db.unknowns.DbUnknownStore`). Capped by the settings ``unknowns_max_sightings`` and
-    ``unknowns_max_days`` (defaults 2,000 and 30). ``only_existing``: None instead of creating a local store.
-    ``live`` (``watch``, the window) with ``db_url``: returned at once, whether or not the server answers; it
-    connects in the background and sightings wait in a local outbox while the database is away
-    (:class:`facecam.db.unknowns_outbox.SharedUnknownStore`)."""
-    from facecam import config  # noqa: PLC0415
+    """The unknowns store of ``model``: :meth:`facecam.stores.Stores.unknowns` of ``known_faces`` (or of the
+    database at ``db_url``), kept for the callers that name it so."""
+    from facecam.stores import open_stores  # noqa: PLC0415
 
-    settings = config.load_settings() if settings is None else settings
-    max_sightings = settings.get("unknowns_max_sightings", DEFAULT_MAX_SIGHTINGS)
-    max_days = settings.get("unknowns_max_days", DEFAULT_MAX_AGE_DAYS)
-    if not isinstance(max_sightings, int) or max_sightings < 1:
-        max_sightings = DEFAULT_MAX_SIGHTINGS
-    if not isinstance(max_days, (int, float)) or max_days <= 0:
-        max_days = DEFAULT_MAX_AGE_DAYS
-    if db_url:
-        from facecam.db import redact  # noqa: PLC0415
-        from facecam.db.postgres import PostgresStore  # noqa: PLC0415
-        from facecam.db.outbox import WRITE_TIMEOUT_S  # noqa: PLC0415
-        from facecam.db.unknowns import DbUnknownStore  # noqa: PLC0415
-        from facecam.db.unknowns_outbox import SharedUnknownStore, outbox_path  # noqa: PLC0415
-
-        def connect():
-            # live: a write that waits WRITE_TIMEOUT_S for the server goes to the local outbox instead
-            database = PostgresStore(db_url, **({"timeout_s": WRITE_TIMEOUT_S} if live else {}))
-            try:
-                return DbUnknownStore(database, model, dim, max_sightings=max_sightings,
-                                      max_age_days=float(max_days))
-            except BaseException:
-                database.close()
-                raise
-
-        if live:
-            return SharedUnknownStore(outbox_path(known_faces, model), model, dim, connect, shown=redact(db_url))
-        return connect()
-    if only_existing and not (store_folder(known_faces, model) / DB_NAME).exists():
-        return None
-    return LocalUnknownStore(known_faces, model, dim, max_sightings=max_sightings, max_age_days=float(max_days))
+    return open_stores(known_faces, db_url).unknowns(model, dim, settings, only_existing=only_existing, live=live)
 
 
 class UnknownsCollection:

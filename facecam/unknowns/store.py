@@ -29,7 +29,7 @@ merges (a ``merge_group`` shared by the merged sightings). A cluster's id is its
 The PostgreSQL store (:class:`facecam.db.unknowns.DbUnknownStore`, issue 10) takes the same
 :class:`UnknownStore` interface and groups with the same functions (:func:`grouping_of`,
 :func:`clusters_of`, :func:`find_cluster`, :func:`clusters_to_retire`); which one is in use is chosen
-by :func:`facecam.unknowns.live.open_store` alone.
+by :func:`facecam.stores.open_stores` alone.
 """
 
 from __future__ import annotations
@@ -137,9 +137,11 @@ class Cluster:
 
 
 class UnknownStore(Protocol):
-    """What the collector, the CLI and the window need of an unknowns store."""
+    """What the collector, the CLI and the window need of an unknowns store (chosen by
+    :func:`facecam.stores.open_stores`)."""
 
-    warnings: list[str]
+    warnings: list[str]   # what opening or writing had to repair or could not do, for the user
+    flushed: int          # sightings that waited in a local outbox and were sent to the database since
 
     def add(self, sighting: UnknownSighting, pinned: bool = False) -> str: ...
     def sightings(self) -> list[StoredSighting]: ...
@@ -225,6 +227,8 @@ class LocalUnknownStore:
 
     ``warnings`` lists what opening had to repair. Thread-safe (one connection, one lock).
     """
+
+    flushed = 0   # a local store sends nothing anywhere later
 
     def __init__(self, known_faces: Path, model: str, dim: int | None = None, *, link: float | None = None,
                  max_sightings: int = DEFAULT_MAX_SIGHTINGS, max_age_days: float = DEFAULT_MAX_AGE_DAYS,

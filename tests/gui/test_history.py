@@ -219,7 +219,8 @@ def test_the_window_command_line_takes_watch_options(tmp_path):
 def test_a_hanging_webhook_costs_the_window_nothing_and_a_new_source_is_logged_under_its_name(
         make_window, qtbot, gui_clip, known_faces, tmp_path):
     from facecam.gui.notify_settings import NotifySettings
-    from facecam.sightings import SightingQuery, open_sighting_store
+    from facecam.sightings import SightingQuery
+    from facecam.stores import open_sighting_store
 
     from .helpers import facecam_threads, wait_for_names
 
