@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from facecam.annotate import Label
-from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.matcher import GalleryMatrix
 from facecam.recognizer import Recognizer
 from facecam.tracker import FaceTracker, Track
 from facecam.types import Face, Faces, Frame, Match, bgr_to_rgb
@@ -244,7 +244,7 @@ class LivePipeline:
                 break
             batch = chosen[start:start + step]
             embedded = self.recognizer.embed_faces(rgb_frame, faces[np.array([tr.detection_index for tr in batch])])
-            found = match_embeddings(embedded, self.gallery(), self.recognizer.threshold, self.recognizer.match_mode)
+            found = self.recognizer.match(embedded, self.gallery())
             self.stats.embeddings_computed += len(batch)
             for track, match in zip(batch, found):
                 self.tracker.add_match(track.id, match, t)

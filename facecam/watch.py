@@ -66,7 +66,7 @@ def run_watch(session, args, out) -> int:
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
-    recognizer.threshold = session.threshold()
+    recognizer.threshold = session.decision()
     live = [session.live_matrix()]  # replaced whole when the shared database's gallery changes
     recognizer.warm_up()
     pipeline = LivePipeline(recognizer, lambda: live[0])
