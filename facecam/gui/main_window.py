@@ -41,6 +41,8 @@ from PyQt5.QtWidgets import (QAction, QFileDialog, QMainWindow, QMessageBox,
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
 from facecam.errors import CameraError
+from facecam.matcher import GalleryMatrix
+from facecam.openset import rate_text
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.face_menu import FaceMenu
@@ -411,6 +413,7 @@ class MainWindow(QMainWindow):
             first or self.snapshot.own_photos() != snapshot.own_photos())
         self.snapshot = snapshot
         self._matrix = snapshot.matrix
+        self._show_threshold()  # a threshold that follows the gallery's size moves with it
         self.gallery_error = None
         self.status_line.set_error(None)
         self.people_panel.set_people(snapshot.people)
@@ -435,8 +438,6 @@ class MainWindow(QMainWindow):
             self.people_panel.hint.setText("People appear when the database answers." if waiting
                                            else f"known_faces could not be read: {error}")
         if self.pipeline is not None and not self.pipeline.running and self.snapshot is None:
-            from facecam.matcher import GalleryMatrix  # noqa: PLC0415
-
             self._matrix = GalleryMatrix.empty(self.recognizer.embedder.dim)
             self.pipeline.start()  # recognition goes on: everyone is Unknown until the folder works
             self._set_loading(None)
@@ -656,9 +657,22 @@ class MainWindow(QMainWindow):
         self._show_threshold()
 
     def _show_threshold(self) -> None:
-        if self.recognizer is not None:
-            model = config.MODELS.get(self.recognizer.model)
-            self.controls.show_threshold(self.recognizer.threshold, model.threshold if model is not None else None)
+        """The slider at the threshold in use; by default it follows the gallery's size (about 1 stranger in
+        100 named, whatever the number of people), said beside it, with what it rests on as the tooltip."""
+        if self.recognizer is None:
+            return
+        decision, mode = self.recognizer.decision, self.recognizer.match_mode
+        matrix = self._matrix if self._matrix is not None else GalleryMatrix.empty(self.recognizer.embedder.dim)
+        basis = decision.basis(matrix, mode)
+        if decision.follows_size:
+            value = float(np.max(np.atleast_1d(decision.threshold_at(matrix, mode))))
+            self.controls.show_threshold(value, note=f" (about {rate_text(decision.stranger_rate)} strangers)",
+                                         basis=basis + "; the default names about 1 stranger in 100 whatever the "
+                                         "gallery's size. Move the slider to fix a threshold by hand.")
+            return
+        model = config.MODELS.get(self.recognizer.model)
+        self.controls.show_threshold(self.recognizer.threshold, model.threshold if model is not None else None,
+                                     basis=basis)
 
     # ================================================================== enroll
     def enroll(self) -> None:
