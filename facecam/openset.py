@@ -15,6 +15,10 @@ at which ``p(t) = 1 - (1 - f)**(1/n)``. ``p`` is a model's curve, measured on da
 as numbers only, never as faces. Checked on people and strangers held out of that measurement
 (BENCHMARKS.md, "Strangers at scale").
 
+The threshold never goes above the model's fixed default (SFace 0.575, calibrated on galleries of a dozen
+people): a gallery of a few dozen people keeps it and names even fewer strangers than the target (0.1-0.2%
+with 10 people); from about 60 people on, the target tightens it (0.52 with 1,000).
+
 A model without a curve (VGG-Face: its real weights are not available where facecam is measured) keeps
 its fixed threshold. A threshold given by hand (``--threshold``, the window's slider) or saved by
 ``evaluate --apply`` overrides the target: :class:`Decision` says which one is in use and why.
@@ -100,6 +104,14 @@ def entries_compared(gallery, mode: str) -> int:
     return len(gallery)
 
 
+def _fixed_default(model: str) -> float:
+    """The model's fixed default threshold (the registry's): what a model without a curve keeps, and what a
+    target never loosens (small galleries keep the threshold they were calibrated with, see below)."""
+    from facecam import registry  # noqa: PLC0415
+
+    return float(registry.model(model).threshold)
+
+
 def rate_text(rate: float) -> str:
     """``0.01`` -> "1 in 100"."""
     return f"1 in {round(1 / rate):,}" if rate > 0 else "none"
@@ -138,11 +150,10 @@ class Decision:
             return float(self.threshold)
         curves = curves_for(self.model)
         if curves is None:  # no measured curve for this model: its fixed default
-            from facecam import registry  # noqa: PLC0415
-
-            return float(registry.model(self.model).threshold)
+            return _fixed_default(self.model)
         curve = curves[min(max(int(photos_per_person), 1), max(curves))]
-        return round(curve.distance_at(pair_rate(self.stranger_rate * DESIGN_MARGIN, entries)), 4)
+        measured = curve.distance_at(pair_rate(self.stranger_rate * DESIGN_MARGIN, entries))
+        return round(min(measured, _fixed_default(self.model)), 4)
 
     def threshold_at(self, gallery, mode: str) -> float | np.ndarray:
         """The distance in use against ``gallery`` (a :class:`facecam.matcher.GalleryMatrix`): one number,
