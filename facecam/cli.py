@@ -245,7 +245,7 @@ def cmd_identify(session: Session, args, out: Output) -> int:
             continue
         faces = [{"box": _box(face.box), "name": match.name,
                   "distance": round(match.distance, 4) if match.distance != float("inf") else None,
-                  "threshold": round(match.threshold, 4)}
+                  "threshold": round(match.threshold, 4), **({"unsure": True} if match.unsure else {})}
                  for face, match in zip(result.faces, result.matches)]
         out.result({"image": str(path), "faces": faces, "decision": decision},
                    f"{path}: " + (", ".join(map(_face_text, faces)) if faces else "no face found"))
@@ -254,6 +254,8 @@ def cmd_identify(session: Session, args, out: Output) -> int:
 
 def _face_text(face: dict) -> str:
     """``Ada Lovelace (0.31)``, ``Unknown (0.82)``, or ``Unknown`` when there was nobody to compare with."""
+    if face.get("unsure"):
+        return "? (too poor to judge)"
     name = face["name"] or "Unknown"
     return name if face["distance"] is None else f"{name} ({face['distance']})"
 

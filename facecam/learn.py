@@ -218,6 +218,8 @@ class LearnCollector:
             for track_id, face, embedding, match in zip(result.embedded_ids, result.embedded_faces,
                                                         result.embeddings, result.matches):
                 visit = self._visits.setdefault(track_id, _Visit())
+                if match.unsure:  # too poor to judge: neither a name nor a lesson
+                    continue
                 visit.names.add(match.name)
                 if len(visit.names) == 1 and clear_match(match, self.distance_margin, self.gap):
                     self._offer(visit, result, face, embedding, match.distance)

@@ -13,6 +13,7 @@ It knows nothing of Qt or of files beyond reading a photo.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from facecam.gallery import PhotoEmbedding
 from facecam.images import read_image
 from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.openset import Decision, entries_compared
+from facecam.quality import faces_quality
 from facecam.registry import DEFAULT_DETECTOR
 from facecam.types import Faces, Recognition, bgr_to_rgb
 
@@ -47,6 +49,7 @@ class Recognizer:
         self.decision: Decision = Decision(embedder.name, threshold=1.0)
         self.threshold = threshold
         self._entries = 0  # gallery entries of the last match (what ``threshold`` reads)
+        self.quality_gate = True  # faces too poor to judge are not named (facecam.quality)
         # The live worker and the gallery watcher share the models: one call at a time per model.
         self._detect_lock = threading.Lock()
         self._embed_lock = threading.Lock()
@@ -75,6 +78,14 @@ class Recognizer:
         :meth:`recognize`, the live pipeline, the unknown faces)."""
         self._entries = entries_compared(gallery, self.match_mode)
         return match_embeddings(embeddings, gallery, self.decision, self.match_mode)
+
+    def judge(self, rgb_image: np.ndarray, faces: Faces, matches: list) -> list:
+        """``matches`` with every face too poor to judge (:mod:`facecam.quality`: tiny, blurred, turned, an
+        unsure detection) made unsure: no name given (``identify`` and the window show "?")."""
+        if not self.quality_gate:
+            return list(matches)
+        return [match if quality.judgeable else replace(match, name=None, unsure=True)
+                for quality, match in zip(faces_quality(rgb_image, faces), matches)]
 
     def decision_basis(self, gallery: GalleryMatrix) -> dict:
         """What the decision is based on against ``gallery`` (``identify --json``, the window's status)."""
@@ -118,9 +129,11 @@ class Recognizer:
         return faces, self.embed_faces(rgb_image, faces)
 
     def recognize(self, bgr_image: np.ndarray, gallery: GalleryMatrix) -> Recognition:
-        """Every face in the image (largest first) with its match in ``gallery``."""
-        faces, embeddings = self.faces_and_embeddings(bgr_image)
-        matches = self.match(embeddings, gallery) if len(faces) else []
+        """Every face in the image (largest first) with its match in ``gallery`` (unsure when too poor to judge)."""
+        rgb_image = bgr_to_rgb(bgr_image)
+        faces = self.find_faces(rgb_image)
+        embeddings = self.embed_faces(rgb_image, faces)
+        matches = self.judge(rgb_image, faces, self.match(embeddings, gallery)) if len(faces) else []
         return Recognition(faces, tuple(matches), embeddings)
 
     def embed_photo(self, path: Path) -> PhotoEmbedding:

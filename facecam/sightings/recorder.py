@@ -92,7 +92,8 @@ class SightingRecorder:
         with self._lock:
             self._offset = min(self._offset, now - float(result.frame.t_source))
             for track_id, match in zip(result.embedded_ids, result.matches):
-                self._visits.setdefault(track_id, _Visit()).votes.append((match.name, float(match.distance)))
+                if not match.unsure:  # a face too poor to judge casts no vote
+                    self._visits.setdefault(track_id, _Visit()).votes.append((match.name, float(match.distance)))
             live = set()
             for track in result.tracks:
                 live.add(track.id)
