@@ -17,7 +17,7 @@ from typing import Sequence
 from facecam import __version__, config, evaluate_command, learn_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
-from facecam.console import Output, Progress, cosine_distance, reader_gone
+from facecam.console import Output, Progress, cosine_distance, reader_gone, stranger_rate
 from facecam.db import add_db_option
 from facecam.errors import DownloadError, FacecamError
 
@@ -85,6 +85,14 @@ class Session:
         if note:
             self.out.message_once(f"facecam: {note}")
         return choice.value
+
+    def decision(self):
+        """What decides a name (:class:`facecam.openset.Decision`): ``--threshold``, ``--stranger-rate``, the
+        saved setting, else the default target; a saved threshold is announced once, as by :meth:`threshold`."""
+        if self.args.threshold is None and getattr(self.args, "stranger_rate", None) is None:
+            self.threshold()  # the saved threshold's note, when there is one
+        return config.decision_for(self.model, self.args.threshold,
+                                   stranger_rate=getattr(self.args, "stranger_rate", None))
 
     def detector_options(self):
         from facecam.detector import DetectorOptions  # noqa: PLC0415
@@ -272,8 +280,9 @@ def cmd_identify(session: Session, args, out: Output) -> int:
     refused = _refused_photos(paths, out)  # said now, before any model loads
     if len(refused) < len(paths):  # no model is loaded for photos that are none
         recognizer = session.recognizer()
-        recognizer.threshold = session.threshold()
+        recognizer.threshold = session.decision()
         gallery = session.gallery().matrix()
+        decision = recognizer.decision_basis(gallery)
         if len(gallery) == 0:
             out.message(f"facecam: warning: nobody is enrolled in {session.gallery_name}; every face will be Unknown")
     failures = 0
@@ -291,15 +300,18 @@ def cmd_identify(session: Session, args, out: Output) -> int:
                 out.result({"image": str(path), "error": str(error), "faces": []}, "")
             continue
         faces = [{"box": _box(face.box), "name": match.name,
-                  "distance": round(match.distance, 4) if match.distance != float("inf") else None}
+                  "distance": round(match.distance, 4) if match.distance != float("inf") else None,
+                  "threshold": round(match.threshold, 4), **({"unsure": True} if match.unsure else {})}
                  for face, match in zip(result.faces, result.matches)]
-        out.result({"image": str(path), "faces": faces},
+        out.result({"image": str(path), "faces": faces, "decision": decision},
                    f"{path}: " + (", ".join(map(_face_text, faces)) if faces else "no face found"))
     return EXIT_FAILURE if failures else EXIT_OK
 
 
 def _face_text(face: dict) -> str:
     """``Ada Lovelace (0.31)``, ``Unknown (0.82)``, or ``Unknown`` when there was nobody to compare with."""
+    if face.get("unsure"):
+        return "? (too poor to judge)"
     name = face["name"] or "Unknown"
     return name if face["distance"] is None else f"{name} ({face['distance']})"
 
@@ -496,6 +508,13 @@ def _add_threshold(parser: argparse.ArgumentParser) -> None:
                         help="cosine distance above which a face is Unknown (default: the saved one, else per model)")
 
 
+def _add_stranger_rate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stranger-rate", type=stranger_rate, metavar="R",
+                        help="the share of strangers that may be given a name, e.g. 1/1000; the threshold then "
+                             "follows the number of people enrolled (default: the saved one, else 1/100; "
+                             "--threshold overrides it)")
+
+
 def _add_match(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--match", choices=config.MATCH_MODES, default=None,
                         help="compare with each person's mean embedding (default) or their nearest photo")
@@ -506,7 +525,7 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 MODEL, GALLERY, THRESHOLD, MATCH, JSON = _add_common, _add_gallery, _add_threshold, _add_match, _add_json
-NAMING = (MODEL, GALLERY, THRESHOLD, MATCH, JSON)  # the options of a command that names people
+NAMING = (MODEL, GALLERY, THRESHOLD, _add_stranger_rate, MATCH, JSON)  # the options of a command that names people
 DB = add_db_option  # the shared PostgreSQL store: commands that read or write people, embeddings or sightings
 
 
@@ -528,7 +547,7 @@ class _SourceOption(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facecam", description="Recognise people in photos and video.")
-    parser.set_defaults(threshold=None, match=None, json=False)  # what a command without those options uses
+    parser.set_defaults(threshold=None, stranger_rate=None, match=None, json=False)  # what a command without those options uses
     parser.add_argument("--version", action="version", version=f"facecam {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

@@ -13,8 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from facecam import registry
 from facecam.matcher import MATCH_MODES
+
+if TYPE_CHECKING:
+    from facecam.openset import Decision
 
 
 # The models and their default thresholds live in the registry (one table); these names stay for the
@@ -68,6 +73,7 @@ _CHECKED = {
     "thresholds": ("a cosine distance between 0 and 2", _is_threshold),
     "match_mode": ("'nearest' or 'mean'", lambda v: v in MATCH_MODES),
     "threshold_applied": ("{'by': ..., 'on': ...}", _applied_ok),
+    "stranger_rates": ("a share of strangers named between 0 and 1, e.g. 0.01", lambda v: _is_rate(v)),
 }
 
 
@@ -159,6 +165,31 @@ def threshold_choice(model: str, override: float | None = None, settings: dict |
 def threshold_for(model: str, override: float | None = None, settings: dict | None = None) -> float:
     """The threshold in use (see :func:`threshold_choice`)."""
     return threshold_choice(model, override, settings).value
+
+
+def _is_rate(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < float(value) < 1.0
+
+
+def decision_for(model: str, override: float | None = None, settings: dict | None = None,
+                 stranger_rate: float | None = None) -> "Decision":
+    """What decides a name (:class:`facecam.openset.Decision`): a threshold given (``--threshold``, the
+    slider) or saved (``evaluate --apply``), else a target share of strangers named (``--stranger-rate``,
+    else the saved one, else :data:`facecam.openset.DEFAULT_STRANGER_RATE`) that follows the gallery's size."""
+    from facecam.openset import DEFAULT_STRANGER_RATE, Decision  # noqa: PLC0415
+
+    if override is not None:
+        return Decision(model, threshold=float(override), origin="override")
+    if stranger_rate is not None:
+        return Decision(model, stranger_rate=float(stranger_rate), origin="override")
+    settings = settings if settings is not None else load_settings()
+    choice = threshold_choice(model, None, settings)
+    if choice.origin == "settings":
+        return Decision(model, threshold=choice.value, origin="settings", applied=choice.applied)
+    saved = settings.get("stranger_rates", {}).get(model)
+    if _is_rate(saved):
+        return Decision(model, stranger_rate=float(saved), origin="settings")
+    return Decision(model, stranger_rate=DEFAULT_STRANGER_RATE)
 
 
 def match_mode_for(model: str, override: str | None = None, settings: dict | None = None) -> str:

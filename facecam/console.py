@@ -120,3 +120,22 @@ def number_between(low: float, high: float, what: str):
 
 
 cosine_distance = number_between(0.0, 2.0, "a cosine distance")
+
+
+def stranger_rate(text: str) -> float:
+    """An argparse type: a share of strangers, as ``0.01``, ``1%`` or ``1/100``."""
+    text = text.strip()
+    try:
+        if "/" in text:
+            top, bottom = text.split("/", 1)
+            value = float(top) / float(bottom)
+        elif text.endswith("%"):
+            value = float(text[:-1]) / 100.0
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a share of strangers such as 1/100, 1% or 0.01, got {text!r}") \
+            from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share of strangers between 0 and 1 (e.g. 1/1000), got {text!r}")
+    return value

@@ -185,6 +185,7 @@ class EvaluationReport:
     pair_same: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
     roc: Roc | None = field(default=None, repr=False)
     indexing: dict[str, int] = field(default_factory=dict)
+    open_set: object = None           # facecam.evaluate_openset.OpenSetEvaluation with --strangers
 
     @property
     def rank1(self) -> float | None:
@@ -252,6 +253,7 @@ class EvaluationReport:
                           "matrix": ident[self.match_mode].confusion.tolist()},
             "indexing": dict(self.indexing),
             "warnings": list(self.warnings),
+            **({"open_set": self.open_set.to_json()} if self.open_set is not None else {}),
         }
 
 

@@ -27,6 +27,10 @@ def add_options(sub) -> None:
     sub.add_argument("--target-far", type=number_between(0.0, 1.0, "a rate (e.g. 0.001)"),
                      default=DEFAULT_TARGET_FAR, metavar="F",
                      help="false accept rate the recommended threshold aims at (default 0.001)")
+    sub.add_argument("--strangers", type=Path, metavar="DIR2",
+                     help="a folder of photos of people who are not enrolled: report the share of them given a "
+                          "name (FPIR) and of enrolled photos named right (DIR), at the decision in use and across "
+                          "thresholds, and a setting for the target share (--stranger-rate, default 1/100)")
     sub.add_argument("--plot", type=Path, metavar="PNG", help="write the ROC, distance histograms and confusion matrix")
     sub.add_argument("--apply", action="store_true",
                      help="save the recommended threshold and matching mode for this model (refused when the "
@@ -40,8 +44,13 @@ def run_evaluate(session, args, out) -> int:
         raise FacecamError(f"--plot writes a PNG: give a file name ending in .png, not {args.plot.name}")
     if args.force and not args.apply:
         raise FacecamError("--force only changes what --apply does; add --apply, or leave --force out")
+    if args.strangers is not None and not Path(args.strangers).is_dir():
+        raise FacecamError(f"--strangers: the folder {args.strangers} does not exist; give a folder of photos of "
+                           "people who are not enrolled")
     if session.db_url and args.folder is None:
-        return _finish(_database_report(session, args), args, out)
+        report = _database_report(session, args)
+        _open_set(report, session.gallery().matrix(), session, args, out)
+        return _finish(report, args, out)
     root = Path(args.folder if args.folder is not None else args.known_faces)
     if not root.is_dir():
         raise FacecamError(f"the folder {root} does not exist; give a folder with a sub-folder of photos per person")
@@ -59,7 +68,20 @@ def run_evaluate(session, args, out) -> int:
         raise FacecamError(f"no photo with a face in {root}; put a folder of photos per person there")
     if args.pairs is not None:
         report.pair_source = str(args.pairs)
+    _open_set(report, found.gallery.matrix(), session, args, out)
     return _finish(report, args, out)
+
+
+def _open_set(report, matrix, session, args, out) -> None:
+    """``--strangers``: the open set against the evaluated gallery, with the decision in use."""
+    if args.strangers is None:
+        return
+    from facecam.evaluate_openset import evaluate_open_set  # noqa: PLC0415
+
+    recognizer = session.recognizer()
+    recognizer.threshold = session.decision()
+    report.open_set = evaluate_open_set(matrix, recognizer, Path(args.strangers),
+                                        progress=Progress(f"identifying {args.strangers}", out.stderr))
 
 
 def _database_report(session, args):

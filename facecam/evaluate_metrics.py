@@ -282,3 +282,55 @@ def identify_leave_one_out(embeddings: np.ndarray, labels: np.ndarray, people: i
     return Identification(mode=mode, probes=probes, predicted=predicted, distance=best, correct=correct,
                           rank1=rank1, confusion=confusion, known_named=known_named,
                           stranger_unknown=stranger_unknown)
+
+
+# ================================================================ open set: enrolled people and strangers
+
+@dataclass(frozen=True)
+class OpenSetScores:
+    """An open-set test's scores: for each photo of an enrolled person (mated probe), the distance to the
+    closest person and whether that person is the right one; for each stranger's photo, the distance to
+    the closest person. A face is named when its distance is at most the threshold."""
+
+    mated_distance: np.ndarray
+    mated_right: np.ndarray
+    stranger_distance: np.ndarray
+
+    @classmethod
+    def of(cls, mated: np.ndarray, truth: np.ndarray, strangers: np.ndarray) -> "OpenSetScores":
+        """From ``(N, P)`` person distances of the mated probes (their true person ``truth``) and ``(S, P)``
+        of the strangers (:func:`facecam.matcher.person_distances`)."""
+        mated = np.asarray(mated, dtype=np.float64).reshape(-1, max(np.shape(mated)[-1], 1))
+        strangers = np.asarray(strangers, dtype=np.float64).reshape(-1, mated.shape[1])
+        best = np.argmin(mated, axis=1) if mated.size else np.zeros(0, np.int64)
+        return cls(mated[np.arange(len(best)), best] if mated.size else np.zeros(0),
+                   best == np.asarray(truth, dtype=np.int64),
+                   strangers.min(axis=1) if strangers.size else np.zeros(0))
+
+    def concat(self, other: "OpenSetScores") -> "OpenSetScores":
+        return OpenSetScores(np.r_[self.mated_distance, other.mated_distance],
+                             np.r_[self.mated_right, other.mated_right],
+                             np.r_[self.stranger_distance, other.stranger_distance])
+
+    def rates(self, threshold) -> tuple[np.ndarray | float | None, np.ndarray | float | None]:
+        """``(DIR, FPIR)`` at ``threshold`` (a number or an array of them): the share of mated probes
+        named right, of strangers named (None when there are none)."""
+        t = np.asarray(threshold, dtype=np.float64)
+        named_right = (self.mated_distance[:, None] <= t.reshape(1, -1)) & self.mated_right[:, None]
+        strangers_named = self.stranger_distance[:, None] <= t.reshape(1, -1)
+        dir_ = named_right.mean(axis=0) if self.mated_distance.size else None
+        fpir = strangers_named.mean(axis=0) if self.stranger_distance.size else None
+        if t.ndim == 0:
+            return (None if dir_ is None else float(dir_[0])), (None if fpir is None else float(fpir[0]))
+        return dir_, fpir
+
+    def threshold_for_fpir(self, fpir: float) -> float | None:
+        """The largest threshold at which at most a share ``fpir`` of the strangers is named (the best any
+        single threshold does for the enrolled people at that rate); None without strangers."""
+        distances = np.sort(self.stranger_distance)
+        if distances.size == 0:
+            return None
+        allowed = int(math.floor(fpir * distances.size + 1e-9))
+        if allowed >= distances.size:
+            return float(distances[-1])
+        return float(np.nextafter(distances[allowed], -np.inf))

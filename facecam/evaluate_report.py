@@ -21,9 +21,14 @@ def plot_report(report: "EvaluationReport", path: Path) -> Path:
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     path = Path(path)
-    figure = Figure(figsize=(16.5, 5.4), dpi=90, layout="constrained")
+    open_set = report.open_set
+    figure = Figure(figsize=(22.0 if open_set is not None else 16.5, 5.4), dpi=90, layout="constrained")
     FigureCanvasAgg(figure)
-    roc_axes, hist_axes, conf_axes = figure.subplots(1, 3, width_ratios=[1, 1, 1.05])
+    if open_set is not None:
+        roc_axes, hist_axes, conf_axes, open_axes = figure.subplots(1, 4, width_ratios=[1, 1, 1.05, 1])
+        _plot_open_set(open_set, open_axes)
+    else:
+        roc_axes, hist_axes, conf_axes = figure.subplots(1, 3, width_ratios=[1, 1, 1.05])
     in_use, recommended = report.threshold_in_use, report.recommended_threshold
     title = f"facecam evaluate: {Path(report.root).name or report.root}, model {report.model}, " \
             f"{report.faces_found} faces of {len(report.names)} people"
@@ -108,6 +113,28 @@ def plot_report(report: "EvaluationReport", path: Path) -> Path:
 
 
 
+def _plot_open_set(open_set, axes) -> None:
+    """DIR and FPIR across single thresholds, with the decision in use and the target's threshold."""
+    t = open_set.thresholds
+    if open_set.dir_curve is not None:
+        axes.plot(t, open_set.dir_curve, color="tab:green", lw=1.6, label="enrolled named right (DIR)")
+    if open_set.fpir_curve is not None:
+        axes.plot(t, open_set.fpir_curve, color="tab:orange", lw=1.6, label="strangers named (FPIR)")
+    axes.axvline(open_set.target_threshold, color="tab:red", lw=1.4,
+                 label=f"facecam for {open_set.target:g} FPIR: {open_set.target_threshold:.3f}")
+    if open_set.measured_threshold is not None:
+        axes.axvline(open_set.measured_threshold, color="tab:purple", ls=":", lw=1.4,
+                     label=f"measured here: {open_set.measured_threshold:.3f}")
+    axes.axhline(open_set.target, color="0.6", ls="--", lw=0.8)
+    axes.set_title(f"Open set: {open_set.strangers} strangers, {open_set.people} people "
+                   f"(in use: FPIR {percent(open_set.fpir)}, DIR {percent(open_set.dir)})", fontsize=10)
+    axes.set_xlabel("threshold (cosine distance)")
+    axes.set_ylabel("share")
+    axes.set_ylim(-0.02, 1.02)
+    axes.grid(True, alpha=0.25)
+    axes.legend(fontsize=8, loc="center right")
+
+
 # ================================================================ human output
 
 def auc_text(auc: float) -> str:
@@ -168,6 +195,8 @@ def format_report(report: "EvaluationReport", save_hint: str = "Use --apply to s
             lines.append(f"  note: {r.recommendation_note}")
     else:
         lines.append("recommended threshold: none (see the warnings)")
+    if r.open_set is not None:
+        lines.append(r.open_set.text())
     for warning in r.warnings:
         lines.append(f"warning: {warning}")
     lines.append("how to choose: a face is named when its distance is at most the threshold. Lower it and fewer "

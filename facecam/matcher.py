@@ -20,11 +20,14 @@ make ``nearest`` sturdier; ``mean`` is more robust to one bad gallery photo.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Hashable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Protocol, Sequence
 
 import numpy as np
 
 from facecam.types import Match
+
+if TYPE_CHECKING:
+    from facecam.openset import Decision
 
 MATCH_MODES = ("nearest", "mean")
 
@@ -289,14 +292,26 @@ def _candidate_distances(queries: np.ndarray, gallery: GalleryMatrix, mode: str,
     return out
 
 
-def match_embeddings(queries: np.ndarray, gallery: GalleryMatrix, threshold: float,
+def decided_threshold(threshold: "float | Decision", gallery: GalleryMatrix, mode: str) -> float | np.ndarray:
+    """The distance in use against ``gallery``: ``threshold`` itself, or what a decision makes of it
+    (one number, or one per person: ``(P,)``)."""
+    if isinstance(threshold, (int, float, np.floating)):
+        return float(threshold)
+    return threshold.threshold_at(gallery, mode)
+
+
+def match_embeddings(queries: np.ndarray, gallery: GalleryMatrix, threshold: "float | Decision",
                      mode: str = "nearest") -> list[Match]:
-    """One :class:`Match` per query row: closest person, or Unknown above ``threshold``."""
+    """One :class:`Match` per query row: closest person, or Unknown above the threshold.
+
+    ``threshold``: a distance, or a :class:`facecam.openset.Decision` (the threshold then follows this
+    gallery's size: the one place the live pipeline, ``identify`` and the unknown faces decide)."""
     queries = np.asarray(queries, dtype=np.float32)
     if queries.ndim == 1:
         queries = queries[None]
+    threshold = decided_threshold(threshold, gallery, mode)
     if len(gallery) == 0:
-        return [Match(None, float("inf"), threshold) for _ in range(queries.shape[0])]
+        return [Match(None, float("inf"), float(np.max(threshold, initial=0.0))) for _ in range(queries.shape[0])]
     if queries.shape[1] != gallery.dim:
         raise ValueError(f"queries: expected {gallery.dim}-d embeddings (the gallery's model), got {queries.shape[1]}-d")
     distances = person_distances(queries, gallery, mode)
@@ -307,11 +322,12 @@ def match_embeddings(queries: np.ndarray, gallery: GalleryMatrix, threshold: flo
         candidates = candidates[np.argsort(row[candidates], kind="stable")]
         first = int(candidates[0])
         distance = float(row[first])
+        limit = float(threshold if np.ndim(threshold) == 0 else threshold[first])
         runner = int(candidates[1]) if len(candidates) > 1 and np.isfinite(row[candidates[1]]) else None
         matches.append(Match(
-            name=gallery.names[first] if distance <= threshold else None,
+            name=gallery.names[first] if distance <= limit else None,
             distance=distance,
-            threshold=float(threshold),
+            threshold=limit,
             best_name=gallery.names[first],
             runner_up=gallery.names[runner] if runner is not None else None,
             runner_up_distance=float(row[runner]) if runner is not None else None,

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from facecam.annotate import Label
-from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.matcher import GalleryMatrix
 from facecam.motion import MotionGate, MotionOptions
 from facecam.recognizer import Recognizer
 from facecam.tracker import FaceTracker, Track
@@ -271,11 +271,13 @@ class LivePipeline:
             if start and self._stop.is_set():
                 break
             batch = chosen[start:start + step]
-            embedded = self.recognizer.embed_faces(rgb_frame, faces[np.array([tr.detection_index for tr in batch])])
-            found = match_embeddings(embedded, self.gallery(), self.recognizer.threshold, self.recognizer.match_mode)
+            chosen_faces = faces[np.array([tr.detection_index for tr in batch])]
+            embedded = self.recognizer.embed_faces(rgb_frame, chosen_faces)
+            found = self.recognizer.judge(rgb_frame, chosen_faces, self.recognizer.match(embedded, self.gallery()))
             self.stats.embeddings_computed += len(batch)
             for track, match in zip(batch, found):
-                self.tracker.add_match(track.id, match, t)
+                if not match.unsure:  # a face too poor to judge casts no vote: its label stays, re-checked later
+                    self.tracker.add_match(track.id, match, t)
             rows.append(embedded)
             matches.extend(found)
         return (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)), matches

@@ -13,6 +13,7 @@ It knows nothing of Qt or of files beyond reading a photo.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from facecam.embedders.base import Embedder
 from facecam.gallery import PhotoEmbedding
 from facecam.images import read_image
 from facecam.matcher import GalleryMatrix, match_embeddings
+from facecam.openset import Decision, entries_compared
+from facecam.quality import faces_quality
 from facecam.registry import DEFAULT_DETECTOR
 from facecam.types import Faces, Recognition, bgr_to_rgb
 
@@ -38,11 +41,15 @@ class Recognizer:
     :data:`PHOTO_MIN_FACE_SIZE`, so a gallery's cache means the same whatever the live setting.
     """
 
-    def __init__(self, detector: Detector, embedder: Embedder, threshold: float, match_mode: str = "nearest"):
+    def __init__(self, detector: Detector, embedder: Embedder, threshold: "float | Decision",
+                 match_mode: str = "nearest"):
         self.detector = detector
         self.embedder = embedder
-        self.threshold = float(threshold)
         self.match_mode = match_mode
+        self.decision: Decision = Decision(embedder.name, threshold=1.0)
+        self.threshold = threshold
+        self._entries = 0  # gallery entries of the last match (what ``threshold`` reads)
+        self.quality_gate = True  # faces too poor to judge are not named (facecam.quality)
         # The live worker and the gallery watcher share the models: one call at a time per model.
         self._detect_lock = threading.Lock()
         self._embed_lock = threading.Lock()
@@ -53,6 +60,36 @@ class Recognizer:
         size = self.embedder.align_spec.size
         with self._embed_lock:
             self.embedder.embed(np.zeros((1, size, size, 3), dtype=np.uint8))
+
+    @property
+    def threshold(self) -> float:
+        """The distance in use: a fixed one, or the decision's for the gallery last matched (for a target
+        stranger rate and the ``mean`` mode, the one of a person with one photo: the loosest)."""
+        return self.decision.threshold_for(self._entries)
+
+    @threshold.setter
+    def threshold(self, value: "float | Decision") -> None:
+        """A distance (fixed: the slider, ``--threshold``) or a :class:`Decision`."""
+        self.decision = value if isinstance(value, Decision) else \
+            Decision(self.embedder.name, threshold=float(value), origin="override")
+
+    def match(self, embeddings: np.ndarray, gallery: GalleryMatrix) -> list:
+        """The matches of ``embeddings`` in ``gallery`` by the decision in use (the one place it is applied:
+        :meth:`recognize`, the live pipeline, the unknown faces)."""
+        self._entries = entries_compared(gallery, self.match_mode)
+        return match_embeddings(embeddings, gallery, self.decision, self.match_mode)
+
+    def judge(self, rgb_image: np.ndarray, faces: Faces, matches: list) -> list:
+        """``matches`` with every face too poor to judge (:mod:`facecam.quality`: tiny, blurred, turned, an
+        unsure detection) made unsure: no name given (``identify`` and the window show "?")."""
+        if not self.quality_gate:
+            return list(matches)
+        return [match if quality.judgeable else replace(match, name=None, unsure=True)
+                for quality, match in zip(faces_quality(rgb_image, faces), matches)]
+
+    def decision_basis(self, gallery: GalleryMatrix) -> dict:
+        """What the decision is based on against ``gallery`` (``identify --json``, the window's status)."""
+        return self.decision.describe(gallery, self.match_mode)
 
     @property
     def model(self) -> str:
@@ -92,9 +129,11 @@ class Recognizer:
         return faces, self.embed_faces(rgb_image, faces)
 
     def recognize(self, bgr_image: np.ndarray, gallery: GalleryMatrix) -> Recognition:
-        """Every face in the image (largest first) with its match in ``gallery``."""
-        faces, embeddings = self.faces_and_embeddings(bgr_image)
-        matches = match_embeddings(embeddings, gallery, self.threshold, self.match_mode) if len(faces) else []
+        """Every face in the image (largest first) with its match in ``gallery`` (unsure when too poor to judge)."""
+        rgb_image = bgr_to_rgb(bgr_image)
+        faces = self.find_faces(rgb_image)
+        embeddings = self.embed_faces(rgb_image, faces)
+        matches = self.judge(rgb_image, faces, self.match(embeddings, gallery)) if len(faces) else []
         return Recognition(faces, tuple(matches), embeddings)
 
     def embed_photo(self, path: Path) -> PhotoEmbedding:
@@ -122,8 +161,9 @@ def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: flo
                      allow_download: bool = True, progress=None, cancel=None, **model_options) -> Recognizer:
     """Build the models once (downloading the model file first if needed and allowed): slow, seconds.
 
-    ``detector`` is a :mod:`facecam.registry` detector key (default: MTCNN). ``threshold`` and
-    ``match_mode`` default to the user's saved settings, then the model's defaults
+    ``detector`` is a :mod:`facecam.registry` detector key (default: MTCNN). ``threshold`` (fixed) and
+    ``match_mode`` default to the user's saved settings, then the model's defaults (for the threshold, a
+    target share of strangers named that follows the gallery's size: :mod:`facecam.openset`)
     (:mod:`facecam.config`). ``model_options`` go to the embedder's factory.
     """
     from facecam import config, registry  # noqa: PLC0415
@@ -131,8 +171,8 @@ def build_recognizer(model: str, weights=None, model_dir=None, *, threshold: flo
     from facecam.embedders import build_embedder  # noqa: PLC0415
 
     detector = registry.detector(detector or config.DEFAULT_DETECTOR).key  # an unknown key fails before any load
-    threshold, match_mode = config.threshold_for(model, threshold), config.match_mode_for(model, match_mode)
+    decision, match_mode = config.decision_for(model, threshold), config.match_mode_for(model, match_mode)
     embedder = build_embedder(model, weights, model_dir, allow_download=allow_download, progress=progress,
                               cancel=cancel, **model_options)
     found = build_detector(detector, detector_options, model_dir, allow_download=allow_download)
-    return Recognizer(found, embedder, threshold, match_mode)
+    return Recognizer(found, embedder, decision, match_mode)

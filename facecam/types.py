@@ -155,6 +155,7 @@ class Match:
     best_name: str | None = None
     runner_up: str | None = None
     runner_up_distance: float | None = None
+    unsure: bool = False  # the face was too poor to judge (facecam.quality): no name given, shown as "?"
 
     @property
     def known(self) -> bool:

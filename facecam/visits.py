@@ -170,8 +170,10 @@ class VisitTracker:
         now = self.clock()
         with self._lock:
             self._offset = min(self._offset, now - float(result.frame.t_source))
+            # a face too poor to judge (Match.unsure, facecam.quality) is no vote, no name, no lesson, no unknown face
             embedded = {track_id: Embedded(face, result.embeddings[i], match) for i, (track_id, face, match)
-                        in enumerate(zip(result.embedded_ids, result.embedded_faces, result.matches))}
+                        in enumerate(zip(result.embedded_ids, result.embedded_faces, result.matches))
+                        if not match.unsure}
             events: list[VisitEvent] = []
             live = set()
             for track in result.tracks:

@@ -71,7 +71,7 @@ def run_watch(session, args, out) -> int:
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
-    recognizer.threshold = session.threshold()
+    recognizer.threshold = session.decision()
     # the pipeline, its visits and what follows them, under the source's name (never a password: sources.display_name)
     live = LiveSession(display_name(args.source, getattr(args, "source_name", None)))
     live.set_matrix(session.live_matrix())  # replaced whole when the shared database's gallery changes

@@ -38,11 +38,15 @@ class ControlsRow(QWidget):
         row.addSpacing(12)
         row.addWidget(self.model_label)
 
-    def show_threshold(self, threshold: float, default: float | None = None) -> None:
-        """The slider and the label at ``threshold`` (no ``threshold_changed``); "(default)" when it is."""
+    def show_threshold(self, threshold: float, default: float | None = None, note: str | None = None,
+                       basis: str | None = None) -> None:
+        """The slider and the label at ``threshold`` (no ``threshold_changed``); "(default)" when it is, or
+        ``note``; ``basis`` (what the decision rests on) as the label's tooltip."""
         self.threshold_slider.blockSignals(True)
         self.threshold_slider.setValue(int(round(threshold * 100)))
         self.threshold_slider.blockSignals(False)
         self.threshold_slider.setEnabled(True)
-        note = " (default)" if default is not None and abs(default - threshold) < 5e-4 else ""
+        if note is None:
+            note = " (default)" if default is not None and abs(default - threshold) < 5e-4 else ""
         self.threshold_label.setText(f"{threshold:.2f}{note}")
+        self.threshold_label.setToolTip(basis or "")

@@ -62,6 +62,7 @@ class GalleryControl:
             first or w.snapshot.own_photos() != snapshot.own_photos())
         w.snapshot = snapshot
         w.session.set_matrix(snapshot.matrix)
+        w.show_threshold()  # a threshold that follows the gallery's size moves with it
         w.gallery_error = None
         w.status_line.set_error(None)
         w.people_panel.set_people(snapshot.people)

@@ -32,7 +32,6 @@ clustering and naming need (crops, embeddings, quality).
 
 from __future__ import annotations
 
-import math
 import queue
 import secrets
 import threading
@@ -43,6 +42,7 @@ from typing import Callable
 import numpy as np
 
 from facecam.align import AlignSpec, align_face
+from facecam.quality import face_region, pose_quality, sharpness
 from facecam.visits import Visit, VisitFollower
 
 CROP_SPEC = AlignSpec.from_arcface(224, face_fraction=0.5)
@@ -105,36 +105,10 @@ def new_sighting_id() -> str:
     return secrets.token_hex(4)
 
 
-def pose_quality(landmarks: np.ndarray) -> tuple[float, float, float]:
-    """(yaw factor, roll factor, eye distance in pixels) from the five landmarks."""
-    points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
-    eyes = points[1] - points[0]
-    eye_distance = float(np.hypot(*eyes))
-    if eye_distance < 1e-6:
-        return 0.0, 0.0, 0.0
-    axis = eyes / eye_distance
-    offset = abs(float(np.dot(points[2] - (points[0] + points[1]) / 2, axis))) / eye_distance
-    roll = abs(math.degrees(math.atan2(eyes[1], eyes[0])))
-    return max(0.0, 1.0 - offset / 0.5), max(0.0, 1.0 - roll / 60.0), eye_distance
-
-
-def sharpness(rgb_face: np.ndarray) -> float:
-    """Variance of the Laplacian of the face (resampled to 96x96 grey), in grey levels squared."""
-    import cv2  # noqa: PLC0415
-
-    if rgb_face.size == 0:
-        return 0.0
-    grey = cv2.resize(np.ascontiguousarray(rgb_face), (96, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
-    grey = grey @ np.array([0.299, 0.587, 0.114], np.float32)
-    laplacian = (grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1])
-    return float(laplacian.var())
-
-
 def face_quality(rgb_image: np.ndarray, face) -> float:
     """The quality score in [0, 1] of a detected face (see the module notes): yaw x roll x sharpness x size."""
     yaw, roll, eye_distance = pose_quality(face.landmarks)
-    x, y, w, h = (int(round(v)) for v in face.box)
-    variance = sharpness(rgb_image[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)])
+    variance = sharpness(face_region(rgb_image, face.box))
     return float(yaw * roll * (variance / (variance + 40.0)) * min(1.0, eye_distance / 30.0))
 
 

@@ -163,7 +163,7 @@ def _name(session, store, args, out) -> int:
     named = name_cluster(store, args.id, args.name, Path(args.known_faces), recognizer.count_faces,
                          save=session.save_photos)
     gallery = session.gallery()
-    retired = store.retire_matching(gallery.matrix(), recognizer.threshold, recognizer.match_mode)
+    retired = store.retire_matching(gallery.matrix(), recognizer.decision, recognizer.match_mode)
     where = session.gallery_name if session.db_url else str(Path(args.known_faces) / named.name)
     out.result({"name": named.name, "cluster": named.cluster_id, "files": list(named.files),
                 "retired": [{"id": i, "name": n} for i, n in retired]},

@@ -79,7 +79,7 @@ class UnknownsCollection:
             matrix = self.gallery()
             if matrix is not self._gallery_seen:
                 self._gallery_seen = matrix
-                threshold, mode = self.recognizer.threshold, self.recognizer.match_mode
+                threshold, mode = self.recognizer.decision, self.recognizer.match_mode
                 self.tasks.put(lambda: self._retire(matrix, threshold, mode))
 
     def set_source(self, source: str) -> None:
@@ -90,7 +90,7 @@ class UnknownsCollection:
         """Run ``task`` in the writer thread (after the sightings waiting), then tell ``on_change``."""
         return self.tasks.put(lambda: (task(), self._changed()))
 
-    def _retire(self, matrix, threshold: float, mode: str) -> None:
+    def _retire(self, matrix, threshold, mode: str) -> None:
         retired = self.store.retire_matching(matrix, threshold, mode)
         self.retired.extend(retired)
         if retired:
@@ -99,13 +99,10 @@ class UnknownsCollection:
     def _enrolled_since(self, sighting: UnknownSighting) -> bool:
         """True when the sighting now matches an enrolled person (enrolled while the visit went on, e.g.
         named from "Who's this?" with the person still in view): it is not an unknown any more."""
-        from facecam.matcher import match_embeddings  # noqa: PLC0415
-
         matrix = self._gallery_seen
         if matrix is None or len(matrix) == 0 or self.recognizer is None:
             return False
-        match = match_embeddings(sighting.embedding[None, :], matrix, self.recognizer.threshold,
-                                 self.recognizer.match_mode)[0]
+        match = self.recognizer.match(sighting.embedding[None, :], matrix)[0]
         return match.name is not None
 
     def _changed(self) -> None:
