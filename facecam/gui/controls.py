@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QWidget
 
@@ -37,6 +38,26 @@ class ControlsRow(QWidget):
         row.addWidget(self.distances_box)
         row.addSpacing(12)
         row.addWidget(self.model_label)
+
+    def show_decision(self, recognizer, matrix) -> None:
+        """The slider at ``recognizer``'s threshold for the gallery ``matrix``: by default it follows the
+        gallery's size (about 1 stranger in 100 named, whatever the number of people), said beside it, with
+        what it rests on as the tooltip."""
+        from facecam import config  # noqa: PLC0415
+        from facecam.matcher import GalleryMatrix  # noqa: PLC0415
+        from facecam.openset import rate_text  # noqa: PLC0415
+
+        decision, mode = recognizer.decision, recognizer.match_mode
+        matrix = matrix if matrix is not None else GalleryMatrix.empty(recognizer.embedder.dim)
+        basis = decision.basis(matrix, mode)
+        if decision.follows_size:
+            value = float(np.max(np.atleast_1d(decision.threshold_at(matrix, mode))))
+            self.show_threshold(value, note=f" (about {rate_text(decision.stranger_rate)} strangers)",
+                                basis=basis + "; the default names about 1 stranger in 100 whatever the "
+                                "gallery's size. Move the slider to fix a threshold by hand.")
+            return
+        model = config.MODELS.get(recognizer.model)
+        self.show_threshold(recognizer.threshold, model.threshold if model is not None else None, basis=basis)
 
     def show_threshold(self, threshold: float, default: float | None = None, note: str | None = None,
                        basis: str | None = None) -> None:

@@ -38,8 +38,6 @@ from PyQt5.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QT
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
-from facecam.matcher import GalleryMatrix
-from facecam.openset import rate_text
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.gallery_control import GalleryControl
@@ -379,23 +377,9 @@ class MainWindow(QMainWindow):
         self.show_threshold()
 
     def show_threshold(self) -> None:
-        """The slider at the threshold in use; by default it follows the gallery's size (about 1 stranger in
-        100 named, whatever the number of people), said beside it, with what it rests on as the tooltip."""
-        if self.recognizer is None:
-            return
-        decision, mode = self.recognizer.decision, self.recognizer.match_mode
-        matrix = self.session.matrix
-        matrix = matrix if matrix is not None else GalleryMatrix.empty(self.recognizer.embedder.dim)
-        basis = decision.basis(matrix, mode)
-        if decision.follows_size:
-            value = float(np.max(np.atleast_1d(decision.threshold_at(matrix, mode))))
-            self.controls.show_threshold(value, note=f" (about {rate_text(decision.stranger_rate)} strangers)",
-                                         basis=basis + "; the default names about 1 stranger in 100 whatever the "
-                                         "gallery's size. Move the slider to fix a threshold by hand.")
-            return
-        model = config.MODELS.get(self.recognizer.model)
-        self.controls.show_threshold(self.recognizer.threshold, model.threshold if model is not None else None,
-                                     basis=basis)
+        """The slider at the threshold in use (by default it follows the gallery's size: gui.controls)."""
+        if self.recognizer is not None:
+            self.controls.show_decision(self.recognizer, self.session.matrix)
 
     # ================================================================== status
     def _on_round(self, _stats) -> None:
