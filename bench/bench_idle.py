@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from motion_clips import plan_arrivals, write_clip  # noqa: E402
-from visits import LFW40, SHOWN, photos_of  # noqa: E402
+from motion_clips import first_named, plan_arrivals, write_clip  # noqa: E402
+from visits import LFW40, photos_of  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -92,19 +92,6 @@ def cpu_part(folder: Path, seconds: float) -> list[dict]:
                          "cpu_s_total": round(samples[-1][1], 1), "wall_s": round(samples[-1][0], 1)})
             print(json.dumps(rows[-1]), flush=True)
     return rows
-
-
-def first_named(rows: list[dict], arrival) -> float | None:
-    for row in rows:
-        left = arrival.left_at(row["t"])
-        if left is None:
-            continue
-        for face in row["faces"]:
-            x, y, w, h = face["box"]
-            cx, cy = x + w / 2, y + h / 2
-            if face["name"] == arrival.person and left <= cx <= left + SHOWN and arrival.y <= cy <= arrival.y + SHOWN:
-                return row["t"]
-    return None
 
 
 def arrivals_part(folder: Path) -> list[dict]:

@@ -102,3 +102,17 @@ def write_clip(path: Path, seconds: float, arrivals: list[Arrival] = (), *, fps:
         writer.write(np.clip(frame, 0, 255).astype(np.uint8))
     writer.release()
     return count
+
+
+def first_named(rows, arrival) -> float | None:
+    """Source time of the first ``watch --events`` row naming ``arrival``'s person on a box inside their photo."""
+    for row in rows:
+        left = arrival.left_at(row["t"])
+        if left is None:
+            continue
+        for face in row["faces"]:
+            x, y, w, h = face["box"]
+            cx, cy = x + w / 2, y + h / 2
+            if face["name"] == arrival.person and left <= cx <= left + SHOWN and arrival.y <= cy <= arrival.y + SHOWN:
+                return row["t"]
+    return None

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from motion_clips import plan_arrivals, write_clip
+from motion_clips import first_named, plan_arrivals, write_clip
 from test_unknowns import common, run
 from visits import SHOWN, photos_of
 
@@ -97,20 +97,6 @@ def arrivals_run(tmp_path_factory, model_dir):
         assert code == 0, err
         out[gated] = ([json.loads(line) for line in events.read_text().splitlines()], json.loads(summary.read_text()))
     return arrivals, out
-
-
-def first_named(rows, arrival) -> float | None:
-    """Source time of the first frame naming ``arrival``'s person on a box inside their photo."""
-    for row in rows:
-        left = arrival.left_at(row["t"])
-        if left is None:
-            continue
-        for face in row["faces"]:
-            x, y, w, h = face["box"]
-            cx, cy = x + w / 2, y + h / 2
-            if face["name"] == arrival.person and left <= cx <= left + SHOWN and arrival.y <= cy <= arrival.y + SHOWN:
-                return row["t"]
-    return None
 
 
 def test_gating_never_misses_an_arrival_nor_names_it_later(arrivals_run):
