@@ -59,6 +59,7 @@ from facecam.gui.workers import (LOADER_THREAD, GalleryService, GallerySnapshot,
                                  freeze_survivors, join_threads)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
 from facecam.live_session import LiveSession
+from facecam.motion import motion_options
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
 CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this
@@ -86,6 +87,7 @@ class WindowOptions:
     unknowns: bool = True         # False: --no-unknowns (the setting "unknowns": false turns it off too)
     db: str | None = None                 # --db / FACECAM_DB: people, Enroll and visits in this PostgreSQL database
     learn: bool = False                   # --learn (else the window's remembered switch, or the setting "learn": true)
+    motion_gate: bool = True              # False: --no-motion-gate (the setting "motion_gate": false turns it off too)
 
 
 class MainWindow(QMainWindow):
@@ -267,7 +269,8 @@ class MainWindow(QMainWindow):
             recognizer.threshold = float(self.options.threshold)
         self.snapshot = None  # the new pipeline starts with the new gallery's first snapshot (the old matrix
         # stays for the old pipeline's last round: it has the old model's dimension)
-        self.pipeline = self.session.start(recognizer)   # the old one stops; its open visits end
+        # the old one stops; its open visits end. An empty, still scene is not detected on (facecam.motion)
+        self.pipeline = self.session.start(recognizer, motion=motion_options(not self.options.motion_gate))
         self.bridge.attach(self.pipeline)
         self.unknowns.attach(self.session, recognizer, self.session.gallery)
         self.learning.attach(self.session, self.session.gallery)

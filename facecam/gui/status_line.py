@@ -1,7 +1,8 @@
 """The status line at the bottom of the window: what runs, a persistent error, and work in progress.
 
 * ``show_state(WindowState)`` writes "30 fps shown | recognition 45 ms/round, latency 60 ms | 1 person,
-  3 photos | model SFace" (:func:`status_text`);
+  3 photos | model SFace" (:func:`status_text`), or "recognition idle: nothing moves" while the motion
+  gate holds detection back (nobody tracked, a still scene);
 * ``set_error(text)`` keeps an error in view (red, with the whole message as tooltip) until
   ``set_error(None)``: a known_faces folder that cannot be indexed stays visible instead of a
   message that fades after a few seconds;
@@ -29,6 +30,7 @@ class WindowState:
     people: int | None = None
     photos: int = 0
     skipped: int = 0
+    idle: bool = False        # the motion gate: nobody tracked, nothing moving, detection waits
 
     @classmethod
     def of(cls, window) -> "WindowState":
@@ -48,12 +50,15 @@ class WindowState:
                    latency_ms=stats.latency_s * 1000 if stats is not None else 0.0, recognition=recognition,
                    people=len(snapshot.people) if snapshot is not None else None,
                    photos=snapshot.photos if snapshot is not None else 0,
-                   skipped=snapshot.skipped if snapshot is not None else 0)
+                   skipped=snapshot.skipped if snapshot is not None else 0,
+                   idle=window.pipeline is not None and window.pipeline.idle)
 
 
 def status_text(state: WindowState) -> str:
     parts = [f"{state.fps:.0f} fps shown"]
-    if state.rounds:
+    if state.idle:
+        parts.append("recognition idle: nothing moves (a check every 3 s)")
+    elif state.rounds:
         parts.append(f"recognition {state.round_ms:.0f} ms/round, latency {state.latency_ms:.0f} ms")
     else:
         parts.append(f"recognition: {state.recognition}")
