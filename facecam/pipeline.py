@@ -130,7 +130,7 @@ class LivePipeline:
         self.recognizer = recognizer
         self.gallery = gallery
         self.options = options or PipelineOptions()
-        self.tracker = tracker or FaceTracker()
+        self.tracker = tracker if tracker is not None else FaceTracker()  # an empty tracker is falsy (__len__)
         self.stats = PipelineStats()
         self.on_round = on_round
         self.on_error = on_error
