@@ -14,7 +14,11 @@ Embedding (VGG-Face 80-220 ms per face on 2 cores, by runtime) is the expensive 
 runs only for faces the tracker asks for: new tracks first (a whole room's in one round,
 named face by face), and only when none waits, a face that moved or changed size a lot,
 or a re-check about once a second (see :class:`PipelineOptions`).
-Names are smoothed by a vote over each track's recent results.
+Names are smoothed by a vote over each track's recent results, and kept only while the face stays
+the same face: every round each face's look (facecam.appearance, about 0.1 ms a face) is
+given to the tracker, and a face that changed or was away is embedded again, with the new faces,
+before its name is shown (facecam.tracker's module notes); another person in the box gets a new
+track id there and then.
 
 Qt-free: the window wraps it (gui/workers.py) and ``watch`` drives it directly.
 """
@@ -29,6 +33,7 @@ from typing import Callable
 import numpy as np
 
 from facecam.annotate import Label
+from facecam.appearance import signatures
 from facecam.matcher import GalleryMatrix
 from facecam.motion import MotionGate, MotionOptions
 from facecam.recognizer import Recognizer
@@ -131,7 +136,7 @@ class LivePipeline:
         self.recognizer = recognizer
         self.gallery = gallery
         self.options = options or PipelineOptions()
-        self.tracker = tracker or FaceTracker()
+        self.tracker = tracker if tracker is not None else FaceTracker()  # an empty tracker is falsy (__len__)
         self.stats = PipelineStats()
         self.on_round = on_round
         self.on_error = on_error
@@ -223,14 +228,14 @@ class LivePipeline:
         rgb_frame = bgr_to_rgb(frame.bgr_frame)
         faces = self.recognizer.find_faces(rgb_frame)
         detected = time.perf_counter()
-        tracks = self.tracker.update(faces, t)
+        looks = signatures(rgb_frame, faces.boxes, faces.landmarks) if len(faces) else None
+        tracks = self.tracker.update(faces, t, looks)
         chosen = self._to_embed(t)
-        embeddings, matches = self._embed_and_match(rgb_frame, faces, chosen, t)
+        embeddings, matches, ids = self._embed_and_match(rgb_frame, faces, chosen, t)
         chosen = chosen[: len(matches)]  # fewer when a stop was asked for mid-round
         if self.listeners:
             self._tell(RoundResult(frame, rgb_frame, faces, tuple(self.tracker.tracks()),
-                                   tuple(tr.id for tr in chosen), tuple(tr.face for tr in chosen),
-                                   embeddings, tuple(matches)))
+                                   tuple(ids), tuple(tr.face for tr in chosen), embeddings, tuple(matches)))
         finished = time.perf_counter()
         self.stats.rounds += 1
         self.stats.last_detect_s = detected - started
@@ -251,21 +256,25 @@ class LivePipeline:
         return True
 
     def _to_embed(self, t: float) -> list[Track]:
-        """The tracks this round embeds: new ones first (up to ``max_embed_per_round``); re-checks (a face
-        that moved, or one not embedded for ``recheck_s``) only when no new face waits."""
+        """The tracks this round embeds: new ones and those verifying their face first (up to
+        ``max_embed_per_round``); re-checks (a face that moved, or one not embedded for ``recheck_s``) only
+        when none of those waits."""
         wanted = self.tracker.tracks_needing_embedding(t, self.options.recheck_s, self.options.move_ratio)
-        new = [tr for tr in wanted if tr.last_embedded is None]
+        new = [tr for tr in wanted if tr.last_embedded is None or tr.verifying or tr.doubted]
         if new:
             return new[: self.options.max_embed_per_round]
         return wanted[: self.options.max_recheck_per_round]
 
     def _embed_and_match(self, rgb_frame: np.ndarray, faces: Faces, chosen: list[Track],
-                         t: float) -> tuple[np.ndarray, list[Match]]:
+                         t: float) -> tuple[np.ndarray, list[Match], list[int]]:
         """Embed and match ``chosen``, ``embed_batch`` faces per model call, each batch's matches given to the
-        tracker at once (so they are drawn while the next batch is embedded). Returns the embeddings and
-        matches, in ``chosen``'s order; a stop asked for meanwhile ends it after the current batch."""
+        tracker at once (so they are drawn while the next batch is embedded). Returns the embeddings,
+        matches and the ids of the tracks that got them, in ``chosen``'s order (an id differs from the chosen
+        track's when its face proved another person's: :meth:`FaceTracker.add_result`); a stop asked for
+        meanwhile ends it after the current batch."""
         rows: list[np.ndarray] = []
         matches: list[Match] = []
+        ids: list[int] = []
         step = self.options.embed_batch
         for start in range(0, len(chosen), step):
             if start and self._stop.is_set():
@@ -275,12 +284,15 @@ class LivePipeline:
             embedded = self.recognizer.embed_faces(rgb_frame, chosen_faces)
             found = self.recognizer.judge(rgb_frame, chosen_faces, self.recognizer.match(embedded, self.gallery()))
             self.stats.embeddings_computed += len(batch)
-            for track, match in zip(batch, found):
-                if not match.unsure:  # a face too poor to judge casts no vote: its label stays, re-checked later
-                    self.tracker.add_match(track.id, match, t)
+            for track, match, row in zip(batch, found, embedded):
+                if match.unsure:  # a face too poor to judge casts no vote: its label stays, re-checked later
+                    ids.append(track.id)
+                    continue
+                got = self.tracker.add_result(track.id, match, t, row)
+                ids.append(track.id if got is None else got)
             rows.append(embedded)
             matches.extend(found)
-        return (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)), matches
+        return (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)), matches, ids
 
     def _tell(self, result: RoundResult) -> None:
         for listener in list(self.listeners):

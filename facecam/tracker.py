@@ -54,6 +54,21 @@ Design choices:
   ~120 ms and runs on a frame that is already old, so without extrapolation boxes
   trail a moving head by 2-4 painted frames; the clamps keep a face that stops or
   leaves from dragging its box away. ``predict_horizon_s=0`` gives plain latest boxes.
+* **A name stays with its face, not with its box.** A box that another person steps into (a direct
+  cut, someone stepping in front, the spot another just left) is associated like any other, so the
+  tracker checks that the face in it is still the same face before it keeps showing its name: every
+  round each detection's look (``signatures``, facecam.appearance: a 12x12 grey thumbnail placed
+  by the landmarks) is compared with its track's last one (correlation: 0.76 at the least for one
+  face in consecutive frames, 0.70 at the most for two people's, measured there).
+  A track whose look changed (below ``min_similarity``) or whose face was not found for
+  ``reverify_missed`` rounds or ``reverify_gap_s`` seconds is *verifying*: shown as not recognised
+  (``votes == 0``, its old name kept for listeners, so no visit is renamed by it) and first in line
+  for an embedding. One whose look is in doubt (below ``doubt_similarity``) is *doubted*: its name
+  is still shown, and it is first in line too. That embedding decides (:meth:`add_result`): the same
+  face (within the model's threshold of the track's last embedding, and no other person's name)
+  keeps or gets back its name; another face ends the track and starts a new one, with a new id, on
+  the same detection, so whatever follows track ids (visits, notifications, History) sees the first
+  person leave and the second arrive.
 """
 
 from __future__ import annotations
@@ -83,7 +98,8 @@ class Track:
 
     Label state: ``votes`` recognition results are in the window; ``name`` is their
     majority (None is Unknown) and ``distance`` the mean distance of the votes for it.
-    ``votes == 0`` means *not recognised yet* (show a neutral box, not "Unknown").
+    ``votes == 0`` means *not recognised yet* (show a neutral box, not "Unknown"); ``verifying``
+    tracks show ``votes == 0`` too, with the name they had (see the module notes).
     """
 
     id: int
@@ -99,6 +115,8 @@ class Track:
     distance: float | None
     votes: int
     last_embedded: float | None
+    verifying: bool = False     # the face must be recognised again before its name is shown (votes == 0)
+    doubted: bool = False       # the face may be another: embedded first, its name still shown
 
     @property
     def recognised(self) -> bool:
@@ -160,6 +178,10 @@ class _State:
         self.last_embedded: float | None = None
         self.embedded_box: np.ndarray | None = None
         self.rejected: set[str] = set()    # names a user said this face is not
+        self.signature: np.ndarray | None = None   # the face's look in its latest round (facecam.appearance)
+        self.embedding: np.ndarray | None = None   # the embedding of its latest accepted result
+        self.verifying = False
+        self.doubted = False
 
     def shift_to(self, t: float, horizon_s: float, max_shift_ratio: float) -> np.ndarray:
         """Constant-velocity offset from ``last_seen`` to ``t``, clamped in time and size."""
@@ -185,8 +207,10 @@ class _State:
             detection_index=self.detection_index,
             name=self.name,
             distance=self.distance,
-            votes=len(self.votes),
+            votes=0 if self.verifying else len(self.votes),
             last_embedded=self.last_embedded,
+            verifying=self.verifying,
+            doubted=self.doubted,
         )
 
 
@@ -213,6 +237,12 @@ class FaceTracker:
     * ``vote_window`` - recognition results kept per track for the label vote.
     * ``predict_horizon_s``, ``max_shift_ratio`` - clamps of the extrapolation in
       :meth:`boxes_at` and of the prediction used for matching.
+    * ``min_similarity`` - a face whose look (``signatures`` given to :meth:`update`) correlates
+      less than this with its track's previous round is verified by an embedding before its name is
+      shown again (below ``doubt_similarity``: verified while its name is shown);
+      ``reverify_missed`` / ``reverify_gap_s`` - so is a face found again after this many missed
+      rounds, or after this many seconds unseen with a missed round between (a slow round on a
+      loaded machine is not a gap, a missed one that long is).
     """
 
     def __init__(
@@ -229,6 +259,10 @@ class FaceTracker:
         vote_window: int = 5,
         predict_horizon_s: float = 0.25,
         max_shift_ratio: float = 0.5,
+        min_similarity: float = 0.6,
+        doubt_similarity: float = 0.85,
+        reverify_missed: int = 2,
+        reverify_gap_s: float = 0.3,
     ) -> None:
         if not 0.0 < box_alpha <= 1.0 or not 0.0 <= velocity_beta <= 1.0:
             raise ValueError("box_alpha: expected a value in (0, 1]; velocity_beta: in [0, 1]")
@@ -245,15 +279,21 @@ class FaceTracker:
         self.vote_window = int(vote_window)
         self.predict_horizon_s = float(predict_horizon_s)
         self.max_shift_ratio = float(max_shift_ratio)
+        self.min_similarity = float(min_similarity)
+        self.doubt_similarity = max(float(doubt_similarity), self.min_similarity)
+        self.reverify_missed = max(int(reverify_missed), 1)
+        self.reverify_gap_s = float(reverify_gap_s)
         self._lock = threading.RLock()
         self._states: dict[int, _State] = {}
         self._next_id = 1
 
     # ------------------------------------------------------------------ tracking
 
-    def update(self, faces: Faces, t: float) -> list[Track]:
+    def update(self, faces: Faces, t: float, signatures: np.ndarray | None = None) -> list[Track]:
         """Feed one detection round (all faces found in the frame of time ``t``).
 
+        ``signatures`` (optional, one row per face: facecam.appearance.signatures) is how each face
+        looks; without them a changed face is only noticed after a gap (see the module notes).
         Returns every live track sorted by id, including tracks missed in this round
         (``missed > 0``, ``detection_index`` None). Call it also when nothing was
         found (``Faces.empty()``): that is how tracks age and die.
@@ -266,6 +306,7 @@ class FaceTracker:
             matched_tracks = set()
             matched_dets = set()
             for ti, di in matches:
+                self._check_face(states[ti], None if signatures is None else signatures[di], t)
                 self._correct(states[ti], faces[di], di, t)
                 matched_tracks.add(ti)
                 matched_dets.add(di)
@@ -277,10 +318,29 @@ class FaceTracker:
                         del self._states[state.id]
             for di in range(len(faces)):
                 if di not in matched_dets:
-                    state = _State(self._next_id, faces[di], di, t, self.vote_window)
-                    self._next_id += 1
-                    self._states[state.id] = state
+                    state = self._new_state(faces[di], di, t)
+                    if signatures is not None:
+                        state.signature = np.asarray(signatures[di], np.float32)
             return [s.snapshot() for s in sorted(self._states.values(), key=lambda s: s.id)]
+
+    def _new_state(self, face: Face, index: int | None, t: float) -> _State:
+        state = _State(self._next_id, face, index, t, self.vote_window)
+        self._next_id += 1
+        self._states[state.id] = state
+        return state
+
+    def _check_face(self, state: _State, signature: np.ndarray | None, t: float) -> None:
+        """Before a detection joins ``state``: is it still the same face? If in doubt, ``verifying``."""
+        gap = state.missed >= self.reverify_missed or (state.missed > 0 and t - state.last_seen > self.reverify_gap_s)
+        similarity = 1.0
+        if signature is not None:
+            signature = np.asarray(signature, np.float32)
+            if state.signature is not None:
+                similarity = float(np.dot(state.signature, signature))
+            state.signature = signature
+        if state.votes:
+            state.verifying |= gap or similarity < self.min_similarity
+            state.doubted |= similarity < self.doubt_similarity
 
     def _predicted(self, state: _State, t: float) -> np.ndarray:
         # Matching may look further ahead than painting: a face missed for a few rounds
@@ -387,17 +447,41 @@ class FaceTracker:
         """Record a recognition result for a track; the displayed name is re-voted.
 
         ``t`` is the time of the frame the embedding was computed on. Returns False
-        (and records nothing) when the track has died meanwhile.
+        (and records nothing) when the track has died meanwhile. (:meth:`add_result`
+        with the embedding: the same, and a verifying track is judged by it too.)
+        """
+        return self.add_result(track_id, match, t) is not None
+
+    def add_result(self, track_id: int, match: Match, t: float, embedding: np.ndarray | None = None) -> int | None:
+        """Record a recognition result (``match``, and the ``embedding`` it came from) for a track.
+
+        A *verifying* track (its face looked different, or was away) is judged first: another face
+        (its embedding further than ``match.threshold`` from the track's last one, or another
+        person's name where the track had a name) ends the track, and a new track (new id) starts
+        on the same detection with this result. Returns the id of the track that got the result
+        (``track_id`` or the new one), None when the track has died meanwhile.
         """
         with self._lock:
             state = self._states.get(track_id)
             if state is None:
-                return False
-            state.votes.append((None if match.name in state.rejected else match.name, float(match.distance)))
+                return None
+            if embedding is not None:
+                embedding = np.asarray(embedding, np.float32).ravel()
+            name = None if match.name in state.rejected else match.name
+            if (state.verifying or state.doubted) and _other_face(state, name, match.threshold, embedding):
+                del self._states[state.id]
+                fresh = self._new_state(state.face, state.detection_index, state.last_seen)
+                fresh.box = np.array(state.face.box, dtype=np.float64)
+                fresh.signature = state.signature
+                state = fresh
+            state.verifying = state.doubted = False
+            state.votes.append((name, float(match.distance)))
             state.last_embedded = float(t)
             state.embedded_box = state.box.copy()
+            if embedding is not None:
+                state.embedding = embedding
             state.name, state.distance = self._vote(state)
-            return True
+            return state.id
 
     def reject(self, track_id: int, name: str) -> bool:
         """A user said track ``track_id`` is not ``name``: its votes are dropped, it is recognised afresh
@@ -411,6 +495,7 @@ class FaceTracker:
             state.votes.clear()
             state.name, state.distance = None, None
             state.last_embedded, state.embedded_box = None, None
+            state.verifying = state.doubted = False
             return True
 
     @staticmethod
@@ -437,7 +522,8 @@ class FaceTracker:
 
         In priority order:
 
-        1. never embedded (oldest track first): a newcomer gets a name first;
+        1. never embedded, verifying or doubted (oldest track first): a newcomer, or a face
+           that may be another since its last result, gets a name first;
         2. box changed a lot since its last embedding: centre moved more than
            ``move_ratio`` face sizes, or size changed by more than ``1 + move_ratio``
            (someone walked in front, or the person came much closer);
@@ -455,7 +541,7 @@ class FaceTracker:
             for state in self._states.values():
                 if state.missed > 0:
                     continue
-                if state.last_embedded is None:
+                if state.last_embedded is None or state.verifying or state.doubted:
                     groups[0].append((state.first_seen, state.id, state))
                 elif _moved(state.embedded_box, state.box, move_ratio):
                     groups[1].append((state.last_embedded, state.id, state))
@@ -472,3 +558,11 @@ def _moved(before: np.ndarray | None, now: np.ndarray, move_ratio: float) -> boo
     shift = float(np.hypot(*(_centre(now) - _centre(before))))
     scale = math.sqrt((now[2] * now[3]) / max(before[2] * before[3], 1e-12))
     return shift > move_ratio * size or max(scale, 1.0 / max(scale, 1e-12)) > 1.0 + move_ratio
+
+
+def _other_face(state: _State, name: str | None, threshold: float, embedding: np.ndarray | None) -> bool:
+    """Is the face of a result (``name``, ``embedding``) another than the one ``state`` was recognised as?"""
+    if embedding is not None and state.embedding is not None and len(embedding) == len(state.embedding):
+        if 1.0 - float(np.dot(embedding, state.embedding)) > threshold:
+            return True
+    return state.name is not None and name is not None and name != state.name

@@ -263,3 +263,103 @@ def test_ids_unique_per_frame_and_never_reused(frames, max_missed):
         assert owned == list(range(len(boxes)))
         for tr in tracker.boxes_at(t + 0.05):
             assert all(np.isfinite(tr.box)) and tr.box[2] > 0 and tr.box[3] > 0
+
+
+# ---------------------------------------------------------------- issue 18: a name stays with its face
+
+def look(seed: int, near: np.ndarray | None = None, noise: float = 0.0) -> np.ndarray:
+    """A unit signature row (random for ``seed``, or ``near`` plus a little noise)."""
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=144) if near is None else near + noise * rng.normal(size=144)
+    return (v / np.linalg.norm(v))[None].astype(np.float32)
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=128)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def named_track(tracker: FaceTracker, name: str | None, signature, embedding) -> Track:
+    (tr,) = tracker.update(faces_of((100, 100, 80, 80)), 0.0, signature)
+    assert tracker.add_result(tr.id, match(name), 0.0, embedding) == tr.id
+    return track_of(tracker, tr.id)
+
+
+def test_another_look_hides_the_name_until_an_embedding_says_whose_face_it_is():
+    tracker = FaceTracker()
+    a = look(1)
+    tr = named_track(tracker, "A", a, unit(1))
+    # the same face a round later (correlation well above doubt_similarity): nothing changes
+    (same,) = tracker.update(faces_of((102, 100, 80, 80)), DT, look(2, a[0], 0.05))
+    assert not same.verifying and not same.doubted and same.display_name == "A"
+    assert tracker.tracks_needing_embedding(DT) == []
+    # another face in the box: not recognised (votes 0, the old name kept for listeners), first in line
+    (other,) = tracker.update(faces_of((103, 100, 80, 80)), 2 * DT, look(3))
+    assert other.verifying and other.votes == 0 and other.display_name is None and other.name == "A"
+    assert [t.id for t in tracker.tracks_needing_embedding(2 * DT, recheck_s=10)] == [tr.id]
+    # its embedding is far from the track's: a new track on the same detection, the old one ends
+    new_id = tracker.add_result(tr.id, match("B"), 2 * DT, unit(2))
+    assert new_id is not None and new_id > tr.id
+    (now,) = tracker.tracks()
+    assert now.id == new_id and now.name == "B" and now.first_seen == 2 * DT and now.hits == 1
+    assert now.detection_index == 0 and now.face.box == (103.0, 100.0, 80.0, 80.0)
+
+
+def test_a_verified_face_keeps_its_track_and_an_unknown_stranger_is_told_by_the_embedding():
+    for name, embedding, stays in (("A", unit(1), True), (None, unit(1), True), (None, unit(9), False)):
+        tracker = FaceTracker()
+        tr = named_track(tracker, name, look(1), unit(1))
+        tracker.update(faces_of((101, 100, 80, 80)), DT, look(4))
+        got = tracker.add_result(tr.id, match(name), DT, embedding)
+        assert (got == tr.id) == stays
+        (now,) = tracker.tracks()
+        assert now.display_name == (name or "Unknown") and not now.verifying
+
+
+def test_without_embeddings_another_name_is_another_face():
+    tracker = FaceTracker()
+    tr = named_track(tracker, "A", look(1), None)
+    tracker.update(faces_of((101, 100, 80, 80)), DT, look(5))
+    assert tracker.add_match(tr.id, match("B"), DT) is True
+    (now,) = tracker.tracks()
+    assert now.id != tr.id and now.name == "B"
+
+
+def test_a_look_in_doubt_keeps_its_name_shown_while_it_is_checked():
+    tracker = FaceTracker(min_similarity=0.6, doubt_similarity=0.85)
+    a = look(1)
+    tr = named_track(tracker, "A", a, unit(1))
+    drift = a[0] + 0.9 * look(6)[0]          # correlation about 0.74 with a
+    drift = (drift / np.linalg.norm(drift))[None]
+    assert 0.6 < float(drift[0] @ a[0]) < 0.85
+    (doubted,) = tracker.update(faces_of((101, 100, 80, 80)), DT, drift)
+    assert doubted.doubted and not doubted.verifying and doubted.display_name == "A"
+    assert [t.id for t in tracker.tracks_needing_embedding(DT, recheck_s=10)] == [tr.id]
+    assert tracker.add_result(tr.id, match("A"), DT, unit(1)) == tr.id
+    assert not track_of(tracker, tr.id).doubted
+
+
+def test_a_face_found_after_a_gap_is_verified_a_one_round_miss_is_not():
+    tracker = FaceTracker(reverify_missed=2, reverify_gap_s=0.3)
+    tr = named_track(tracker, "A", None, unit(1))
+    tracker.update(Faces.empty(), DT)
+    (back,) = tracker.update(faces_of((100, 100, 80, 80)), 2 * DT)      # missed once, 0.25 s: no gap
+    assert not back.verifying and back.display_name == "A"
+    for i in (3, 4):
+        tracker.update(Faces.empty(), i * DT)
+    (back,) = tracker.update(faces_of((100, 100, 80, 80)), 5 * DT)      # missed twice: verified first
+    assert back.id == tr.id and back.verifying and back.display_name is None
+    # on a loaded machine one missed round can be a long gap: that counts too
+    assert tracker.add_result(tr.id, match("A"), 5 * DT, unit(1)) == tr.id
+    tracker.update(Faces.empty(), 1.0)
+    (back,) = tracker.update(faces_of((100, 100, 80, 80)), 1.4)
+    assert back.verifying
+
+
+def test_reject_ends_a_verification():
+    tracker = FaceTracker()
+    tr = named_track(tracker, "A", look(1), unit(1))
+    tracker.update(faces_of((101, 100, 80, 80)), DT, look(7))
+    assert tracker.reject(tr.id, "A")
+    now = track_of(tracker, tr.id)
+    assert not now.verifying and not now.doubted and now.votes == 0
