@@ -174,7 +174,8 @@ def test_identify_with_nobody_enrolled_says_unknown_without_none(cli, tmp_path, 
     known.mkdir()
     code, out, err = cli("identify", *sface_args(model_dir, known), BLAIR[0])
     assert code == 0, err
-    assert out.strip() == f"{BLAIR[0]}: Unknown, Unknown"  # LFW's Tony_Blair_0001 shows a second face
+    # LFW's Tony_Blair_0001 shows a second, small face in the background: Unknown, or too poor to judge
+    assert out.strip() in (f"{BLAIR[0]}: Unknown, Unknown", f"{BLAIR[0]}: Unknown, ? (too poor to judge)")
     assert "None" not in out and "nobody is enrolled" in err
 
 
@@ -302,7 +303,7 @@ def test_a_closed_pipe_ends_identify_sightings_and_unknowns_quietly(tmp_path, mo
     known = tmp_path / "known_faces"
     (known / "Tony Blair").mkdir(parents=True)
     shutil.copy(BLAIR[0], known / "Tony Blair")
-    from facecam.sightings import open_sighting_store
+    from facecam.stores import open_sighting_store
 
     open_sighting_store(known).close()  # an empty log: `sightings --csv` still writes its header row
     commands = [("identify", "--json", *sface_args(model_dir, known), "--detector", "yunet", LFW10 / "Tony_Blair"),

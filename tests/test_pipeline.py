@@ -13,9 +13,14 @@ import numpy as np
 
 from conftest import slowdown
 from facecam.matcher import GalleryMatrix
+from facecam.motion import MotionOptions
 from facecam.pipeline import LivePipeline
 from facecam.types import Frame
 from facecam.types import Faces
+
+# These tests are about scheduling (the newest frame wins, errors, stopping): their frames are plain colours, which
+# the motion gate would rightly leave undetected (tests/test_motion.py tests the gate).
+NO_GATE = MotionOptions(enabled=False)
 
 
 class SlowDetector:
@@ -53,7 +58,7 @@ def frame(seq: int) -> Frame:
 
 def test_newest_frame_wins_and_stale_frames_are_dropped():
     detector = SlowDetector(delay=0.1)
-    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4))
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4), motion=NO_GATE)
     pipeline.start()
     try:
         for seq in range(1, 61):          # 60 frames at 100 Hz while each round takes 100 ms
@@ -74,7 +79,7 @@ def test_newest_frame_wins_and_stale_frames_are_dropped():
 def test_a_failing_round_is_reported_and_the_worker_goes_on():
     detector = SlowDetector(delay=0.0, fail_on={2})
     errors = []
-    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4), on_error=errors.append)
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4), on_error=errors.append, motion=NO_GATE)
     pipeline.start()
     try:
         for seq in (1, 2, 3):
@@ -91,7 +96,7 @@ def test_a_failing_round_is_reported_and_the_worker_goes_on():
 
 
 def test_stop_returns_within_a_second_when_idle_and_threads_are_gone():
-    pipeline = LivePipeline(StubRecognizer(SlowDetector(0.0)), lambda: GalleryMatrix.empty(4)).start()
+    pipeline = LivePipeline(StubRecognizer(SlowDetector(0.0)), lambda: GalleryMatrix.empty(4), motion=NO_GATE).start()
     assert pipeline.running
     started = time.monotonic()
     assert pipeline.stop(timeout=30.0)
@@ -103,7 +108,7 @@ def test_the_slot_keeps_the_newest_waiting_frame():
     """Frames submitted while the worker is busy (here: not started yet) replace each other: the worker
     then takes the newest one, once, and none of the older ones."""
     detector = SlowDetector(delay=0.0)
-    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4))
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4), motion=NO_GATE)
     for seq in (1, 2, 3):
         pipeline.submit(frame(seq))
     pipeline.start()
@@ -120,7 +125,7 @@ def test_the_slot_keeps_the_newest_waiting_frame():
 def test_request_stop_then_join_keeps_the_handle_until_the_thread_ended():
     """request_stop returns at once; a join that timed out during a long round can be repeated."""
     detector = SlowDetector(delay=0.6)
-    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4)).start()
+    pipeline = LivePipeline(StubRecognizer(detector), lambda: GalleryMatrix.empty(4), motion=NO_GATE).start()
     pipeline.submit(frame(1))
     deadline = time.monotonic() + 3
     while not detector.seen and time.monotonic() < deadline:

@@ -99,7 +99,8 @@ def files_holding(folder: Path, *secrets: str) -> list[str]:
 
 
 def test_an_old_sightings_log_is_cleaned_when_it_opens(tmp_path):
-    from facecam.sightings.store import FILE_NAME, SqliteSightingStore, open_sighting_store
+    from facecam.sightings.store import FILE_NAME, SqliteSightingStore
+    from facecam.stores import open_sighting_store
 
     path = tmp_path / ".facecam" / FILE_NAME
     with SqliteSightingStore(path) as store:   # rows as an older facecam wrote them: the --source URL whole

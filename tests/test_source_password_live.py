@@ -151,7 +151,8 @@ def test_watch_reads_the_camera_and_names_it_without_its_password_everywhere(run
     assert watch.returncode == 0, watch.stderr[-2000:]
     assert run["camera"].served >= FRAMES and summary["frames_out"] == FRAMES   # the stream was really read...
     assert leaks(watch.stdout) == [] and leaks(watch.stderr) == []              # ...and no output holds a secret
-    from facecam.sightings import SightingQuery, open_sighting_store
+    from facecam.sightings import SightingQuery
+    from facecam.stores import open_sighting_store
     from facecam.unknowns.live import open_store
 
     with open_sighting_store(run["known"], retention_days=None) as store:       # the log: visits under the name
@@ -217,7 +218,8 @@ def test_the_unknowns_are_collected_under_the_source_name_like_the_sightings(run
     code, _, err = cli("watch", "--model", "sface", "--detector", "yunet", "--model-dir", model_dir, "--known-faces",
                        known, "--source", folder / "clip.avi", "--source-name", "front door")
     assert code == 0, err
-    from facecam.sightings import SightingQuery, open_sighting_store
+    from facecam.sightings import SightingQuery
+    from facecam.stores import open_sighting_store
     from facecam.unknowns.live import open_store
 
     with open_sighting_store(known, retention_days=None) as store:

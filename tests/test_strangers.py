@@ -74,7 +74,7 @@ def unknown_arrivals(events: list[dict]) -> list[dict]:
 
 
 def check_strangers(events: list[dict], run) -> None:
-    cameras, clips = run["cameras"], run["clips"]
+    cameras = run["cameras"]
     known = [e for e in events if e["type"] == "known"]
     assert [e["name"] for e in known] == [run["known_person"]] and known[0]["seen_before"] is None
     arrivals = unknown_arrivals(events)
@@ -86,14 +86,14 @@ def check_strangers(events: list[dict], run) -> None:
     # back on camera B: the same cluster, one earlier visit (on camera A)
     assert b1["cluster"] == a1["cluster"], (a1, b1)
     seen = b1["seen_before"]
-    assert (seen["visits"], seen["last_7_days"], seen["cameras"]) == (1, 1, [clips["a"]])
+    assert (seen["visits"], seen["last_7_days"], seen["cameras"]) == (1, 1, [cameras["a"]])   # the --source-name
     assert datetime.fromisoformat(seen["first"]) <= datetime.fromisoformat(seen["last"]) \
         <= datetime.fromisoformat(b1["time"])
     # the other stranger is somebody else
     assert other["cluster"] not in (None, a1["cluster"]) and other["seen_before"]["visits"] == 0
     # the stranger's third visit: two before, on both cameras (the second one counted before it was stored)
     assert b2["cluster"] == a1["cluster"] and b2["seen_before"]["visits"] == 2
-    assert b2["seen_before"]["cameras"] == sorted([clips["a"], clips["b"]])
+    assert b2["seen_before"]["cameras"] == sorted([cameras["a"], cameras["b"]])
     assert b2["seen_before"]["first"] == seen["first"]
 
 

@@ -75,9 +75,10 @@ def _open(session, out, create: bool):
     return store
 
 
-def model_in_use(known_faces: Path) -> tuple[str, list[str]]:
+def model_in_use(known_faces: Path, default: str) -> tuple[str, list[str]]:
     """Without ``--model``: the model of the local store written last (the last ``watch`` or window session's),
-    else the default; and the other models that keep unknown faces there."""
+    else ``default`` (the model a command without --model runs); and the other models that keep unknown faces
+    there."""
     from facecam import registry  # noqa: PLC0415
     from facecam.unknowns.store import DB_NAME, store_folder  # noqa: PLC0415
 
@@ -88,7 +89,7 @@ def model_in_use(known_faces: Path) -> tuple[str, list[str]]:
 
     kept = {model: when for model in registry.MODELS if (when := written(model)) is not None}
     if not kept:
-        return registry.DEFAULT_MODEL, []
+        return default, []
     latest = max(kept, key=kept.get)
     return latest, sorted(m for m in kept if m != latest)
 
@@ -97,7 +98,8 @@ def run_unknowns(session, args, out) -> int:
     if args.model is None:
         from facecam import registry  # noqa: PLC0415
 
-        args.model, others = (registry.DEFAULT_MODEL, []) if session.db_url else model_in_use(Path(args.known_faces))
+        default = registry.first_run_model(getattr(args, "weights", None), getattr(args, "model_dir", None))
+        args.model, others = (default, []) if session.db_url else model_in_use(Path(args.known_faces), default)
         for other in others:
             out.message(f"facecam: note: these are the unknown faces of {args.model} (the model used last); "
                         f"add --model {other} for those of {other}")

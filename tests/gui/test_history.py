@@ -299,7 +299,7 @@ def test_removing_a_person_removes_their_home_assistant_entity(make_window, qtbo
         window = make_window()
         window.use_notifications(NotifySettings(homeassistant=f"mqtt://127.0.0.1:{port}/{prefix}"))
         assert window.statusBar().currentMessage().startswith(f"notifying homeassistant mqtt://127.0.0.1:{port}/{prefix}")
-        window.remove_person(name)                       # the fixture answers yes to the confirmation
+        window.people.remove_person(name)                # the fixture answers yes to the confirmation
         qtbot.waitUntil(lambda: bool(subscriber.on(config)), timeout=EVENT_TIMEOUT_MS)
         assert subscriber.on(config)[-1][1] == b"" and not (known_faces / name).exists()
     finally:

@@ -77,7 +77,8 @@ def shown_texts(window) -> list[str]:
 
 
 def test_the_window_shows_and_stores_only_the_display_name(make_window, qtbot, gui_clip, known_faces):
-    from facecam.sightings import SightingQuery, open_sighting_store
+    from facecam.sightings import SightingQuery
+    from facecam.stores import open_sighting_store
     from facecam.unknowns.live import open_store
 
     PacedClip.targets.clear()
