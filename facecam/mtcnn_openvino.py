@@ -76,7 +76,8 @@ def convert_and_cache(traced: Mapping[str, Callable], cache_dir: Path, fingerpri
             save_ir(converted[key], path)
         except OSError:
             break
-    return converted
+    # the networks as every later run reads them (the saved files), when they could be saved
+    return cached_models(cache_dir, fingerprint) or converted
 
 
 class Networks:
