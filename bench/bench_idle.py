@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from clips import make_lfw40_gallery  # noqa: E402
 from motion_clips import first_named, plan_arrivals, write_clip  # noqa: E402
 from visits import LFW40, photos_of  # noqa: E402
 
@@ -68,14 +69,8 @@ def steady_cores(samples: list[tuple[float, float]], last_s: float = 45.0) -> fl
 
 
 def gallery(folder: Path, people: list[str]) -> Path:
-    import shutil
-
-    known = folder / "known_faces"
-    for person in people:
-        (known / person).mkdir(parents=True, exist_ok=True)
-        for photo in photos_of(person)[:2]:
-            shutil.copy(photo, known / person)
-    return known
+    """known_faces with each person's first two lfw40 photos (the clips show a later one)."""
+    return make_lfw40_gallery(folder / "known_faces", people, photos=(1, 2))
 
 
 def cpu_part(folder: Path, seconds: float) -> list[dict]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from datetime import datetime
 
 import numpy as np
 import pytest
+from clips import make_lfw40_gallery
 from conftest import lfw_photos
 from learn_clips import returns_gallery
 from test_unknowns import common, run
@@ -152,11 +152,7 @@ def slow_rounds(tmp_path_factory, model_dir):
     faces on a loaded machine). Jimmy Carter (slot 0) is missed for one round mid-visit; Celine Dion (slot 2)
     stays on screen (lfw40 photos). Returns (the sightings JSON rows, the CSV text)."""
     folder = tmp_path_factory.mktemp("slow")
-    known = folder / "known_faces"
-    for person in VISITORS:
-        (known / person).mkdir(parents=True)
-        for photo in photos_of(person)[:2]:
-            shutil.copy(photo, known / person)
+    known = make_lfw40_gallery(folder / "known_faces", VISITORS, photos=(1, 2))
     missed, stays = VISITORS
     shown = {person: photos_of(person)[4] for person in VISITORS}
     visits = [Visit(missed, shown[missed], True, 0, 0.2, 3.0), Visit(missed, shown[missed], True, 0, 3.4, 6.0),

@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+from clips import make_lfw40_gallery
 from motion_clips import first_named, plan_arrivals, write_clip
 from test_unknowns import common, run
 from visits import SHOWN, photos_of
@@ -81,11 +82,7 @@ def arrivals_run(tmp_path_factory, model_dir):
     """``watch`` (every frame, default MTCNN + SFace) over six people sliding in one after another, gated and
     ungated: per run, the --events rows and the summary."""
     folder = tmp_path_factory.mktemp("arrivals")
-    known = folder / "known_faces"
-    for person in PEOPLE:
-        (known / person).mkdir(parents=True)
-        for photo in photos_of(person)[:2]:
-            shutil.copy(photo, known / person)
+    known = make_lfw40_gallery(folder / "known_faces", PEOPLE, photos=(1, 2))
     arrivals = plan_arrivals([(p, photos_of(p)[3]) for p in PEOPLE[:4]])
     clip = folder / "arrivals.avi"
     write_clip(clip, arrivals[-1].gone + 1.5, arrivals, fps=ARRIVALS_FPS)
