@@ -30,7 +30,7 @@ from facecam.sightings.notify import DEFAULT_COOLDOWN_S, Notifier, NotifyRule
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore
-from facecam.sinks import SINKS, build_sinks, env_default, urls_from_args
+from facecam.sinks import add_sink_options, build_sinks, urls_from_args
 from facecam.source_names import redact_url
 from facecam.stores import open_sighting_store
 
@@ -115,9 +115,7 @@ def add_live_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keep-days", type=float, metavar="DAYS",
                        help=f"delete logged visits older than this (default: the setting sightings_keep_days, "
                             f"else {DEFAULT_RETENTION_DAYS:g})")
-    for kind in SINKS.values():   # --notify, --mqtt, --homeassistant...: the registry of event sinks
-        group.add_argument(kind.option, metavar=kind.metavar, help=kind.help,
-                           **({"action": "append"} if kind.many else {"default": env_default(kind)}))
+    add_sink_options(group)   # --notify, --mqtt, --homeassistant...: the registry of event sinks
     group.add_argument("--notify-on", action="append", metavar="WHO",
                        help="known, unknown, or people's names, comma-separated (default: every arrival)")
     group.add_argument("--cooldown", type=float, default=DEFAULT_COOLDOWN_S, metavar="S",
@@ -140,11 +138,9 @@ def build_notifier(urls: Mapping[str, tuple[str, ...]], notify_on: list[str] | t
 
 
 def keep_days(override: float | None = None, settings: dict | None = None) -> float:
-    """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90."""
-    if override is not None:
-        return float(override)
-    saved = (settings if settings is not None else config.load_settings()).get("sightings_keep_days")
-    return float(saved) if isinstance(saved, (int, float)) and saved > 0 else DEFAULT_RETENTION_DAYS
+    """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90
+    (:func:`facecam.config.retention_days`)."""
+    return config.retention_days("visits", override, settings)
 
 
 class LiveSightings:
