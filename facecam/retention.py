@@ -129,7 +129,7 @@ def enforce(stores, retention: Retention, clock: Callable[[], float] = time.time
     many went of each kind. (``watch`` and the window do this as they start; their stores keep doing it.)"""
     counts = {"visits": 0, "unknowns": 0, "learned": 0}
     if stores.has_sightings():
-        log = stores.sightings(retention_days=retention.visits, clock=clock)
+        log = stores.sightings(retention_days=None, clock=clock)   # the purge below counts what goes
         try:
             counts["visits"] = log.purge(datetime.fromtimestamp(clock() - retention.visits * 86400.0).astimezone())
         finally:
