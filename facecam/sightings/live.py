@@ -152,8 +152,9 @@ class LiveSightings:
                  notifier: Notifier | None = None, on_saved: Callable[[Sighting], None] | None = None):
         self.recorder, self.store, self.notifier = recorder, store, notifier
         self.writer = SightingWriter(store, on_saved=on_saved) if store is not None else None
+        self.forgotten: set[str] = set()   # people forgotten while running: their open visits are not logged
         if self.writer is not None:
-            recorder.listeners.append(self.writer)
+            recorder.listeners.append(self._write)
         recorder.listeners.append(self._notify)
 
     @classmethod
@@ -171,7 +172,24 @@ class LiveSightings:
         """A :class:`facecam.visits.VisitTracker` subscriber (the live session's visits)."""
         self.recorder.on_visit(event)
 
+    def _write(self, sighting: Sighting, stage: str) -> None:
+        if sighting.name is None or sighting.name not in self.forgotten:
+            self.writer(sighting, stage)
+
+    def forget(self, name: str, forgotten: bool = True) -> None:
+        """``name`` was forgotten (``people forget``, the window's Forget...): a visit of theirs still open is not
+        logged when it ends, and the sinks drop what they published about them; ``forgotten`` False: enrolled
+        again, logged again."""
+        if not forgotten:
+            self.forgotten.discard(name)
+            return
+        self.forgotten.add(name)
+        if self.notifier is not None:
+            self.notifier.forget(name)
+
     def _notify(self, sighting: Sighting, stage: str) -> None:
+        if sighting.name is not None and sighting.name in self.forgotten:
+            return
         notifier = self.notifier
         if notifier is not None:
             notifier(sighting, stage)
