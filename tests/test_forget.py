@@ -229,3 +229,49 @@ def test_scrub_leaves_no_deleted_bytes_in_an_sqlite_file_nor_its_log(tmp_path):
     assert b"Ada Lovelace" not in path.read_bytes() and b"Alan Turing" in path.read_bytes()
     wal = Path(f"{path}-wal")
     assert not wal.exists() or b"Ada Lovelace" not in wal.read_bytes()
+
+
+def test_forget_removes_the_persons_home_assistant_entity(cli, cast, tmp_path):
+    """``people forget --homeassistant URL``: the person's discovery config and state are emptied (retained) on the
+    real broker, so Home Assistant removes the entity; the camera's entities stay."""
+    import time
+    import uuid
+    from datetime import datetime, timedelta
+
+    from servers import Subscriber, shared_broker_port, wait_until
+
+    from facecam.sightings import Sighting
+    from facecam.sightings.notify import Notifier
+    from facecam.sinks import SINKS
+    from facecam.sinks.homeassistant import slug
+
+    target = cast[0]
+    port, broker = shared_broker_port(tmp_path)
+    prefix = f"ha-forget-{uuid.uuid4().hex[:8]}"
+    url = f"mqtt://127.0.0.1:{port}/{prefix}"
+    camera = f"door {uuid.uuid4().hex[:6]}"
+    person_config = f"{prefix}/sensor/facecam/person_{slug(target)}/config"
+    view_config = f"{prefix}/sensor/facecam/camera_{slug(camera)}_in_view/config"
+    kf = make_lfw40_gallery(tmp_path / "kf", [target], photos=(1,))
+    now = datetime.now().astimezone()
+    live = Subscriber(port, [f"{prefix}/#", "facecam/ha/#"])
+    notifier = Notifier([SINKS["homeassistant"].build(url)], cooldown_s=0)
+    try:
+        assert wait_until(lambda: live.on("facecam/ha/available") and live.on("facecam/ha/available")[-1][1] == b"online")
+        notifier(Sighting(id=uuid.uuid4().hex, source=camera, started=now, ended=now + timedelta(seconds=2),
+                          t_start=0.0, t_end=2.0, name=target, distance=0.3), "arrived")
+        assert wait_until(lambda: live.on(person_config) and live.on(view_config))
+        notifier.close(10)
+        code, out, err = cli("people", "forget", target, "--yes", "--json", "--homeassistant", url,
+                             "--known-faces", kf)
+        assert code == 0 and json.loads(out)["notified"] is True, err
+        after = Subscriber(port, [f"{prefix}/#"])
+        assert wait_until(lambda: after.on(view_config))        # the retained messages have arrived
+        time.sleep(0.5)
+        kept = {topic for _, topic, payload, retained in after.messages if retained and payload}
+        after.close()
+        assert person_config not in kept and view_config in kept
+    finally:
+        live.close()
+        if broker is not None:
+            broker.stop()
