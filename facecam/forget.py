@@ -218,7 +218,10 @@ def forget_person(stores, name: str, *, notifier=None) -> ForgetReport:
                     report.visits += sum(log.forget_id(s.id) for s in log.query(_cluster_query(cluster)))
     if database is not None:
         report.database = database.forget_person(name, clusters)
-        database.vacuum()
+        try:
+            database.vacuum()
+        except FacecamError as error:   # e.g. a role that does not own the tables
+            report.warnings.append(str(error))
 
     # 5. nothing left readable in the SQLite files touched
     from facecam.fileutil import scrub_sqlite  # noqa: PLC0415
@@ -322,9 +325,9 @@ def people_overview(stores) -> list[PersonFacts]:
         for path, person in scan_photos(root)[0]:
             counts = photos.setdefault(person, [0, 0])
             counts[1 if is_learned(path) else 0] += 1
-    if stores.db_url:
+    if stores.db_url:   # the gallery in use: the database's photos (the folder's learned crops stay counted)
         for person, count in stores.database().person_photos().items():
-            photos.setdefault(person, [0, 0])[0] += count
+            photos.setdefault(person, [0, 0])[0] = count
     visits: dict[str, list] = {}
     if stores.has_sightings():
         from facecam.sightings.model import SightingQuery  # noqa: PLC0415

@@ -443,9 +443,14 @@ class PostgresStore:
         """Rewrite facecam's tables (``VACUUM FULL``: new files without the deleted rows; the old ones are
         removed), so that what was deleted is not left readable in them. Takes each table's lock briefly."""
         psycopg = self._psycopg
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.timeout_s))) as connection:
-            for table in _TABLES:   # constant names: VACUUM takes no parameter
-                connection.execute(f"VACUUM FULL {table}")
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.timeout_s))) as connection:
+                for table in _TABLES:   # constant names: VACUUM takes no parameter
+                    connection.execute(f"VACUUM FULL {table}")
+        except psycopg.Error as error:
+            raise FacecamError(f"the tables of {self.shown} could not be rewritten ({_reason(error)}); the rows are "
+                               "deleted, but until the tables' owner runs VACUUM FULL on them their bytes may stay in "
+                               "the server's files") from None
 
     # ------------------------------------------------------------ unknown faces (facecam.db.unknowns)
     @contextmanager
