@@ -235,9 +235,28 @@ def forget_person(stores, name: str, *, notifier=None) -> ForgetReport:
 
     # 6. Home Assistant and MQTT
     if notifier is not None:
-        notifier.forget(name)
-        report.notified = True
+        missed = tell_sinks(notifier, name)
+        report.notified = not missed
+        report.warnings += [f"{where} was not told to drop {name} (no answer); run the forget again when it answers"
+                            for where in missed]
     return report
+
+
+def tell_sinks(notifier, name: str, timeout_s: float = 20.0) -> list[str]:
+    """Tell the sinks of ``notifier`` (:class:`facecam.sightings.notify.Notifier`) that keep something about people
+    (Home Assistant's entity, MQTT's retained topics) to drop ``name``, and wait up to ``timeout_s`` for them (a
+    sink built just now connects first: its first tries fail and are retried); the sinks not told."""
+    import time  # noqa: PLC0415
+
+    from facecam.sinks.base import FORGET  # noqa: PLC0415
+
+    told = [d for d in notifier.deliveries if FORGET in d.sink.stages]
+    sent = {id(d): (d.stats.sent, d.stats.failed) for d in told}
+    notifier.forget(name)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any((d.stats.sent, d.stats.failed) == sent[id(d)] for d in told):
+        time.sleep(0.05)
+    return [d.sink.describe() for d in told if d.stats.sent == sent[id(d)][0]]
 
 
 def _cluster_query(cluster: str):
