@@ -226,6 +226,12 @@ class Stores:
             self._database.close()
             self._database = None
 
+    def __enter__(self) -> "Stores":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # ------------------------------------------------------------ the gallery
     def gallery(self, recognizer) -> GalleryStore:
         """The gallery as ``recognizer`` embeds it, not yet refreshed: the folder's (cached in

@@ -97,11 +97,8 @@ class PeopleActions:
         # Home Assistant's entity and MQTT's retained topics go (the window's notifier)
 
         def work():
-            stores = open_stores(root, db, hint=WINDOW_HINT)
-            try:
+            with open_stores(root, db, hint=WINDOW_HINT) as stores:
                 return forget_person(stores, name)
-            finally:
-                stores.close()
 
         def done(report):
             self._say(report.text() + ("; " + report.warnings[0] if report.warnings else ""), 12000)

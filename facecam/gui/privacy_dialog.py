@@ -87,11 +87,8 @@ def start_retention(window) -> Retention:
     root = window.known_faces
 
     def work():
-        stores = open_stores(root, None, hint=WINDOW_HINT)
-        try:
+        with open_stores(root, None, hint=WINDOW_HINT) as stores:
             return enforce(stores, retention)
-        finally:
-            stores.close()
 
     def done(counts: dict) -> None:
         if any(counts.values()) and not window.closed:
