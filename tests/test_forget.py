@@ -275,3 +275,28 @@ def test_forget_removes_the_persons_home_assistant_entity(cli, cast, tmp_path):
         live.close()
         if broker is not None:
             broker.stop()
+
+
+def test_a_visit_of_someone_forgotten_meanwhile_teaches_nothing(sface_recognizer, cast, tmp_path):
+    """Learning (``--learn``, the window's): a clear visit that ends after its person was forgotten (the gallery in
+    use no longer has them) writes no learned crop, so their folder is not made again."""
+    import cv2
+
+    from facecam.learn import LearnCandidate, Learning
+    from facecam.matcher import GalleryMatrix
+    from facecam.types import bgr_to_rgb
+    from facecam.unknowns.collect import FaceCandidate
+
+    target = cast[0]
+    rgb = bgr_to_rgb(cv2.imread(str(LFW40 / target / f"{target}_0003.jpg")))
+    faces = sface_recognizer.detector.detect(rgb, min_face_size=20)
+    vector = sface_recognizer.embed_photo(LFW40 / target / f"{target}_0003.jpg").embedding
+    enrolled = sface_recognizer.embed_photo(LFW40 / target / f"{target}_0001.jpg").embedding
+    candidate = LearnCandidate(target, 1, 0.2, FaceCandidate.of(rgb, faces[0], vector, 0.6, 1.0, 30))
+    for gallery, learned in ((GalleryMatrix.from_pairs([target], enrolled[None]), True),
+                             (GalleryMatrix.empty(len(vector)), False)):
+        root = tmp_path / ("kept" if learned else "forgotten")
+        learning = Learning(root, lambda gallery=gallery: gallery)
+        learning._on_candidate(candidate)
+        learning.close()
+        assert (root / target / ".learned").is_dir() == learned
