@@ -328,7 +328,7 @@ class CheckedArchive:
             if reason:
                 raise _refuse(self.path, f"member {info.filename!r} is {reason}", "it may be hostile: do not use it")
             mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode) or info.is_dir() or (mode and not stat.S_ISREG(mode)):
+            if info.is_dir() or stat.S_IFMT(mode) not in (0, stat.S_IFREG):   # 0: written without a type (a file)
                 raise _refuse(self.path, f"member {info.filename!r} is a link or a folder, not a file",
                               "it may be hostile: do not use it")
             if info.flag_bits & 0x1:
