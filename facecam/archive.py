@@ -474,6 +474,9 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
 
     root = Path(root)
     result = ImportResult(mode="replace" if replace else "merge", where=str(root))
+    if root.is_dir():
+        for person in archive.people:   # a folder that leaves root (a link) is refused before anything is written
+            person_folder(root, person.name)
     root.mkdir(parents=True, exist_ok=True)
     private_folder(root / CACHE_DIR)
     staging = Path(tempfile.mkdtemp(prefix="importing-", dir=root / CACHE_DIR))
@@ -598,14 +601,19 @@ def import_into_database(archive: CheckedArchive, database, embed_photo: Callabl
             if person.learned:
                 result.notes.append(f"{person.name}: {len(person.learned)} learned crop(s) not imported (the database "
                                     "keeps no learned crops)")
-    if replace:
-        for person in archive.people:
-            removed = database.replace_person_photos(person.name)
-            if removed:
-                result.people[person.name]["replaced"] = removed
+    kept: dict[str, list[int]] = {person.name: [] for person in archive.people}
     for person, sha, name, thumbnail, embedding in ready:
-        _, new = database.add_photo(person, sha, name, thumbnail, embedding)
+        photo_id, new = database.add_photo(person, sha, name, thumbnail, embedding)
+        kept[person].append(photo_id)
         result.people[person]["photos" if new else "already"] += 1
+    if replace:   # only once the archive's photos are stored: a failure before this loses nothing
+        for person, ids in kept.items():
+            if not ids:   # none of the archive's photos of them could be stored: theirs stay
+                result.notes.append(f"{person}: no photo of the archive could be stored; their photos are kept")
+                continue
+            removed = database.drop_other_photos(person, ids)
+            if removed:
+                result.people[person]["replaced"] = removed
     return result
 
 

@@ -378,3 +378,56 @@ def test_export_name_holds_their_photos_visits_snapshots_and_the_unknown_visits_
     code, _, err = cli("people", "export", "--known-faces", known, "--name", "Nobody Here", tmp_path / "no.zip")
     assert code == 1 and "holds nothing on 'Nobody Here'" in err and not (tmp_path / "no.zip").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".no.zip")]   # no temporary file left
+
+
+def test_database_replace_and_what_the_database_holds_on_someone(cli, tmp_path, model_dir, db_url):  # noqa: F811
+    """--replace into the database: the person ends with exactly the archive's photos, the others untouched;
+    export --db --name: their photos (thumbnails) and their visits and snapshots from the database's log, and the
+    unknown visits of a cluster named as them."""
+    from datetime import datetime, timedelta, timezone
+
+    from facecam.sightings.model import Sighting
+    from facecam.stores import open_stores
+    from facecam.unknowns.merged import record
+
+    known = make_known(tmp_path / "known_faces", learned=False)
+    archive = tmp_path / "all.zip"
+    assert cli("people", "export", "--known-faces", known, archive)[0] == 0
+    assert cli("people", "import", *sface(model_dir), "--db", db_url, archive)[0] == 0
+    one = tmp_path / "one" / "known_faces"
+    (one / "Tony_Blair").mkdir(parents=True)
+    shutil.copy(photos_of("Tony_Blair")[9], one / "Tony_Blair")
+    assert cli("people", "export", "--known-faces", one, tmp_path / "one.zip")[0] == 0
+    code, out, err = cli("people", "import", "--json", "--replace", *sface(model_dir), "--db", db_url,
+                         tmp_path / "one.zip")
+    assert code == 0, err
+    assert json.loads(out)["people"]["Tony_Blair"] == {"photos": 1, "learned": 0, "already": 0, "no_face": 0,
+                                                       "replaced": ENROLLED}
+    stores = open_stores(known, db_url)
+    try:
+        held = {}
+        for photo in stores.database().gallery_photos():
+            held[photo.person] = held.get(photo.person, 0) + 1
+        assert held == {"Tony_Blair": 1, "George_W_Bush": 3, "Colin_Powell": 3, "Hugo_Chavez": 3}
+        now = datetime.now(timezone.utc)
+        snapshot = photos_of("Tony_Blair")[5].read_bytes()
+        log = stores.sightings(retention_days=None)
+        for n, (name, cluster) in enumerate((("Tony_Blair", None), ("Tony_Blair", None), (None, "c0ffee"),
+                                             ("Colin_Powell", None), (None, "other"))):
+            log.save(Sighting(f"visit-{n}", "front door", now - timedelta(minutes=10 - n), now - timedelta(minutes=9 - n),
+                              float(n), n + 1.0, name=name, cluster=cluster, distance=0.2 if name else None,
+                              box=(1, 2, 30, 30), snapshot=snapshot))
+        log.close()
+    finally:
+        stores.close()
+    record(known, [("c0ffee", "Tony_Blair")])
+    subject = tmp_path / "tony.zip"
+    code, out, err = cli("people", "export", "--db", db_url, "--known-faces", known, "--name", "Tony_Blair", subject)
+    assert code == 0, err
+    with zipfile.ZipFile(subject) as z:
+        summary = json.loads(z.read("subject/summary.json"))
+        assert [v["id"] for v in summary["visit_list"]] == ["visit-0", "visit-1"]
+        assert [v["id"] for v in summary["unknown_visit_list"]] == ["visit-2"]
+        assert all(z.read(v["snapshot"]) == snapshot for v in summary["visit_list"] + summary["unknown_visit_list"])
+        assert len(summary["photos"]) == 1 and summary["photos"][0].startswith("people/Tony_Blair/photos/")
+        assert not [n for n in z.namelist() if "Colin" in n or "visit-3" in n or "visit-4" in n]

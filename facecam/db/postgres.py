@@ -318,12 +318,14 @@ class PostgresStore:
                 "WHERE %s::text IS NULL OR p.name = %s ORDER BY p.name, ph.id", (person, person)).fetchall()
         return [StoredPhoto(int(id_), name, file_name, bytes(thumb)) for id_, name, file_name, thumb in rows]
 
-    def replace_person_photos(self, person: str) -> int:
-        """Delete ``person``'s photos and their embeddings before ``people import --replace`` stores the archive's
-        (the person's row stays); how many photos went. Tells the listeners."""
+    def drop_other_photos(self, person: str, keep: list[int]) -> int:
+        """Delete ``person``'s photos (and their embeddings) but those of ids ``keep``: ``people import --replace``,
+        after the archive's photos are stored, so a failure half-way loses nothing. How many went; tells the
+        listeners."""
         with self._pool.connection() as connection, connection.transaction():
             count = connection.execute(
-                "DELETE FROM photos WHERE person_id IN (SELECT id FROM people WHERE name = %s)", (person,)).rowcount
+                "DELETE FROM photos WHERE person_id IN (SELECT id FROM people WHERE name = %s) AND NOT (id = ANY(%s))",
+                (person, [int(i) for i in keep])).rowcount
             connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "photo"))
         return int(count or 0)
 
