@@ -48,7 +48,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Callable
 
 from facecam import __version__
 from facecam.errors import FacecamError
@@ -654,8 +654,9 @@ def run_import(session, args, out) -> int:
             from facecam.console import Progress  # noqa: PLC0415
             from facecam.db.gallery import db_version  # noqa: PLC0415
 
+            database = session.store()   # a server that does not answer is said before any model loads
             recognizer = session.recognizer()
-            result = import_into_database(archive, session.store(), recognizer.embed_photo,
+            result = import_into_database(archive, database, recognizer.embed_photo,
                                           *db_version(recognizer), replace=args.replace, where=session.gallery_name,
                                           progress=Progress("embedding the archive's photos", out.stderr))
         else:
@@ -668,8 +669,3 @@ def run_import(session, args, out) -> int:
     out.result(result.as_json(), result.text())
     return 0
 
-
-def archive_people(path: Path) -> Iterable[str]:
-    """The names in a checked archive (the window says who an import brings)."""
-    with CheckedArchive(path) as archive:
-        return [p.name for p in archive.people]
