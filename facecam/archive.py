@@ -60,6 +60,9 @@ MANIFEST_SUM = "manifest.sha256"
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 4 << 30        # 4 GiB unpacked in all
 MAX_MANIFEST_BYTES = 16 << 20
+# one member at most: the largest photo facecam reads (facecam.images.MAX_FILE_BYTES), as the manifest's
+# members are read whole (each checked, then dropped) before anything is written
+MAX_MEMBER_BYTES = 256 << 20
 MAX_RATIO = 200                  # a member packed more than 200 times (zeros: a zip bomb); JPEGs pack ~1.01x
 RATIO_FREE_BYTES = 1 << 20       # small members may pack well (JSON, CSV)
 _CHUNK = 1 << 20
@@ -336,6 +339,9 @@ class CheckedArchive:
             if info.filename in seen:
                 raise _refuse(self.path, f"member {info.filename!r} appears twice", "it may be hostile: do not use it")
             seen.add(info.filename)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise _refuse(self.path, f"member {info.filename!r} unpacks to {info.file_size} bytes, more than a "
+                                         f"photo facecam reads ({MAX_MEMBER_BYTES})", "it may be hostile: do not use it")
             total += info.file_size
             if total > max_total:
                 raise _refuse(self.path, f"it unpacks to more than {max_total} bytes (a zip bomb?)",
@@ -434,7 +440,7 @@ class CheckedArchive:
     def read(self, name: str) -> bytes:
         """A listed member's bytes, checked against the manifest's size and SHA-256."""
         expected = self.members[name]
-        data = self._read(name, min(expected["size"], self.max_total))
+        data = self._read(name, min(expected["size"], self.max_total, MAX_MEMBER_BYTES))
         if len(data) != expected["size"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
             raise _refuse(self.path, f"member {name!r} does not match its checksum (damaged or changed)",
                           "export it again from the source")

@@ -290,7 +290,8 @@ def test_damaged_and_hostile_archives_are_refused_in_one_line_and_nothing_is_wri
     assert code == 1 and "no such file" in err
 
 
-def test_member_count_and_total_size_are_capped(tmp_path):
+def test_member_count_and_total_size_are_capped(tmp_path, monkeypatch):
+    from facecam import archive as archive_module
     from facecam.archive import ArchiveError, CheckedArchive
 
     jpeg = photos_of("Tony_Blair")[0].read_bytes()
@@ -302,6 +303,9 @@ def test_member_count_and_total_size_are_capped(tmp_path):
         CheckedArchive(archive, max_members=10)
     with pytest.raises(ArchiveError, match="unpacks to more than"):
         CheckedArchive(archive, max_total=len(jpeg) * 5)
+    monkeypatch.setattr(archive_module, "MAX_MEMBER_BYTES", len(jpeg) - 1)   # one member: at most a photo's size
+    with pytest.raises(ArchiveError, match="more than a photo facecam reads"):
+        CheckedArchive(archive)
 
 
 def test_an_archive_member_that_unpacks_past_its_listed_size_is_refused(tmp_path):
