@@ -525,11 +525,12 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
                 counts["replaced"] = str(backup)
             if not any((stage / LEARNED_DIR).iterdir()):
                 (stage / LEARNED_DIR).rmdir()
-            if not folder.exists():
-                os.chmod(stage, 0o755)
-                os.replace(stage, folder)   # a new person: their whole folder in one rename
-            else:
-                _move_into(stage, folder)
+            os.chmod(stage, 0o755)
+            try:
+                os.mkdir(folder)   # a new person (or a folder made meanwhile: merged into, never overwritten)
+            except FileExistsError:
+                pass
+            _move_into(stage, folder)
             result.people[person.name] = counts
     finally:
         shutil.rmtree(staging, ignore_errors=True)
