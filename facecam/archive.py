@@ -477,6 +477,7 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
     """Write the checked archive's people into the known_faces folder ``root`` (see the module notes)."""
     from facecam.fileutil import private_folder, sha256_of  # noqa: PLC0415
     from facecam.gallery import CACHE_DIR, LEARNED_DIR, person_folder  # noqa: PLC0415
+    from facecam.images import is_image_name  # noqa: PLC0415
 
     root = Path(root)
     result = ImportResult(mode="replace" if replace else "merge", where=str(root))
@@ -490,7 +491,8 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
         plans = []
         for person in archive.people:
             folder = person_folder(root, person.name)   # proven inside root
-            single = [p for p in root.iterdir() if p.is_file() and p.stem == person.name] if not folder.exists() else []
+            single = ([p for p in root.iterdir() if p.is_file() and p.stem == person.name and is_image_name(p.name)]
+                      if not folder.exists() else [])
             have = set() if replace else _folder_hashes(folder) | {sha256_of(p) for p in single}
             stage = staging / f"{len(plans)}"
             private_folder(stage)
@@ -518,8 +520,10 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
             plans.append((person, folder, single, stage, counts))
         for person, folder, single, stage, counts in plans:   # everything staged: move into place
             if replace and (folder.exists() or single):
-                backup = root / CACHE_DIR / "removed" / f"{person.name}-{time.strftime('%Y%m%d-%H%M%S')}-import"
-                backup.mkdir(parents=True, exist_ok=False)
+                removed = root / CACHE_DIR / "removed"
+                removed.mkdir(parents=True, exist_ok=True)
+                backup = Path(tempfile.mkdtemp(prefix=f"{person.name}-{time.strftime('%Y%m%d-%H%M%S')}-import-",
+                                               dir=removed))   # a new folder each time, owner-only
                 for source in ([folder] if folder.exists() else single):
                     os.replace(source, backup / source.name)
                 counts["replaced"] = str(backup)
