@@ -612,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     sightings_command.add_options(sub)
     unknowns_command.add_command(commands, lambda parser: [add(parser) for add in (*NAMING, DB)])
     learn_command.add_command(commands, GALLERY, JSON)
-    people_command.add_command(commands, GALLERY, JSON, DB)
+    people_command.add_command(commands, lambda parser: [add(parser) for add in (MODEL, GALLERY, JSON, DB)])
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)
     sub.add_argument("window_args", nargs=argparse.REMAINDER)

@@ -9,7 +9,8 @@
 * their visits and snapshots in the sightings log (and the ``--db`` outbox of visits), with the unknown visits
   of the clusters below;
 * the unknown clusters that are them (most of a cluster's sightings match their embeddings, each model's own
-  threshold; never one pinned as "Not <name>"), with their crops, in each model's store and outbox;
+  threshold; never one pinned as "Not <name>"), with their crops, in each model's store and outbox, and the
+  record of the clusters named as them earlier (:mod:`facecam.unknowns.merged`) with those clusters' visits;
 * with a database (``--db``): the person, photos, embeddings, visits and unknown clusters there;
 * Home Assistant's entity and MQTT's retained topics of the person, when a notifier is given
   (:meth:`facecam.sightings.notify.Notifier.forget`).
@@ -204,8 +205,13 @@ def forget_person(stores, name: str, *, notifier=None) -> ForgetReport:
             embeddings.setdefault(model, []).append(rows)
     person = {model: np.concatenate(rows) for model, rows in embeddings.items()}
 
-    # 3. the unknown clusters that are them
+    # 3. the unknown clusters that are them: those that match them now, and those named as them earlier
+    #    (their visits stay in the log under the cluster's id: facecam.unknowns.merged keeps which)
+    from facecam.unknowns.merged import forget_name  # noqa: PLC0415
+
     clusters = _forget_unknowns(stores, name, person, report)
+    clusters += [c for c in forget_name(root, name) if c not in clusters]
+    report.unknown_clusters = len(clusters)
 
     # 4. the visits: the log, its outbox, the database
     from facecam.sightings.store import FILE_NAME, SqliteSightingStore  # noqa: PLC0415
