@@ -29,6 +29,7 @@ from pathlib import Path
 
 from facecam.console import Progress
 from facecam.errors import CameraError, FacecamError
+from facecam.retention import add_options as add_retention_options
 from facecam.sightings.live import LiveSightings, add_live_options
 
 HELP = "run the live pipeline on a camera, file or stream, without a window"
@@ -54,6 +55,7 @@ def add_options(sub) -> None:
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
     add_live_options(sub)
+    add_retention_options(sub)   # --unknowns-keep-days, --learned-keep-days (visits: --keep-days)
     sub.add_argument("--no-unknowns", action="store_true",
                      help="do not keep unknown faces for 'facecam unknowns' (the setting \"unknowns\": false: never)")
     sub.add_argument("--learn", action="store_true",
@@ -86,10 +88,11 @@ def run_watch(session, args, out) -> int:
         live.close()
         raise source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
                                           "check the source")
+    retention = _retention(args, session, live, out)
     sightings = LiveSightings.from_args(args, source_name=source.name)  # the visits log and notifications
     live.subscribe(sightings.on_visit, sightings.close)
     # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
-    unknowns = _collect_unknowns(args, recognizer, live, out)
+    unknowns = _collect_unknowns(args, recognizer, live, out, retention)
     if unknowns is not None:   # an unknown arrival's events say which stranger it is, and their earlier visits
         sightings.recorder.strangers = unknowns.strangers
     learning = _learn(args, session, recognizer, live, out)
@@ -189,7 +192,20 @@ def run_watch(session, args, out) -> int:
     return 0
 
 
-def _collect_unknowns(args, recognizer, live, out):
+def _retention(args, session, live, out):
+    """Each kind of data's limit (:mod:`facecam.retention`) applied now to what the folder holds, and learned crops
+    swept while running; the :class:`facecam.retention.Retention` in use."""
+    from facecam.retention import Retention, RetentionSweeper, enforce  # noqa: PLC0415
+
+    retention = Retention.from_args(args)
+    if not session.db_url and not session.stores.read_only:   # the database's stores apply theirs as they connect
+        enforce(session.stores, retention)
+        sweeper = RetentionSweeper(args.known_faces, retention)
+        live.subscribe(sweeper.on_visit, sweeper.close)
+    return retention
+
+
+def _collect_unknowns(args, recognizer, live, out, retention=None):
     """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
     from facecam.db import db_url  # noqa: PLC0415
     from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
@@ -198,6 +214,7 @@ def _collect_unknowns(args, recognizer, live, out):
         return None
     try:  # with --db: the store every instance on the database shares
         store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim,
+                           retention.unknowns_settings() if retention is not None else None,
                            db_url=db_url(getattr(args, "db", None)), live=True)
     except FacecamError as error:
         out.message(f"facecam: warning: {error}; unknown faces are not kept this run")
