@@ -1,7 +1,7 @@
 """Where a room's time goes: ``watch --realtime`` on bench_room's clip of 8 faces, every live stage timed.
 
     .venv/bin/python bench/bench_room_stages.py [--runs 1] [--model vgg-face] [--vgg-runtime openvino-bf16]
-        [--detector mtcnn] [--keep DIR]
+        [--detector mtcnn] [--shared-group] [--json PATH]
 
 Builds bench_room's clip (tests/clips.py ``room_scene``: 8 lfw40 faces of ~55 px at once from 0.5 s),
 then runs ``python -m facecam watch --realtime`` in a child process that wraps the pipeline's stages
@@ -9,8 +9,10 @@ with timers before the command starts (nothing in facecam changes): the recognit
 (the motion gate, colour conversion, detection and each MTCNN network, the look signatures, the
 tracker, alignment, each model call, matching, the quality judge, the tracker's results, the round
 listeners) and the other threads' work (frame reading, the output loop). Per stage it prints the
-wall and CPU (thread) milliseconds from the faces' first frame until the last face's first
-embedding, and per round: when it started, its detection and how many faces it embedded.
+wall and CPU milliseconds (the calling thread's: OpenVINO's own worker thread is not counted) from
+the start of the round that embeds the first face to the end of the 8th embedding, and per round:
+when it started, its detection and how many faces it embedded. As bench_room, the child runs in a
+scheduling group of its own at this process's niceness (``--shared-group``: in this session's).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def run_child(clip: Path, known: Path, args, weights: Path | None, tmp: Path) ->
     from bench_room import own_autogroup
 
     result = subprocess.run([sys.executable, "-c", CHILD, json.dumps(STAGES), str(log), *argv], cwd=ROOT,
-                            capture_output=True, text=True, preexec_fn=own_autogroup)
+                            capture_output=True, text=True, preexec_fn=None if args.shared_group else own_autogroup)
     if result.returncode != 0:
         raise SystemExit(f"watch failed:\n{result.stderr[-3000:]}")
     return (json.loads(summary.read_text()), [json.loads(line) for line in events.read_text().splitlines() if line],
@@ -112,6 +114,8 @@ def main() -> int:
     parser.add_argument("--detector", default="mtcnn")
     parser.add_argument("--vgg-weights", type=Path)
     parser.add_argument("--json", type=Path, help="also write every run's stage table and rounds here")
+    parser.add_argument("--shared-group", action="store_true",
+                        help="run watch in this session's scheduling group, as bench_room did before own_autogroup")
     args = parser.parse_args()
 
     from bench_room import index
