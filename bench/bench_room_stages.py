@@ -96,10 +96,11 @@ def run_child(clip: Path, known: Path, args, weights: Path | None, tmp: Path) ->
             "--known-faces", str(known), "--events", str(events), "--summary", str(summary),
             *(["--vgg-runtime", args.vgg_runtime] if args.model == "vgg-face" else []),
             *(["--weights", str(weights)] if weights else [])]
-    from bench_room import own_autogroup
+    from bench_room import run_in_own_group
 
-    result = subprocess.run([sys.executable, "-c", CHILD, json.dumps(STAGES), str(log), *argv], cwd=ROOT,
-                            capture_output=True, text=True, preexec_fn=None if args.shared_group else own_autogroup)
+    child = [sys.executable, "-c", CHILD, json.dumps(STAGES), str(log), *argv]
+    result = (subprocess.run(child, cwd=ROOT, capture_output=True, text=True) if args.shared_group
+              else run_in_own_group(child, cwd=ROOT))
     if result.returncode != 0:
         raise SystemExit(f"watch failed:\n{result.stderr[-3000:]}")
     return (json.loads(summary.read_text()), [json.loads(line) for line in events.read_text().splitlines() if line],
@@ -115,7 +116,7 @@ def main() -> int:
     parser.add_argument("--vgg-weights", type=Path)
     parser.add_argument("--json", type=Path, help="also write every run's stage table and rounds here")
     parser.add_argument("--shared-group", action="store_true",
-                        help="run watch in this session's scheduling group, as bench_room did before own_autogroup")
+                        help="run watch in this session's scheduling group, as bench_room did before run_in_own_group")
     args = parser.parse_args()
 
     from bench_room import index
