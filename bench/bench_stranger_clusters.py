@@ -88,6 +88,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="another draw of people and photos")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="keep the clips, galleries and stores here")
+    parser.add_argument("--every-frame", action="store_true",
+                        help="without --realtime: every frame processed, the same figures whatever the load")
     parser.add_argument("--draws", type=int, help="the grouping rule alone on lfw1k's embeddings (see the notes)")
     parser.add_argument("--others", type=int, default=600)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/facecam-openset-yunet.npz"))
@@ -106,10 +108,10 @@ def main() -> int:
                 models.mkdir()
                 shutil.copy(BUILTIN_DIR / "face_recognition_sface_2021dec.onnx", models)
                 clip, visits, known, strangers = build(folder, name, args.seed)
-                summary = watch(clip, known, models)
+                summary = watch(clip, known, models, realtime=not args.every_frame)
                 figures = score(listing(known, models)["clusters"], visits, strangers)
                 print(json.dumps({"clip": name, "seed": args.seed if args.seed is not None else SELECTIONS[name],
-                                  "run": run, **figures, "rounds": summary.get("recognition_rounds"),
+                                  "run": run, "realtime": not args.every_frame, **figures, "rounds": summary.get("recognition_rounds"),
                                   "frames_in": summary.get("frames_in"),
                                   "unknown_sightings": summary.get("unknown_sightings"), "uptime": os.getloadavg()}),
                       flush=True)

@@ -69,11 +69,12 @@ def run_cli(*argv) -> tuple[int, str, str]:
     return code, stdout.getvalue(), stderr.getvalue()
 
 
-def watch(clip: Path, known: Path, model_dir: Path, *extra) -> dict:
-    """`facecam watch --realtime` over the clip (SFace, unknown faces collected); its summary."""
+def watch(clip: Path, known: Path, model_dir: Path, *extra, realtime: bool = True) -> dict:
+    """`facecam watch --realtime` over the clip (SFace, unknown faces collected; ``realtime=False``: every frame
+    in order); its summary."""
     summary = clip.with_suffix(".summary.json")
     code, _, err = run_cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", known,
-                           "--source", clip, "--realtime", "--summary", summary, *extra)
+                           "--source", clip, *(["--realtime"] if realtime else []), "--summary", summary, *extra)
     if code != 0:
         raise RuntimeError(err)
     return json.loads(summary.read_text())
@@ -99,9 +100,13 @@ def score(clusters: list[dict], visits, strangers) -> dict:
     pure = sum(1 for (cluster, _), person in zip(rows, who) if person is not None and majority.get(cluster) == person)
     clusters_of = {p: {c for (c, _), q in zip(rows, who) if q == p} for p in strangers}
     whole = [p for p, found in clusters_of.items() if len(found) == 1]
+    suggested = {c["id"]: set(c.get("probably_same_as", ())) for c in clusters}
+    # or joined by the "probably the same person" suggestions (one merge away)
+    offered = [p for p, found in clusters_of.items() if found and _connected(found, suggested)]
     enrolled = {v.person for v in visits if v.enrolled}
     visits_seen = {(q, round(s["t"])) for (_, s), q in zip(rows, who) if q in strangers}
     return {"strangers": len(strangers), "whole": round(len(whole) / len(strangers), 4),
+            "whole_or_suggested": round(len(offered) / len(strangers), 4),
             "purity": round(pure / max(len(rows), 1), 4),
             "enrolled_share": round(sum(1 for p in who if p in enrolled) / max(len(rows), 1), 4),
             "sightings": len(rows), "clusters": len(clusters),
@@ -111,3 +116,15 @@ def score(clusters: list[dict], visits, strangers) -> dict:
             "enrolled_collected": sorted({p for p in who if p in enrolled}),
             "bystanders": sum(1 for p in who if p and p.startswith("bystander")),
             "off_visit": sum(1 for p in who if p is None), "approx_visits_seen": len(visits_seen)}
+
+
+def _connected(clusters: set[str], links: dict[str, set[str]]) -> bool:
+    """True when ``clusters`` are all reached from one of them through ``links`` (within ``clusters``)."""
+    start = next(iter(clusters))
+    reached, todo = {start}, [start]
+    while todo:
+        for other in links.get(todo.pop(), set()) & clusters:
+            if other not in reached:
+                reached.add(other)
+                todo.append(other)
+    return reached == clusters

@@ -200,6 +200,7 @@ class Clusters:
         self._group_first: dict[str, int] = {}
         self._groups: list[str | None] = []
         self._labels: np.ndarray | None = None   # the re-grouped labels, until the next add
+        self._suggested: tuple | None = None      # (the labels they were made for, the suggestions)
 
     @classmethod
     def from_scratch(cls, link: float, keys: list[str], embeddings: np.ndarray, groups=None) -> "Clusters":
@@ -333,7 +334,10 @@ class Clusters:
         if not self.keys:
             return []
         labels = self.labels()
-        first = {}
-        for key, label in zip(self.keys, labels.tolist()):
-            first.setdefault(label, key)
-        return [(first[a], first[b], d) for a, b, d in suggestions(self._vectors, labels, self.link)]
+        if self._suggested is None or self._suggested[0] is not labels:
+            first = {}
+            for key, label in zip(self.keys, labels.tolist()):
+                first.setdefault(label, key)
+            self._suggested = (labels, [(first[a], first[b], d) for a, b, d in suggestions(self._vectors, labels,
+                                                                                              self.link)])
+        return list(self._suggested[1])
