@@ -165,3 +165,24 @@ def test_a_visit_is_judged_on_all_its_crops_before_it_is_kept(sface_recognizer, 
     collection.tasks.close()
     assert [s.id for s in store.sightings()] == ["bbbbbbbb"]
     store.close()
+
+
+def test_an_arrival_near_a_clusters_centre_is_that_stranger(tmp_path):
+    """The stranger's arrival uses clustering's rules: a face over the link from each of a cluster's two visits
+    but within the re-grouping's link of their centre is that cluster's stranger, not a new one."""
+    from facecam.unknowns.collect import UnknownCrop, UnknownSighting
+    from facecam.unknowns.store import LocalUnknownStore
+    from facecam.unknowns.strangers import StrangerIndex
+
+    a, b, c = around_a_pair(0.5)
+    store = LocalUnknownStore(tmp_path / "known_faces", "sface", 128)
+    now = time.time() - 60
+    for n, vector in enumerate((a, b)):
+        crop = UnknownCrop(np.full((224, 224, 3), 90, np.uint8), vector, 0.9, float(n), n, (0, 0, 80, 80))
+        store.add(UnknownSighting(f"0000000{n}", "cam", n, float(n), float(n), now + n, now + n, (crop,)))
+    index = StrangerIndex(store.link)
+    index.refresh(store)
+    store.close()
+    seen = index.arrive(7, c)
+    assert (seen.cluster, seen.visits) == ("00000000", 2)
+    assert index.arrive(8, around_a_pair(0.6)[2]).visits == 0          # far from the centre: a new stranger
