@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from visits import LFW40, facedata, make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
+from visits import LFW40, facedata, listed_truth, make_gallery, photos_of, plan_visits, write_visits_clip
 
 SHOWN_SMALL = 140     # pasted photo size: faces about 60-75 px
 SELECTIONS = {"lfw40": 21, "lfw1k": 7}
@@ -90,14 +89,7 @@ def listing(known: Path, model_dir: Path, *extra) -> dict:
 
 def score(clusters: list[dict], visits, strangers) -> dict:
     """The issue's figures for one listing (see the module notes) and what goes with them."""
-    rows = [(c["id"], s) for c in clusters for s in c["sightings"]]
-    who = truth_of(visits, [(s["t"], s["box"]) for _, s in rows])
-    by_cluster: dict[str, Counter] = {}
-    for (cluster, _), person in zip(rows, who):
-        by_cluster.setdefault(cluster, Counter())[person] += 1
-    majority = {c: counts.most_common(1)[0][0] for c, counts in by_cluster.items()
-                if 2 * counts.most_common(1)[0][1] > sum(counts.values())}
-    pure = sum(1 for (cluster, _), person in zip(rows, who) if person is not None and majority.get(cluster) == person)
+    rows, who, pure = listed_truth(clusters, visits)
     clusters_of = {p: {c for (c, _), q in zip(rows, who) if q == p} for p in strangers}
     whole = [p for p, found in clusters_of.items() if len(found) == 1]
     suggested = {c["id"]: set(c.get("probably_same_as", ())) for c in clusters}

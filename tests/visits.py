@@ -129,6 +129,22 @@ def truth_of(visits: list[Visit], sightings: list[tuple[float, list]]) -> list[s
     return out
 
 
+def listed_truth(clusters: list[dict], visits: list[Visit]) -> tuple[list, list[str | None], int]:
+    """For an ``unknowns --json`` listing: its ``(cluster id, sighting)`` rows, who each sighting is
+    (:func:`truth_of`), and how many sit in a cluster whose majority (more than half) is their person."""
+    from collections import Counter
+
+    rows = [(c["id"], s) for c in clusters for s in c["sightings"]]
+    who = truth_of(visits, [(s["t"], s["box"]) for _, s in rows])
+    by_cluster: dict[str, Counter] = {}
+    for (cluster, _), person in zip(rows, who):
+        by_cluster.setdefault(cluster, Counter())[person] += 1
+    majority = {c: counts.most_common(1)[0][0] for c, counts in by_cluster.items()
+                if 2 * counts.most_common(1)[0][1] > sum(counts.values())}
+    pure = sum(1 for (cluster, _), person in zip(rows, who) if person is not None and majority.get(cluster) == person)
+    return rows, who, pure
+
+
 def make_gallery(root: Path, photos: dict[str, list[Path]]) -> Path:
     """known_faces with these photos of each enrolled person (never the ones on the clip)."""
     import shutil
