@@ -107,10 +107,14 @@ class StrangerIndex:
 
     def claim(self, track: int, started: float, ended: float) -> str | None:
         """The id reserved at the arrival of ``track``'s visit (from ``started`` to ``ended``, wall clock), or
-        None (not a new stranger's visit, or a reservation of another pipeline's track of that number)."""
+        None (not a new stranger's visit, or a reservation made before this visit began: another pipeline's track
+        of that number). Claimed when the visit ends, so a reservation is never later than the visit: no upper
+        bound, as the visit's times come from the source's clock (:mod:`facecam.visits`), which runs behind this
+        one when frames are processed slower than they were captured (a file on a loaded machine), whereas the
+        reservation was stamped with this index's clock."""
         with self._lock:
             reserved = self._reserved.pop(track, None)
-        if reserved is None or not started - 1.0 <= reserved.at <= ended + 1.0:
+        if reserved is None or reserved.at < started - 1.0:
             return None
         return reserved.id
 
