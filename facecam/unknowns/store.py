@@ -113,10 +113,13 @@ class StoredSighting:
 
 @dataclass(frozen=True)
 class Cluster:
-    """One presumed person: their sightings, oldest first; ``id`` is the oldest sighting's id."""
+    """One presumed person: their sightings, oldest first; ``id`` is the oldest sighting's id. ``probably``: the
+    ids of other clusters that are probably the same person (a merge to suggest, closest first;
+    :meth:`facecam.unknowns.cluster.Clusters.suggestions`)."""
 
     id: str
     sightings: tuple[StoredSighting, ...]
+    probably: tuple[str, ...] = ()
 
     @property
     def first_seen(self) -> float:
@@ -170,11 +173,19 @@ def clusters_of(sightings: list[StoredSighting], grouping: Clusters) -> list[Clu
     """The :class:`Cluster` list of a grouping, newest last seen first (then by id: the same order however
     the clusters grew); a cluster's sightings oldest first, its id the oldest one's."""
     by_id = {s.id: s for s in sightings}
-    out = []
+    out, cluster_of = [], {}
     for members in grouping.members():
         kept = sorted((by_id[k] for k in members if k in by_id), key=lambda s: (s.started, s.id))
         if kept:
             out.append(Cluster(kept[0].id, tuple(kept)))
+            cluster_of[members[0]] = kept[0].id
+    probably: dict[str, list[str]] = {}
+    for a, b, _ in grouping.suggestions():
+        if a in cluster_of and b in cluster_of:
+            probably.setdefault(cluster_of[a], []).append(cluster_of[b])
+            probably.setdefault(cluster_of[b], []).append(cluster_of[a])
+    if probably:
+        out = [Cluster(c.id, c.sightings, tuple(probably.get(c.id, ()))) for c in out]
     return sorted(out, key=lambda c: (-c.last_seen, c.id))
 
 
