@@ -73,6 +73,10 @@ def run_watch(session, args, out) -> int:
     from facecam.motion import motion_options  # noqa: PLC0415
     from facecam.sources import display_name, open_source  # noqa: PLC0415
 
+    from facecam import config  # noqa: PLC0415
+    from facecam.sealed import check_key  # noqa: PLC0415
+
+    check_key(config.load_settings())   # "encrypt_snapshots": true without FACECAM_KEY: stop before writing anything
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()

@@ -181,6 +181,13 @@ def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
         NotifySettings.from_args(args)
     except FacecamError as error:
         parser.error(str(error))          # exit code 2, one line
+    from facecam.sealed import check_key  # noqa: PLC0415
+
+    try:   # "encrypt_snapshots": true without FACECAM_KEY: nothing is written in the clear
+        check_key(config.load_settings())
+    except FacecamError as error:
+        print(f"facecam: error: {error}", file=sys.stderr)
+        return 1
     app, window, _hooks = start_window(args)
     if window is None:
         print(f"facecam: known_faces folder {args.known_faces} does not exist; give an existing folder with "
