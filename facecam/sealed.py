@@ -84,16 +84,16 @@ def seal(data: bytes) -> bytes:
 
 def unseal(data: bytes, what: str = "a snapshot") -> bytes:
     """The plain bytes of ``data`` (written by :func:`seal`); data that was never sealed is returned as it is.
-    KeyProblem (one line naming ``what``) when no key is set, the key is another, or the data is damaged."""
+    KeyProblem (one line, ``what: why``) when no key is set, the key is another, or the data is damaged."""
     if not is_sealed(data):
         return data
     text = os.environ.get(KEY_ENV, "").strip()
     if not text:
-        raise KeyProblem(f"{what} is encrypted and {KEY_ENV} is not set; set {KEY_ENV} to the key it was written "
+        raise KeyProblem(f"{what}: encrypted, and {KEY_ENV} is not set; set {KEY_ENV} to the key it was written "
                          "with (without that key it cannot be read)")
     key = _key(text)
     if bytes(data[len(MAGIC):len(MAGIC) + _KEY_ID]) != _key_id(key):
-        raise KeyProblem(f"{what} was encrypted with another key than {KEY_ENV}; set {KEY_ENV} to the key it was "
+        raise KeyProblem(f"{what}: encrypted with another key than {KEY_ENV}; set {KEY_ENV} to the key it was "
                          "written with (a lost key cannot be recovered)")
     from cryptography.exceptions import InvalidTag  # noqa: PLC0415
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
@@ -101,7 +101,7 @@ def unseal(data: bytes, what: str = "a snapshot") -> bytes:
     try:
         return AESGCM(key).decrypt(bytes(data[len(MAGIC) + _KEY_ID:_HEADER]), bytes(data[_HEADER:]), MAGIC)
     except (InvalidTag, ValueError):
-        raise KeyProblem(f"{what} is damaged (its encryption does not check out); it cannot be read") from None
+        raise KeyProblem(f"{what}: damaged (its encryption does not check out); it cannot be read") from None
 
 
 @lru_cache(maxsize=4)
