@@ -144,3 +144,25 @@ def test_seal_and_unseal():
         with pytest.raises(KeyProblem, match="another key") as caught:
             unseal(sealed, "the crop")
         assert isinstance(caught.value, FacecamError) and "\n" not in str(caught.value)
+
+
+def test_the_unknown_faces_outbox_keeps_its_crops_sealed(tmp_path, monkeypatch):
+    """`--db` while the server is away: the unknown faces wait in a local SQLite outbox, their crops sealed too."""
+    from facecam.db.unknowns import EncodedSighting
+    from facecam.db.unknowns_outbox import UnknownOutbox
+
+    jpeg = cv2.imencode(".jpg", lfw40_photo(Actor(lfw40_visitors()[0][2], 1, 0, 1, 0, 0)))[1].tobytes()
+    vector = np.ones(128, np.float32) / np.sqrt(128)
+    queued = EncodedSighting(("s1", "door", 1, 0.0, 1.0, 1000.0, 1001.0, vector, None),
+                             ((0, 0.5, 15, (10.0, 10.0, 90.0, 90.0), 0.8, vector, jpeg),))
+    monkeypatch.setenv("FACECAM_KEY", KEY)
+    outbox = UnknownOutbox(tmp_path / "outbox.sqlite")
+    try:
+        outbox.put(queued, pinned=False)
+        with sqlite3.connect(tmp_path / "outbox.sqlite") as db:
+            stored = bytes(db.execute("SELECT jpeg FROM queued_crops").fetchone()[0])
+        assert JFIF not in stored and undecodable(stored)
+        [(sighting_id, (back, _pinned))] = outbox.items()
+        assert sighting_id == "s1" and back.crops[0][-1] == jpeg     # sent to the database as the JPEG it was
+    finally:
+        outbox.close()
