@@ -116,6 +116,7 @@ def test_the_setting_refuses_to_write_without_a_key(cli, monkeypatch, tmp_path, 
     from facecam import config
 
     monkeypatch.delenv("FACECAM_KEY", raising=False)
+    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path / "config"))   # this test's settings only
     config.save_settings({"encrypt_snapshots": True})
     code, out, err = cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", tmp_path,
                          "--source", "0")   # checked before any camera opens
