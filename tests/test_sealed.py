@@ -167,3 +167,20 @@ def test_the_unknown_faces_outbox_keeps_its_crops_sealed(tmp_path, monkeypatch):
         assert sighting_id == "s1" and back.crops[0][-1] == jpeg     # sent to the database as the JPEG it was
     finally:
         outbox.close()
+
+
+def test_people_export_gives_the_sealed_crops_and_snapshots_as_jpegs(sealed_run, cli, monkeypatch, tmp_path):
+    """"What do you hold on me" with FACECAM_KEY set: the archive holds their learned crops and visit snapshots as
+    JPEGs (decrypted), not the sealed bytes only this machine's key opens."""
+    import zipfile
+
+    monkeypatch.setenv("FACECAM_KEY", KEY)
+    archive = tmp_path / "person.zip"
+    code, out, err = cli("people", "export", archive, "--name", sealed_run.person, "--known-faces", sealed_run.known)
+    assert code == 0, err
+    with zipfile.ZipFile(archive) as opened:
+        images = {name: opened.read(name) for name in opened.namelist() if name.endswith(".jpg")}
+    learned = [n for n in images if "/learned/" in n]
+    visits = [n for n in images if n.startswith("subject/visits/")]
+    assert learned and visits, sorted(images)
+    assert all(JFIF in images[n] and not undecodable(images[n]) for n in learned + visits)
