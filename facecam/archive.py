@@ -164,6 +164,7 @@ def folder_people(root: Path) -> dict[str, list[Path]]:
 
 def _add_folder_people(writer: _Writer, root: Path, only: str | None) -> list[ArchivePerson]:
     from facecam.gallery import is_learned  # noqa: PLC0415
+    from facecam.sealed import unseal  # noqa: PLC0415
 
     out = []
     for person, files in folder_people(root).items():
@@ -172,8 +173,9 @@ def _add_folder_people(writer: _Writer, root: Path, only: str | None) -> list[Ar
         entry = ArchivePerson(person)
         for path in files:
             learned = is_learned(path)
-            member = writer.add(_photo_member(person, "learned" if learned else "photos", path.name),
-                                path.read_bytes(), packed=False)
+            data = unseal(path.read_bytes(), str(path)) if learned else path.read_bytes()  # FACECAM_KEY: as JPEG
+            member = writer.add(_photo_member(person, "learned" if learned else "photos", path.name), data,
+                                packed=False)
             (entry.learned if learned else entry.photos).append(member)
         out.append(entry)
     return out

@@ -34,6 +34,7 @@ import numpy as np
 
 from facecam.annotate import Label
 from facecam.appearance import signatures
+from facecam.blur import is_named
 from facecam.matcher import GalleryMatrix
 from facecam.motion import MotionGate, MotionOptions
 from facecam.recognizer import Recognizer
@@ -324,6 +325,12 @@ class LivePipeline:
     def tracks_at(self, t_source: float) -> list[Track]:
         """The tracks to draw on the frame of time ``t_source``, boxes moved to that time."""
         return self.tracker.boxes_at(t_source)
+
+    def strangers_at(self, t_source: float) -> list[Track]:
+        """The tracks not named on the frame of time ``t_source`` (Unknown, "?", not recognised yet), boxes moved to
+        that time: the faces :func:`facecam.blur.blur_faces` hides. Every live track counts, also one the detector
+        missed a few rounds (its box is still drawn where it was last seen and moved, and so blurred)."""
+        return [track for track in self.tracker.boxes_at(t_source, include_missed=True) if not is_named(track)]
 
     def labels_at(self, t_source: float) -> list[Label]:
         """What to draw on the frame of time ``t_source`` (see :class:`facecam.annotate.Label`)."""

@@ -89,6 +89,7 @@ class WindowOptions:
     db: str | None = None                 # --db / FACECAM_DB: people, Enroll and visits in this PostgreSQL database
     learn: bool = False                   # --learn (else the window's remembered switch, or the setting "learn": true)
     motion_gate: bool = True              # False: --no-motion-gate (the setting "motion_gate": false turns it off too)
+    blur_strangers: bool = False          # --blur-strangers (else Tools > Blur strangers, the setting "blur_strangers")
 
 
 class MainWindow(QMainWindow):
@@ -143,7 +144,8 @@ class MainWindow(QMainWindow):
         self.session = LiveSession(self.sources.source_name())   # the pipeline, its visits, their followers
         self.sightings = WindowSightings(self.known_faces, self.options.notify or NotifySettings.load(),
                                          enabled=self.options.record_sightings, db_url=self.options.db,
-                                         keep_days_override=self.options.keep_days, parent=self)
+                                         keep_days_override=self.options.keep_days,
+                                         blur_strangers=self.options.blur_strangers, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
         self.session.subscribe(self.sightings.on_visit)
         self.retention = start_retention(self)   # each kind's limit applied now (a task) and kept while running
