@@ -184,3 +184,23 @@ def test_people_export_gives_the_sealed_crops_and_snapshots_as_jpegs(sealed_run,
     visits = [n for n in images if n.startswith("subject/visits/")]
     assert learned and visits, sorted(images)
     assert all(JFIF in images[n] and not undecodable(images[n]) for n in learned + visits)
+
+
+def test_people_import_keeps_learned_crops_sealed_and_adds_nothing_twice(sealed_run, cli, monkeypatch, tmp_path):
+    """An archive imported with FACECAM_KEY set writes its learned crops sealed, as `--learn` does (its photos stay
+    the user's own JPEGs); importing it again finds them there (compared as JPEGs) and adds nothing."""
+    from facecam.sealed import is_sealed
+
+    monkeypatch.setenv("FACECAM_KEY", KEY)
+    archive = tmp_path / "all.zip"
+    code, _, err = cli("people", "export", archive, "--known-faces", sealed_run.known)
+    assert code == 0, err
+    target = tmp_path / "known_faces"
+    for attempt in range(2):
+        code, out, err = cli("people", "import", archive, "--known-faces", target, "--json")
+        assert code == 0, err
+    learned = sorted((target / sealed_run.person / ".learned").iterdir())
+    assert learned and all(is_sealed(p.read_bytes()) and undecodable(p.read_bytes()) for p in learned)
+    assert len(learned) == len(list((sealed_run.known / sealed_run.person / ".learned").iterdir()))
+    photos = [p for p in (target / sealed_run.person).iterdir() if p.is_file()]
+    assert photos and all(JFIF in p.read_bytes() for p in photos)
