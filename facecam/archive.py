@@ -164,6 +164,7 @@ def folder_people(root: Path) -> dict[str, list[Path]]:
 
 def _add_folder_people(writer: _Writer, root: Path, only: str | None) -> list[ArchivePerson]:
     from facecam.gallery import is_learned  # noqa: PLC0415
+    from facecam.sealed import unseal  # noqa: PLC0415
 
     out = []
     for person, files in folder_people(root).items():
@@ -172,8 +173,9 @@ def _add_folder_people(writer: _Writer, root: Path, only: str | None) -> list[Ar
         entry = ArchivePerson(person)
         for path in files:
             learned = is_learned(path)
-            member = writer.add(_photo_member(person, "learned" if learned else "photos", path.name),
-                                path.read_bytes(), packed=False)
+            data = unseal(path.read_bytes(), str(path)) if learned else path.read_bytes()  # FACECAM_KEY: as JPEG
+            member = writer.add(_photo_member(person, "learned" if learned else "photos", path.name), data,
+                                packed=False)
             (entry.learned if learned else entry.photos).append(member)
         out.append(entry)
     return out
@@ -466,11 +468,22 @@ def _file_name(member: str, used: set[str]) -> str:
 
 
 def _folder_hashes(folder: Path) -> set[str]:
+    """The SHA-256 of each file's content in ``folder`` (a learned crop sealed with FACECAM_KEY: of its JPEG, as the
+    archive holds it; one that cannot be unsealed: of its bytes)."""
     from facecam.fileutil import sha256_of  # noqa: PLC0415
+    from facecam.sealed import KeyProblem, is_sealed, unseal  # noqa: PLC0415
 
     if not folder.is_dir():
         return set()
-    return {sha256_of(p) for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+    hashes = set()
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            try:
+                hashes.add(hashlib.sha256(unseal(data, str(path))).hexdigest() if is_sealed(data) else sha256_of(path))
+            except KeyProblem:
+                hashes.add(hashlib.sha256(data).hexdigest())
+    return hashes
 
 
 def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = False) -> ImportResult:
@@ -478,6 +491,7 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
     from facecam.fileutil import private_folder, sha256_of  # noqa: PLC0415
     from facecam.gallery import CACHE_DIR, LEARNED_DIR, person_folder  # noqa: PLC0415
     from facecam.images import is_image_name  # noqa: PLC0415
+    from facecam.sealed import seal  # noqa: PLC0415
 
     root = Path(root)
     result = ImportResult(mode="replace" if replace else "merge", where=str(root))
@@ -513,7 +527,7 @@ def import_into_folder(archive: CheckedArchive, root: Path, replace: bool = Fals
                               else stage / LEARNED_DIR / _file_name(member, learned_used))
                     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 if kind == "photos" else 0o600)
                     with os.fdopen(fd, "wb") as handle:
-                        handle.write(data)
+                        handle.write(data if kind == "photos" else seal(data))   # FACECAM_KEY: as learn.py
                         handle.flush()
                         os.fsync(handle.fileno())
                     counts[kind] += 1

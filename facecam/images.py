@@ -64,6 +64,7 @@ import cv2
 import numpy as np
 
 from facecam.errors import ImageError
+from facecam.sealed import unseal
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -186,8 +187,8 @@ def read_image_bytes(data: bytes, name: str) -> np.ndarray:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"read_image_bytes: expected bytes, got {type(data).__name__}")
-    data = bytes(data)
     name = _display(name)
+    data = unseal(bytes(data), name)   # a learned crop kept encrypted (FACECAM_KEY): KeyProblem, an ImageError
     if len(data) > MAX_FILE_BYTES:
         raise ImageError(f"{name}: is {_mb(len(data))}, more than facecam reads "
                          f"({_mb(MAX_FILE_BYTES)}); save the photo smaller")

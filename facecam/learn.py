@@ -107,6 +107,7 @@ def add_learned(known_faces: Path, name: str, jpeg: bytes, *, keep: int = MAX_LE
     """Write one learned crop (JPEG bytes) for ``name``; the oldest beyond ``keep`` are removed.
     Returns the new file and the files removed. Never touches anything outside ``.learned``."""
     from facecam.fileutil import atomic_write_bytes, private_folder  # noqa: PLC0415
+    from facecam.sealed import seal  # noqa: PLC0415
 
     folder = learned_folder(known_faces, name)
     if folder.is_symlink():
@@ -120,7 +121,7 @@ def add_learned(known_faces: Path, name: str, jpeg: bytes, *, keep: int = MAX_LE
     while path.exists():  # two in the same microsecond
         path = folder / f"{LEARNED_PREFIX}{stamp}-{n}.jpg"
         n += 1
-    atomic_write_bytes(path, jpeg, mode=0o600)
+    atomic_write_bytes(path, seal(jpeg), mode=0o600)   # encrypted with FACECAM_KEY (facecam.images reads it back)
     crops = learned_crops(known_faces, name)
     removed = crops[:max(len(crops) - keep, 0)]
     for old in removed:

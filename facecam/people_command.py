@@ -1,14 +1,14 @@
 """``facecam people``: the people facecam knows, and their data.
 
-    facecam people [list] [--json]                  per person: photos, learned crops, visits, last seen (and consent)
-    facecam people forget NAME [--yes]              delete everything of NAME (asks first on a terminal)
-    facecam people export ARCHIVE [--name NAME]     the gallery (or one person and all facecam holds on them) in one file
-    facecam people import ARCHIVE [--merge|--replace]  an archive into known_faces, or into the database (--db)
+    facecam people [list] [--json]                    per person: photos, learned crops, visits, last seen (and consent)
+    facecam people forget NAME [--yes]                delete everything of NAME (asks first on a terminal)
+    facecam people export ARCHIVE [--name NAME]       the gallery (or one person and all facecam holds on them) in one file
+    facecam people import ARCHIVE [--merge|--replace] an archive into known_faces, or into the database (--db)
 
-``list`` and ``forget`` need no model. With ``--db`` the database's people and visits are included (and
-forgotten). ``forget`` also tells Home Assistant and MQTT to drop the person when ``--homeassistant`` / ``--mqtt``
-(or FACECAM_HOMEASSISTANT / FACECAM_MQTT) name the broker. The work is in :mod:`facecam.forget` (list, forget),
-:mod:`facecam.retention` and :mod:`facecam.archive` (export and import); this module declares the subcommands.
+List and forget need no model. With ``--db`` the database's people and visits are included (and forgotten).
+``forget`` also tells Home Assistant and MQTT to drop the person when ``--homeassistant`` / ``--mqtt`` (or
+FACECAM_HOMEASSISTANT / FACECAM_MQTT) name the broker. The work is :mod:`facecam.forget`'s (retention:
+:mod:`facecam.retention`) and :mod:`facecam.archive`'s (export and import); this module declares the subcommands.
 """
 
 from __future__ import annotations
@@ -18,31 +18,23 @@ import sys
 
 from facecam import config
 
-HELP = "the people facecam holds data on: list, forget one everywhere, back up or move them (export, import)"
+HELP = "list, forget, back up or move the people facecam holds data on (list, forget, export, import)"
 
 
 def add_command(commands, add_options) -> None:
     """``add_options(parser)``: the shared options of a command that reads the gallery (model, known_faces, --db,
-    --json), given to the command and to each subcommand (given before the action or after it)."""
+    --json), given to ``people`` and to each subcommand (before or after the action)."""
     from facecam import archive  # noqa: PLC0415
-    from facecam.sinks import add_sink_options  # noqa: PLC0415
 
     sub = commands.add_parser("people", help=HELP, description=__doc__.splitlines()[0])
     add_options(sub)
     sub.set_defaults(handler=run_people, people_action="list")
     actions = sub.add_subparsers(dest="people_action", metavar="ACTION")
-
-    def forget_options(parser) -> None:
-        parser.add_argument("name", metavar="NAME")
-        parser.add_argument("--yes", action="store_true", help="do not ask (scripts)")
-        add_sink_options(parser.add_argument_group("tell these to drop the person too"))
-
     for name, text, add, handler in (
-            ("list", "per person: photos, learned crops, visits, last seen, consent", lambda parser: None,
-             run_people),
+            ("list", "per person: photos, learned crops, visits, last seen, consent", None, run_people),
             ("forget", "delete everything of a person: photos, learned crops, cached embeddings, visits and "
                        "snapshots, unknown faces that are them, the database's rows, Home Assistant's entity",
-             forget_options, run_people),
+             _add_forget_options, run_people),
             ("export", "write the people (photos, learned crops) to one archive file; --name: one person and "
                        "everything facecam holds on them", archive.add_export_options, archive.run_export),
             ("import", "read an archive into known_faces, or into the database with --db (merge by default)",
@@ -52,8 +44,17 @@ def add_command(commands, add_options) -> None:
         for option in parser._actions:  # noqa: SLF001 - given before the action, a shared option is not reset by it
             if option.option_strings and option.dest != "help":
                 option.default = argparse.SUPPRESS
-        add(parser)
+        if add is not None:
+            add(parser)
         parser.set_defaults(handler=handler)
+
+
+def _add_forget_options(parser) -> None:
+    from facecam.sinks import add_sink_options  # noqa: PLC0415
+
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--yes", action="store_true", help="do not ask (scripts)")
+    add_sink_options(parser.add_argument_group("tell these to drop the person too"))
 
 
 def run_people(session, args, out) -> int:

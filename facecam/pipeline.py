@@ -34,6 +34,7 @@ import numpy as np
 
 from facecam.annotate import Label
 from facecam.appearance import signatures
+from facecam.blur import is_named
 from facecam.matcher import GalleryMatrix
 from facecam.motion import MotionGate, MotionOptions
 from facecam.recognizer import Recognizer
@@ -145,6 +146,8 @@ class LivePipeline:
         self.gate: MotionGate | None = MotionGate(motion) if motion.enabled else None
         self.idle = False
         self._last_detection: float | None = None   # source time of the last round that ran the detector
+        self._idle_since: float | None = None       # wall time of the first idle round of the current stretch
+        self._last_look: tuple[int, float] = (0, 0.0)  # the last gated frame's number and wall time
         self._slot: tuple[Frame, float] | None = None  # the waiting frame and when it was submitted
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -197,6 +200,7 @@ class LivePipeline:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._doze()
             with self._cond:
                 while self._slot is None and not self._stop.is_set():
                     self._cond.wait(0.1)
@@ -214,6 +218,17 @@ class LivePipeline:
                     self.on_error(error)
                 time.sleep(0.05)
 
+    def _doze(self) -> None:
+        """While the room has been still (idle rounds) for ``doze_after_s``, sleep until the next of ``idle_fps``
+        looks a second: the frames submitted meanwhile replace each other unseen, and the worker wakes neither
+        for them nor for the gate (an empty room's CPU). A stop wakes it at once."""
+        gate, since = self.gate, self._idle_since
+        if gate is None or since is None or not self.idle:
+            return
+        now = time.monotonic()
+        if now - since >= gate.options.doze_after_s:
+            self._stop.wait(max(self._last_look[1] + 1.0 / gate.options.idle_fps - now, 0.0))
+
     # ----------------------------------------------------------- one round
     def process(self, frame: Frame) -> list[Track]:
         """One recognition round on ``frame`` (detect, track, embed what is needed, match), unless the motion
@@ -222,7 +237,10 @@ class LivePipeline:
         self.idle = self._gated(frame, t)
         if self.idle:
             self.stats.idle_rounds += 1
+            if self._idle_since is None:
+                self._idle_since = self._last_look[1]
             return []
+        self._idle_since = None
         self._last_detection = t
         started = time.perf_counter()
         rgb_frame = bgr_to_rgb(frame.bgr_frame)
@@ -249,7 +267,8 @@ class LivePipeline:
         gate = self.gate
         if gate is None:
             return False
-        moved = gate.moved(frame.bgr_frame)
+        seen, self._last_look = self._last_look[0], (frame.seq, time.monotonic())
+        moved = gate.moved(frame.bgr_frame, frames=frame.seq - seen if 0 < seen < frame.seq else 1)
         last = self._last_detection
         if moved or len(self.tracker) or last is None or not 0 <= t - last < gate.options.safety_s:
             return False
@@ -307,6 +326,12 @@ class LivePipeline:
         """The tracks to draw on the frame of time ``t_source``, boxes moved to that time."""
         return self.tracker.boxes_at(t_source)
 
+    def strangers_at(self, t_source: float) -> list[Track]:
+        """The tracks not named on the frame of time ``t_source`` (Unknown, "?", not recognised yet), boxes moved to
+        that time: the faces :func:`facecam.blur.blur_faces` hides. Every live track counts, also one the detector
+        missed a few rounds (its box is still drawn where it was last seen and moved, and so blurred)."""
+        return [track for track in self.tracker.boxes_at(t_source, include_missed=True) if not is_named(track)]
+
     def labels_at(self, t_source: float) -> list[Label]:
         """What to draw on the frame of time ``t_source`` (see :class:`facecam.annotate.Label`)."""
         return [Label.from_track(track) for track in self.tracks_at(t_source)]
@@ -321,3 +346,4 @@ class LivePipeline:
         if self.gate is not None:
             self.gate.reset()
         self._last_detection = None
+        self._idle_since = None

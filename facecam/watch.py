@@ -52,6 +52,10 @@ def add_options(sub) -> None:
                      help="detect faces on every round even in an empty, still scene (default: while nobody is "
                           "tracked, detection waits for motion, with a check every 3 s; the setting "
                           "\"motion_gate\": false turns it off for good)")
+    sub.add_argument("--blur-strangers", action="store_true",
+                     help="blur every face that is not a named person (Unknown, \"?\", not recognised yet) in the "
+                          "--output video and in the snapshots logged and sent (the setting \"blur_strangers\": true: "
+                          "always)")
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
     add_live_options(sub)
@@ -66,10 +70,15 @@ def add_options(sub) -> None:
 
 def run_watch(session, args, out) -> int:
     from facecam.annotate import FaceAnnotator, Label  # noqa: PLC0415
+    from facecam.blur import blur_enabled, blur_faces, stranger_boxes  # noqa: PLC0415
     from facecam.live_session import LiveSession  # noqa: PLC0415
     from facecam.motion import motion_options  # noqa: PLC0415
     from facecam.sources import display_name, open_source  # noqa: PLC0415
 
+    from facecam import config  # noqa: PLC0415
+    from facecam.sealed import check_key  # noqa: PLC0415
+
+    check_key(config.load_settings())   # "encrypt_snapshots": true without FACECAM_KEY: stop before writing anything
     args.min_face_size = max(args.min_face_size, args.live_min_face_size)
     codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
     recognizer = session.recognizer()
@@ -82,6 +91,7 @@ def run_watch(session, args, out) -> int:
     gallery_errors: list[str] = []
     live.follow_gallery(session.follow_gallery, lambda error: gallery_errors.append(str(error)))
     annotator = FaceAnnotator(show_distances=True)
+    blur = args.blur_strangers = blur_enabled(getattr(args, "blur_strangers", False))  # the recorder reads it too
     source = open_source(args.source, realtime=args.realtime, name=getattr(args, "source_name", None))
     if not source.wait_opened(timeout=15):
         source.stop()
@@ -132,7 +142,9 @@ def run_watch(session, args, out) -> int:
             if args.output is not None:
                 if writer is None:
                     writer = _open_writer(args.output, codec, source.fps, frame.bgr_frame.shape)
-                writer.write(annotator.annotate(frame.bgr_frame, labels))
+                shown = blur_faces(frame.bgr_frame, stranger_boxes(pipeline.strangers_at(frame.t_source))) \
+                    if blur else frame.bgr_frame
+                writer.write(annotator.annotate(shown, labels))
             if events is not None:
                 events.write(json.dumps({
                     "frame": frame.seq - 1, "t": round(frame.t_source, 4),
@@ -167,7 +179,7 @@ def run_watch(session, args, out) -> int:
                                   "max": round(max(latencies), 3) if latencies else None},
         "embeddings_computed": pipeline.stats.embeddings_computed, "wall_s": round(wall, 2),
         "recognition_rounds": pipeline.stats.rounds, "idle_rounds": pipeline.stats.idle_rounds,
-        "motion_gate": pipeline.gate is not None, "model": recognizer.model,
+        "motion_gate": pipeline.gate is not None, "blur_strangers": blur, "model": recognizer.model,
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,

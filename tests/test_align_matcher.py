@@ -53,6 +53,45 @@ def test_large_faces_are_prefiltered_not_aliased():
     assert np.abs(crop[8:-8, 8:-8].astype(int) - 127).max() <= 3
 
 
+def _masked_bilinear_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The crop as the first alignment computed it (no box filter: the faces here are not shrunk 2x): each of a
+    sample's four corners gathered where it lies inside the image, 0 elsewhere, summed in the same order."""
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    src = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.ones(size * size)], axis=1) @ inverse.T
+    sx, sy = src[:, 0] - 0.5, src[:, 1] - 0.5
+    height, width = image.shape[:2]
+    pixels = image.astype(np.float32)
+    x0, y0 = np.floor(sx).astype(np.int64), np.floor(sy).astype(np.int64)
+    fx, fy = (sx - x0).astype(np.float32)[:, None], (sy - y0).astype(np.float32)[:, None]
+    out = np.zeros((size * size, 3), np.float32)
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            xi, yi = x0 + dx, y0 + dy
+            inside = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
+            values = np.zeros_like(out)
+            values[inside] = pixels[yi[inside], xi[inside]]
+            out += values * (wx * wy)
+    return np.clip(out + 0.5, 0, 255).reshape(size, size, 3).astype(np.uint8)
+
+
+@pytest.mark.parametrize("centre", [(160, 120), (8, 10), (310, 235), (-40, 120), (900, 700)],
+                         ids=["inside", "top-left corner", "bottom-right corner", "off the left", "off the image"])
+def test_crop_equals_the_masked_bilinear_reference_inside_on_and_off_the_edges(centre):
+    # The crop reads only the window its samples cover (with a black border) instead of masking every corner:
+    # the same pixels as the reference, bit for bit, wherever the face lies, so gallery caches stay valid.
+    image = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    face = np.array([[-12, -8], [12, -10], [0, 4], [-9, 14], [9, 15]], float) * 1.4 + centre
+    for spec in (AlignSpec.from_arcface(112), AlignSpec.from_arcface(224, 0.6)):
+        matrix = alignment_matrix(face, spec)
+        crop = align_face(image, face, spec)
+        assert np.array_equal(crop, _masked_bilinear_crop(image, matrix, spec.size))
+    if centre == (900, 700):
+        assert not crop.any()  # wholly outside: black
+    elif centre == (-40, 120):
+        assert crop.any() and not crop[:, :40].any()  # the part left of the image is black
+
+
 def unit(rows):
     rows = np.asarray(rows, dtype=np.float32)
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)

@@ -131,3 +131,64 @@ def test_the_pipeline_detects_again_as_soon_as_something_moves(sface_recognizer)
     assert pipeline.stats.rounds == 2 and not pipeline.idle
     pipeline.process(Frame(21, 21 / FPS + 3.0, moved))      # still again, but the safety detection is due
     assert pipeline.stats.rounds == 3
+
+
+def test_the_background_steps_by_the_frames_the_gate_did_not_see():
+    """A gate that looks at every third frame follows the scene at the same pace in seconds: one step of three
+    frames is three steps of one (the room still, nothing masked as moving)."""
+    import numpy as np
+
+    from motion_clips import room
+
+    still = room().astype(np.uint8)
+    brighter = np.clip(still.astype(int) + 6, 0, 255).astype(np.uint8)  # the light, not motion
+    every, third = MotionGate(), MotionGate()
+    every.moved(still)
+    third.moved(still)
+    for _ in range(3):
+        assert not every.moved(brighter)
+    assert not third.moved(brighter, frames=3)
+    assert np.allclose(every._background, third._background, atol=1e-3)
+    assert not np.allclose(third._background, MotionGate().small_grey(still))  # it did step
+
+
+def test_a_still_room_is_looked_at_idle_fps_times_a_second_until_something_moves(sface_recognizer):
+    """The live worker, once the room has been still for ``doze_after_s``, takes ``idle_fps`` frames a second of
+    the 30 it is offered (the others replace each other unseen); the first motion it sees is detected."""
+    import time
+
+    import numpy as np
+
+    from facecam.matcher import GalleryMatrix
+    from facecam.pipeline import LivePipeline
+
+    from motion_clips import room
+
+    empty = GalleryMatrix(np.zeros((0, 128), np.float32), np.zeros(0, np.int64), ())
+    pipeline = LivePipeline(sface_recognizer, lambda: empty, motion=MotionOptions(idle_fps=2.0, doze_after_s=0.0))
+    still = room().astype(np.uint8)
+    moved = still.copy()
+    moved[100:300, 100:260] = 30
+    pipeline.start()
+    try:
+        seq = 0
+
+        def offer(image, until):
+            nonlocal seq
+            while not until():
+                seq += 1
+                pipeline.submit(Frame(seq, seq / 30, image))
+                time.sleep(1 / 30)
+
+        offer(still, lambda: pipeline.stats.rounds >= 1 or seq >= 900)  # the first frame is a detection
+        offered, started = seq, time.monotonic()
+        offer(still, lambda: seq - offered >= 60)             # two seconds of a still room at 30 fps
+        looks, elapsed = pipeline.stats.rounds + pipeline.stats.idle_rounds, time.monotonic() - started
+        # a slower machine only makes the worker look less often: the bound follows the time it took
+        assert pipeline.stats.idle_rounds >= 1 and looks <= 1 + 2.0 * elapsed + 2, (looks, elapsed)
+        rounds = pipeline.stats.rounds
+        deadline = time.monotonic() + 60
+        offer(moved, lambda: pipeline.stats.rounds > rounds or time.monotonic() > deadline)
+        assert pipeline.stats.rounds > rounds and not pipeline.idle
+    finally:
+        pipeline.stop(5)

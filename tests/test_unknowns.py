@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from servers import db_url, postgres  # noqa: F401 - fixtures
-from visits import LFW40, make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
+from visits import LFW40, listed_truth, make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
 
 from facecam.cli import main
 from facecam.unknowns.cluster import Clusters, cluster_labels
@@ -70,14 +70,7 @@ def copy_of(known: Path, tmp_path: Path) -> Path:
 
 def scores(clusters: list[dict], visits) -> dict:
     """The issue's figures for one listing: purity, completeness, leak, and how many visits were collected."""
-    rows = [(c["id"], s) for c in clusters for s in c["sightings"]]
-    who = truth_of(visits, [(s["t"], s["box"]) for _, s in rows])
-    by_cluster: dict[str, Counter] = {}
-    for (cluster, _), person in zip(rows, who):
-        by_cluster.setdefault(cluster, Counter())[person] += 1
-    majority = {c: counts.most_common(1)[0][0] for c, counts in by_cluster.items()
-                if 2 * counts.most_common(1)[0][1] > sum(counts.values())}
-    pure = sum(1 for (cluster, _), person in zip(rows, who) if person is not None and majority.get(cluster) == person)
+    rows, who, pure = listed_truth(clusters, visits)
     seen = {p for p in who if p in STRANGERS}
     complete = [p for p in seen if len({c for (c, _), q in zip(rows, who) if q == p}) == 1]
     stranger_visits = {(q, s["t"] // 1) for (_, s), q in zip(rows, who) if q in STRANGERS}

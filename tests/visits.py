@@ -42,11 +42,12 @@ class Visit:
     slot: int
     start: float            # source seconds
     end: float
+    shown: int = SHOWN      # pasted photo size (faces about half of it wide)
 
     @property
     def rect(self) -> tuple[int, int, int, int]:
         x, y = SLOTS[self.slot]
-        return x, y, SHOWN, SHOWN
+        return x, y, self.shown, self.shown
 
 
 def photos_of(person: str) -> list[Path]:
@@ -54,9 +55,9 @@ def photos_of(person: str) -> list[Path]:
 
 
 def plan_visits(strangers: dict[str, list[Path]], enrolled: dict[str, list[Path]], *, seed: int = 8,
-                duration: float = 1.0, gap: float = 0.8, stagger: float = 0.3) -> list[Visit]:
+                duration: float = 1.0, gap: float = 0.8, stagger: float = 0.3, shown: int = SHOWN) -> list[Visit]:
     """Visits in shuffled order over the six slots, one per photo given (a stranger comes back once per
-    photo). A slot shows one visit at a time, ``gap`` seconds apart."""
+    photo). A slot shows one visit at a time, ``gap`` seconds apart; photos ``shown`` px wide."""
     rng = np.random.default_rng(seed)
     wanted = [(p, photo, False) for p, photos in strangers.items() for photo in photos]
     wanted += [(p, photo, True) for p, photos in enrolled.items() for photo in photos]
@@ -66,13 +67,13 @@ def plan_visits(strangers: dict[str, list[Path]], enrolled: dict[str, list[Path]
         person, photo, is_enrolled = wanted[index]
         slot = n % len(SLOTS)
         start = stagger * slot + (n // len(SLOTS)) * (duration + gap) + 0.2
-        visits.append(Visit(person, photo, is_enrolled, slot, round(start, 3), round(start + duration, 3)))
+        visits.append(Visit(person, photo, is_enrolled, slot, round(start, 3), round(start + duration, 3), shown))
     return visits
 
 
-def _shown(photo: Path) -> np.ndarray:
+def _shown(photo: Path, shown: int = SHOWN) -> np.ndarray:
     image = cv2.imread(str(photo))
-    return cv2.resize(image[15:135, 15:135], (SHOWN, SHOWN), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(image[15:135, 15:135], (shown, shown), interpolation=cv2.INTER_CUBIC)
 
 
 def _background() -> np.ndarray:
@@ -88,7 +89,7 @@ def write_visits_clip(path: Path, visits: list[Visit], fps: float = 10.0) -> flo
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
-    shown = {v.photo: _shown(v.photo) for v in visits}
+    shown = {(v.photo, v.shown): _shown(v.photo, v.shown) for v in visits}
     background = _background()
     for index in range(int(round(seconds * fps))):
         t = index / fps
@@ -96,7 +97,7 @@ def write_visits_clip(path: Path, visits: list[Visit], fps: float = 10.0) -> flo
         for visit in visits:
             if visit.start <= t < visit.end:
                 x, y, w, h = visit.rect
-                frame[y:y + h, x:x + w] = shown[visit.photo]
+                frame[y:y + h, x:x + w] = shown[visit.photo, visit.shown]
         writer.write(frame)
     writer.release()
     return seconds
@@ -126,6 +127,22 @@ def truth_of(visits: list[Visit], sightings: list[tuple[float, list]]) -> list[s
         dx, dy = box[0] + box[2] / 2 - (x + w / 2), box[1] + box[3] / 2 - (y + h / 2)
         out.append(visit.person if abs(dx) <= 0.2 * w and abs(dy) <= 0.25 * h else f"bystander:{visit.photo.name}")
     return out
+
+
+def listed_truth(clusters: list[dict], visits: list[Visit]) -> tuple[list, list[str | None], int]:
+    """For an ``unknowns --json`` listing: its ``(cluster id, sighting)`` rows, who each sighting is
+    (:func:`truth_of`), and how many sit in a cluster whose majority (more than half) is their person."""
+    from collections import Counter
+
+    rows = [(c["id"], s) for c in clusters for s in c["sightings"]]
+    who = truth_of(visits, [(s["t"], s["box"]) for _, s in rows])
+    by_cluster: dict[str, Counter] = {}
+    for (cluster, _), person in zip(rows, who):
+        by_cluster.setdefault(cluster, Counter())[person] += 1
+    majority = {c: counts.most_common(1)[0][0] for c, counts in by_cluster.items()
+                if 2 * counts.most_common(1)[0][1] > sum(counts.values())}
+    pure = sum(1 for (cluster, _), person in zip(rows, who) if person is not None and majority.get(cluster) == person)
+    return rows, who, pure
 
 
 def make_gallery(root: Path, photos: dict[str, list[Path]]) -> Path:

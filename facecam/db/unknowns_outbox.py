@@ -4,7 +4,7 @@
 --db``, the window with ``--db``) writes to: a sighting goes to the database's store
 (:class:`facecam.db.unknowns.DbUnknownStore`) while the server answers; while it does not (down, a network
 cut, not reachable yet when facecam started) the sighting, its crops already encoded as JPEGs, waits in
-``known_faces/.facecam/unknowns/<model>/outbox.sqlite`` (owner-only; survives a restart) and is sent, oldest
+``known_faces/.facecam/unknowns/<model>/outbox.sqlite`` (owner-only, the crops encrypted with ``FACECAM_KEY``; survives a restart) and is sent, oldest
 first, once the server is back: it then joins its cluster as if it had arrived at once. The machinery
 (retrying, order, the bound) is :class:`facecam.db.outbox.OutboxedStore`, shared with the visits.
 
@@ -27,9 +27,10 @@ from facecam.db import DatabaseUnreachable
 from facecam.db.outbox import RETRY_S, OutboxedStore
 from facecam.db.unknowns import EncodedSighting, encoded_sighting
 from facecam.fileutil import private_file, private_folder, set_aside_damaged
+from facecam.sealed import seal, unseal
 from facecam.source_names import checkpoint, redact_stored_names
 from facecam.unknowns.collect import UnknownSighting
-from facecam.unknowns.store import DEFAULT_MAX_SIGHTINGS, UnknownsError, check_dim, store_folder
+from facecam.unknowns.store import CROP, DEFAULT_MAX_SIGHTINGS, UnknownsError, check_dim, store_folder
 
 OUTBOX_NAME = "outbox.sqlite"
 DEFAULT_MAX_QUEUED = DEFAULT_MAX_SIGHTINGS   # the store's own default cap: more would be dropped by it anyway
@@ -103,7 +104,7 @@ class UnknownOutbox:
                 self._db.executemany(
                     "INSERT INTO queued_crops VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(sighting_id, int(rank), float(t), int(frame), *map(float, box), float(quality),
-                      np.asarray(vector, np.float32).tobytes(), jpeg)
+                      np.asarray(vector, np.float32).tobytes(), seal(jpeg))   # encrypted with FACECAM_KEY
                      for rank, t, frame, box, quality, vector, jpeg in sighting.crops])
                 self._db.execute("COMMIT")
             except BaseException:
@@ -119,7 +120,7 @@ class UnknownOutbox:
                     "SELECT sighting, rank, t, frame, x, y, w, h, quality, embedding, jpeg FROM queued_crops "
                     "ORDER BY sighting, rank"):
                 crops.setdefault(sid, []).append((rank, t, frame, (x, y, w, h), quality,
-                                                  np.frombuffer(vector, np.float32).copy(), bytes(jpeg)))
+                                                  np.frombuffer(vector, np.float32).copy(), unseal(bytes(jpeg), CROP)))
             rows = self._db.execute("SELECT id, source, track, first_t, last_t, started, ended, embedding, "
                                     "merge_group, pinned FROM queued ORDER BY n").fetchall()
         out, damaged = [], []

@@ -44,6 +44,9 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
     parser.add_argument("--learn", action="store_true",
                         help="get better with use: clear sightings add crops to known_faces/NAME/.learned/ (as "
                              "Tools > Learn from clear sightings, which is remembered)")
+    parser.add_argument("--blur-strangers", action="store_true",
+                        help="blur every face that is not a named person in the History's and the notifications' "
+                             "snapshots (as Tools > Blur strangers, which is remembered)")
     parser.add_argument("--no-motion-gate", action="store_true",
                         help="detect on every round even in an empty, still scene (default: while nobody is "
                              "tracked, detection waits for motion; the setting \"motion_gate\": false: never)")
@@ -67,7 +70,8 @@ def options_from_args(args: argparse.Namespace):
                          min_face_size=max(int(args.min_face_size), 12), detector=args.detector,
                          source_name=args.source_name, record_sightings=not args.no_sightings,
                          keep_days=args.keep_days, notify=notify, unknowns=not args.no_unknowns,
-                         db=db_url(args.db), learn=args.learn, motion_gate=not args.no_motion_gate)
+                         db=db_url(args.db), learn=args.learn, motion_gate=not args.no_motion_gate,
+                         blur_strangers=args.blur_strangers)
 
 
 class ExceptionHooks:
@@ -177,6 +181,13 @@ def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
         NotifySettings.from_args(args)
     except FacecamError as error:
         parser.error(str(error))          # exit code 2, one line
+    from facecam.sealed import check_key  # noqa: PLC0415
+
+    try:   # "encrypt_snapshots": true without FACECAM_KEY: nothing is written in the clear
+        check_key(config.load_settings())
+    except FacecamError as error:
+        print(f"facecam: error: {error}", file=sys.stderr)
+        return 1
     app, window, _hooks = start_window(args)
     if window is None:
         print(f"facecam: known_faces folder {args.known_faces} does not exist; give an existing folder with "

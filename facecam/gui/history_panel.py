@@ -78,10 +78,12 @@ class HistoryReader:
         self._closed = False
         self._snapshots: dict[tuple, tuple[bytes, QImage]] = {}
         self._strangers: dict[str, None] = {}   # the clusters of today's unknown visits, in order first seen
+        self.key_problem: str | None = None     # a snapshot could not be decrypted (facecam.sealed): why
 
     def read(self, chosen: HistoryFilter) -> tuple[list[HistoryRow], list[str]]:
         """(today's visits for ``chosen``, newest first; the names with visits and today's strangers, for the
         filter box)."""
+        from facecam.sealed import KeyProblem  # noqa: PLC0415
         from facecam.sightings.model import SightingQuery  # noqa: PLC0415
         from facecam.stores import open_stores  # noqa: PLC0415
 
@@ -100,7 +102,10 @@ class HistoryReader:
             for sighting in sightings:
                 key = (sighting.id, sighting.name, sighting.distance)
                 if key not in self._snapshots:
-                    jpeg = self._store.snapshot(sighting.id)
+                    try:
+                        jpeg = self._store.snapshot(sighting.id)
+                    except KeyProblem as error:   # encrypted with another key, or none set: the row, no picture
+                        self.key_problem, jpeg = str(error), b""
                     self._snapshots[key] = (jpeg, icon_of(jpeg))
                 jpeg, icon = self._snapshots[key]
                 rows.append(HistoryRow(sighting.updated(snapshot=jpeg), icon))
@@ -336,8 +341,9 @@ class HistoryPanel(QWidget):
             f"stranger {chosen.cluster}" if chosen.cluster else None)
         self.title.setText(f"Today: {len(rows)} visit{'s' if len(rows) != 1 else ''}"
                            + (f" of {who}" if who else (f" ({unknown} unknown)" if unknown else "")))
-        self.hint.setText("No visits yet today." if not rows else "")
-        self.hint.setVisible(not rows)
+        problem = self.reader.key_problem     # the snapshots cannot be decrypted: said once, the rows shown
+        self.hint.setText("No visits yet today." if not rows else f"Snapshots not shown: {problem}" if problem else "")
+        self.hint.setVisible(not rows or bool(problem))
 
     # ------------------------------------------------------------ rows
     def rows(self) -> list[HistoryRow]:

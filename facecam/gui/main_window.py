@@ -37,7 +37,6 @@ from PyQt5.QtGui import QDesktopServices
 from PyQt5.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from facecam import config
-from facecam.config import consent_required
 from facecam.annotate import FaceAnnotator, Label
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
@@ -90,6 +89,7 @@ class WindowOptions:
     db: str | None = None                 # --db / FACECAM_DB: people, Enroll and visits in this PostgreSQL database
     learn: bool = False                   # --learn (else the window's remembered switch, or the setting "learn": true)
     motion_gate: bool = True              # False: --no-motion-gate (the setting "motion_gate": false turns it off too)
+    blur_strangers: bool = False          # --blur-strangers (else Tools > Blur strangers, the setting "blur_strangers")
 
 
 class MainWindow(QMainWindow):
@@ -144,7 +144,8 @@ class MainWindow(QMainWindow):
         self.session = LiveSession(self.sources.source_name())   # the pipeline, its visits, their followers
         self.sightings = WindowSightings(self.known_faces, self.options.notify or NotifySettings.load(),
                                          enabled=self.options.record_sightings, db_url=self.options.db,
-                                         keep_days_override=self.options.keep_days, parent=self)
+                                         keep_days_override=self.options.keep_days,
+                                         blur_strangers=self.options.blur_strangers, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
         self.session.subscribe(self.sightings.on_visit)
         self.retention = start_retention(self)   # each kind's limit applied now (a task) and kept while running
@@ -212,7 +213,7 @@ class MainWindow(QMainWindow):
         self.people_panel.open_person.connect(self.people.open_person_folder)
         self.people_panel.remove_person.connect(self.people.remove_person)
         self.people_panel.forget_person.connect(self.people.forget_person)
-        self.people_panel.set_consent_required(consent_required())
+        self.people_panel.set_consent_required(config.consent_required())
         self.people_panel.open_gallery.connect(self.people.open_known_faces)
         self.people_panel.rescan.connect(self.rescan)
         self.people_panel.clear_learned.connect(self.people.clear_learned)

@@ -174,6 +174,6 @@ class PeoplePanel(QWidget):
         has = self.selected() is not None
         self.open_button.setEnabled(has)
         self.remove_button.setEnabled(has)
-        self.forget_button.setEnabled(has)
         self.export_person_button.setEnabled(has)
+        self.forget_button.setEnabled(has)
         self.clear_learned_button.setEnabled(has and self._learned.get(self.selected(), 0) > 0)

@@ -34,7 +34,8 @@ class WindowSightings(QObject):
     saved = pyqtSignal(object)
 
     def __init__(self, known_faces: Path, notify: NotifySettings | None = None, *, enabled: bool = True,
-                 keep_days_override: float | None = None, db_url: str | None = None, parent: QObject | None = None):
+                 keep_days_override: float | None = None, db_url: str | None = None, blur_strangers: bool = False,
+                 parent: QObject | None = None):
         from facecam.sightings.live import LiveSightings, keep_days  # noqa: PLC0415
         from facecam.sightings.recorder import SightingRecorder  # noqa: PLC0415
         from facecam.stores import open_stores  # noqa: PLC0415
@@ -52,7 +53,10 @@ class WindowSightings(QObject):
                                          connect_later=True)  # never waits on the GUI thread
             except Exception as error:  # noqa: BLE001 - shown in the window; the video goes on without a log
                 self.error = f"the sightings log cannot be opened ({error}); visits are not logged this run"
-        self.live = LiveSightings(SightingRecorder(""), store, on_saved=self.saved.emit)
+        from facecam.blur import blur_enabled  # noqa: PLC0415
+
+        self.live = LiveSightings(SightingRecorder("", blur_strangers=blur_enabled(blur_strangers)), store,
+                                  on_saved=self.saved.emit)
         self.store, self.writer, self.recorder = self.live.store, self.live.writer, self.live.recorder
         self.notify = NotifySettings()
         self.strangers = lambda: None   # the Who's this? collection's StrangerIndex, while it collects
@@ -76,6 +80,17 @@ class WindowSightings(QObject):
         if not self._closed:
             self.live.recorder.strangers = self.strangers()
             self.live.on_visit(event)
+
+    @property
+    def blur_strangers(self) -> bool:
+        return self.live.recorder.blur_strangers
+
+    def set_blur_strangers(self, on: bool, remember: bool = True) -> None:
+        """Tools > Blur strangers: the History's and the notifications' snapshots from now on blur every face that
+        is not named (:mod:`facecam.blur`); remembered as the setting ``"blur_strangers"`` (``watch`` reads it too)."""
+        self.live.recorder.blur_strangers = bool(on)
+        if remember:
+            run_task("save-settings", lambda: save_blur_choice(on))
 
     # ------------------------------------------------------------ notifications
     def set_notify(self, settings: NotifySettings) -> str | None:
@@ -124,3 +139,12 @@ class WindowSightings(QObject):
         from facecam.gui.workers import facecam_threads  # noqa: PLC0415
 
         return tuple(t.name for t in facecam_threads() if t.name.startswith("facecam-notify "))
+
+
+def save_blur_choice(on: bool) -> None:
+    """The setting ``"blur_strangers"`` (for the window and ``watch`` alike)."""
+    from facecam import config  # noqa: PLC0415
+
+    settings = config.load_settings()
+    settings["blur_strangers"] = bool(on)
+    config.save_settings(settings)

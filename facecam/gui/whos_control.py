@@ -44,13 +44,17 @@ def cluster_views(store, thumbnails: dict[Path, np.ndarray]) -> list[ClusterView
     import cv2  # noqa: PLC0415
 
     from facecam.gui.whos_panel import row_text, tooltip_text  # noqa: PLC0415
+    from facecam.sealed import KeyProblem  # noqa: PLC0415
 
     views = []
     for cluster in store.clusters():
         best = cluster.best_crops(1)[0]
         crop = best.path   # a file, or the crop's name in the database: the store reads it
         if crop not in thumbnails:
-            data = store.crop_jpeg(best)
+            try:
+                data = store.crop_jpeg(best)
+            except KeyProblem:   # encrypted with another key, or none set: no thumbnail (naming it says why)
+                data = b""
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
             thumbnails[crop] = (cv2.resize(image, (THUMBNAIL_PX, THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
                                 if image is not None else None)

@@ -81,6 +81,11 @@ def build_actions(window) -> None:
                                      "(at most 10 each; remembered)")
     window.learn_action.setChecked(window.learning.enabled)
     tools_menu.addAction(window.learn_action)
+    window.blur_action = action("&Blur strangers in snapshots", window.sightings.set_blur_strangers, checkable=True,
+                                tip="The History's and the notifications' snapshots blur every face that is not a "
+                                    "named person (remembered; watch --blur-strangers does it for videos)")
+    window.blur_action.setChecked(window.sightings.blur_strangers)
+    tools_menu.addAction(window.blur_action)
     window.clear_learned_action = action("Clear learned faces (everyone)...", lambda: window.people.clear_learned(None))
     tools_menu.addAction(window.clear_learned_action)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from facecam import config
+from facecam.blur import blur_enabled
 from facecam.errors import FacecamError
 from facecam.sightings.model import Sighting
 from facecam.sightings.notify import DEFAULT_COOLDOWN_S, Notifier, NotifyRule
@@ -165,7 +166,8 @@ class LiveSightings:
         store = None if args.no_sightings else open_sighting_store(
             Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)),
             connect_later=True)  # a database down at start is connected when it answers (visits wait locally)
-        recorder = SightingRecorder(redact_url(args.source_name or str(source_name)))  # never a password
+        recorder = SightingRecorder(redact_url(args.source_name or str(source_name)),  # never a password
+                                    blur_strangers=blur_enabled(getattr(args, "blur_strangers", False)))
         return cls(recorder, store, notifier, on_saved)
 
     def on_visit(self, event) -> None:

@@ -41,10 +41,12 @@ SNAPSHOT_QUALITY = 85
 SNAPSHOT_MARGIN = 0.25  # of the face box, on each side
 
 
-def face_snapshot(bgr_frame: np.ndarray, box) -> bytes:
-    """A small JPEG of the face ``box`` (x, y, w, h) with some margin, longest side <= SNAPSHOT_SIDE."""
+def face_snapshot(bgr_frame: np.ndarray, box, blur: list | tuple = ()) -> bytes:
+    """A small JPEG of the face ``box`` (x, y, w, h) with some margin, longest side <= SNAPSHOT_SIDE; the faces
+    ``blur`` (boxes on the frame: the strangers, :func:`facecam.blur.stranger_boxes`) blurred first."""
     import cv2  # noqa: PLC0415 - loaded by the video source already; kept out of `facecam --help`
 
+    from facecam.blur import blur_faces  # noqa: PLC0415 - OpenCV too
     from facecam.images import encode_jpeg  # noqa: PLC0415 - OpenCV too
     height, width = bgr_frame.shape[:2]
     x, y, w, h = (float(v) for v in box)
@@ -52,6 +54,8 @@ def face_snapshot(bgr_frame: np.ndarray, box) -> bytes:
     x0, y0 = max(int(x - mx), 0), max(int(y - my), 0)
     x1, y1 = min(int(math.ceil(x + w + mx)), width), min(int(math.ceil(y + h + my)), height)
     crop = bgr_frame[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+    if blur:  # on the crop, the boxes moved with it (a blur is local: the same pixels as blurring the frame)
+        crop = blur_faces(crop, [(bx - x0, by - y0, bw, bh) for bx, by, bw, bh in blur])
     scale = SNAPSHOT_SIDE / max(crop.shape[:2])
     if scale < 1:
         crop = cv2.resize(crop, (max(int(crop.shape[1] * scale), 1), max(int(crop.shape[0] * scale), 1)),
@@ -71,13 +75,14 @@ class SightingRecorder(VisitFollower):
     :class:`~facecam.visits.VisitTracker` (:meth:`on_visit`), or on its own a pipeline listener (:meth:`on_round`)."""
 
     def __init__(self, source: str, listeners: list[SightingListener] | tuple = (), *, min_hits: int = 2,
-                 heartbeat_s: float = 30.0, clock: Callable[[], float] = time.time):
+                 heartbeat_s: float = 30.0, clock: Callable[[], float] = time.time, blur_strangers: bool = False):
         if min_hits < 1:
             raise ValueError(f"min_hits: expected 1 or more, got {min_hits}")
         super().__init__(source, clock=clock, min_hits=min_hits)
         self.listeners: list[SightingListener] = list(listeners)
         self.heartbeat_s = float(heartbeat_s)
         self.errors: list[str] = []
+        self.blur_strangers = bool(blur_strangers)   # snapshots with every face not named blurred (facecam.blur)
         # who an unknown arrival is among strangers: a facecam.unknowns.strangers.StrangerIndex (watch sets it)
         self.strangers = None
 
@@ -104,7 +109,7 @@ class SightingRecorder(VisitFollower):
             state.sighting = Sighting(
                 id=visit.id, source=visit.source, started=_wall(visit.started), ended=_wall(visit.ended),
                 t_start=visit.first_t, t_end=visit.last_t, name=visit.name, distance=visit.distance, box=visit.box,
-                snapshot=face_snapshot(event.round.frame.bgr_frame, visit.box),
+                snapshot=self._snapshot(event.round, visit.box),
                 cluster=None if seen is None else seen.cluster, seen_before=seen)
             state.last_written = now
             self._tell(state.sighting, "arrived")
@@ -119,12 +124,19 @@ class SightingRecorder(VisitFollower):
         better = (event.embedded is not None and visit.distance is not None and visit.detected
                   and (old.distance is None or visit.distance < old.distance) and not changed)
         if changed or better:
-            changes.update(box=visit.box, snapshot=face_snapshot(event.round.frame.bgr_frame, visit.box),
+            changes.update(box=visit.box, snapshot=self._snapshot(event.round, visit.box),
                            distance=visit.distance)
         state.sighting = old.updated(**changes)
         if changed or better or now - state.last_written >= self.heartbeat_s:
             state.last_written = now
             self._tell(state.sighting, "updated")
+
+    def _snapshot(self, round_, box) -> bytes:
+        """The visit's snapshot from this round's frame; with ``blur_strangers``, every face of the round that is not
+        named blurred (the round's tracks after its matches: what the window draws on that frame)."""
+        from facecam.blur import stranger_boxes  # noqa: PLC0415 - OpenCV
+
+        return face_snapshot(round_.frame.bgr_frame, box, stranger_boxes(round_.tracks) if self.blur_strangers else ())
 
     def end(self, state: _Visit, visit: Visit | None) -> None:
         if state.sighting is not None:

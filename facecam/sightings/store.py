@@ -15,6 +15,7 @@ The SQLite log lives at ``known_faces/.facecam/sightings.sqlite``:
   store opens and about once an hour (by ``clock``) while it is written to; deleted rows are zeroed
   (``secure_delete``), and :func:`facecam.fileutil.scrub_sqlite` rebuilds the file after a forget;
 * every query parameterised;
+* with ``FACECAM_KEY`` set the snapshots are written encrypted (:mod:`facecam.sealed`) and read back decrypted;
 * a source is stored by its name (``--source-name``, else an address without its password:
   :func:`facecam.sources.display_name`); opening a log of schema 1 cleans the names an older facecam
   stored with a password (schema 2).
@@ -36,6 +37,7 @@ from typing import Callable, Protocol
 
 from facecam.errors import FacecamError
 from facecam.fileutil import private_file, private_folder, set_aside_damaged
+from facecam.sealed import seal, unseal
 from facecam.sightings.model import Sighting, SightingQuery
 from facecam.source_names import checkpoint, redact_stored_names
 
@@ -45,6 +47,7 @@ FILE_NAME = "sightings.sqlite"
 DEFAULT_RETENTION_DAYS = 90.0
 SCHEMA_VERSION = 2   # 2: sources named without their passwords (rows of version 1 cleaned on opening)
 _PURGE_EVERY_S = 3600.0
+SNAPSHOT = "a snapshot in the sightings log"   # what a key problem names (facecam.sealed)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sightings (
@@ -196,7 +199,7 @@ class SqliteSightingStore:
                 (sighting.id, sighting.source, sighting.started.isoformat(timespec="microseconds"),
                  sighting.ended.isoformat(timespec="microseconds"),
                  sighting.started.timestamp(), sighting.ended.timestamp(), sighting.t_start, sighting.t_end,
-                 sighting.name, sighting.cluster, sighting.distance, x, y, w, h, sighting.snapshot))
+                 sighting.name, sighting.cluster, sighting.distance, x, y, w, h, seal(sighting.snapshot)))
         if self.retention is not None and (self._last_purge is None
                                            or abs(self.clock() - self._last_purge) > _PURGE_EVERY_S):
             self.purge()
@@ -264,7 +267,7 @@ class SqliteSightingStore:
     def snapshot(self, sighting_id: str) -> bytes:
         with self._lock:
             row = self._db.execute("SELECT snapshot FROM sightings WHERE id = ?", (sighting_id,)).fetchone()
-        return bytes(row[0]) if row else b""
+        return unseal(bytes(row[0]), SNAPSHOT) if row else b""
 
     def people(self) -> list[str]:
         with self._lock:
@@ -302,4 +305,4 @@ def _sighting(row) -> Sighting:
     (id_, source, started, ended, t_start, t_end, name, cluster, distance, x, y, w, h, snapshot) = row
     return Sighting(id=id_, source=source, started=datetime.fromisoformat(started),
                     ended=datetime.fromisoformat(ended), t_start=t_start, t_end=t_end, name=name, cluster=cluster,
-                    distance=distance, box=(x, y, w, h), snapshot=bytes(snapshot) if snapshot else b"")
+                    distance=distance, box=(x, y, w, h), snapshot=unseal(bytes(snapshot), SNAPSHOT) if snapshot else b"")

@@ -18,9 +18,29 @@ under the closest different-person pair (single linkage's price is chaining: one
 two people, and a big store has many pairs) and about 95% of same-person pairs within the link.
 At 0.575 (the recognition threshold) clusters start to mix people. Models not measured here
 (VGG-Face) use 0.75 of their default threshold.
+
+**Re-grouping as a cluster grows** (issue 21: small faces come back far apart): single linkage asks one
+close pair, so a person whose visits are all a little over the link stays in pieces. A cluster of two or
+more sightings has a centre (the unit mean of its sightings' embeddings) that stands nearer its person than
+any one photo does, so after single linkage the pieces are joined by their centres: the closest two pieces,
+at least one of them of 2+ sightings, whose centres are within :func:`regroup_link` (1.04 x the link: 0.52
+for SFace) are joined, their centre recomputed, and so on until no such pair is left (:func:`regroup`). Two
+single sightings are still linked only within the link (the centre of one photo is that photo). A centre
+draws closer to everyone, other people too, so its link stays near the pairs' one: measured on lfw1k's SFace
+embeddings (``bench/bench_stranger_clusters.py --draws 100``: 15 strangers x 3 photos among 600 single
+visitors and 150 people seen twice; BENCHMARKS.md), the strangers whole in one cluster went from 88.3% to
+92.8%, purity 0.996 -> 0.994 (at 1.1 x the link: 93.7%, purity 0.986). The grouping is still a function of the set of sightings alone (single
+linkage's components, then a deterministic merge order), whatever order they came in; :class:`Clusters` keeps
+the components incrementally and re-groups when asked (cached until the next change).
+
+**"Probably the same person"**: two clusters whose centres are within :func:`suggest_link` (1.2 x the link:
+0.60 for SFace) but were not joined are offered to the user to merge (:meth:`Clusters.suggestions`;
+``unknowns`` lists them, ``unknowns merge`` joins them).
 """
 
 from __future__ import annotations
+
+import heapq
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -39,17 +59,104 @@ def link_for(model: str) -> float:
     return round(0.75 * MODELS[model].threshold, 3) if model in MODELS else 0.45
 
 
+REGROUP_FACTOR = 1.04   # centres of pieces of 2+ sightings joined within this x the link
+SUGGEST_FACTOR = 1.2    # clusters whose centres are within this x the link: "probably the same person"
+
+
+def regroup_link(link: float) -> float:
+    """The centre-to-centre link of :func:`regroup` (a piece of 2+ sightings and another)."""
+    return round(REGROUP_FACTOR * float(link), 4)
+
+
+def suggest_link(link: float) -> float:
+    """Clusters whose centres are this close (but not joined) are suggested for a merge."""
+    return round(SUGGEST_FACTOR * float(link), 4)
+
+
 def _unit(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def cluster_labels(embeddings: np.ndarray, link: float, groups=None) -> np.ndarray:
-    """``(N,)`` component label of each sighting (from scratch): 0..K-1, numbered by first member.
+    """``(N,)`` cluster label of each sighting (from scratch): 0..K-1, numbered by first member: single
+    linkage's :func:`components`, then :func:`regroup`.
 
     ``groups``: optional ``N`` merge-group keys (None for none): sightings with the same key are
     in one cluster whatever their distance.
     """
+    vectors = _unit(embeddings).reshape(len(embeddings), -1)
+    return regroup(vectors, components(vectors, link, groups), link)
+
+
+def regroup(vectors: np.ndarray, labels: np.ndarray, link: float) -> np.ndarray:
+    """Join the pieces ``labels`` (0..K-1, numbered by first member) by their centres (see the module notes):
+    the closest pair first while within :func:`regroup_link`, a pair of single sightings never. Returns
+    labels numbered by first member."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        return labels
+    k = int(labels.max()) + 1
+    vectors = _unit(vectors).reshape(len(labels), -1)
+    sums = np.zeros((k, vectors.shape[1]), np.float64)
+    np.add.at(sums, labels, vectors)
+    sizes = np.bincount(labels, minlength=k)
+    if sizes.max() < 2:
+        return labels
+    limit = regroup_link(link)
+    centres = _unit(sums)
+    heap: list[tuple[float, int, int, int, int]] = []
+    version = np.zeros(k, np.int64)
+    alive = np.ones(k, bool)
+    many = np.flatnonzero(sizes > 1)
+    close = 1.0 - centres[many] @ centres.T <= limit    # only a piece of 2+ can join by its centre
+    for row, other in zip(*np.nonzero(close)):
+        a, b = int(many[row]), int(other)
+        if a != b and not (sizes[b] > 1 and b < a):   # each pair of two big pieces once
+            lo, hi = min(a, b), max(a, b)
+            heapq.heappush(heap, (float(1.0 - centres[lo] @ centres[hi]), lo, hi, 0, 0))
+    owner = np.arange(k)
+    while heap:
+        _, a, b, va, vb = heapq.heappop(heap)
+        if not (alive[a] and alive[b]) or version[a] != va or version[b] != vb:
+            continue
+        sums[a] += sums[b]          # the older piece (lower number) keeps its number
+        sizes[a] += sizes[b]
+        alive[b] = False
+        owner[owner == b] = a
+        version[a] += 1
+        centres[a] = sums[a] / max(float(np.linalg.norm(sums[a])), 1e-12)
+        distances = 1.0 - centres @ centres[a]
+        for c in np.flatnonzero((distances <= limit) & alive):
+            c = int(c)
+            if c != a:
+                lo, hi = min(a, c), max(a, c)
+                heapq.heappush(heap, (float(distances[c]), lo, hi, int(version[lo]), int(version[hi])))
+    merged = owner[labels]
+    _, first_index, inverse = np.unique(merged, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first_index))
+    return order[inverse].astype(np.int64)
+
+
+def suggestions(vectors: np.ndarray, labels: np.ndarray, link: float) -> list[tuple[int, int, float]]:
+    """Pairs of clusters ``(a, b, distance)`` (a < b, labels) whose centres are within :func:`suggest_link`:
+    "probably the same person", closest first."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        return []
+    vectors = _unit(vectors).reshape(len(labels), -1)
+    sums = np.zeros((int(labels.max()) + 1, vectors.shape[1]), np.float64)
+    np.add.at(sums, labels, vectors)
+    centres = _unit(sums)
+    distances = 1.0 - centres @ centres.T
+    rows, cols = np.nonzero(np.triu(distances <= suggest_link(link), 1))
+    return sorted(((int(a), int(b), round(float(distances[a, b]), 4)) for a, b in zip(rows, cols)),
+                  key=lambda pair: pair[2])
+
+
+def components(embeddings: np.ndarray, link: float, groups=None) -> np.ndarray:
+    """``(N,)`` single linkage's component of each sighting: 0..K-1, numbered by first member (``groups``: as
+    :func:`cluster_labels`)."""
     vectors = _unit(embeddings).reshape(len(embeddings), -1)
     n = vectors.shape[0]
     if n == 0:
@@ -77,12 +184,12 @@ def cluster_labels(embeddings: np.ndarray, link: float, groups=None) -> np.ndarr
 
 
 class Clusters:
-    """Sightings grouped as they arrive (union-find over the link graph).
+    """Sightings grouped as they arrive (union-find over the link graph, then :func:`regroup`).
 
     ``add(key, embedding, group)`` links the new sighting to every member within ``link`` (and
-    to its merge group) and returns the key of its cluster's root. ``members()`` gives each
-    cluster's keys in arrival order. Removing sightings: :meth:`without` (only the clusters that
-    held them are grouped again).
+    to its merge group) and returns the index of its single-linkage piece's root. ``members()`` gives each
+    cluster's keys in arrival order (the pieces re-grouped by their centres: computed when asked, kept until
+    the next change). Removing sightings: :meth:`without` (only the pieces that held them are grouped again).
     """
 
     def __init__(self, link: float):
@@ -92,15 +199,17 @@ class Clusters:
         self._parent: list[int] = []
         self._group_first: dict[str, int] = {}
         self._groups: list[str | None] = []
+        self._labels: np.ndarray | None = None   # the re-grouped labels, until the next add
+        self._suggested: tuple | None = None      # (the labels they were made for, the suggestions)
 
     @classmethod
     def from_scratch(cls, link: float, keys: list[str], embeddings: np.ndarray, groups=None) -> "Clusters":
-        """The same state as adding every sighting in order, computed at once (:func:`cluster_labels`)."""
+        """The same state as adding every sighting in order, computed at once (:func:`components`)."""
         clusters = cls(link)
         if not keys:
             return clusters
         vectors = _unit(np.asarray(embeddings, np.float32).reshape(len(keys), -1))
-        labels = cluster_labels(vectors, link, groups)
+        labels = components(vectors, link, groups)
         first: dict[int, int] = {}
         clusters.keys = list(keys)
         clusters._parent = [first.setdefault(int(label), i) for i, label in enumerate(labels)]
@@ -111,7 +220,7 @@ class Clusters:
 
     def without(self, gone: set[str]) -> "Clusters":
         """The grouping once the keys ``gone`` are removed (the rest in arrival order): removing a member can
-        only split its own cluster, so only the clusters that held one are grouped again (:func:`cluster_labels`
+        only split its own piece, so only the pieces that held one are grouped again (:func:`components`
         on their remaining members), the others are kept as they are. The same state as :meth:`from_scratch`
         on what remains, for the cost of the touched clusters."""
         n = len(self.keys)
@@ -131,7 +240,7 @@ class Clusters:
             if roots[old] in touched:
                 members.setdefault(roots[old], []).append(new)
         for part in members.values():
-            labels = cluster_labels(out._buffer[part], self.link, [out._groups[i] for i in part])
+            labels = components(out._buffer[part], self.link, [out._groups[i] for i in part])
             first: dict[int, int] = {}
             for i, label in zip(part, labels):
                 parent[i] = first.setdefault(int(label), i)
@@ -177,6 +286,7 @@ class Clusters:
                 grown[:index] = self._buffer
             self._buffer = grown
         self._buffer[index] = vector[0]
+        self._labels = None
         self.keys.append(key)
         self._parent.append(index)
         self._groups.append(group)
@@ -198,16 +308,36 @@ class Clusters:
                 return roots
             roots = jumped
 
-    def labels(self) -> np.ndarray:
-        """``(N,)`` labels numbered by first member, comparable with :func:`cluster_labels`."""
+    def _pieces(self) -> np.ndarray:
+        """``(N,)`` single linkage's labels, numbered by first member."""
         roots = self._roots()
         _, first_index, inverse = np.unique(roots, return_index=True, return_inverse=True)
         order = np.argsort(np.argsort(first_index))
         return order[inverse].astype(np.int64) if len(roots) else roots
 
+    def labels(self) -> np.ndarray:
+        """``(N,)`` cluster labels numbered by first member, equal to :func:`cluster_labels` on the same sightings."""
+        if self._labels is None or len(self._labels) != len(self.keys):
+            self._labels = regroup(self._vectors, self._pieces(), self.link) if self.keys else np.zeros(0, np.int64)
+        return self._labels
+
     def members(self) -> list[list[str]]:
         """Each cluster's keys (arrival order), clusters in order of their first member."""
         out: dict[int, list[str]] = {}
-        for key, root in zip(self.keys, self._roots().tolist()):
-            out.setdefault(root, []).append(key)
+        for key, label in zip(self.keys, self.labels().tolist()):
+            out.setdefault(label, []).append(key)
         return list(out.values())
+
+    def suggestions(self) -> list[tuple[str, str, float]]:
+        """"Probably the same person": ``(key, key, distance)`` of the first members of two clusters whose centres
+        are within :func:`suggest_link`, closest first (see :func:`suggestions`)."""
+        if not self.keys:
+            return []
+        labels = self.labels()
+        if self._suggested is None or self._suggested[0] is not labels:
+            first = {}
+            for key, label in zip(self.keys, labels.tolist()):
+                first.setdefault(label, key)
+            self._suggested = (labels, [(first[a], first[b], d) for a, b, d in suggestions(self._vectors, labels,
+                                                                                              self.link)])
+        return list(self._suggested[1])

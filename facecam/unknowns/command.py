@@ -64,7 +64,8 @@ def cluster_json(cluster) -> dict:
                           "box": [int(round(v)) for v in best.box], "crop": str(best.path),
                           "time": iso(sighting.started, "seconds"), "quality": round(best.quality, 3)})
     return {"id": cluster.id, "faces": len(cluster.sightings), "first_seen": iso(cluster.first_seen, "seconds"),
-            "last_seen": iso(cluster.last_seen, "seconds"), "sightings": sightings}
+            "last_seen": iso(cluster.last_seen, "seconds"), "probably_same_as": list(cluster.probably),
+            "sightings": sightings}
 
 
 def _open(session, out, create: bool):
@@ -153,6 +154,9 @@ def _list(session, store, out) -> int:
         sources = sorted({s.source for s in cluster.sightings})
         lines.append(f"  {cluster.id}  {visits} visit{'s' if visits != 1 else ''}  first {iso(cluster.first_seen, 'seconds')}  "
                      f"last {iso(cluster.last_seen, 'seconds')}  {', '.join(sources)}  {cluster.best_crops(1)[0].path}")
+        if cluster.probably:
+            lines.append(f"      probably the same person as {', '.join(cluster.probably)} "
+                         f"(facecam unknowns merge {cluster.id} {' '.join(cluster.probably)})")
     lines.append("name one with: facecam unknowns name ID NAME")
     out.result({}, "\n".join(lines))
     return 0

@@ -3,7 +3,9 @@
 :class:`UnknownsCollection` is one :class:`facecam.pipeline.LivePipeline` listener: it runs the
 collector in the pipeline's thread (cheap) and stores sightings in a background thread (files and
 a database commit: never on the video's time). When the gallery it is given changes (someone was
-enrolled), the clusters that now match an enrolled person are retired (deleted).
+enrolled), the clusters that now match an enrolled person are retired (deleted). A visit is judged on all its
+crops against the gallery before it is kept (:meth:`UnknownsCollection._enrolled`): an enrolled person whose
+track stayed Unknown is not collected when any of their best crops is named.
 
 Off when ``--no-unknowns`` is given or the settings say ``"unknowns": false``: then nothing is
 created and nothing kept.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from facecam.source_names import redact_url
 from facecam.unknowns.cluster import link_for
@@ -96,14 +100,17 @@ class UnknownsCollection:
         if retired:
             self._changed()
 
-    def _enrolled_since(self, sighting: UnknownSighting) -> bool:
-        """True when the sighting now matches an enrolled person (enrolled while the visit went on, e.g.
-        named from "Who's this?" with the person still in view): it is not an unknown any more."""
+    def _enrolled(self, sighting: UnknownSighting) -> bool:
+        """True when the visit, judged on all its crops, matches an enrolled person: any kept crop, or their mean,
+        given a name by the decision in use. A visit is Unknown when its track's vote said so, but the crops kept
+        (the best ones) may be better than the rounds that voted (a small face coming closer), and someone may
+        have been enrolled while the visit went on (named from "Who's this?" with the person still in view):
+        either way it is not a stranger's visit."""
         matrix = self._gallery_seen
         if matrix is None or len(matrix) == 0 or self.recognizer is None:
             return False
-        match = self.recognizer.match(sighting.embedding[None, :], matrix)[0]
-        return match.name is not None
+        embeddings = np.stack([sighting.embedding] + [c.embedding for c in sighting.crops])
+        return any(match.name is not None for match in self.recognizer.match(embeddings, matrix))
 
     def _changed(self) -> None:
         self._refresh_strangers()
@@ -122,7 +129,7 @@ class UnknownsCollection:
 
     def _store(self, sighting: UnknownSighting) -> None:
         try:
-            if self._enrolled_since(sighting) or not self.store.add(sighting):
+            if self._enrolled(sighting) or not self.store.add(sighting):
                 return
             self.stored += 1
         finally:

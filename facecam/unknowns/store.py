@@ -5,7 +5,8 @@ Layout, per model, beside the gallery cache and never among the photos::
     known_faces/.facecam/unknowns/<model>/unknowns.sqlite   sightings, crops' metadata, embeddings
     known_faces/.facecam/unknowns/<model>/crops/<id>-<n>.jpg the kept face crops
 
-Folders 0700, files 0600 (embeddings and faces are biometric data). A sighting's source is its name
+Folders 0700, files 0600 (embeddings and faces are biometric data); with ``FACECAM_KEY`` set the crop files are
+encrypted (:mod:`facecam.sealed`) and read back decrypted (``crop_jpeg``, ``crop_files``). A sighting's source is its name
 (:func:`facecam.sources.display_name`); opening a store an older facecam wrote cleans the names it kept with
 a password (meta ``names``). SQLite from the standard
 library (WAL, a busy timeout: a `watch` and an `unknowns` command may use it at once); embeddings
@@ -37,6 +38,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -49,6 +51,7 @@ import numpy as np
 
 from facecam.errors import FacecamError
 from facecam.fileutil import atomic_write_bytes, private_folder
+from facecam.sealed import is_sealed_file, seal, unseal
 from facecam.source_names import checkpoint, redact_stored_names
 from facecam.unknowns.cluster import Clusters, link_for
 from facecam.unknowns.collect import UnknownSighting, new_sighting_id
@@ -58,6 +61,7 @@ NAMES_CLEAN = "1"        # meta "names": the sources' names hold no password (an
 DEFAULT_MAX_SIGHTINGS = 2000
 DEFAULT_MAX_AGE_DAYS = 30.0
 DB_NAME = "unknowns.sqlite"
+CROP = "an unknown face's crop"   # what a key problem names (facecam.sealed)
 ORPHAN_AGE_S = 600.0     # a crop file no row names is deleted on opening once this old (another writer may be mid-way)
 
 _SCHEMA = """
@@ -113,10 +117,13 @@ class StoredSighting:
 
 @dataclass(frozen=True)
 class Cluster:
-    """One presumed person: their sightings, oldest first; ``id`` is the oldest sighting's id."""
+    """One presumed person: their sightings, oldest first; ``id`` is the oldest sighting's id. ``probably``: the
+    ids of other clusters that are probably the same person (a merge to suggest, closest first;
+    :meth:`facecam.unknowns.cluster.Clusters.suggestions`)."""
 
     id: str
     sightings: tuple[StoredSighting, ...]
+    probably: tuple[str, ...] = ()
 
     @property
     def first_seen(self) -> float:
@@ -170,11 +177,19 @@ def clusters_of(sightings: list[StoredSighting], grouping: Clusters) -> list[Clu
     """The :class:`Cluster` list of a grouping, newest last seen first (then by id: the same order however
     the clusters grew); a cluster's sightings oldest first, its id the oldest one's."""
     by_id = {s.id: s for s in sightings}
-    out = []
+    out, cluster_of = [], {}
     for members in grouping.members():
         kept = sorted((by_id[k] for k in members if k in by_id), key=lambda s: (s.started, s.id))
         if kept:
             out.append(Cluster(kept[0].id, tuple(kept)))
+            cluster_of[members[0]] = kept[0].id
+    probably: dict[str, list[str]] = {}
+    for a, b, _ in grouping.suggestions():
+        if a in cluster_of and b in cluster_of:
+            probably.setdefault(cluster_of[a], []).append(cluster_of[b])
+            probably.setdefault(cluster_of[b], []).append(cluster_of[a])
+    if probably:
+        out = [Cluster(c.id, c.sightings, tuple(probably.get(c.id, ()))) for c in out]
     return sorted(out, key=lambda c: (-c.last_seen, c.id))
 
 
@@ -353,7 +368,7 @@ class LocalUnknownStore:
         try:
             for rank, crop in enumerate(sighting.crops):
                 name = f"{sighting.id}-{rank}.jpg"
-                atomic_write_bytes(self.crops_folder / name, encode_jpeg(rgb_to_bgr(crop.rgb_crop)), mode=0o600)
+                atomic_write_bytes(self.crops_folder / name, seal(encode_jpeg(rgb_to_bgr(crop.rgb_crop))), mode=0o600)
                 files.append(name)
             with self._lock:
                 with self._transaction():
@@ -453,14 +468,25 @@ class LocalUnknownStore:
     def crop_jpeg(self, crop: StoredCrop) -> bytes:
         """The crop's JPEG (b"" when its file is gone)."""
         try:
-            return crop.path.read_bytes()
+            return unseal(crop.path.read_bytes(), CROP)
         except OSError:
             return b""
 
     @contextmanager
     def crop_files(self, crops: list[StoredCrop]) -> Iterator[list[Path]]:
-        """The crops as files (here: their own files, those that still exist)."""
-        yield [c.path for c in crops if c.path.is_file()]
+        """The crops as files (here: their own files, those that still exist; encrypted ones decrypted into an
+        owner-only temporary folder, deleted afterwards)."""
+        files = [c.path for c in crops if c.path.is_file()]
+        if not any(is_sealed_file(path) for path in files):
+            yield files
+            return
+        with tempfile.TemporaryDirectory(prefix="facecam-unknowns-") as folder:
+            plain = []
+            for path in files:
+                data = unseal(path.read_bytes(), CROP)
+                atomic_write_bytes(private_folder(Path(folder)) / path.name, data, mode=0o600)
+                plain.append(Path(folder) / path.name)
+            yield plain
 
     def merge(self, cluster_ids: list[str]) -> Cluster:
         """Make one cluster of these (at least two); lasts: the sightings share a merge group."""
