@@ -83,8 +83,8 @@ class UnknownsControl(QObject):
         self.enabled = bool(enabled)
         self.store = None
         self.collection = None
-        self.session = None
-        self.pipeline = None         # the session's pipeline collected from (a new model: a new one)
+        self.sessions: list = []     # the live sessions collected from (one per camera)
+        self.pipeline = None         # the first session's pipeline (a new model: a new one)
         self.recognizer = None
         self.source = ""
         self.gallery: Callable | None = None
@@ -99,12 +99,13 @@ class UnknownsControl(QObject):
         self._stored.connect(self.refresh, Qt.QueuedConnection)
 
     # ------------------------------------------------------------- the pipeline
-    def attach(self, session, recognizer, gallery: Callable) -> None:
-        """Collect from the visits of ``session`` (a :class:`facecam.live_session.LiveSession`) as its pipeline
-        of ``recognizer`` sees them (a new model: a new pipeline, and the store of that model)."""
+    def attach(self, sessions, recognizer, gallery: Callable) -> None:
+        """Collect from the visits of ``sessions`` (:class:`facecam.live_session.LiveSession`, one per camera) as
+        their pipelines of ``recognizer`` see them (a new model: new pipelines, and the store of that model)."""
         self._detach()
-        self.session, self.recognizer, self.source, self.gallery = session, recognizer, session.source_name, gallery
-        self.pipeline = pipeline = session.pipeline
+        self.sessions, self.recognizer, self.gallery = list(sessions), recognizer, gallery
+        self.source = self.source or self.sessions[0].source_name
+        self.pipeline = pipeline = self.sessions[0].pipeline
         self.store = None
         self.views = []
         self.clusters.emit([])
@@ -139,7 +140,21 @@ class UnknownsControl(QObject):
         self.collection = UnknownsCollection(self.store, self.source, self.recognizer, self.gallery,
                                              on_error=lambda error: self._from_writer(self.message, f"Unknown faces: {error}"),
                                              on_change=lambda: self._from_writer(self._stored))
-        self.session.subscribe(self.collection.on_visit)
+        for session in self.sessions:
+            session.subscribe(self.collection.on_visit)
+
+    def add_session(self, session) -> None:
+        """Collect from another camera's visits too."""
+        self.sessions.append(session)
+        if self.collection is not None:
+            session.subscribe(self.collection.on_visit)
+
+    def remove_session(self, session) -> None:
+        """No more from ``session`` (a camera removed: its open visits were ended first)."""
+        if session in self.sessions:
+            self.sessions.remove(session)
+        if self.collection is not None:
+            session.unsubscribe(self.collection.on_visit)
 
     def _from_writer(self, signal, *args) -> None:
         """Emit from the writer thread; nothing once the window has gone (its C++ object may be deleted)."""
@@ -153,8 +168,9 @@ class UnknownsControl(QObject):
     def _stop_collecting(self, close_store: bool = False) -> None:
         collection, self.collection = self.collection, None
         store = self.store if close_store else None
-        if collection is not None and self.session is not None:
-            self.session.unsubscribe(collection.on_visit)
+        if collection is not None:
+            for session in self.sessions:
+                session.unsubscribe(collection.on_visit)
 
         def stop():
             if collection is not None:
