@@ -153,3 +153,46 @@ class CameraSet:
         self.matrix = matrix
         for camera in self.cameras:
             camera.session.set_matrix(matrix)
+
+
+class Sessions:
+    """Several cameras' live sessions, and the one visits subscriber that follows all of them now (the window's
+    Who's this? collection, its learning): a camera added is followed at once, a camera removed no more."""
+
+    def __init__(self, sessions=()):
+        self.sessions: list[LiveSession] = list(sessions)
+        self.subscriber = None
+
+    def __iter__(self):
+        return iter(list(self.sessions))
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def first(self) -> LiveSession | None:
+        return self.sessions[0] if self.sessions else None
+
+    def follow(self, subscriber) -> None:
+        """``subscriber`` is told every session's visit events from now on (one at a time: the last one stops)."""
+        self.unfollow()
+        self.subscriber = subscriber
+        for session in self.sessions:
+            session.subscribe(subscriber)
+
+    def unfollow(self) -> None:
+        subscriber, self.subscriber = self.subscriber, None
+        if subscriber is not None:
+            for session in self.sessions:
+                session.unsubscribe(subscriber)
+
+    def add(self, session: LiveSession) -> None:
+        self.sessions.append(session)
+        if self.subscriber is not None:
+            session.subscribe(self.subscriber)
+
+    def remove(self, session: LiveSession) -> None:
+        """No more events of ``session`` (a camera removed: end its open visits first, they are told)."""
+        if session in self.sessions:
+            self.sessions.remove(session)
+            if self.subscriber is not None:
+                session.unsubscribe(self.subscriber)

@@ -90,8 +90,8 @@ class CamerasControl:
         camera.session.set_source_name(w.cameras.unique_name(w.sources.source_name(camera)))
         w.cameras.add(camera)
         camera.session.subscribe(w.sightings.on_visit)
-        w.unknowns.add_session(camera.session)
-        w.learning.add_session(camera.session)
+        w.unknowns.sessions.add(camera.session)     # Who's this? and learning follow it too
+        w.learning.sessions.add(camera.session)
         if w.recognizer is not None:
             self.start_pipeline(camera, w.recognizer)
             if w.cameras.matrix is not None:        # the gallery is ready: the others run already
@@ -132,8 +132,8 @@ class CamerasControl:
             source.request_stop()
         camera.session.source_ended()          # its open visits end now: logged, kept, learned from
         camera.session.unsubscribe(w.sightings.on_visit)
-        w.unknowns.remove_session(camera.session)
-        w.learning.remove_session(camera.session)
+        w.unknowns.sessions.remove(camera.session)
+        w.learning.sessions.remove(camera.session)
         camera.session.request_stop()
         camera.retry_at = None
         self.removed.append(camera)

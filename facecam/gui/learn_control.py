@@ -15,6 +15,7 @@ from typing import Callable
 
 from PyQt5.QtCore import QObject, pyqtSignal
 
+from facecam.camera_set import Sessions
 from facecam.gui.workers import run_task
 
 SETTINGS_KEY = "learn"   # settings["window"]["learn"]
@@ -50,7 +51,7 @@ class LearnControl(QObject):
         self.known_faces = Path(known_faces)
         self.enabled = bool(enabled)
         self.db = bool(db)
-        self.sessions: list = []     # the live sessions learned from (one per camera)
+        self.sessions = Sessions()   # the live sessions learned from (one per camera: camera_set.Sessions)
         self.gallery: Callable | None = None
         self.learning = None
         self._closed = False
@@ -59,7 +60,7 @@ class LearnControl(QObject):
         """Learn from the visits of ``sessions`` (:class:`facecam.live_session.LiveSession`, one per camera; a new
         model: learning starts again, as the sessions' visits do)."""
         self._stop()
-        self.sessions, self.gallery = list(sessions), gallery
+        self.sessions, self.gallery = Sessions(sessions), gallery
         if self.enabled:
             self._start()
 
@@ -74,21 +75,7 @@ class LearnControl(QObject):
         self.learning = Learning(self.known_faces, self.gallery,
                                  on_error=lambda error: self._from_writer(f"Learning: {error}"),
                                  on_learned=lambda name, _path: self._from_writer(f"Learned a new face of {name}"))
-        for session in self.sessions:
-            session.subscribe(self.learning.on_visit)
-
-    def add_session(self, session) -> None:
-        """Learn from another camera's visits too."""
-        self.sessions.append(session)
-        if self.learning is not None:
-            session.subscribe(self.learning.on_visit)
-
-    def remove_session(self, session) -> None:
-        """No more from ``session`` (a camera removed: its open visits were ended first)."""
-        if session in self.sessions:
-            self.sessions.remove(session)
-        if self.learning is not None:
-            session.unsubscribe(self.learning.on_visit)
+        self.sessions.follow(self.learning.on_visit)
 
     def _from_writer(self, text: str) -> None:
         if self._closed:
@@ -102,8 +89,7 @@ class LearnControl(QObject):
         learning, self.learning = self.learning, None
         if learning is None:
             return
-        for session in self.sessions:
-            session.unsubscribe(learning.on_visit)
+        self.sessions.unfollow()
         run_task("learn-stop", learning.close)
 
     def set_enabled(self, on: bool, remember: bool = True) -> None:

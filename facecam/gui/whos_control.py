@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 
+from facecam.camera_set import Sessions
 from facecam.gui.workers import THUMBNAIL_PX, run_task
 
 
@@ -83,7 +84,7 @@ class UnknownsControl(QObject):
         self.enabled = bool(enabled)
         self.store = None
         self.collection = None
-        self.sessions: list = []     # the live sessions collected from (one per camera)
+        self.sessions = Sessions()   # the live sessions collected from (one per camera: camera_set.Sessions)
         self.pipeline = None         # the first session's pipeline (a new model: a new one)
         self.recognizer = None
         self.source = ""
@@ -103,9 +104,9 @@ class UnknownsControl(QObject):
         """Collect from the visits of ``sessions`` (:class:`facecam.live_session.LiveSession`, one per camera) as
         their pipelines of ``recognizer`` see them (a new model: new pipelines, and the store of that model)."""
         self._detach()
-        self.sessions, self.recognizer, self.gallery = list(sessions), recognizer, gallery
-        self.source = self.source or self.sessions[0].source_name
-        self.pipeline = pipeline = self.sessions[0].pipeline
+        self.sessions, self.recognizer, self.gallery = Sessions(sessions), recognizer, gallery
+        self.source = self.source or self.sessions.first().source_name
+        self.pipeline = pipeline = self.sessions.first().pipeline
         self.store = None
         self.views = []
         self.clusters.emit([])
@@ -140,21 +141,7 @@ class UnknownsControl(QObject):
         self.collection = UnknownsCollection(self.store, self.source, self.recognizer, self.gallery,
                                              on_error=lambda error: self._from_writer(self.message, f"Unknown faces: {error}"),
                                              on_change=lambda: self._from_writer(self._stored))
-        for session in self.sessions:
-            session.subscribe(self.collection.on_visit)
-
-    def add_session(self, session) -> None:
-        """Collect from another camera's visits too."""
-        self.sessions.append(session)
-        if self.collection is not None:
-            session.subscribe(self.collection.on_visit)
-
-    def remove_session(self, session) -> None:
-        """No more from ``session`` (a camera removed: its open visits were ended first)."""
-        if session in self.sessions:
-            self.sessions.remove(session)
-        if self.collection is not None:
-            session.unsubscribe(self.collection.on_visit)
+        self.sessions.follow(self.collection.on_visit)
 
     def _from_writer(self, signal, *args) -> None:
         """Emit from the writer thread; nothing once the window has gone (its C++ object may be deleted)."""
@@ -169,8 +156,7 @@ class UnknownsControl(QObject):
         collection, self.collection = self.collection, None
         store = self.store if close_store else None
         if collection is not None:
-            for session in self.sessions:
-                session.unsubscribe(collection.on_visit)
+            self.sessions.unfollow()
 
         def stop():
             if collection is not None:
