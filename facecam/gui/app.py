@@ -54,7 +54,8 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
     from facecam.db import add_db_option  # noqa: PLC0415
 
     add_db_option(parser)     # as watch: --db URL (or FACECAM_DB) shares people, Enroll and visits
-    add_live_options(parser)  # as watch: --source-name, --notify, --mqtt, --notify-on, ... (over the saved settings)
+    add_live_options(parser, several_sources=True)  # as watch: --source-name (one per --source), --notify, --mqtt,
+    # --notify-on, ... (over the saved settings)
     return parser
 
 
@@ -190,6 +191,10 @@ def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
         NotifySettings.from_args(args)
     except FacecamError as error:
         parser.error(str(error))          # exit code 2, one line
+    names, sources = args.source_name or [], args.source or ["0"]
+    if len(names) > len(sources):         # as watch
+        parser.error(f"{len(names)} --source-name for {len(sources)} --source; give at most one name per source, "
+                     "in the same order")
     app, window, _hooks = start_window(args)
     if window is None:
         print(f"facecam: known_faces folder {args.known_faces} does not exist; give an existing folder with "

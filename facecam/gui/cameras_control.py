@@ -23,6 +23,7 @@ from facecam.gui.camera_grid import CameraBar, CameraTile, CameraViews
 from facecam.gui.workers import run_task
 from facecam.live_session import LiveSession
 from facecam.motion import motion_options
+from facecam.shared_models import SharedModels
 
 TILE_INTERVAL_S = 1 / 15       # a tile is painted at most this often (the large view: every new frame)
 STOP_JOIN_S = 10.0             # a removed camera's round in progress finishes (a safety net only)
@@ -73,6 +74,7 @@ class CamerasControl:
         self.bar.remove_requested.connect(lambda: self.remove(self.window.cameras.selected))
         self.bar.hide()
         self.views: CameraViews | None = None
+        self.models: SharedModels | None = None    # the window's recognizer, taken by the cameras in fair turns
         self._painted: dict[Camera, float] = {}
 
     def build(self, video) -> CameraViews:
@@ -178,9 +180,14 @@ class CamerasControl:
 
     # ------------------------------------------------------------ the model
     def start_pipeline(self, camera: Camera, recognizer):
-        """A new pipeline of ``recognizer`` for ``camera`` (not started: the gallery's first snapshot starts it)."""
+        """A new pipeline of ``recognizer`` for ``camera`` (not started: the gallery's first snapshot starts it).
+        Every camera's pipeline recognises with the same models (facecam.shared_models): one detection or one
+        batch of faces at a time, in turns between the cameras, so a busy camera does not hold up a quiet one's
+        arrival."""
         w = self.window
-        pipeline = camera.session.start(recognizer, motion=motion_options(not w.options.motion_gate))
+        if self.models is None or self.models.recognizer is not recognizer:
+            self.models = SharedModels(recognizer)
+        pipeline = camera.session.start(self.models.for_camera(camera), motion=motion_options(not w.options.motion_gate))
         w.bridge.attach(pipeline)
         pipeline.paused = w.paused
         return pipeline

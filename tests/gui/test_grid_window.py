@@ -149,11 +149,21 @@ def test_the_command_line_opens_several_sources_with_their_names():
     from facecam.gui.app import build_parser, options_from_args
 
     options = options_from_args(build_parser().parse_args(["--source", "0", "--source", "door.mp4", "--source",
-                                                           "rtsp://cam/x", "--source-name", "desk"]))
+                                                           "rtsp://cam/x", "--source-name", "desk", "--source-name",
+                                                           "door"]))
     assert options.source == "0" and options.source_name == "desk"
-    assert options.more_sources == (("door.mp4", None), ("rtsp://cam/x", None))
+    assert options.more_sources == (("door.mp4", "door"), ("rtsp://cam/x", None))
     options = options_from_args(build_parser().parse_args([]))
-    assert options.source == "0" and options.more_sources == ()
+    assert options.source == "0" and options.more_sources == () and options.source_name is None
+
+
+def test_more_names_than_sources_is_a_usage_error(capsys):
+    from facecam.gui.app import run
+
+    with pytest.raises(SystemExit) as exit_info:
+        run(["--source", "0", "--source-name", "a", "--source-name", "b"])
+    assert exit_info.value.code == 2
+    assert "2 --source-name for 1 --source" in capsys.readouterr().err
 
 
 def test_a_lost_camera_in_a_grid_reconnects_on_its_own(make_window, qtbot):
