@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from facecam.live_session import LiveSession
 
-RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 10.0)   # a lost camera or stream is opened again after these waits
+RECONNECT_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # a lost camera or stream is opened again after these waits (as watch)
 FPS_WINDOW_S = 1.0
 
 
@@ -65,7 +65,7 @@ class Camera:
         return float(sum(1 for t in self.shown_at if now - t <= FPS_WINDOW_S))
 
     def plan_reconnect(self, now: float | None = None) -> float:
-        """The source was lost: the next attempt's time (1, 2, 4, 8, then every 10 s)."""
+        """The source was lost: the next attempt's time (1, 2, 5, 10, then every 30 s, as watch)."""
         now = time.monotonic() if now is None else now
         delay = RECONNECT_DELAYS_S[min(self.retries, len(RECONNECT_DELAYS_S) - 1)]
         self.retries += 1

@@ -8,7 +8,7 @@ source). :class:`CamerasControl` runs the display timer's work for all of them: 
 to its pipeline; the selected camera's is drawn in the large view (the window as it always was: names, Enroll,
 the right-click menu, the status line are the selected camera's), or every camera's in its tile while the grid
 shows. With one camera there is no grid and no camera bar. With several, a camera or stream that is lost is
-opened again on its own (1, 2, 4, 8, then every 10 s; its tile says "reconnecting"); a file's end is "ended".
+opened again on its own (1, 2, 5, 10, then every 30 s, as watch; its tile says "reconnecting"); a file's end is "ended".
 
 The window reads the selected camera's state as its own (``window.source``, ``window.pipeline``,
 ``window.last_frame``...: :class:`SelectedCamera`), so the single-camera code and its tests are unchanged.
