@@ -5,9 +5,11 @@ only pulls the newest frame on a timer, asks the pipeline for the labels at that
 frame's time, draws them (FaceAnnotator) and paints. Frames that arrive between two
 ticks are never drawn.
 
-Recognition is a :class:`facecam.live_session.LiveSession`, as in ``watch``: its pipeline, its visits
+Recognition is a :class:`facecam.live_session.LiveSession` per camera, as in ``watch``: its pipeline, its visits
 and what follows them (WindowSightings: the log and notifications; UnknownsControl: "Who's this?";
-LearnControl: learning). The window is a view and controls on it, each in its own module: the menus
+LearnControl: learning). Several cameras (gui.cameras_control): a grid of tiles and the large view of the
+selected camera, whose source, pipeline and frame the window's own attributes are.
+The window is a view and controls on it, each in its own module: the menus
 (window_menus), people actions (people_actions), the source (source_control), the gallery
 (gallery_control), the model (model_control), and small widgets, one job each: VideoView, ModelBar,
 StatusLine, PeoplePanel, WhosPanel, FaceMenu (right-click a face), HistoryPanel, the source banner.
