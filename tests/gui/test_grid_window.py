@@ -127,7 +127,7 @@ def test_click_a_tile_for_the_large_view_and_back_to_the_grid(make_window, qtbot
     qtbot.waitUntil(lambda: named(tile.names) == set(grid_clips[1][1]), timeout=EVENT_TIMEOUT_MS)
 
 
-def test_one_camera_looks_as_before_until_a_second_is_added_and_removed(make_window, qtbot, gui_clip):
+def test_one_camera_looks_as_before_until_a_second_is_added_and_removed(make_window, qtbot, gui_clip, tmp_path):
     window = make_window()
     assert len(window.cameras) == 1 and window.camera_views.large and not window.cameras_control.bar.isVisible()
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
@@ -142,6 +142,17 @@ def test_one_camera_looks_as_before_until_a_second_is_added_and_removed(make_win
     assert not window.cameras_control.remove(first)          # the last camera stays
     qtbot.waitUntil(lambda: not pipeline.running, timeout=EVENT_TIMEOUT_MS)
     assert window.camera_views.large and not window.cameras_control.bar.isVisible()
+    wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
+    # a camera that cannot be opened: its tile says so, the large view's banner too once it is clicked; no crash
+    bad = window.cameras_control.add(str(tmp_path / "nope.mp4"))
+    tile = window.cameras_control.tile_of(bad)
+    window._update_status()
+    assert bad.state() == "failed" and tile.state == "failed" and "video file not found" in tile.view.message
+    assert not window.banner.isVisible()          # the grid shows: the banner is the large view's
+    qtbot.mouseClick(tile.view, Qt.LeftButton)
+    assert window.banner.isVisible() and "video file not found" in window.banner_label.text()
+    window.cameras_control.bar.remove_button.click()
+    assert window.cameras.selected is first and not window.banner.isVisible() and len(window.cameras) == 1
     wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
 
 
