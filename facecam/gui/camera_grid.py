@@ -63,6 +63,7 @@ class CameraTile(QFrame):
         self.view.clicked.connect(self.clicked.emit)
         self.names: list[str] = []     # the names painted on the tile's frame ("Unknown", "..." as in the view)
         self.state = ""
+        self.selected: bool | None = None
         header = QHBoxLayout()
         header.setContentsMargins(4, 2, 2, 0)
         header.addWidget(self.name_label, 1)
@@ -82,6 +83,9 @@ class CameraTile(QFrame):
         event.accept()
 
     def set_selected(self, selected: bool) -> None:
+        if selected == self.selected:
+            return          # a style sheet set again re-polishes the tile and its children: only on a change
+        self.selected = selected
         border = "#1e88e5" if selected else "#3a3a3a"
         self.setStyleSheet(f"#tile {{ border: 2px solid {border}; border-radius: 4px; }}")
 

@@ -25,7 +25,7 @@ from facecam.live_session import LiveSession
 from facecam.motion import motion_options
 from facecam.shared_models import SharedModels
 
-TILE_INTERVAL_S = 1 / 15       # a tile is painted at most this often (the large view: every new frame)
+GRID_INTERVAL_S = 0.1          # the tiles are painted together, at most this often (the large view: every frame)
 STOP_JOIN_S = 10.0             # a removed camera's round in progress finishes (a safety net only)
 CAPTURE_JOIN_S = 1.0
 
@@ -75,7 +75,8 @@ class CamerasControl:
         self.bar.hide()
         self.views: CameraViews | None = None
         self.models: SharedModels | None = None    # the window's recognizer, taken by the cameras in fair turns
-        self._painted: dict[Camera, float] = {}
+        self._painted: dict[Camera, int] = {}     # the frame (seq) each tile shows
+        self._grid_painted = 0.0
 
     def build(self, video) -> CameraViews:
         """The stack of the large view (``video``) and the grid, put where the video was."""
@@ -201,6 +202,7 @@ class CamerasControl:
         now = time.monotonic()
         several = len(w.cameras) > 1
         large = self.views.large
+        grid_due = not large and now - self._grid_painted >= GRID_INTERVAL_S
         for camera in w.cameras:
             if camera.retry_at is not None and now >= camera.retry_at:
                 camera.retry_at = None
@@ -224,11 +226,14 @@ class CamerasControl:
                 w.frames_shown += 1
                 if large:
                     w.video.set_frame(w.annotator.annotate(frame.bgr_frame, labels), frame.seq)
-            if not large and now - self._painted.get(camera, 0.0) >= TILE_INTERVAL_S:
-                self._painted[camera] = now
-                tile = self.tiles[camera]
-                tile.view.set_frame(w.annotator.annotate(frame.bgr_frame, labels), frame.seq)
-                tile.names = label_names(labels)
+        if grid_due:        # every tile in one go: one repaint of the grid, not one per camera and frame
+            self._grid_painted = now
+            for camera, tile in self.tiles.items():
+                frame = camera.last_frame
+                if frame is not None and self._painted.get(camera) != frame.seq:
+                    self._painted[camera] = frame.seq
+                    tile.view.set_frame(w.annotator.annotate(frame.bgr_frame, camera.current_labels), frame.seq)
+                    tile.names = label_names(camera.current_labels)
 
     def refresh(self) -> None:
         """The bar and the tiles' name, state and fps (the status timer, and after each change)."""
