@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from facecam import __version__, config, evaluate_command, learn_command, registry, watch
+from facecam import __version__, config, evaluate_command, learn_command, people_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance, reader_gone, stranger_rate
@@ -589,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     sightings_command.add_options(sub)
     unknowns_command.add_command(commands, lambda parser: [add(parser) for add in (*NAMING, DB)])
     learn_command.add_command(commands, GALLERY, JSON)
+    people_command.add_command(commands, lambda parser: [add(parser) for add in (MODEL, GALLERY, JSON, DB)])
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)
     sub.add_argument("window_args", nargs=argparse.REMAINDER)

@@ -310,6 +310,25 @@ class PostgresStore:
             rows = connection.execute("SELECT p.name, ph.sha256 FROM photos ph JOIN people p ON p.id = ph.person_id")
             return {(name, sha) for name, sha in rows.fetchall()}
 
+    def gallery_photos(self, person: str | None = None) -> list[StoredPhoto]:
+        """Every stored photo (its thumbnail), or only ``person``'s, by name then id (``people export``)."""
+        with self._pool.connection() as connection:
+            rows = connection.execute(
+                "SELECT ph.id, p.name, ph.file_name, ph.thumbnail FROM photos ph JOIN people p ON p.id = ph.person_id "
+                "WHERE %s::text IS NULL OR p.name = %s ORDER BY p.name, ph.id", (person, person)).fetchall()
+        return [StoredPhoto(int(id_), name, file_name, bytes(thumb)) for id_, name, file_name, thumb in rows]
+
+    def drop_other_photos(self, person: str, keep: list[int]) -> int:
+        """Delete ``person``'s photos (and their embeddings) but those of ids ``keep``: ``people import --replace``,
+        after the archive's photos are stored, so a failure half-way loses nothing. How many went; tells the
+        listeners."""
+        with self._pool.connection() as connection, connection.transaction():
+            count = connection.execute(
+                "DELETE FROM photos WHERE person_id IN (SELECT id FROM people WHERE name = %s) AND NOT (id = ANY(%s))",
+                (person, [int(i) for i in keep])).rowcount
+            connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "photo"))
+        return int(count or 0)
+
     def listen(self, on_change: Callable[[], None], stop: threading.Event, *, retry_s: float = 1.0,
                channel: str = CHANNEL) -> None:
         """Call ``on_change()`` on every gallery change any instance makes (``channel`` UNKNOWNS_CHANNEL: every

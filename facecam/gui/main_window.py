@@ -211,6 +211,9 @@ class MainWindow(SelectedCamera, QMainWindow):
         self.people_panel.open_gallery.connect(self.people.open_known_faces)
         self.people_panel.rescan.connect(self.rescan)
         self.people_panel.clear_learned.connect(self.people.clear_learned)
+        self.people_panel.export_all.connect(lambda: self.people.export_archive(None))
+        self.people_panel.export_person.connect(self.people.export_archive)
+        self.people_panel.import_archive.connect(self.people.import_archive)
         self.learning = LearnControl(self.known_faces, self.options.learn or saved_choice(), db=bool(self.options.db),
                                      parent=self)
         self.learning.message.connect(lambda text: self.statusBar().showMessage(text, 8000))

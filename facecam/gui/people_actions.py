@@ -1,5 +1,5 @@
 """The window's people actions: Enroll, open a folder, remove a person, forget unknown faces, clear learned faces,
-the notification settings and Check accuracy.
+export and import an archive (:mod:`facecam.archive`), the notification settings and Check accuracy.
 
 :class:`PeopleActions` runs what the People and "Who's this?" panels, the menus and the dialogs ask for, on the
 window it is given (its known_faces, recognizer, gallery service, status bar and confirmation); anything slow
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt5.QtCore import QUrl, Qt
-from PyQt5.QtWidgets import QMessageBox
+from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.notify_settings import NotifySettings
@@ -100,6 +100,74 @@ class PeopleActions:
         if w.confirm("Clear learned faces", f"Delete the {count} face(s) learned of {whose}?\n\n"
                                             "The photos in known_faces are not touched."):
             w.learning.clear(name)
+
+    # ------------------------------------------------------------ export and import (facecam.archive)
+    def ask_archive(self, title: str, save: bool, suggested: str = "") -> str:
+        """A file dialog for an archive (tests replace it); "" when cancelled."""
+        dialog = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        path, _ = dialog(self.window, title, suggested, "facecam archives (*.zip);;All files (*)")
+        return path
+
+    def export_archive(self, name: str | None) -> None:
+        """People > Export... (everyone) or Export person... (all facecam holds on ``name``), on a task thread."""
+        w = self.window
+        what = f"everything facecam holds on {name}" if name else "everyone's photos and learned faces"
+        path = self.ask_archive(f"Export {what}", True, str(Path.home() / f"{name or 'facecam-people'}.zip"))
+        if not path:
+            return
+        from facecam.archive import export_archive  # noqa: PLC0415
+        from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
+
+        root, db = w.known_faces, w.options.db
+
+        def work():
+            stores = open_stores(root, db, hint=WINDOW_HINT)
+            try:
+                return export_archive(Path(path), stores, name)
+            finally:
+                stores.close()
+
+        self._say(f"Exporting {what} to {path}...", 0)
+        run_task("people-export", work,
+                 lambda manifest: self._say(f"Exported {len(manifest['people'])} person(s) to {path}"),
+                 lambda error: self._say(f"Could not export: {error}", 15000))
+
+    def import_archive(self) -> None:
+        """People > Import...: an archive's people added to known_faces (or the database with --db), merged: the
+        photos each does not have yet. The archive is checked in full first; a refused one writes nothing."""
+        w = self.window
+        path = self.ask_archive("Import people from an archive", False)
+        if not path:
+            return
+        from facecam.archive import CheckedArchive, import_into_database, import_into_folder  # noqa: PLC0415
+
+        root, db, recognizer, service = w.known_faces, w.options.db, w.recognizer, w.gallery
+        if db and recognizer is None:
+            self._say("The model is still loading: import into the database works once it is loaded.", 8000)
+            return
+
+        def work():
+            with CheckedArchive(Path(path)) as archive:
+                if not db:
+                    return import_into_folder(archive, root)
+                from facecam.db.gallery import db_version  # noqa: PLC0415
+                from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
+
+                stores = open_stores(root, db, hint=WINDOW_HINT)
+                try:
+                    return import_into_database(archive, stores.database(), recognizer.embed_photo,
+                                                *db_version(recognizer), where=stores.where)
+                finally:
+                    stores.close()
+
+        def done(result):
+            self._say(result.text().replace("imported", "Imported", 1) +
+                      (f" ({len(result.notes)} note(s): {result.notes[0]})" if result.notes else ""), 15000)
+            if not w.closed and service is not None:
+                w.refresh_gallery()
+
+        self._say(f"Checking and importing {path}...", 0)
+        run_task("people-import", work, done, lambda error: self._say(f"Could not import: {error}", 15000))
 
     # ------------------------------------------------------------ enroll
     def enroll(self) -> None:

@@ -1,5 +1,6 @@
 """The people in known_faces: a thumbnail and photo count each ("3 photos + 2 learned": the crops
-``--learn`` kept are counted apart); open their folder, remove them, clear what was learned.
+``--learn`` kept are counted apart); open their folder, remove them, clear what was learned; export everyone
+or one person (with all facecam holds on them) to an archive, import one.
 
 The panel only shows what it is given (a :class:`facecam.gui.workers.GallerySnapshot`,
 built off the GUI thread) and emits what the user asked for; the window does the work.
@@ -41,6 +42,9 @@ class PeoplePanel(QWidget):
     open_gallery = pyqtSignal()
     rescan = pyqtSignal()
     clear_learned = pyqtSignal(str)
+    export_all = pyqtSignal()
+    export_person = pyqtSignal(str)
+    import_archive = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -67,6 +71,17 @@ class PeoplePanel(QWidget):
         self.rescan_button = QPushButton("Rescan")
         self.gallery_button.clicked.connect(self.open_gallery)
         self.rescan_button.clicked.connect(self.rescan)
+        self.export_button = QPushButton("Export...")
+        self.export_button.setToolTip("Save everyone's photos and learned faces in one archive file (a backup, or to "
+                                      "move them to another computer or to the shared database)")
+        self.export_person_button = QPushButton("Export person...")
+        self.export_person_button.setToolTip("Save all facecam holds on this person in one archive file: photos, "
+                                             "learned faces, visits and their snapshots")
+        self.import_button = QPushButton("Import...")
+        self.import_button.setToolTip("Add the people of an archive made with Export (photos they do not have yet)")
+        self.export_button.clicked.connect(self.export_all)
+        self.export_person_button.clicked.connect(lambda: self._emit_selected(self.export_person))
+        self.import_button.clicked.connect(self.import_archive)
 
         person_row = QHBoxLayout()
         person_row.addWidget(self.open_button)
@@ -75,6 +90,10 @@ class PeoplePanel(QWidget):
         gallery_row = QHBoxLayout()
         gallery_row.addWidget(self.gallery_button)
         gallery_row.addWidget(self.rescan_button)
+        archive_row = QHBoxLayout()
+        archive_row.addWidget(self.export_button)
+        archive_row.addWidget(self.export_person_button)
+        archive_row.addWidget(self.import_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
@@ -82,6 +101,7 @@ class PeoplePanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(person_row)
         layout.addLayout(gallery_row)
+        layout.addLayout(archive_row)
         self.setMinimumWidth(max(220, layout.minimumSize().width()))  # never narrower than its buttons' texts
         self._selection_changed()
 
@@ -134,4 +154,5 @@ class PeoplePanel(QWidget):
         has = self.selected() is not None
         self.open_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self.export_person_button.setEnabled(has)
         self.clear_learned_button.setEnabled(has and self._learned.get(self.selected(), 0) > 0)
