@@ -67,7 +67,6 @@ class CamerasControl:
     def __init__(self, window):
         self.window = window
         self.tiles: dict[Camera, CameraTile] = {}
-        self.removed: list[Camera] = []       # cameras removed: their threads are stopped and joined
         self.bar = CameraBar()
         self.bar.grid_requested.connect(self.show_grid)
         self.bar.add_requested.connect(self.choose_new)
@@ -87,7 +86,7 @@ class CamerasControl:
     def add(self, spec: str, name: str | None = None, *, open_now: bool = True) -> Camera:
         """A camera on ``spec`` (camera number, file, URL), named ``name`` (else the spec's display name; made
         unique): its session follows the window's followers, recognises with the model in use, and its source
-        opens (``open_now``). A second camera shows the grid."""
+        opens (``open_now``). A second camera or more: the grid shows."""
         w = self.window
         camera = Camera(str(spec), LiveSession(""), given_name=name, named_spec=str(spec))
         camera.session.set_source_name(w.cameras.unique_name(w.sources.source_name(camera)))
@@ -104,8 +103,8 @@ class CamerasControl:
         tile.remove_requested.connect(lambda: self.remove(camera))
         if open_now:
             w.sources.open(spec, camera)
-        if len(w.cameras) == 2 and open_now:
-            self.show_grid()
+        if open_now:
+            self.show_grid()       # (with two cameras or more) the new one's tile among the others
         self.refresh()
         return camera
 
@@ -138,8 +137,7 @@ class CamerasControl:
         w.unknowns.sessions.remove(camera.session)
         w.learning.sessions.remove(camera.session)
         camera.session.request_stop()
-        camera.retry_at = None
-        self.removed.append(camera)
+        camera.retry_at, camera.last_frame, camera.current_labels = None, None, []
 
         def stop():
             camera.session.close(STOP_JOIN_S)
