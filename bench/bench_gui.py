@@ -18,6 +18,10 @@ new face about every second; unknown faces are collected into the "Who's this?" 
 does by default (``--no-unknowns``: not). Also prints the sightings stored, the tab's refreshes and
 what one refresh costs the GUI thread (rebuilding the list).
 
+``--cameras 4``: the window with that many cameras, each on its own copy of the demo clip (a grid of tiles,
+every camera recognised with the one model in turns): the same gaps, and each camera's rounds per second. Figures:
+BENCHMARKS.md, "Several cameras in the window".
+
 ``--panel-rows 2000``: only the "Who's this?" list: what showing N entries costs the GUI thread
 the first time, on a refresh with nothing changed, with one new entry and with one moved to the top.
 """
@@ -102,6 +106,16 @@ def make_strangers_clip(folder: Path) -> tuple[Path, Path, Path]:
     return clip, known, models
 
 
+def camera_copies(clip: Path, cameras: int) -> tuple[tuple[str, str], ...]:
+    """The cameras after the first: copies of ``clip`` (each its own file, read by its own capture thread)."""
+    copies = []
+    for n in range(2, cameras + 1):
+        copy = clip.with_name(f"{clip.stem}-{n}{clip.suffix}")
+        shutil.copy(clip, copy)
+        copies.append((str(copy), f"camera {n}"))
+    return tuple(copies)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to measure once recognition runs")
@@ -111,6 +125,7 @@ def main() -> int:
                         help="demo: three people all along; strangers: a new stranger about every second")
     parser.add_argument("--no-unknowns", action="store_true", help="do not collect unknown faces (as main.py --no-unknowns)")
     parser.add_argument("--panel-rows", type=int, help="only time the Who's this? list with this many entries")
+    parser.add_argument("--cameras", type=int, default=1, help="this many cameras in the window (a grid from 2 on)")
     parser.add_argument("--vgg-weights", type=Path, help="VGG-Face weights (default: a random-weights file of the "
                         "published layout, written to a temporary folder: same speed as the real one)")
     args = parser.parse_args()
@@ -139,7 +154,8 @@ def main() -> int:
         app = create_app()
         window = MainWindow(WindowOptions(source=str(clip), known_faces=known, model=args.model,
                                           weights=str(weights) if weights else None,
-                                          model_dir=str(args.model_dir or models), unknowns=not args.no_unknowns))
+                                          model_dir=str(args.model_dir or models), unknowns=not args.no_unknowns,
+                                          more_sources=camera_copies(clip, args.cameras)))
         window.resize(1180, 720)
         window.show()
         list_costs: list[float] = []
@@ -176,6 +192,7 @@ def main() -> int:
                 phase["recognising_at"] = now
                 phase["frames_at_start"] = window.frames_shown
                 phase["rounds_at_start"] = window.pipeline.stats.rounds
+                phase["camera_rounds"] = [c.pipeline.stats.rounds for c in window.cameras]
                 del tick_costs[:]
             ticks.append((now, phase["name"]))
             if phase["recognising_at"] is not None and now - phase["recognising_at"] >= args.seconds:
@@ -217,6 +234,9 @@ def main() -> int:
                   f"{rounds / seconds:.1f} recognition rounds/s, last round {window.pipeline.stats.last_round_s * 1000:.0f} ms; "
                   f"display tick median {statistics.median(costs):.1f} ms, p99 {percentile(costs, 99):.1f} ms, "
                   f"max {max(costs):.1f} ms")
+        if phase["recognising_at"] is not None and args.cameras > 1:
+            print(f"{args.cameras} cameras, recognition rounds/s each: " + ", ".join(
+                f"{(c.pipeline.stats.rounds - n) / seconds:.1f}" for c, n in zip(window.cameras, phase["camera_rounds"])))
         if not args.no_unknowns:
             costs = [c * 1000 for c in list_costs] or [float("nan")]
             print(f"unknowns: {window.unknowns.views and sum(v.visits for v in window.unknowns.views)} sightings "

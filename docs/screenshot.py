@@ -16,6 +16,13 @@ known_faces of two other people; the picture is grabbed once the tab lists ``--c
 
     xvfb-run -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshot.py --whos --demo /tmp/facecam-whos \
         --out docs/img/whos_this.png --size 980x560 -- --model sface
+
+``--grid`` (with ``--demo``) takes the grid of four cameras instead (docs/grid.png): four clips of two enrolled
+lfw40 people each (tests/clips.py ``camera_clips``), opened with ``--source`` four times; the picture is grabbed
+once every tile names its two people.
+
+    xvfb-run -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshot.py --grid --demo /tmp/facecam-grid \
+        --out docs/grid.png -- --model sface
 """
 
 from __future__ import annotations
@@ -74,6 +81,23 @@ def make_whos_demo(folder: Path) -> tuple[Path, Path, Path]:
     return clip, known, models
 
 
+GRID_CAMERAS = ("front_door", "hall", "office", "garage")
+
+
+def make_grid_demo(folder: Path) -> tuple[list[Path], Path, Path]:
+    """A clip per camera (two enrolled lfw40 people each) and the known_faces of all eight."""
+    from clips import camera_clips, make_lfw40_gallery
+
+    from facecam.detector import MtcnnDetector
+
+    clips = camera_clips(folder, MtcnnDetector(), names=GRID_CAMERAS, seconds=60.0, fps=15.0)
+    known = folder / "known_faces"
+    if not known.exists():
+        make_lfw40_gallery(known, [person for _, pair in clips for person in pair], photos=(1, 2))
+    _clip, _known, models = make_demo(folder)
+    return [clip for clip, _ in clips], known, models
+
+
 def main() -> int:
     argv = sys.argv[1:]
     rest = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -86,11 +110,16 @@ def main() -> int:
     parser.add_argument("--size", default="1180x720", help="window size WxH")
     parser.add_argument("--whos", action="store_true", help="the \"Who's this?\" tab, on a clip of visits")
     parser.add_argument("--clusters", type=int, default=5, help="with --whos: grab once this many entries are listed")
+    parser.add_argument("--grid", action="store_true", help="four cameras in the grid, each on a clip of its own")
     args = parser.parse_args(own)
     if args.demo is not None:
-        clip, known, models = (make_whos_demo if args.whos else make_demo)(args.demo)
+        if args.grid:
+            clips, known, models = make_grid_demo(args.demo)
+        else:
+            clip, known, models = (make_whos_demo if args.whos else make_demo)(args.demo)
+            clips = [clip]
         if "--source" not in rest:
-            rest += ["--source", str(clip)]
+            rest += [arg for clip in clips for arg in ("--source", str(clip))]
         if "--known-faces" not in rest:
             rest += ["--known-faces", str(known)]
         if "--model-dir" not in rest:
@@ -111,6 +140,10 @@ def main() -> int:
         waited = time.monotonic() - started
         names = window.label_names()
         ready = bool(names) and "..." not in names and window.snapshot is not None and "latency" in window.status_text()
+        if args.grid:
+            tiles = window.cameras_control.views.grid.tiles
+            ready = len(tiles) == len(GRID_CAMERAS) and all(
+                len(tile.names) >= 2 and not {"...", "Unknown"} & set(tile.names) for tile in tiles)
         if args.whos:
             rows = [window.whos_panel.list.item(i).text() for i in range(window.whos_panel.list.count())]
             ready = ready and len(rows) >= args.clusters and any(not row.startswith("1 visit,") for row in rows)
@@ -120,6 +153,8 @@ def main() -> int:
                 window.whos_panel.list.setCurrentRow(0)   # the actions as they look with an entry picked
             args.out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.out), "PNG", 0)
+            if args.grid:
+                names = [tile.status_text() + ": " + ", ".join(tile.names) for tile in tiles]
             print(f"{args.out}: {window.width()}x{window.height()} after {waited:.1f} s; labels {names}; "
                   f"status: {window.status_text()}", flush=True)
             window.close()

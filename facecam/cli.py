@@ -475,9 +475,11 @@ def check_inputs(args) -> None:
     any model loads (FacecamError if not). A camera number or a stream address (``rtsp://...``) is not checked
     here."""
     named = [getattr(args, key, None) for key in ("image", "image1", "image2")] + list(getattr(args, "images", None) or [])
-    source = getattr(args, "source", None) if getattr(args, "command", None) == "watch" else None  # sightings filters
-    if isinstance(source, str) and not source.strip().isdigit() and "://" not in source:
-        named.append(source)
+    sources = getattr(args, "source", None) if getattr(args, "command", None) == "watch" else None  # sightings filters
+    for source in sources if isinstance(sources, list) else [sources]:
+        if isinstance(source, str) and not source.strip().isdigit() and "://" not in source \
+                and not source.strip().lower().startswith("folder:"):   # a snapshot folder: checked when opened
+            named.append(source)
     for item in named:
         if item is not None and not Path(item).exists():
             raise FacecamError(f"{item}: no such file or folder; check the path")

@@ -12,7 +12,6 @@ It knows nothing of Qt or of files beyond reading a photo.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from facecam.matcher import GalleryMatrix, match_embeddings
 from facecam.openset import Decision, entries_compared
 from facecam.quality import faces_quality
 from facecam.registry import DEFAULT_DETECTOR
+from facecam.shared_models import FairLock
 from facecam.types import Faces, Recognition, bgr_to_rgb
 
 
@@ -50,15 +50,16 @@ class Recognizer:
         self.threshold = threshold
         self._entries = 0  # gallery entries of the last match (what ``threshold`` reads)
         self.quality_gate = True  # faces too poor to judge are not named (facecam.quality)
-        # The live worker and the gallery watcher share the models: one call at a time per model.
-        self._detect_lock = threading.Lock()
-        self._embed_lock = threading.Lock()
+        # The live workers (one per camera: facecam.shared_models) and the gallery watcher share the models: one
+        # call at a time per model, given in turns between callers.
+        self.detect_turns = FairLock("detector")
+        self.embed_turns = FairLock("embedder")
 
     def warm_up(self) -> None:
         """Run the embedder once on a blank face, so that the first real face does not pay for
         graph tracing and memory allocation (about a second with VGG-Face)."""
         size = self.embedder.align_spec.size
-        with self._embed_lock:
+        with self.embed_turns:
             self.embedder.embed(np.zeros((1, size, size, 3), dtype=np.uint8))
 
     @property
@@ -111,7 +112,7 @@ class Recognizer:
 
     def find_faces(self, rgb_image: np.ndarray, min_face_size: int | None = None) -> Faces:
         """Faces in an RGB image, largest first."""
-        with self._detect_lock:
+        with self.detect_turns:
             faces = self.detector.detect(rgb_image, min_face_size=min_face_size)
         return faces.largest_first()
 
@@ -120,7 +121,7 @@ class Recognizer:
         if len(faces) == 0:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         crops = align_faces(rgb_image, faces, self.embedder.align_spec)
-        with self._embed_lock:
+        with self.embed_turns:
             return self.embedder.embed(crops)
 
     def faces_and_embeddings(self, bgr_image: np.ndarray) -> tuple[Faces, np.ndarray]:
@@ -146,7 +147,7 @@ class Recognizer:
         return PhotoEmbedding(len(faces), tuple(float(v) for v in faces.boxes[0]), embedding)
 
     def count_faces(self, path: Path) -> int:
-        with self._detect_lock:
+        with self.detect_turns:
             return count_faces(self.detector, path)
 
 

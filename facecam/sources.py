@@ -51,6 +51,12 @@ Practical advice:
   file's name, a stream's address without user, password and secret query parameters) is what the logs,
   stores, events, the window and messages get; the full address, password included, stays in ``spec`` and
   reaches only the backend. Error messages name the source by it too (``spec.describe()``, ``spec.scrub``).
+* **A folder of snapshots** (``folder:/path``, or a folder's path): a doorbell or NVR drops a photo now and then;
+  each new image file (JPEG, PNG, WebP, BMP) is a frame, taken in the order written (modification time, then
+  name) once its size stops changing. The files already there when it opens are not frames; a file that is not
+  a photo is skipped, said once in ``warnings`` (and to ``on_warning``), never an error. Snapshots are handed
+  over one by one (none is dropped, whatever ``realtime``); the folder never ends and never stalls (no file
+  for hours is normal). :class:`FolderCapture` is its backend.
 * Tests and odd devices: pass ``backend=`` a factory ``(SourceSpec) -> capture`` whose
   result has ``read()``, ``get(prop)``, ``release()`` and ``isOpened()``.
 """
@@ -69,11 +75,14 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
-from facecam.errors import CameraError
+from facecam.errors import CameraError, ImageError
+from facecam.images import read_image
 from facecam.source_names import is_address, redact_url, scrub
 from facecam.types import Frame
 
 DEFAULT_FPS = 30.0
+FOLDER_PREFIX = "folder:"
+SNAPSHOT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
 
 # Extra time the watchdog gives a backend beyond its own timeout before reporting.
@@ -95,7 +104,8 @@ class Capture(Protocol):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A parsed source: ``kind`` is "camera", "file" or "stream"; ``target`` the index, path or URL."""
+    """A parsed source: ``kind`` is "camera", "file", "stream" or "folder" (of snapshots); ``target`` the index,
+    path or URL."""
 
     kind: str
     target: int | str
@@ -104,7 +114,7 @@ class SourceSpec:
 
     @property
     def live(self) -> bool:
-        """Cameras and streams: they run on their own clock and cannot be paused."""
+        """Cameras, streams and snapshot folders: they run on their own clock and cannot be paused."""
         return self.kind != "file"
 
     @property
@@ -117,7 +127,8 @@ class SourceSpec:
         """How messages name the source: its display name with its kind (never a password)."""
         if self.kind == "camera":
             return self.name
-        return f"{'stream' if self.kind == 'stream' else 'video file'} {self.name}"
+        kinds = {"stream": "stream", "folder": "snapshot folder"}
+        return f"{kinds.get(self.kind, 'video file')} {self.name}"
 
     def scrub(self, text: str) -> str:
         """``text`` (an error from a backend, a library's message) with this source's address replaced by its
@@ -145,7 +156,7 @@ def display_name(spec_or_url: "SourceSpec | str | int | os.PathLike", source_nam
             return redact_url(text) if is_address(text) else (Path(text).name or text)
     if spec.kind == "camera":
         return f"camera {spec.target}"
-    if spec.kind == "file":
+    if spec.kind in ("file", "folder"):
         return Path(str(spec.target)).name or str(spec.target)
     return redact_url(str(spec.target))
 
@@ -168,6 +179,11 @@ def parse_source(spec: str | int | os.PathLike, *, open_timeout_s: float = 5.0,
     if not isinstance(spec, str) or not spec.strip():
         raise CameraError("no video source given; give a camera number (0), a video file or a stream URL")
     text = spec.strip()
+    if text.lower().startswith(FOLDER_PREFIX):
+        folder = Path(text[len(FOLDER_PREFIX):]).expanduser()
+        if not folder.is_dir():
+            raise CameraError(f"snapshot folder not found: {folder}; check the path after {FOLDER_PREFIX}")
+        return SourceSpec("folder", str(folder), **timeouts)
     if text.isdigit():
         return SourceSpec("camera", int(text), **timeouts)
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
@@ -185,8 +201,10 @@ def parse_source(spec: str | int | os.PathLike, *, open_timeout_s: float = 5.0,
     path = Path(text).expanduser()
     if not path.exists():
         raise CameraError(f"video file not found: {path}; check the path (or give a camera number such as 0)")
+    if path.is_dir():
+        return SourceSpec("folder", str(path), **timeouts)
     if not path.is_file():
-        raise CameraError(f"{path} is not a video file; give a video file, a camera number or a stream URL")
+        raise CameraError(f"{path} is not a video file; give a video file, a camera number, a stream URL or a folder of snapshots")
     return SourceSpec("file", str(path), **timeouts)
 
 
@@ -202,6 +220,8 @@ def quiet_opencv() -> None:
 
 def opencv_capture(spec: SourceSpec) -> Capture:
     """The default backend: ``cv2.VideoCapture`` with open/read timeouts for streams."""
+    if spec.kind == "folder":
+        return FolderCapture(spec.target)
     quiet_opencv()
     if spec.kind == "camera":
         return cv2.VideoCapture(int(spec.target), cv2.CAP_ANY)
@@ -213,6 +233,72 @@ def opencv_capture(spec: SourceSpec) -> Capture:
                 params += [getattr(cv2, name), int(seconds * 1000)]
         return cv2.VideoCapture(str(spec.target), cv2.CAP_FFMPEG, params)
     return cv2.VideoCapture(str(spec.target), cv2.CAP_ANY)
+
+
+class FolderCapture:
+    """A folder of snapshots as a capture (see the module notes): ``read()`` returns the next new photo, waiting
+    up to ``wait_s`` for one (``(False, None)`` when none came: not a failure). ``on_skip(message)`` hears of
+    each file that is not a photo."""
+
+    def __init__(self, folder: str | os.PathLike, *, poll_s: float = 0.1, wait_s: float = 0.25):
+        self.folder = Path(folder)
+        self.poll_s, self.wait_s = float(poll_s), float(wait_s)
+        self.on_skip: Callable[[str], None] | None = None
+        self._opened = self.folder.is_dir()
+        self._done: set[str] = set(self._snapshots()) if self._opened else set()  # already there: not frames
+        self._sizes: dict[str, tuple[int, int]] = {}  # (size, mtime) of files still being written, last poll
+
+    def isOpened(self) -> bool:
+        return self._opened
+
+    def get(self, prop_id: int) -> float:
+        return 0.0     # no frame rate, no fixed size
+
+    def release(self) -> None:
+        self._opened = False
+
+    def _snapshots(self) -> dict[str, tuple[int, int]]:
+        """The folder's image files: name -> (size, modification time in ns); hidden and other files left out."""
+        found = {}
+        try:
+            with os.scandir(self.folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") or not entry.name.lower().endswith(SNAPSHOT_SUFFIXES):
+                        continue
+                    try:
+                        if entry.is_file():
+                            info = entry.stat()
+                            found[entry.name] = (info.st_size, info.st_mtime_ns)
+                    except OSError:  # gone between the listing and the look
+                        continue
+        except OSError:
+            return {}
+        return found
+
+    def _settled(self) -> list[str]:
+        """New files whose size and time did not change since the last poll (written whole), oldest first."""
+        now = self._snapshots()
+        self._done &= set(now)      # a name removed and written again is a new snapshot
+        ready = [name for name, seen in now.items()
+                 if name not in self._done and seen[0] > 0 and self._sizes.get(name) == seen]
+        self._sizes = {name: seen for name, seen in now.items() if name not in self._done}
+        return sorted(ready, key=lambda name: (now[name][1], name))
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        deadline = time.monotonic() + self.wait_s
+        while self._opened:
+            for name in self._settled():
+                self._done.add(name)
+                self._sizes.pop(name, None)
+                try:
+                    return True, read_image(self.folder / name)
+                except ImageError as error:
+                    if self.on_skip is not None:
+                        self.on_skip(f"skipped snapshot {error}")
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(self.poll_s)
+        return False, None
 
 
 def _sane_fps(value) -> float:
@@ -247,7 +333,9 @@ class VideoSource:
     ) -> None:
         self.spec = spec
         self.name = display_name(spec, name)
-        self.realtime = bool(realtime) or spec.live
+        self.realtime = (bool(realtime) or spec.live) and spec.kind != "folder"  # snapshots: one by one
+        self.warnings: list[str] = []       # files skipped (a snapshot folder), one line each
+        self.on_warning: Callable[[str], None] | None = None
         self._backend = backend or opencv_capture
         self._max_failed_reads = max(int(max_failed_reads), 1)
         self._stall_timeout_s = (spec.read_timeout_s + _WATCHDOG_GRACE_S
@@ -468,6 +556,8 @@ class VideoSource:
                 f"camera {spec.target} could not be opened{' in time' if timed_out else ''}; check it is "
                 f"connected and not used by another app, or choose another camera number"
             )
+        if spec.kind == "folder":
+            return CameraError(f"{spec.describe()} cannot be read; check that the folder exists and is readable")
         if spec.kind == "stream":
             return CameraError(
                 f"{spec.describe()} did not answer (waited up to {spec.open_timeout_s:g} s) or refused; "
@@ -487,6 +577,8 @@ class VideoSource:
         capture = None
         try:
             capture = self._backend(self.spec)
+            if hasattr(capture, "on_skip"):
+                capture.on_skip = self._warn
             opened = capture is not None and bool(capture.isOpened())
             with self._cond:
                 self._open_finished = True
@@ -535,6 +627,10 @@ class VideoSource:
             if self._stop.is_set() or self._error is not None:
                 return
             if not ok or image is None:
+                if self.spec.kind == "folder":  # no new snapshot yet (the capture waited a moment)
+                    with self._cond:
+                        self._last_frame_at = time.monotonic()
+                    continue
                 if not live:
                     with self._cond:
                         if seq == 0:
@@ -573,6 +669,12 @@ class VideoSource:
                     return
             if not self._publish(Frame(seq, t_source, image)):
                 return
+
+    def _warn(self, message: str) -> None:
+        with self._cond:
+            self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
 
     def _wait_while_paused(self) -> bool:
         """Block while paused (files only); True if it waited."""

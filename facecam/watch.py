@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from facecam.console import Progress
-from facecam.errors import CameraError, FacecamError
+from facecam.errors import FacecamError
 from facecam.retention import add_options as add_retention_options
 from facecam.sightings.live import LiveSightings, add_live_options
 
@@ -40,14 +40,20 @@ H264_FOURCCS = ("avc1", "H264")  # the names OpenCV builds give their H.264 enco
 
 def add_options(sub) -> None:
     """The options only ``watch`` has (the shared ones are added by the command line)."""
-    sub.add_argument("--source", default="0", help="camera index, video file or rtsp/http URL (default: 0)")
+    sub.add_argument("--source", action="append", metavar="SOURCE",
+                     help="camera index, video file, rtsp/http URL, or a folder a doorbell drops snapshots into "
+                          "(folder:PATH, or the folder's path); repeat it to watch several in one process, on one "
+                          "set of models (default: 0)")
     sub.add_argument("--realtime", action="store_true",
                      help="pace a file at its own fps and drop what the pipeline cannot keep up with")
     sub.add_argument("--output", type=Path, metavar="VIDEO",
-                     help="write the annotated video (.mp4: H.264 where OpenCV can, else MPEG-4; .avi: MJPEG)")
-    sub.add_argument("--events", type=Path, metavar="JSONL", help="one JSON line per output frame")
-    sub.add_argument("--summary", type=Path, metavar="JSON", help="frame counts, fps and latencies at the end")
-    sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
+                     help="write the annotated video (.mp4: H.264 where OpenCV can, else MPEG-4; .avi: MJPEG); with "
+                          "several sources one video each, numbered in the order of --source (out-1.mp4, out-2.mp4)")
+    sub.add_argument("--events", type=Path, metavar="JSONL",
+                     help="one JSON line per output frame (each with its source's name)")
+    sub.add_argument("--summary", type=Path, metavar="JSON",
+                     help="frame counts, fps and latencies at the end (in all, and per source)")
+    sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames (of each source)")
     sub.add_argument("--no-motion-gate", action="store_true",
                      help="detect faces on every round even in an empty, still scene (default: while nobody is "
                           "tracked, detection waits for motion, with a check every 3 s; the setting "
@@ -58,7 +64,7 @@ def add_options(sub) -> None:
                           "always)")
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
-    add_live_options(sub)
+    add_live_options(sub, several_sources=True)
     add_retention_options(sub)   # --unknowns-keep-days, --learned-keep-days (visits: --keep-days)
     sub.add_argument("--no-unknowns", action="store_true",
                      help="do not keep unknown faces for 'facecam unknowns' (the setting \"unknowns\": false: never)")
@@ -68,66 +74,115 @@ def add_options(sub) -> None:
                           "the setting \"learn\": true keeps it on)")
 
 
-def run_watch(session, args, out) -> int:
-    from facecam.annotate import FaceAnnotator, Label  # noqa: PLC0415
-    from facecam.blur import blur_enabled, blur_faces, stranger_boxes  # noqa: PLC0415
-    from facecam.live_session import LiveSession  # noqa: PLC0415
-    from facecam.motion import motion_options  # noqa: PLC0415
-    from facecam.sources import display_name, open_source  # noqa: PLC0415
+RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # waits before each try to reopen a lost camera or stream (then the last)
 
-    from facecam import config  # noqa: PLC0415
-    from facecam.sealed import check_key  # noqa: PLC0415
 
-    check_key(config.load_settings())   # "encrypt_snapshots": true without FACECAM_KEY: stop before writing anything
-    args.min_face_size = max(args.min_face_size, args.live_min_face_size)
-    codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
-    recognizer = session.recognizer()
-    recognizer.threshold = session.decision()
-    # the pipeline, its visits and what follows them, under the source's name (never a password: sources.display_name)
-    live = LiveSession(display_name(args.source, getattr(args, "source_name", None)))
-    live.set_matrix(session.live_matrix())  # replaced whole when the shared database's gallery changes
-    recognizer.warm_up()
-    pipeline = live.start(recognizer, motion=motion_options(args.no_motion_gate))
-    gallery_errors: list[str] = []
-    live.follow_gallery(session.follow_gallery, lambda error: gallery_errors.append(str(error)))
-    annotator = FaceAnnotator(show_distances=True)
-    blur = args.blur_strangers = blur_enabled(getattr(args, "blur_strangers", False))  # the recorder reads it too
-    source = open_source(args.source, realtime=args.realtime, name=getattr(args, "source_name", None))
-    if not source.wait_opened(timeout=15):
+class Camera:
+    """One source of a ``watch``: its capture (reopened after a loss when several are watched), live session and
+    pipeline on the shared models, and the loop that writes its frames, events and counts."""
+
+    def __init__(self, index: int, spec: str, name: str, several: bool, args, models, matrix, motion):
+        from facecam.live_session import LiveSession  # noqa: PLC0415
+
+        self.index, self.spec, self.name, self.several, self.args = index, spec, name, several, args
+        self.live = LiveSession(name)
+        self.live.set_matrix(matrix)
+        self.round_errors: list[str] = []
+        self.pipeline = self.live.start(models.for_camera(index), motion=motion,
+                                        on_error=lambda error: self.round_errors.append(str(error)))
+        self.source = None
+        self.frames_read_before = 0       # frames read by the captures a reconnection replaced
+        self.frames_out = 0
+        self.first_label: dict[int, float] = {}   # track id -> source seconds from first detection to first label
+        self.error = None                 # what ended this source (a file that cannot be read; one camera)
+        self.reconnects = 0
+        self.warnings: list[str] = []
+        self.writer = None
+        self.output = None
+        if args.output is not None:
+            self.output = args.output if not several else \
+                args.output.with_name(f"{args.output.stem}-{index + 1}{args.output.suffix}")
+        self.started = self.ended = None
+
+    @property
+    def frames_in(self) -> int:
+        return self.frames_read_before + (self.source.frames_read if self.source is not None else 0)
+
+    def open(self, out):
+        """Open the source and wait for it (15 s); the source, or None after a failure (``error`` says why)."""
+        from facecam.sources import open_source  # noqa: PLC0415
+
+        source = open_source(self.spec, realtime=self.args.realtime, name=self.name)
+        source.on_warning = lambda message: out.message(f"facecam: warning: {self.name}: {message}")
+        self.source = source
+        if source.wait_opened(timeout=15):
+            return source
         source.stop()
-        live.close()
-        raise source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
-                                          "check the source")
-    retention = _retention(args, session, live, out)
-    sightings = LiveSightings.from_args(args, source_name=source.name)  # the visits log and notifications
-    live.subscribe(sightings.on_visit, sightings.close)
-    # the collection's writer thread starts once the source is open: a source that fails leaves no thread behind
-    unknowns = _collect_unknowns(args, recognizer, live, out, retention)
-    if unknowns is not None:   # an unknown arrival's events say which stranger it is, and their earlier visits
-        sightings.recorder.strangers = unknowns.strangers
-    learning = _learn(args, session, recognizer, live, out)
-    writer = None
-    events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
-    frames_out = 0
-    first_label: dict[int, float] = {}  # track id -> source seconds from its first detection to its first label
-    errors: list[str] = []
-    pipeline.on_error = lambda error: errors.append(str(error))
-    progress = Progress(f"watch {source.name}", out.stderr, rate_unit=" fps", terminal_only=True)
-    total = _frame_count(args.source) if out.terminal and source.spec.kind == "file" else None
-    if total and args.max_frames:
-        total = min(total, args.max_frames)
-    started = time.monotonic()
-    last_seq = None
-    closing: list[str] = []
-    try:
+        from facecam.errors import CameraError  # noqa: PLC0415
+
+        self.error = source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
+                                                 "check the source")
+        return None
+
+    def run(self, out, frame_out, stop, progress=None, total=None) -> None:
+        """Frames until the source ends, ``--max-frames`` or ``stop``; a lost camera or stream of several is
+        opened again (after 1, 2, 5, 10, then every 30 s) while the others go on."""
+        self.started = time.monotonic()
+        tries = 0
+        try:
+            while not stop.is_set():
+                if self.source is None:                     # (a single source is opened before: see run_watch)
+                    if self.open(out) is None:
+                        if not self._again(out, stop, tries):
+                            return
+                        tries += 1
+                        continue
+                    if tries or self.reconnects:
+                        out.message(f"facecam: {self.name} is back")
+                    tries = 0
+                    self.live.set_source_name(self.name)   # visits again (after source_ended)
+                if self._frames(frame_out, stop, progress, total):
+                    return                                  # --max-frames
+                error = self.source.error
+                if error is None or stop.is_set():
+                    return                                  # a file's end, or stopped
+                self.error = error
+                self.live.source_ended()
+                if not self._again(out, stop, tries):
+                    return
+                tries += 1
+        finally:
+            self.ended = time.monotonic()
+
+    def _again(self, out, stop, tries: int) -> bool:
+        """After ``error``: wait and try again (a camera or stream of several), else False (the error stands)."""
+        source = self.source
+        if not (self.several and source is not None and source.spec.live):
+            return False
+        wait = RECONNECT_S[min(tries, len(RECONNECT_S) - 1)]
+        out.message(f"facecam: warning: {getattr(self.error, 'cli', self.error)}; trying {self.name} again in "
+                    f"{wait:g} s")
+        self.warnings.append(str(getattr(self.error, "cli", self.error)))
+        self.reconnects += 1
+        self.error = None
+        if source is not None:
+            source.stop()
+            self.frames_read_before += source.frames_read
+            self.source = None
+        return not stop.wait(wait)
+
+    def _frames(self, frame_out, stop, progress, total) -> bool:
+        """The frame loop of one opened source; True when ``--max-frames`` is reached."""
+        source, pipeline, args = self.source, self.pipeline, self.args
         realtime = source.realtime
         if realtime:
             pipeline.start()
-        while True:
+        last_seq = None
+        while not stop.is_set():
             frame = source.latest(after_seq=last_seq, timeout=0.5)
             if frame is None:
                 if source.done:
-                    break
+                    return False
                 continue
             last_seq = frame.seq
             if realtime:
@@ -136,89 +191,247 @@ def run_watch(session, args, out) -> int:
                 pipeline.process(frame)
             tracks = pipeline.tracks_at(frame.t_source)
             for track in tracks:
-                if track.recognised and track.id not in first_label:
-                    first_label[track.id] = frame.t_source - track.first_seen
+                if track.recognised and track.id not in self.first_label:
+                    self.first_label[track.id] = frame.t_source - track.first_seen
+            frame_out(self, frame, tracks)
+            self.frames_out += 1
+            if progress is not None:
+                progress(self.frames_out, total)
+            if args.max_frames and self.frames_out >= args.max_frames:
+                return True
+        return False
+
+    def summary(self, turns: dict, waited: dict) -> dict:
+        wall = (self.ended or time.monotonic()) - (self.started or time.monotonic())
+        latencies = list(self.first_label.values())
+        stats = self.pipeline.stats
+        return {
+            "source": self.name, "frames_in": self.frames_in, "frames_out": self.frames_out,
+            "fps_out": round(self.frames_out / wall, 2) if wall > 0 else 0.0,
+            "source_fps": round(self.source.fps, 2) if self.source is not None else None,
+            "first_label_latency_s": _latency(latencies),
+            "embeddings_computed": stats.embeddings_computed, "recognition_rounds": stats.rounds,
+            "idle_rounds": stats.idle_rounds,
+            "model_turns": {model: counts.get(self.index, 0) for model, counts in turns.items()},
+            "most_turns_waited": waited,
+            **({"reconnects": self.reconnects} if self.reconnects else {}),
+            **({"output": str(self.output)} if self.output is not None and self.several else {}),
+            **({"error": str(getattr(self.error, "cli", self.error))} if self.error is not None else {}),
+        }
+
+
+def _latency(latencies: list[float]) -> dict:
+    return {"median": round(statistics.median(latencies), 3) if latencies else None,
+            "max": round(max(latencies), 3) if latencies else None}
+
+
+def source_names(sources: list[str], names: list[str] | None) -> list[str]:
+    """Each source's display name (``--source-name`` in order, else :func:`facecam.sources.display_name`), made
+    unique: a name given twice gets " (2)", " (3)" after it (the logs tell the cameras apart)."""
+    from facecam.sources import display_name  # noqa: PLC0415
+
+    names = list(names or [])
+    found: list[str] = []
+    for index, spec in enumerate(sources):
+        name = display_name(spec, names[index] if index < len(names) else None)
+        unique, n = name, 1
+        while unique in found:
+            n += 1
+            unique = f"{name} ({n})"
+        found.append(unique)
+    return found
+
+
+def run_watch(session, args, out) -> int:
+    import threading  # noqa: PLC0415
+
+    from facecam import config  # noqa: PLC0415
+    from facecam.annotate import FaceAnnotator, Label  # noqa: PLC0415
+    from facecam.blur import blur_enabled, blur_faces, stranger_boxes  # noqa: PLC0415
+    from facecam.motion import motion_options  # noqa: PLC0415
+    from facecam.sealed import check_key  # noqa: PLC0415
+    from facecam.shared_models import SharedModels  # noqa: PLC0415
+    from facecam.sources import parse_source  # noqa: PLC0415
+
+    specs = args.source or ["0"]
+    given_names = args.source_name or []
+    if len(given_names) > len(specs):
+        out.message(f"facecam: error: {len(given_names)} --source-name for {len(specs)} --source; give at most one "
+                    "name per source, in the same order")
+        return 2
+    for spec in specs:     # a missing file or a malformed address: one line before any model loads
+        parse_source(spec)
+    check_key(config.load_settings())   # "encrypt_snapshots": true without FACECAM_KEY: stop before writing anything
+    several = len(specs) > 1
+    names = source_names(specs, given_names)
+    blur = args.blur_strangers = blur_enabled(getattr(args, "blur_strangers", False))  # the recorder reads it too
+    args.min_face_size = max(args.min_face_size, args.live_min_face_size)
+    codec = _output_codec(args.output, out) if args.output is not None else None  # before any thread starts
+    recognizer = session.recognizer()
+    recognizer.threshold = session.decision()
+    models = SharedModels(recognizer)      # one detector and one embedder for every source, in fair turns
+    matrix = session.live_matrix()         # replaced whole when the shared database's gallery changes
+    recognizer.warm_up()
+    motion = motion_options(args.no_motion_gate)
+    cameras = [Camera(i, spec, name, several, args, models, matrix, motion)
+               for i, (spec, name) in enumerate(zip(specs, names))]
+    gallery_errors: list[str] = []
+    closing: list[str] = []
+
+    def new_matrix(matrix) -> None:
+        for camera in cameras:
+            camera.live.set_matrix(matrix)
+
+    follower = None
+    sightings = unknowns = learning = None
+    events = None
+    stop = threading.Event()
+    started = time.monotonic()
+    try:
+        if not several:    # one source: it must open (else the error, at once, as always)
+            camera = cameras[0]
+            if camera.open(out) is None:
+                raise camera.error
+        follower = session.follow_gallery(new_matrix, lambda error: gallery_errors.append(str(error)))
+        # the visits log and notifications, the unknown faces and learning: one of each for every source (each
+        # visit carries its source's name); their threads start once a source is open
+        lives = [camera.live for camera in cameras]
+        retention = _retention(args, session, lives)
+        sightings = LiveSightings.from_args(args, source_name=names[0])
+        for live in lives:
+            live.subscribe(sightings.on_visit)
+        unknowns = _collect_unknowns(args, recognizer, lives, out, retention)
+        if unknowns is not None:   # an unknown arrival's events say which stranger it is, and their earlier visits
+            sightings.recorder.strangers = unknowns.strangers
+        learning = _learn(args, session, recognizer, lives, new_matrix, out)
+        annotator = FaceAnnotator(show_distances=True)
+        events = open(args.events, "w", encoding="utf-8", buffering=1) if args.events else None  # a line at a time
+        lock = threading.Lock()
+
+        def frame_out(camera: Camera, frame, tracks) -> None:
             labels = [Label.from_track(track) for track in tracks]
-            if args.output is not None:
-                if writer is None:
-                    writer = _open_writer(args.output, codec, source.fps, frame.bgr_frame.shape)
-                shown = blur_faces(frame.bgr_frame, stranger_boxes(pipeline.strangers_at(frame.t_source))) \
+            if camera.output is not None:
+                if camera.writer is None:
+                    camera.writer = _open_writer(camera.output, codec, camera.source.fps, frame.bgr_frame.shape)
+                shown = blur_faces(frame.bgr_frame, stranger_boxes(camera.pipeline.strangers_at(frame.t_source))) \
                     if blur else frame.bgr_frame
-                writer.write(annotator.annotate(shown, labels))
+                camera.writer.write(annotator.annotate(shown, labels))
             if events is not None:
-                events.write(json.dumps({
-                    "frame": frame.seq - 1, "t": round(frame.t_source, 4),
+                line = json.dumps({
+                    "source": camera.name, "frame": frame.seq - 1, "t": round(frame.t_source, 4),
                     "faces": [{"track": label.track_id, "box": [int(round(v)) for v in label.box],
                                "name": None if label.pending else label.name,
                                "distance": None if label.pending or label.distance is None
                                else round(label.distance, 4),
                                **({"pending": True} if label.pending else {})} for label in labels],
-                }, ensure_ascii=False) + "\n")
-            frames_out += 1
-            progress(frames_out, total)
-            if args.max_frames and frames_out >= args.max_frames:
-                break
+                }, ensure_ascii=False) + "\n"
+                with lock:
+                    events.write(line)
+
+        if not several:
+            camera = cameras[0]
+            progress = Progress(f"watch {camera.name}", out.stderr, rate_unit=" fps", terminal_only=True)
+            total = _frame_count(camera.spec) if out.terminal and camera.source.spec.kind == "file" else None
+            if total and args.max_frames:
+                total = min(total, args.max_frames)
+            try:
+                camera.run(out, frame_out, stop, progress, total)
+            finally:
+                progress.finish()
+        else:
+            threads = [threading.Thread(target=camera.run, args=(out, frame_out, stop), daemon=True,
+                                        name=f"facecam-watch {camera.name}") for camera in cameras]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.5)   # Ctrl-C reaches the main thread between joins
     finally:
-        progress.finish()
-        live.request_stop()
-        source.stop()
-        closing = live.close()     # the pipeline and the gallery follower stop, the open visits end; the log,
-        # the unknowns and learning are written
-        if writer is not None:
-            writer.release()
+        stop.set()
+        for camera in cameras:
+            camera.live.request_stop()
+            if camera.source is not None:
+                camera.source.stop()
+        if follower is not None:
+            follower.stop()
+        for camera in cameras:   # each pipeline stops, its open visits end
+            closing += camera.live.close()
+        for follower_of_visits in (sightings, unknowns, learning):   # then the log, the unknowns, learning are written
+            if follower_of_visits is not None:
+                try:
+                    follower_of_visits.close()
+                except Exception as error:  # noqa: BLE001 - the others still close
+                    closing.append(f"{type(error).__name__}: {error}")
+        for camera in cameras:
+            if camera.writer is not None:
+                camera.writer.release()
         if events is not None:
             events.close()
     wall = time.monotonic() - started
-    if source.error is not None:
-        raise source.error
-    latencies = list(first_label.values())
+    failed = [camera for camera in cameras if camera.error is not None]
+    if not several and failed:
+        raise failed[0].error
+    turns = models.turns()
+    per_source = [camera.summary(turns, models.waited(camera.index)) for camera in cameras]
+    latencies = [s for camera in cameras for s in camera.first_label.values()]
+    frames_out = sum(camera.frames_out for camera in cameras)
     summary = {
-        "frames_in": source.frames_read, "frames_out": frames_out,
-        "fps_out": round(frames_out / wall, 2) if wall > 0 else 0.0, "source_fps": round(source.fps, 2),
-        "first_label_latency_s": {"median": round(statistics.median(latencies), 3) if latencies else None,
-                                  "max": round(max(latencies), 3) if latencies else None},
-        "embeddings_computed": pipeline.stats.embeddings_computed, "wall_s": round(wall, 2),
-        "recognition_rounds": pipeline.stats.rounds, "idle_rounds": pipeline.stats.idle_rounds,
-        "motion_gate": pipeline.gate is not None, "blur_strangers": blur, "model": recognizer.model,
+        "frames_in": sum(camera.frames_in for camera in cameras), "frames_out": frames_out,
+        "fps_out": round(frames_out / wall, 2) if wall > 0 else 0.0,
+        "source_fps": round(sum(camera.source.fps for camera in cameras if camera.source is not None), 2),
+        "first_label_latency_s": _latency(latencies),
+        "embeddings_computed": sum(camera.pipeline.stats.embeddings_computed for camera in cameras),
+        "wall_s": round(wall, 2),
+        "recognition_rounds": sum(camera.pipeline.stats.rounds for camera in cameras),
+        "idle_rounds": sum(camera.pipeline.stats.idle_rounds for camera in cameras),
+        "motion_gate": cameras[0].pipeline.gate is not None, "blur_strangers": blur, "model": recognizer.model,
         "embedder_traces": getattr(recognizer.embedder, "trace_count", None),
         "sightings": sightings.summary(),
         "unknown_sightings": unknowns.stored if unknowns is not None else None,
         **({"unknown_sightings_sent_after_outage": unknowns.store.flushed}
            if unknowns is not None and unknowns.store.flushed else {}),
         "learned": len(learning.learned) if learning is not None else None,
+        "sources": per_source,
     }
     if args.summary is not None:
         args.summary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    out.result(summary, f"{frames_out} frames written of {source.frames_read} read, {summary['fps_out']} fps "
-                        f"(source {summary['source_fps']}); first label after {summary['first_label_latency_s']['median']} s "
-                        f"(median); {pipeline.stats.embeddings_computed} embeddings")
+    what = f"{len(cameras)} sources: " if several else ""
+    out.result(summary, f"{what}{frames_out} frames written of {summary['frames_in']} read, {summary['fps_out']} fps "
+                        f"(source {summary['source_fps']}); first label after "
+                        f"{summary['first_label_latency_s']['median']} s (median); "
+                        f"{summary['embeddings_computed']} embeddings")
     for warning in sightings.warnings() + (unknowns.store.warnings[unknowns.warned:] if unknowns is not None else []):
         out.message(f"facecam: warning: {warning}")
-    if errors:
-        out.message(f"facecam: warning: {len(errors)} recognition round(s) failed; first: {errors[0]}")
+    round_errors = [f"{camera.name}: {error}" for camera in cameras for error in camera.round_errors]
+    if round_errors:
+        out.message(f"facecam: warning: {len(round_errors)} recognition round(s) failed; first: {round_errors[0]}")
     if closing:
         out.message(f"facecam: warning: visits: {len(closing)} error(s); first: {closing[0]}")
     if gallery_errors:
         out.message(f"facecam: warning: the shared gallery could not be refreshed {len(gallery_errors)} time(s) "
                     f"(the last gallery stayed in use); first: {gallery_errors[0]}")
-    return 0
+    for camera in failed:
+        out.message(f"facecam: error: {camera.name}: {getattr(camera.error, 'cli', camera.error)}")
+    return 1 if failed else 0
 
 
-def _retention(args, session, live, out):
+def _retention(args, session, lives):
     """Each kind of data's limit (:mod:`facecam.retention`) applied now to what the folder holds, and learned crops
-    swept while running; the :class:`facecam.retention.Retention` in use."""
+    swept while running (one sweeper for every source); the :class:`facecam.retention.Retention` in use."""
     from facecam.retention import Retention, RetentionSweeper, enforce  # noqa: PLC0415
 
     retention = Retention.from_args(args)
     if not session.db_url and not session.stores.read_only:   # the database's stores apply theirs as they connect
         enforce(session.stores, retention)
         sweeper = RetentionSweeper(args.known_faces, retention)
-        live.subscribe(sweeper.on_visit, sweeper.close)
+        for index, live in enumerate(lives):
+            live.subscribe(sweeper.on_visit, sweeper.close if index == 0 else None)
     return retention
 
 
-def _collect_unknowns(args, recognizer, live, out, retention=None):
-    """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: the collection, or None."""
+def _collect_unknowns(args, recognizer, lives, out, retention=None):
+    """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: one collection for every source
+    (each visit carries its source's name), or None. Closed by the caller after the sources' visits ended."""
     from facecam.db import db_url  # noqa: PLC0415
     from facecam.unknowns.live import UnknownsCollection, collection_enabled, open_store  # noqa: PLC0415
 
@@ -233,16 +446,18 @@ def _collect_unknowns(args, recognizer, live, out, retention=None):
         return None
     for warning in store.warnings:
         out.message(f"facecam: warning: {warning}")
-    collection = UnknownsCollection(store, live.source_name, recognizer, live.gallery,
+    collection = UnknownsCollection(store, lives[0].source_name, recognizer, lives[0].gallery,
                                     on_error=lambda error: out.message(f"facecam: warning: {error}"))
     collection.warned = len(store.warnings)  # the rest (e.g. sightings still waiting for the database) at the end
-    live.subscribe(collection.on_visit, collection.close)
+    for live in lives:
+        live.subscribe(collection.on_visit)
     return collection
 
 
-def _learn(args, session, recognizer, live, out):
+def _learn(args, session, recognizer, lives, new_matrix, out):
     """``--learn`` (or the setting ``"learn": true``): clear sightings add learned crops, and the gallery in use
-    is refreshed after each (so later visits are matched with them). None when off, or with ``--db``."""
+    is refreshed after each (so later visits are matched with them, on every source). None when off, or with
+    ``--db``. Closed by the caller after the sources' visits ended."""
     from facecam.learn import Learning, learning_enabled  # noqa: PLC0415
 
     if not learning_enabled(getattr(args, "learn", False)):
@@ -257,11 +472,12 @@ def _learn(args, session, recognizer, live, out):
 
     def learned(_name, _path) -> None:  # the writer thread: embed the new crop, use the gallery with it
         gallery.refresh(recognizer.embed_photo)
-        live.set_matrix(gallery.matrix())
+        new_matrix(gallery.matrix())
 
-    learning = Learning(args.known_faces, live.gallery, on_learned=learned,
+    learning = Learning(args.known_faces, lives[0].gallery, on_learned=learned,
                         on_error=lambda error: out.message(f"facecam: warning: learning: {error}"))
-    live.subscribe(learning.on_visit, learning.close)
+    for live in lives:
+        live.subscribe(learning.on_visit)
     return learning
 
 

@@ -268,3 +268,25 @@ def room_people(detector, count: int = 8) -> tuple[list[str], list[int]]:
     at the room's size (looked for as live: faces of 40 px and up): (people, photo numbers)."""
     people = lfw40_visitors()[1][:count]
     return people, one_face_photos(people, detector, size=ROOM_PHOTO_SIZE, min_face_size=40)
+
+
+# ---------------------------------------------------------------- lfw40: one clip per camera (issue 20, the grid)
+def camera_clips(folder: Path, detector, names=("camera1", "camera2", "camera3", "camera4"), seconds: float = 60.0,
+                 fps: float = 10.0) -> list[tuple[Path, tuple[str, str]]]:
+    """A clip per camera name (``folder/<name>.avi``, 640x480), each with two enrolled lfw40 people side by side
+    for the whole clip, different people on each (a photo from the 4th on that shows one face; enrol their photos
+    1 and 2 with :func:`make_lfw40_gallery`): [(clip, (left person, right person))]. Clips already written are
+    kept."""
+    people = lfw40_visitors()[1][:2 * len(names)]
+    photos = one_face_photos(people, detector)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i, name in enumerate(names):
+        pair = (people[2 * i], people[2 * i + 1])
+        clip = folder / f"{name}.avi"
+        if not clip.exists():
+            scene = tuple(Actor(person, photos[2 * i + k], 0.0, seconds + 1, (170, 470)[k], 240, sway_px=20,
+                                period_s=4.0 + k) for k, person in enumerate(pair))
+            write_clip(clip, scene, seconds=seconds, fps=fps, enrolled=pair, load_photo=lfw40_photo)
+        clips.append((clip, pair))
+    return clips

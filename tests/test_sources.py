@@ -157,8 +157,10 @@ def test_missing_file_raises_at_once(tmp_path):
     start = time.monotonic()
     with pytest.raises(CameraError, match="not found"):
         open_source(tmp_path / "missing.mp4")
+    with pytest.raises(CameraError, match="snapshot folder not found"):
+        open_source(f"folder:{tmp_path / 'missing'}")
     with pytest.raises(CameraError, match="not a video file"):
-        open_source(tmp_path)
+        open_source("/dev/null")
     assert time.monotonic() - start < 0.5 * slowdown()   # idle: 0.5 s, scaled by the load
 
 

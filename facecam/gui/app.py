@@ -24,7 +24,9 @@ from facecam.cli import cosine_distance
 def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="facecam: recognise faces on a webcam, "
                                      "a video file or a stream, live.")
-    parser.add_argument("--source", default="0", help="camera number, video file or rtsp/http URL (default: 0)")
+    parser.add_argument("--source", action="append", metavar="SOURCE",
+                        help="camera number, video file or rtsp/http URL (default: 0); give it again for more "
+                             "cameras in a grid (--source 0 --source rtsp://...; --source-name names them in order)")
     parser.add_argument("--known-faces", type=Path, default=config.DEFAULT_KNOWN_FACES, metavar="DIR",
                         help="the gallery folder: a sub-folder of photos per person (default: ./known_faces)")
     parser.add_argument("--model", choices=sorted(config.MODELS), default=config.DEFAULT_MODEL,
@@ -55,7 +57,8 @@ def build_parser(prog: str = "facecam-window") -> argparse.ArgumentParser:
     from facecam.db import add_db_option  # noqa: PLC0415
 
     add_db_option(parser)     # as watch: --db URL (or FACECAM_DB) shares people, Enroll and visits
-    add_live_options(parser)  # as watch: --source-name, --notify, --mqtt, --notify-on, ... (over the saved settings)
+    add_live_options(parser, several_sources=True)  # as watch: --source-name (one per --source), --notify, --mqtt,
+    # --notify-on, ... (over the saved settings)
     return parser
 
 
@@ -65,13 +68,24 @@ def options_from_args(args: argparse.Namespace):
     from facecam.gui.notify_settings import NotifySettings  # noqa: PLC0415
 
     notify = NotifySettings.from_args(args)   # checked by run() (a bad URL is a usage error)
-    return WindowOptions(source=str(args.source), known_faces=Path(args.known_faces), model=args.model,
+    sources, names = source_list(args)
+    return WindowOptions(source=sources[0], known_faces=Path(args.known_faces), model=args.model,
                          threshold=args.threshold, weights=args.weights, model_dir=args.model_dir,
                          min_face_size=max(int(args.min_face_size), 12), detector=args.detector,
-                         source_name=args.source_name, record_sightings=not args.no_sightings,
+                         source_name=names[0], more_sources=tuple(zip(sources[1:], names[1:])),
+                         record_sightings=not args.no_sightings,
                          keep_days=args.keep_days, notify=notify, unknowns=not args.no_unknowns,
                          db=db_url(args.db), learn=args.learn, motion_gate=not args.no_motion_gate,
                          blur_strangers=args.blur_strangers)
+
+
+def source_list(args: argparse.Namespace) -> tuple[list[str], list[str | None]]:
+    """The sources of ``--source`` (each one a camera; none: camera 0) and their names from ``--source-name``,
+    in the same order (a source with no name: None, its display name)."""
+    sources = [str(s) for s in (args.source or ["0"])]
+    given = args.source_name
+    names = list(given) if isinstance(given, (list, tuple)) else [given]
+    return sources, (names + [None] * len(sources))[:len(sources)]
 
 
 class ExceptionHooks:
@@ -181,6 +195,10 @@ def run(argv: Sequence[str] | None = None, prog: str = "facecam-window") -> int:
         NotifySettings.from_args(args)
     except FacecamError as error:
         parser.error(str(error))          # exit code 2, one line
+    names, sources = args.source_name or [], args.source or ["0"]
+    if len(names) > len(sources):         # as watch
+        parser.error(f"{len(names)} --source-name for {len(sources)} --source; give at most one name per source, "
+                     "in the same order")
     from facecam.sealed import check_key  # noqa: PLC0415
 
     try:   # "encrypt_snapshots": true without FACECAM_KEY: nothing is written in the clear

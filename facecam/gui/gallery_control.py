@@ -58,21 +58,21 @@ class GalleryControl:
             return
         first = w.snapshot is None
         # a learned crop added or cleared is no reason to re-recognise everyone (and split their visits)
-        changed = not same_matrix(w.session.matrix, snapshot.matrix) and (
+        changed = not same_matrix(w.cameras.matrix, snapshot.matrix) and (
             first or w.snapshot.own_photos() != snapshot.own_photos())
         w.snapshot = snapshot
-        w.session.set_matrix(snapshot.matrix)
+        w.cameras.set_matrix(snapshot.matrix)   # every camera's pipeline
         w.show_threshold()  # a threshold that follows the gallery's size moves with it
         w.gallery_error = None
         w.status_line.set_error(None)
         w.people_panel.set_people(snapshot.people)
         if w.enroll_dialog is not None and not w.enroll_dialog.isVisible():
             w.enroll_dialog = None
-        if w.pipeline is not None:
-            if changed and (not first or w.pipeline.running):  # (running already: with no one, while the
-                w.pipeline.reset()  # gallery failed) everyone is recognised afresh against the new gallery
-            if not w.pipeline.running:
-                w.pipeline.start()
+        for pipeline in w.cameras.pipelines():
+            if changed and (not first or pipeline.running):  # (running already: with no one, while the
+                pipeline.reset()  # gallery failed) everyone is recognised afresh against the new gallery
+            if not pipeline.running:
+                pipeline.start()
                 w.status_line.set_loading(None)
 
     def _failed(self, error: BaseException) -> None:
@@ -86,9 +86,11 @@ class GalleryControl:
         if w.snapshot is None:
             w.people_panel.hint.setText("People appear when the database answers." if waiting
                                         else f"known_faces could not be read: {error}")
-        if w.pipeline is not None and not w.pipeline.running and w.snapshot is None:
+        not_started = [p for p in w.cameras.pipelines() if not p.running]
+        if not_started and w.snapshot is None:
             from facecam.matcher import GalleryMatrix  # noqa: PLC0415
 
-            w.session.set_matrix(GalleryMatrix.empty(w.recognizer.embedder.dim))
-            w.pipeline.start()  # recognition goes on: everyone is Unknown until the folder works
+            w.cameras.set_matrix(GalleryMatrix.empty(w.recognizer.embedder.dim))
+            for pipeline in not_started:
+                pipeline.start()  # recognition goes on: everyone is Unknown until the folder works
             w.status_line.set_loading(None)

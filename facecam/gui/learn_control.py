@@ -15,6 +15,7 @@ from typing import Callable
 
 from PyQt5.QtCore import QObject, pyqtSignal
 
+from facecam.camera_set import Sessions
 from facecam.gui.workers import run_task
 
 SETTINGS_KEY = "learn"   # settings["window"]["learn"]
@@ -50,23 +51,23 @@ class LearnControl(QObject):
         self.known_faces = Path(known_faces)
         self.enabled = bool(enabled)
         self.db = bool(db)
-        self.session = None
+        self.sessions = Sessions()   # the live sessions learned from (one per camera: camera_set.Sessions)
         self.gallery: Callable | None = None
         self.learning = None
         self._closed = False
 
-    def attach(self, session, gallery: Callable) -> None:
-        """Learn from the visits of ``session`` (a :class:`facecam.live_session.LiveSession`; a new model: learning
-        starts again, as the session's visits do)."""
+    def attach(self, sessions, gallery: Callable) -> None:
+        """Learn from the visits of ``sessions`` (:class:`facecam.live_session.LiveSession`, one per camera; a new
+        model: learning starts again, as the sessions' visits do)."""
         self._stop()
-        self.session, self.gallery = session, gallery
+        self.sessions, self.gallery = Sessions(sessions), gallery
         if self.enabled:
             self._start()
 
     def _start(self) -> None:
         from facecam.learn import Learning  # noqa: PLC0415
 
-        if self.learning is not None or self.session is None or self._closed:
+        if self.learning is not None or not self.sessions or self._closed:
             return
         if self.db:
             self.message.emit("Learning is off with --db: learned crops are kept in a local known_faces folder")
@@ -74,7 +75,7 @@ class LearnControl(QObject):
         self.learning = Learning(self.known_faces, self.gallery,
                                  on_error=lambda error: self._from_writer(f"Learning: {error}"),
                                  on_learned=lambda name, _path: self._from_writer(f"Learned a new face of {name}"))
-        self.session.subscribe(self.learning.on_visit)
+        self.sessions.follow(self.learning.on_visit)
 
     def _from_writer(self, text: str) -> None:
         if self._closed:
@@ -88,8 +89,7 @@ class LearnControl(QObject):
         learning, self.learning = self.learning, None
         if learning is None:
             return
-        if self.session is not None:
-            self.session.unsubscribe(learning.on_visit)
+        self.sessions.unfollow()
         run_task("learn-stop", learning.close)
 
     def set_enabled(self, on: bool, remember: bool = True) -> None:

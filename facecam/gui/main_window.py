@@ -5,9 +5,11 @@ only pulls the newest frame on a timer, asks the pipeline for the labels at that
 frame's time, draws them (FaceAnnotator) and paints. Frames that arrive between two
 ticks are never drawn.
 
-Recognition is a :class:`facecam.live_session.LiveSession`, as in ``watch``: its pipeline, its visits
+Recognition is a :class:`facecam.live_session.LiveSession` per camera, as in ``watch``: its pipeline, its visits
 and what follows them (WindowSightings: the log and notifications; UnknownsControl: "Who's this?";
-LearnControl: learning). The window is a view and controls on it, each in its own module: the menus
+LearnControl: learning). Several cameras (gui.cameras_control): a grid of tiles and the large view of the
+selected camera, whose source, pipeline and frame the window's own attributes are.
+The window is a view and controls on it, each in its own module: the menus
 (window_menus), people actions (people_actions), the source (source_control), the gallery
 (gallery_control), the model (model_control), and small widgets, one job each: VideoView, ModelBar,
 StatusLine, PeoplePanel, WhosPanel, FaceMenu (right-click a face), HistoryPanel, the source banner.
@@ -25,7 +27,6 @@ replace the desktop, the confirmation dialog and the file picker.
 
 from __future__ import annotations
 
-import collections
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ from PyQt5.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QT
 
 from facecam import config
 from facecam.annotate import FaceAnnotator, Label
+from facecam.camera_set import CameraSet
+from facecam.gui.cameras_control import CamerasControl, SelectedCamera, label_names
 from facecam.gui.controls import ControlsRow
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.gallery_control import GalleryControl
@@ -59,8 +62,6 @@ from facecam.gui.window_menus import build_actions
 from facecam.gui.workers import (LOADER_THREAD, GalleryService, GallerySnapshot, PipelineBridge,
                                  freeze_survivors, join_threads)
 from facecam.gui.workers import build_recognizer as default_build_recognizer
-from facecam.live_session import LiveSession
-from facecam.motion import motion_options
 
 JOIN_TIMEOUT_S = 10.0         # closing waits for each thread to end (a round, a photo); a safety net only
 CAPTURE_JOIN_S = 1.0          # a camera driver stuck in read() cannot hold the window longer than this
@@ -90,9 +91,10 @@ class WindowOptions:
     learn: bool = False                   # --learn (else the window's remembered switch, or the setting "learn": true)
     motion_gate: bool = True              # False: --no-motion-gate (the setting "motion_gate": false turns it off too)
     blur_strangers: bool = False          # --blur-strangers (else Tools > Blur strangers, the setting "blur_strangers")
+    more_sources: tuple[tuple[str, str | None], ...] = ()   # the cameras after the first: (source, name or None)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SelectedCamera, QMainWindow):
     def __init__(self, options: WindowOptions | None = None, *, recognizer=None,
                  build_recognizer: Callable | None = None, source_backend=None,
                  open_url: Callable[[QUrl], object] | None = None,
@@ -108,16 +110,13 @@ class MainWindow(QMainWindow):
         self.galleries = GalleryControl(self)  # a gallery service per model, and what its news does
         self.confirm = confirm or self.people.confirm_dialog
 
+        # the cameras (gui.cameras_control): window.source, .pipeline, .last_frame (the newest Frame shown, raw, for
+        # Enroll), .current_labels... are the selected camera's (SelectedCamera)
+        self.cameras = CameraSet()
+        self.cameras_control = CamerasControl(self)
         self.recognizer = None
-        self.pipeline = None
         self.gallery: GalleryService | None = None
-        self.source = None
-        self.source_spec = str(self.options.source)
-        self.source_problem: str | None = None
-        self.source_ended = False
         self.snapshot: GallerySnapshot | None = None
-        self.current_labels: list[Label] = []
-        self.last_frame = None                # the newest Frame shown (raw, for Enroll)
         self.paused = False
         self.enroll_dialog: EnrollDialog | None = None
         self.evaluate_dialog = None           # facecam.gui.evaluate_dialog.EvaluateDialog, once opened
@@ -127,10 +126,8 @@ class MainWindow(QMainWindow):
         self.gallery_error: str | None = None
         self.pipeline_error: str | None = None
         self.frames_shown = 0
-        self._paint_times: collections.deque[float] = collections.deque(maxlen=240)
         self.closed = False
         self._retired: list = []              # gallery services asked to stop (model switched)
-        self.old_sources: list = []          # sources asked to stop (source switched)
 
         self.annotator = FaceAnnotator(show_distances=True)
         # OpenCV's text renderer is set up per thread on its first text (~30 ms): do it now, before the
@@ -141,14 +138,14 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self._on_pipeline_error, Qt.QueuedConnection)
 
         self._build_ui()
-        self.session = LiveSession(self.sources.source_name())   # the pipeline, its visits, their followers
         self.sightings = WindowSightings(self.known_faces, self.options.notify or NotifySettings.load(),
                                          enabled=self.options.record_sightings, db_url=self.options.db,
                                          keep_days_override=self.options.keep_days,
                                          blur_strangers=self.options.blur_strangers, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
-        self.session.subscribe(self.sightings.on_visit)
+        # the first camera: its session (the pipeline, its visits) followed by the log, Who's this? and learning
         self.retention = start_retention(self)   # each kind's limit applied now (a task) and kept while running
+        self.cameras_control.add(self.options.source, self.options.source_name, open_now=False)
         self.sightings.strangers = self.unknowns.strangers   # an unknown arrival's events name its cluster
         warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
         if any(warnings):
@@ -173,6 +170,8 @@ class MainWindow(QMainWindow):
         self.status_timer.timeout.connect(self._update_status)
 
         self.open_source(self.source_spec)
+        for spec, name in self.options.more_sources:   # --source A --source B...: the grid
+            self.cameras_control.add(spec, name)
         self.display_timer.start()
         self.status_timer.start()
         if recognizer is not None:
@@ -205,8 +204,10 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.model_bar = ModelBar()
         left_layout.addWidget(self.model_bar)
+        left_layout.addWidget(self.cameras_control.bar)
         left_layout.addWidget(self.banner)
-        left_layout.addWidget(self.video, 1)
+        self.camera_views = self.cameras_control.build(self.video)   # the large view or the grid of cameras
+        left_layout.addWidget(self.camera_views, 1)
         left_layout.addWidget(self.controls)
 
         self.people_panel = PeoplePanel()
@@ -279,12 +280,11 @@ class MainWindow(QMainWindow):
             recognizer.threshold = float(self.options.threshold)
         self.snapshot = None  # the new pipeline starts with the new gallery's first snapshot (the old matrix
         # stays for the old pipeline's last round: it has the old model's dimension)
-        # the old one stops; its open visits end. An empty, still scene is not detected on (facecam.motion)
-        self.pipeline = self.session.start(recognizer, motion=motion_options(not self.options.motion_gate))
-        self.bridge.attach(self.pipeline)
-        self.unknowns.attach(self.session, recognizer, self.session.gallery)
-        self.learning.attach(self.session, self.session.gallery)
-        self.pipeline.paused = self.paused
+        # each camera's old one stops; its open visits end. An empty, still scene is not detected on (facecam.motion)
+        for camera in self.cameras:
+            self.cameras_control.start_pipeline(camera, recognizer)
+        self.unknowns.attach(self.cameras.sessions(), recognizer, self.cameras.gallery)
+        self.learning.attach(self.cameras.sessions(), self.cameras.gallery)
         self.show_threshold()
         runtime = getattr(recognizer.embedder, "runtime_description", "")   # VGG-Face: which runtime runs
         self.model_label.setText(f"Model: {title_of(recognizer.model)}" + (f" ({runtime})" if runtime else "")
@@ -329,31 +329,14 @@ class MainWindow(QMainWindow):
 
     # ================================================================== display
     def _tick(self) -> None:
-        source = self.source
-        if source is None or self.paused:
-            return
-        frame = source.latest(after_seq=self.last_frame.seq if self.last_frame is not None else None)
-        if frame is None:
-            self.sources.check_done(source)
-            return
-        self.last_frame = frame
-        pipeline = self.pipeline
-        if pipeline is not None and pipeline.running:
-            pipeline.submit(frame)
-        labels = pipeline.labels_at(frame.t_source) if pipeline is not None else []
-        self.current_labels = labels
-        self.video.set_frame(self.annotator.annotate(frame.bgr_frame, labels), frame.seq)
-        self.frames_shown += 1
-        self._paint_times.append(time.monotonic())
+        self.cameras_control.tick()   # every camera's newest frame to its pipeline; the selected one (or the grid) drawn
 
     def displayed_fps(self) -> float:
-        now = time.monotonic()
-        recent = [t for t in self._paint_times if now - t <= 1.0]
-        return float(len(recent))
+        return self.cameras.selected.fps()
 
     def label_names(self) -> list[str]:
-        """The names painted on the current frame ("Unknown" for strangers, "..." for not yet recognised)."""
-        return ["..." if label.pending else (label.name or "Unknown") for label in self.current_labels]
+        """The names painted on the selected camera's frame ("Unknown" for strangers, "..." for not yet recognised)."""
+        return label_names(self.current_labels)
 
     def set_show_distances(self, show: bool) -> None:
         self.annotator.show_distances = bool(show)
@@ -385,14 +368,14 @@ class MainWindow(QMainWindow):
         if self.recognizer is None:
             return
         self.recognizer.threshold = float(threshold)
-        if self.pipeline is not None:
-            self.pipeline.reset()
+        for pipeline in self.cameras.pipelines():
+            pipeline.reset()
         self.show_threshold()
 
     def show_threshold(self) -> None:
         """The slider at the threshold in use (by default it follows the gallery's size: gui.controls)."""
         if self.recognizer is not None:
-            self.controls.show_decision(self.recognizer, self.session.matrix)
+            self.controls.show_decision(self.recognizer, self.cameras.matrix)
 
     # ================================================================== status
     def _on_round(self, _stats) -> None:
@@ -409,6 +392,7 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         self.status_line.show_state(self.window_state())
+        self.cameras_control.refresh()   # each tile's state and fps
 
     def window_state(self) -> WindowState:
         """What the status line shows now."""
@@ -432,8 +416,8 @@ class MainWindow(QMainWindow):
             if dialog is not None:
                 dialog.close()  # an indexing in progress in the evaluate dialog stops
         self.models.close()  # a model still loading is left to finish on its daemon thread
-        workers = [w for w in (self.session, self.gallery, *self._retired) if w is not None]
-        sources = [w for w in (self.source, *self.old_sources) if w is not None]
+        workers = [w for w in (*self.cameras_control.workers(), self.gallery, *self._retired) if w is not None]
+        sources = self.cameras_control.sources()
         for worker in workers + sources:
             worker.request_stop()
         for worker in workers:
@@ -441,7 +425,7 @@ class MainWindow(QMainWindow):
         for source in sources:
             source.join(CAPTURE_JOIN_S)
         hanging = self.sightings.notify_threads()   # a request to a dead endpoint is not waited for
-        self.session.close(0.0)     # the open visits end: logged, kept as unknown faces, learned from
+        self.cameras_control.close_sessions()   # the open visits end: logged, kept as unknown faces, learned from
         self.unknowns.close()       # the sightings waiting are stored (a facecam- thread joined below)
         self.learning.close()       # the crops waiting are written (likewise)
         self.sightings.close()      # the log is written

@@ -10,6 +10,7 @@ from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBo
                              QWidget)
 
 from facecam import config
+from facecam.camera_set import Sessions
 from facecam.retention import Retention
 from facecam.gui.workers import run_task
 
@@ -82,6 +83,7 @@ def start_retention(window) -> Retention:
     from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
 
     retention = Retention.chosen(visits=window.options.keep_days)
+    window.retention_sessions = Sessions()     # every camera's session (gui.cameras_control adds and removes them)
     if window.options.db:
         return retention
     root = window.known_faces
@@ -97,6 +99,6 @@ def start_retention(window) -> Retention:
 
     run_task("retention", work, done, lambda error: None if window.closed else window.statusBar().showMessage(
         f"Old data could not be deleted: {error}", 10000))
-    sweeper = RetentionSweeper(root, retention)
-    window.session.subscribe(sweeper.on_visit, sweeper.close)
+    sweeper = RetentionSweeper(root, retention)   # its deleting thread is a daemon: nothing to join at closing
+    window.retention_sessions.follow(sweeper.on_visit)
     return retention

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 from PyQt5.QtCore import QObject, Qt, pyqtSignal
 
+from facecam.camera_set import Sessions
 from facecam.gui.workers import THUMBNAIL_PX, run_task
 
 
@@ -87,8 +88,8 @@ class UnknownsControl(QObject):
         self.enabled = bool(enabled)
         self.store = None
         self.collection = None
-        self.session = None
-        self.pipeline = None         # the session's pipeline collected from (a new model: a new one)
+        self.sessions = Sessions()   # the live sessions collected from (one per camera: camera_set.Sessions)
+        self.pipeline = None         # the first session's pipeline (a new model: a new one)
         self.recognizer = None
         self.source = ""
         self.gallery: Callable | None = None
@@ -103,12 +104,13 @@ class UnknownsControl(QObject):
         self._stored.connect(self.refresh, Qt.QueuedConnection)
 
     # ------------------------------------------------------------- the pipeline
-    def attach(self, session, recognizer, gallery: Callable) -> None:
-        """Collect from the visits of ``session`` (a :class:`facecam.live_session.LiveSession`) as its pipeline
-        of ``recognizer`` sees them (a new model: a new pipeline, and the store of that model)."""
+    def attach(self, sessions, recognizer, gallery: Callable) -> None:
+        """Collect from the visits of ``sessions`` (:class:`facecam.live_session.LiveSession`, one per camera) as
+        their pipelines of ``recognizer`` see them (a new model: new pipelines, and the store of that model)."""
         self._detach()
-        self.session, self.recognizer, self.source, self.gallery = session, recognizer, session.source_name, gallery
-        self.pipeline = pipeline = session.pipeline
+        self.sessions, self.recognizer, self.gallery = Sessions(sessions), recognizer, gallery
+        self.source = self.source or self.sessions.first().source_name
+        self.pipeline = pipeline = self.sessions.first().pipeline
         self.store = None
         self.views = []
         self.clusters.emit([])
@@ -143,7 +145,7 @@ class UnknownsControl(QObject):
         self.collection = UnknownsCollection(self.store, self.source, self.recognizer, self.gallery,
                                              on_error=lambda error: self._from_writer(self.message, f"Unknown faces: {error}"),
                                              on_change=lambda: self._from_writer(self._stored))
-        self.session.subscribe(self.collection.on_visit)
+        self.sessions.follow(self.collection.on_visit)
 
     def _from_writer(self, signal, *args) -> None:
         """Emit from the writer thread; nothing once the window has gone (its C++ object may be deleted)."""
@@ -157,8 +159,8 @@ class UnknownsControl(QObject):
     def _stop_collecting(self, close_store: bool = False) -> None:
         collection, self.collection = self.collection, None
         store = self.store if close_store else None
-        if collection is not None and self.session is not None:
-            self.session.unsubscribe(collection.on_visit)
+        if collection is not None:
+            self.sessions.unfollow()
 
         def stop():
             if collection is not None:

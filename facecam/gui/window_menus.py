@@ -34,6 +34,10 @@ def build_actions(window) -> None:
 
     window.source_action = action("Choose &source...", window.sources.choose, ("Ctrl+O",),
                                   tip="Camera number, video file or stream URL")
+    window.add_camera_action = action("&Add camera...", window.cameras_control.choose_new, ("Ctrl+Shift+O",),
+                                      tip="Another camera, file or stream in this window: the grid of cameras")
+    window.grid_action = action("All &cameras (G)", window.cameras_control.show_grid, ("G",),
+                                tip="Every camera in its tile (click one for the large view)")
     window.enroll_action = action("&Enroll... (E)", window.people.enroll, ("E",),
                                   tip="Save a face of the current frame as a person in known_faces")
     window.pause_action = action("&Pause (Space)", lambda: window.set_paused(not window.paused), ("Space",),
@@ -53,12 +57,13 @@ def build_actions(window) -> None:
 
     menu = window.menuBar()
     file_menu = menu.addMenu("&File")
-    for act in (window.source_action, window.enroll_action, window.open_gallery_action, window.rescan_action):
+    for act in (window.source_action, window.add_camera_action, window.enroll_action, window.open_gallery_action,
+                window.rescan_action):
         file_menu.addAction(act)
     file_menu.addSeparator()
     file_menu.addAction(window.quit_action)
     view_menu = menu.addMenu("&View")
-    for act in (window.pause_action, window.fullscreen_action, window.distances_action):
+    for act in (window.pause_action, window.fullscreen_action, window.grid_action, window.distances_action):
         view_menu.addAction(act)
     window.vgg_action = action("Use &VGG-Face...", window.models.offer_vgg_face,
                                tip="Download VGG-Face or choose its weights file, then switch to it")

@@ -105,12 +105,14 @@ class SightingWriter:
         self._thread.join(timeout)
 
 
-def add_live_options(parser: argparse.ArgumentParser) -> None:
-    """The sightings and notification options of a live command (``watch``)."""
+def add_live_options(parser: argparse.ArgumentParser, several_sources: bool = False) -> None:
+    """The sightings and notification options of a live command (``watch``; ``several_sources``: one
+    ``--source-name`` per ``--source``, a list)."""
     group = parser.add_argument_group("sightings and notifications")
-    group.add_argument("--source-name", metavar="NAME",
+    group.add_argument("--source-name", metavar="NAME", **({"action": "append"} if several_sources else {}),
                        help="name of this camera in the logs, events and the window (default: \"camera 0\", the "
-                            "file's name, or the stream's address without user, password and secret parameters)")
+                            "file's name, or the stream's address without user, password and secret parameters)"
+                            + ("; once per --source, in the same order" if several_sources else ""))
     group.add_argument("--no-sightings", action="store_true",
                        help="do not log visits in known_faces/.facecam/sightings.sqlite")
     group.add_argument("--keep-days", type=float, metavar="DAYS",
@@ -161,12 +163,14 @@ class LiveSightings:
     @classmethod
     def from_args(cls, args, source_name: str, on_saved: Callable[[Sighting], None] | None = None
                   ) -> "LiveSightings":
-        """Built from :func:`add_live_options`' options (and ``--known-faces``)."""
+        """Built from :func:`add_live_options`' options (and ``--known-faces``); ``source_name`` is the source's
+        display name (``--source-name`` or what :func:`facecam.sources.display_name` makes of the source). One
+        recorder follows the visits of several sources alike: each visit carries its source's name."""
         notifier = build_notifier(urls_from_args(args), args.notify_on, args.cooldown)
         store = None if args.no_sightings else open_sighting_store(
             Path(args.known_faces), retention_days=keep_days(args.keep_days), db_url=db_url(getattr(args, "db", None)),
             connect_later=True)  # a database down at start is connected when it answers (visits wait locally)
-        recorder = SightingRecorder(redact_url(args.source_name or str(source_name)),  # never a password
+        recorder = SightingRecorder(redact_url(str(source_name)),  # VideoSource.name: never a password
                                     blur_strangers=blur_enabled(getattr(args, "blur_strangers", False)))
         return cls(recorder, store, notifier, on_saved)
 
