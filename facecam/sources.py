@@ -53,7 +53,8 @@ Practical advice:
   reaches only the backend. Error messages name the source by it too (``spec.describe()``, ``spec.scrub``).
 * **A folder of snapshots** (``folder:/path``, or a folder's path): a doorbell or NVR drops a photo now and then;
   each new image file (JPEG, PNG, WebP, BMP) is a frame, taken in the order written (modification time, then
-  name) once its size stops changing. The files already there when it opens are not frames; a file that is not
+  name) once its size stops changing. The files already there when it opens are not frames, but for those of its
+  last ``FRESH_S`` seconds (a ring at the door just before facecam started); a file that is not
   a photo is skipped, said once in ``warnings`` (and to ``on_warning``), never an error. Snapshots are handed
   over one by one (none is dropped, whatever ``realtime``); the folder never ends and never stalls (no file
   for hours is normal). :class:`FolderCapture` is its backend.
@@ -83,6 +84,7 @@ from facecam.types import Frame
 DEFAULT_FPS = 30.0
 FOLDER_PREFIX = "folder:"
 SNAPSHOT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+FRESH_S = 10.0   # a snapshot folder's files this new when it opens are frames too
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
 
 # Extra time the watchdog gives a backend beyond its own timeout before reporting.
@@ -240,12 +242,15 @@ class FolderCapture:
     up to ``wait_s`` for one (``(False, None)`` when none came: not a failure). ``on_skip(message)`` hears of
     each file that is not a photo."""
 
-    def __init__(self, folder: str | os.PathLike, *, poll_s: float = 0.1, wait_s: float = 0.25):
+    def __init__(self, folder: str | os.PathLike, *, poll_s: float = 0.1, wait_s: float = 0.25,
+                 fresh_s: float = FRESH_S):
         self.folder = Path(folder)
         self.poll_s, self.wait_s = float(poll_s), float(wait_s)
         self.on_skip: Callable[[str], None] | None = None
         self._opened = self.folder.is_dir()
-        self._done: set[str] = set(self._snapshots()) if self._opened else set()  # already there: not frames
+        old = time.time_ns() - int(fresh_s * 1e9)
+        self._done: set[str] = {name for name, (_, mtime) in self._snapshots().items()   # already there: not
+                                if mtime < old} if self._opened else set()                 # frames, but the fresh
         self._sizes: dict[str, tuple[int, int]] = {}  # (size, mtime) of files still being written, last poll
 
     def isOpened(self) -> bool:
