@@ -148,8 +148,8 @@ def main() -> int:
     print(f"Clip: DEFAULT_SCENE, 640x480, 30 fps, {SECONDS:g} s, {len(truth)} frames, copied once per camera; one "
           "watch --realtime for all of them\n")
     print("| model | cameras | frames shown, worst / mean | fps out per camera | first label, median / max (s) "
-          "| named right (worst camera) | CPU (cores) | peak RSS (MB) | load (1 min, before/after) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| named right (worst camera) | CPU (cores) | peak RSS (MB) | most turns waited | load (1 min, before/after) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 
     def seconds(value) -> str:
         return "never" if value is None else f"{value:.2f}"
@@ -159,7 +159,7 @@ def main() -> int:
         right = "n/a" if r["named_right_min"] is None else f"{100 * r['named_right_min']:.1f} %"
         print(f"| {model} | {r['cameras']} | {100 * r['shown_min']:.1f} / {100 * r['shown_mean']:.1f} % | "
               f"{r['fps_out']:.1f} | {seconds(r['first_label_median'])} / {seconds(r['first_label_max'])} | {right} | "
-              f"{r['cores']:.2f} | {r['rss_mb']:.0f} | {r['load']} |")
+              f"{r['cores']:.2f} | {r['rss_mb']:.0f} | {r['most_embedder_turns_waited']} | {r['load']} |")
     return 0
 
 
