@@ -268,3 +268,15 @@ def room_people(detector, count: int = 8) -> tuple[list[str], list[int]]:
     at the room's size (looked for as live: faces of 40 px and up): (people, photo numbers)."""
     people = lfw40_visitors()[1][:count]
     return people, one_face_photos(people, detector, size=ROOM_PHOTO_SIZE, min_face_size=40)
+
+
+def lfw40_matrix(recognizer, people, photos=(1, 2, 3)):
+    """A GalleryMatrix of each lfw40 person's ``photos``, embedded by ``recognizer`` (no files written)."""
+    from facecam.matcher import GalleryMatrix
+
+    names, rows = [], []
+    for person in people:
+        for n in photos:
+            rows.append(recognizer.embed_photo(LFW40 / person / f"{person}_{n:04d}.jpg").embedding)
+            names.append(person)
+    return GalleryMatrix.from_pairs(names, np.stack(rows))
