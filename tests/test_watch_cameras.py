@@ -163,3 +163,37 @@ def test_a_folder_of_snapshots_is_a_source_files_taken_as_they_arrive(cli, model
     assert named == [["George_W_Bush"], [None], ["Tony_Blair"]]                 # in order; the stranger unnamed
     summary = json.loads(summary_file.read_text())
     assert summary["sources"][0]["frames_in"] == summary["frames_out"] == 3
+
+
+def test_a_lost_stream_of_several_is_opened_again_while_the_other_source_goes_on(cli, model_dir, scene, tmp_path):
+    """Two sources: the clip, and an MJPEG IP camera (test_source_password_live's) that drops its stream after 60
+    frames and answers again a moment later. watch says so, opens it again, and both sources finish their frames."""
+    from test_source_password_live import PASSWORD, IpCamera
+
+    _, clip, truth, known = scene
+    camera = IpCamera(clip)
+    summary_file = tmp_path / "summary.json"
+
+    def drop_once():
+        while camera.served < 60:
+            time.sleep(0.05)
+        camera.stop.set()              # the stream ends mid-way (a cable pulled, the camera rebooting)
+        time.sleep(1.5)
+        camera.stop.clear()            # and the camera answers again
+
+    dropper = threading.Thread(target=drop_once, daemon=True)
+    dropper.start()
+    try:
+        code, _, err = cli("watch", "--model", "sface", "--model-dir", model_dir, "--known-faces", known,
+                           "--detector", "yunet", "--source", clip, "--source-name", "clip",
+                           "--source", camera.url(), "--source-name", "ip camera", "--realtime",
+                           "--max-frames", 150, "--summary", summary_file, "--no-unknowns", "--no-sightings")
+    finally:
+        dropper.join(60)
+        camera.close()
+    assert code == 0, err
+    summary = {per["source"]: per for per in json.loads(summary_file.read_text())["sources"]}
+    assert summary["ip camera"]["frames_out"] == 150 and summary["ip camera"]["reconnects"] >= 1, summary
+    assert 0 < summary["clip"]["frames_out"] <= 150 and "reconnects" not in summary["clip"]
+    assert "facecam: ip camera is back" in err and "trying ip camera again in 1 s" in err, err
+    assert PASSWORD not in err
