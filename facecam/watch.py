@@ -154,8 +154,8 @@ class Camera:
         if not (self.several and source is not None and source.spec.live):
             return False
         wait = RECONNECT_S[min(tries, len(RECONNECT_S) - 1)]
-        out.message(f"facecam: warning: {getattr(self.error, 'cli', self.error)}; trying {self.name} again in "
-                    f"{wait:g} s")
+        what = str(self.error).split(";")[0]     # what went wrong; what to do is: nothing, it is tried again
+        out.message(f"facecam: warning: {self.name}: {what}; trying again in {wait:g} s")
         self.warnings.append(str(getattr(self.error, "cli", self.error)))
         self.reconnects += 1
         self.error = None

@@ -195,5 +195,5 @@ def test_a_lost_stream_of_several_is_opened_again_while_the_other_source_goes_on
     summary = {per["source"]: per for per in json.loads(summary_file.read_text())["sources"]}
     assert summary["ip camera"]["frames_out"] == 150 and summary["ip camera"]["reconnects"] >= 1, summary
     assert 0 < summary["clip"]["frames_out"] <= 150 and "reconnects" not in summary["clip"]
-    assert "facecam: ip camera is back" in err and "trying ip camera again in 1 s" in err, err
+    assert "facecam: ip camera is back" in err and "facecam: warning: ip camera: stream" in err and "trying again in 1 s" in err, err
     assert PASSWORD not in err
