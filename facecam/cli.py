@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from facecam import __version__, config, evaluate_command, learn_command, registry, watch
+from facecam import __version__, config, evaluate_command, learn_command, people_command, registry, watch
 from facecam.sightings import command as sightings_command
 from facecam.unknowns import command as unknowns_command
 from facecam.console import Output, Progress, cosine_distance, reader_gone, stranger_rate
@@ -398,17 +398,39 @@ def cmd_enroll(session: Session, args, out: Output) -> int:
     from facecam.recognizer import count_faces  # noqa: PLC0415
 
     name = check_person_name(args.name)  # refuse a bad name before loading any model
+    agreed_by = _consent(args, name)     # the setting consent_required: who agreed, asked before anything is written
     if session.db_url:
-        return _enroll_db(session, args, out, name)
+        return _enroll_db(session, args, out, name, agreed_by)
     detector = session.detector()  # only the detector: checking for a face needs no embedding model
     written = enroll_photos(Path(args.known_faces), name, [Path(p) for p in args.images],
                             lambda path: count_faces(detector, path))
-    out.result({"name": name, "files": [str(p) for p in written]},
+    consent = _record_consent(args, name, agreed_by)
+    out.result({"name": name, "files": [str(p) for p in written], **consent},
                f"enrolled {name}: {len(written)} photo(s) saved in {Path(args.known_faces) / name}")
     return EXIT_OK
 
 
-def _enroll_db(session: Session, args, out: Output, name: str) -> int:
+def _consent(args, name: str) -> str | None:
+    """Who agreed to ``name``'s enrolment: ``--consent-by``, else asked on a terminal when the setting
+    consent_required is on (EnrollError, one line, when nobody is named); None when consent is not asked for."""
+    from facecam.consent import check_agreed_by  # noqa: PLC0415
+
+    if args.consent_by is None and not config.consent_required():
+        return None
+    if args.consent_by is None and sys.stdin.isatty():
+        args.consent_by = input(f"Consent is required: who agreed to {name}'s enrolment (their name)? ")
+    return check_agreed_by(args.consent_by)
+
+
+def _record_consent(args, name: str, agreed_by: str | None) -> dict:
+    if agreed_by is None:
+        return {}
+    from facecam.consent import record_consent  # noqa: PLC0415
+
+    return {"consent": record_consent(Path(args.known_faces), name, agreed_by, how="enroll")}
+
+
+def _enroll_db(session: Session, args, out: Output, name: str, agreed_by: str | None = None) -> int:
     """``enroll --db``: the photos' face thumbnails and embeddings go to the database (every instance on it
     names the person within seconds); nothing is written to a local folder."""
     from facecam.db.gallery import db_version, enroll_into  # noqa: PLC0415
@@ -416,7 +438,8 @@ def _enroll_db(session: Session, args, out: Output, name: str) -> int:
     recognizer = session.recognizer()
     ids = enroll_into(session.store(), name, [Path(p) for p in args.images], recognizer.embed_photo,
                       *db_version(recognizer))
-    out.result({"name": name, "photos": ids, "db": True},
+    consent = _record_consent(args, name, agreed_by)   # kept in the local folder (the database has no place for it)
+    out.result({"name": name, "photos": ids, "db": True, **consent},
                f"enrolled {name}: {len(ids)} photo(s) stored in {session.gallery_name}")
     return EXIT_OK
 
@@ -572,6 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("enroll", "copy photos of a person into known_faces/NAME/ (with --db: into the database)", cmd_enroll, (MODEL, GALLERY, JSON, DB))
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("images", nargs="+", metavar="IMAGE")
+    sub.add_argument("--consent-by", metavar="WHO", help="who agreed to this enrolment (recorded with the date beside "
+                     "the person; required when the setting consent_required is on: asked on a terminal)")
     sub = command("models", "where the model files are, and whether they are present and valid", cmd_models,
                   (_add_model_files, JSON))
     sub.add_argument("--model", choices=list(registry.MODELS), default=registry.DEFAULT_MODEL,
@@ -589,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     sightings_command.add_options(sub)
     unknowns_command.add_command(commands, lambda parser: [add(parser) for add in (*NAMING, DB)])
     learn_command.add_command(commands, GALLERY, JSON)
+    people_command.add_command(commands, lambda parser: [add(parser) for add in (MODEL, GALLERY, JSON, DB)])
     sub = commands.add_parser("window", help="open the window (the same as facecam-window; "
                               "'facecam window --help' for its options)", add_help=False)
     sub.add_argument("window_args", nargs=argparse.REMAINDER)

@@ -198,3 +198,40 @@ def match_mode_for(model: str, override: str | None = None, settings: dict | Non
         return override
     saved = (settings if settings is not None else load_settings()).get("match_mode", {}).get(model)
     return saved if saved in MATCH_MODES else DEFAULT_MATCH_MODE
+
+
+# ---------------------------------------------------------------- privacy: how long each kind of data is kept, consent
+# {kind: (settings key, default days, what it is)}. The keys of visits and unknown faces are the ones earlier
+# versions read (``sightings_keep_days``, ``unknowns_max_days``); facecam.retention enforces them.
+RETENTION = {
+    "visits": ("sightings_keep_days", 90.0, "visits and their snapshots (the sightings log)"),
+    "unknowns": ("unknowns_max_days", 30.0, "unknown faces (Who's this?: sightings and crops)"),
+    "learned": ("learned_keep_days", 365.0, "learned crops (known_faces/<name>/.learned/)"),
+}
+CONSENT_KEY = "consent_required"   # true: enrolling someone asks who agreed, and records it
+
+
+def _is_days(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < float(value) < 1e6
+
+
+def retention_days(kind: str, override: float | None = None, settings: dict | None = None) -> float:
+    """How many days ``kind`` of data (a key of :data:`RETENTION`) is kept: ``override`` (a command-line flag),
+    else the saved setting, else the default."""
+    key, default, _ = RETENTION[kind]
+    if override is not None:
+        return float(override)
+    saved = (settings if settings is not None else load_settings()).get(key)
+    return float(saved) if _is_days(saved) else default
+
+
+def check_retention(kind: str, days) -> float:
+    """``days`` as a retention of ``kind``, or ValueError (one phrase) when it is none."""
+    if not _is_days(days):
+        raise ValueError(f"the {kind} retention must be a number of days above 0, got {days!r}")
+    return float(days)
+
+
+def consent_required(settings: dict | None = None) -> bool:
+    """True when enrolling someone must record who agreed (the setting ``consent_required``; off by default)."""
+    return (settings if settings is not None else load_settings()).get(CONSENT_KEY) is True

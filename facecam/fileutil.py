@@ -109,3 +109,25 @@ def set_aside_damaged(path: Path) -> Path:
         if side.exists():
             os.replace(side, Path(f"{aside}{suffix}"))
     return aside
+
+
+def scrub_sqlite(path: Path) -> bool:
+    """Leave nothing deleted readable in the SQLite file at ``path`` (a forget, a retention purge): rebuild it
+    (``VACUUM``, with ``secure_delete`` on: freed pages are zeroed first) and empty its write-ahead log into it
+    (``wal_checkpoint(TRUNCATE)``: the ``-wal`` file, which holds earlier versions of pages, is cut to 0 bytes).
+    False when the file is missing or busy (another process holds the log: it is scrubbed on a later call)."""
+    import sqlite3  # noqa: PLC0415
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA secure_delete = ON")
+        db.execute("VACUUM")
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        db.close()

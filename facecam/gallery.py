@@ -560,6 +560,75 @@ def remove_person(root: Path, name: str) -> Path:
     return backup
 
 
+def person_files(root: Path, name: str) -> list[Path]:
+    """Everything of person ``name`` in ``root``: their folder (photos, learned crops, anything else) and a
+    single photo named after them (``root/<name>.jpg``); ``[]`` when there is none."""
+    root = Path(root)
+    folder = person_folder(root, name)
+    found = [folder] if folder.is_dir() and not folder.is_symlink() else []
+    if root.is_dir():
+        found += sorted(p for p in root.iterdir() if p.is_file() and p.stem == name and is_image_name(p.name))
+    return found
+
+
+def removed_backups(root: Path, name: str) -> list[Path]:
+    """The copies :func:`remove_person` kept of ``name`` (``.facecam/removed/<name>-<time>``)."""
+    folder = Path(root) / CACHE_DIR / "removed"
+    if not folder.is_dir():
+        return []
+    stamp = len("-20260101-000000")
+    return sorted(p for p in folder.iterdir() if p.name[:-stamp] == name and p.name[-stamp:][:1] == "-")
+
+
+def _belongs_to(stat_path: str, roots: list[Path], name: str) -> bool:
+    """True when the cached path ``stat_path`` is one of ``name``'s photos (their folder, or ``<name>.jpg``)."""
+    path = Path(stat_path)
+    for root in roots:
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError:
+            continue
+        return bool(parts) and (parts[0] == name if len(parts) > 1 else Path(parts[0]).stem == name)
+    return False
+
+
+def drop_cached_person(cache_dir: Path, root: Path, name: str, hashes: set[str]) -> dict[str, np.ndarray]:
+    """Remove a person's rows from every embeddings cache in ``cache_dir``: the photos with these content hashes
+    and every cached path of theirs (their folder, ``<name>.jpg``). The ANN index files there are deleted (the
+    next refresh rebuilds them from the caches) and a cache that cannot be read is deleted (it is rebuilt).
+    Returns ``{cache file name: the embeddings removed, float32 rows as they were stored}``."""
+    cache_dir = Path(cache_dir)
+    removed: dict[str, np.ndarray] = {}
+    if not cache_dir.is_dir():
+        return removed
+    roots = [Path(root), Path(root).absolute(), Path(root).resolve()]
+    for index in cache_dir.glob("*-index.usearch"):
+        index.unlink(missing_ok=True)
+    for path in sorted(cache_dir.glob("*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+            stat_sha, stat_paths, sha = arrays["stat_sha"], arrays["stat_paths"], arrays["sha256"]
+        except Exception:  # noqa: BLE001 - a cache that cannot be read may hold anything: it goes (and is rebuilt)
+            path.unlink(missing_ok=True)
+            removed[path.name] = np.zeros((0, 0), np.float32)
+            continue
+        theirs = set(hashes) | {str(h) for p, h in zip(stat_paths, stat_sha) if _belongs_to(str(p), roots, name)}
+        rows = np.isin(sha.astype(str), list(theirs)) if len(sha) else np.zeros(0, bool)
+        stats = np.isin(stat_sha.astype(str), list(theirs)) if len(stat_sha) else np.zeros(0, bool)
+        if not rows.any() and not stats.any():
+            continue
+        removed[path.name] = np.asarray(arrays["embeddings"][rows], np.float32)
+        per_row = {"sha256", "faces", "boxes", "embeddings"}
+        per_stat = {"stat_paths", "stat_keys", "stat_sha"}
+        kept = {key: (value[~rows] if key in per_row else value[~stats] if key in per_stat else value)
+                for key, value in arrays.items()}
+        buffer = io.BytesIO()
+        np.savez(buffer, **kept)
+        atomic_write_bytes(path, buffer.getvalue(), mode=0o600)
+    return removed
+
+
 def folder_signature(root: Path) -> tuple:
     """A cheap fingerprint of the photos in ``root`` (names, sizes, modification times): no file is read."""
     photos, _ = scan_photos(root)

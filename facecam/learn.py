@@ -277,6 +277,9 @@ class Learning:
         return bool(cosine_distances(np.asarray(embedding)[None], np.asarray(rows)).min() < NEAR_DUPLICATE)
 
     def _learn(self, candidate: LearnCandidate) -> None:
+        matrix = self.gallery()
+        if matrix is None or candidate.name not in matrix.name_index():
+            return   # removed or forgotten while their visit went on: nothing of them is written again
         if self.near_duplicate(candidate.name, candidate.embedding):
             self.duplicates += 1
             return

@@ -148,16 +148,13 @@ def local_places(known_faces: Path) -> LocalPlaces:
 def _unknowns_caps(settings: dict | None) -> tuple[int, float]:
     """The settings ``unknowns_max_sightings`` and ``unknowns_max_days`` (defaults 2,000 and 30)."""
     from facecam import config  # noqa: PLC0415
-    from facecam.unknowns.store import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_SIGHTINGS  # noqa: PLC0415
+    from facecam.unknowns.store import DEFAULT_MAX_SIGHTINGS  # noqa: PLC0415
 
     settings = config.load_settings() if settings is None else settings
     max_sightings = settings.get("unknowns_max_sightings", DEFAULT_MAX_SIGHTINGS)
-    max_days = settings.get("unknowns_max_days", DEFAULT_MAX_AGE_DAYS)
     if not isinstance(max_sightings, int) or isinstance(max_sightings, bool) or max_sightings < 1:
         max_sightings = DEFAULT_MAX_SIGHTINGS
-    if not isinstance(max_days, (int, float)) or isinstance(max_days, bool) or max_days <= 0:
-        max_days = DEFAULT_MAX_AGE_DAYS
-    return max_sightings, float(max_days)
+    return max_sightings, config.retention_days("unknowns", None, settings)
 
 
 class Stores:
@@ -229,6 +226,12 @@ class Stores:
             self._database.close()
             self._database = None
 
+    def __enter__(self) -> "Stores":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # ------------------------------------------------------------ the gallery
     def gallery(self, recognizer) -> GalleryStore:
         """The gallery as ``recognizer`` embeds it, not yet refreshed: the folder's (cached in
@@ -259,14 +262,15 @@ class Stores:
 
     # ------------------------------------------------------------ the sightings log
     def sightings(self, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
-                  connect_later: bool = False) -> SightingStore:
+                  connect_later: bool = False, clock=None) -> SightingStore:
         """The sightings log (created when missing): the folder's SQLite log, or the database's with a local
         outbox for when the server is away.
 
         ``retention_days``: visits that ended longer ago are deleted now and while writing; None for a
         reader that deletes nothing (``facecam sightings``: a writer's ``--keep-days`` is what counts).
         ``connect_later`` (a live writer: ``watch``, the window): with a database, return at once and connect in
-        the background, retrying until the server answers; visits wait in the local outbox meanwhile."""
+        the background, retrying until the server answers; visits wait in the local outbox meanwhile.
+        ``clock``: the retention's "now" in Unix seconds (default ``time.time``; a test moves it forward)."""
         if retention_days is not None and not retention_days > 0:
             raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days:g}; "
                                "use --no-sightings to keep none")
@@ -280,7 +284,8 @@ class Stores:
 
             return SharedSightingStore(None if connect_later else connect(), folder / OUTBOX_NAME,
                                        retention_days=retention_days, connect=connect)
-        return SqliteSightingStore(folder / FILE_NAME, retention_days=retention_days)
+        return SqliteSightingStore(folder / FILE_NAME, retention_days=retention_days,
+                                   **({"clock": clock} if clock is not None else {}))
 
     def sighting_log(self) -> SightingLog | None:
         """The sightings log for reading only (the window's History): the database's (one connection, no
@@ -297,15 +302,16 @@ class Stores:
 
     # ------------------------------------------------------------ the unknown faces
     def unknowns(self, model: str, dim: int | None, settings: dict | None = None, *, only_existing: bool = False,
-                 live: bool = False) -> UnknownStore | None:
+                 live: bool = False, clock=None) -> UnknownStore | None:
         """The unknown faces of ``model``: the folder's (SQLite + crop files), or the database's, shared by every
         instance on it. Capped by the settings ``unknowns_max_sightings`` and ``unknowns_max_days``.
         ``only_existing``: None instead of creating a local store. ``live`` (``watch``, the window) with a
         database: returned at once, whether or not the server answers; it connects in the background and
-        sightings wait in a local outbox while the database is away."""
+        sightings wait in a local outbox while the database is away. ``clock``: the caps' "now" (Unix seconds)."""
         from facecam.unknowns.store import DB_NAME, LocalUnknownStore, store_folder  # noqa: PLC0415
 
         max_sightings, max_days = _unknowns_caps(settings)
+        timing = {"clock": clock} if clock is not None else {}
         data_root = self.places.data_root
         if self.db_url:
             from facecam.db import redact  # noqa: PLC0415
@@ -317,7 +323,8 @@ class Stores:
                 # live: a write that waits WRITE_TIMEOUT_S for the server goes to the local outbox instead
                 database = self.connect(**({"timeout_s": WRITE_TIMEOUT_S} if live else {}))
                 try:
-                    return DbUnknownStore(database, model, dim, max_sightings=max_sightings, max_age_days=max_days)
+                    return DbUnknownStore(database, model, dim, max_sightings=max_sightings, max_age_days=max_days,
+                                          **timing)
                 except BaseException:
                     database.close()
                     raise
@@ -328,7 +335,7 @@ class Stores:
             return connect()
         if only_existing and not (store_folder(data_root, model) / DB_NAME).exists():
             return None
-        return LocalUnknownStore(data_root, model, dim, max_sightings=max_sightings, max_age_days=max_days)
+        return LocalUnknownStore(data_root, model, dim, max_sightings=max_sightings, max_age_days=max_days, **timing)
 
 
 def open_stores(known_faces: Path, db_url: str | None = None, *, hint: str = CLI_HINT) -> Stores:

@@ -28,7 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from facecam.console import Progress
-from facecam.errors import FacecamError
+from facecam.errors import CameraError, FacecamError
+from facecam.retention import add_options as add_retention_options
 from facecam.sightings.live import LiveSightings, add_live_options
 
 HELP = "run the live pipeline on a camera, file or stream, without a window"
@@ -60,6 +61,7 @@ def add_options(sub) -> None:
     sub.add_argument("--live-min-face-size", type=int, default=40, metavar="PX",
                      help="smallest face the live detector looks for (default 40: faster than 20)")
     add_live_options(sub, several_sources=True)
+    add_retention_options(sub)   # --unknowns-keep-days, --learned-keep-days (visits: --keep-days)
     sub.add_argument("--no-unknowns", action="store_true",
                      help="do not keep unknown faces for 'facecam unknowns' (the setting \"unknowns\": false: never)")
     sub.add_argument("--learn", action="store_true",
@@ -112,8 +114,6 @@ class Camera:
         if source.wait_opened(timeout=15):
             return source
         source.stop()
-        from facecam.errors import CameraError  # noqa: PLC0415
-
         self.error = source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
                                                  "check the source")
         return None
@@ -272,7 +272,7 @@ def run_watch(session, args, out) -> int:
             camera.live.set_matrix(matrix)
 
     follower = None
-    sightings = unknowns = learning = None
+    sweeper = sightings = unknowns = learning = None
     events = None
     stop = threading.Event()
     started = time.monotonic()
@@ -284,11 +284,12 @@ def run_watch(session, args, out) -> int:
         follower = session.follow_gallery(new_matrix, lambda error: gallery_errors.append(str(error)))
         # the visits log and notifications, the unknown faces and learning: one of each for every source (each
         # visit carries its source's name); their threads start once a source is open
-        sightings = LiveSightings.from_args(args, source_name=names[0])
         lives = [camera.live for camera in cameras]
+        retention, sweeper = _retention(args, session, lives)
+        sightings = LiveSightings.from_args(args, source_name=names[0])
         for live in lives:
             live.subscribe(sightings.on_visit)
-        unknowns = _collect_unknowns(args, recognizer, lives, out)
+        unknowns = _collect_unknowns(args, recognizer, lives, out, retention)
         if unknowns is not None:   # an unknown arrival's events say which stranger it is, and their earlier visits
             sightings.recorder.strangers = unknowns.strangers
         learning = _learn(args, session, recognizer, lives, new_matrix, out)
@@ -342,7 +343,7 @@ def run_watch(session, args, out) -> int:
             follower.stop()
         for camera in cameras:   # each pipeline stops, its open visits end
             closing += camera.live.close()
-        for follower_of_visits in (sightings, unknowns, learning):   # then the log, the unknowns, learning are written
+        for follower_of_visits in (sweeper, sightings, unknowns, learning):  # then the log, unknowns, learning written
             if follower_of_visits is not None:
                 try:
                     follower_of_visits.close()
@@ -401,7 +402,23 @@ def run_watch(session, args, out) -> int:
     return 1 if failed else 0
 
 
-def _collect_unknowns(args, recognizer, lives, out):
+def _retention(args, session, lives):
+    """Each kind of data's limit (:mod:`facecam.retention`) applied now to what the folder holds, and learned crops
+    swept while running (one sweeper following every source's visits; closed by the caller): the
+    :class:`facecam.retention.Retention` in use and the sweeper (None with the database or a read-only folder)."""
+    from facecam.retention import Retention, RetentionSweeper, enforce  # noqa: PLC0415
+
+    retention = Retention.from_args(args)
+    sweeper = None
+    if not session.db_url and not session.stores.read_only:   # the database's stores apply theirs as they connect
+        enforce(session.stores, retention)
+        sweeper = RetentionSweeper(args.known_faces, retention)
+        for live in lives:
+            live.subscribe(sweeper.on_visit)
+    return retention, sweeper
+
+
+def _collect_unknowns(args, recognizer, lives, out, retention=None):
     """Unknown faces kept for 'facecam unknowns' (issue 8), unless turned off: one collection for every source
     (each visit carries its source's name), or None. Closed by the caller after the sources' visits ended."""
     from facecam.db import db_url  # noqa: PLC0415
@@ -411,6 +428,7 @@ def _collect_unknowns(args, recognizer, lives, out):
         return None
     try:  # with --db: the store every instance on the database shares
         store = open_store(args.known_faces, recognizer.model, recognizer.embedder.dim,
+                           retention.unknowns_settings() if retention is not None else None,
                            db_url=db_url(getattr(args, "db", None)), live=True)
     except FacecamError as error:
         out.message(f"facecam: warning: {error}; unknown faces are not kept this run")

@@ -125,6 +125,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+_TABLES = ("people", "photos", "embeddings", "sightings", "unknown_sightings", "unknown_crops", "unknown_ignored")
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,25 @@ class PostgresStore:
             rows = connection.execute("SELECT p.name, ph.sha256 FROM photos ph JOIN people p ON p.id = ph.person_id")
             return {(name, sha) for name, sha in rows.fetchall()}
 
+    def gallery_photos(self, person: str | None = None) -> list[StoredPhoto]:
+        """Every stored photo (its thumbnail), or only ``person``'s, by name then id (``people export``)."""
+        with self._pool.connection() as connection:
+            rows = connection.execute(
+                "SELECT ph.id, p.name, ph.file_name, ph.thumbnail FROM photos ph JOIN people p ON p.id = ph.person_id "
+                "WHERE %s::text IS NULL OR p.name = %s ORDER BY p.name, ph.id", (person, person)).fetchall()
+        return [StoredPhoto(int(id_), name, file_name, bytes(thumb)) for id_, name, file_name, thumb in rows]
+
+    def drop_other_photos(self, person: str, keep: list[int]) -> int:
+        """Delete ``person``'s photos (and their embeddings) but those of ids ``keep``: ``people import --replace``,
+        after the archive's photos are stored, so a failure half-way loses nothing. How many went; tells the
+        listeners."""
+        with self._pool.connection() as connection, connection.transaction():
+            count = connection.execute(
+                "DELETE FROM photos WHERE person_id IN (SELECT id FROM people WHERE name = %s) AND NOT (id = ANY(%s))",
+                (person, [int(i) for i in keep])).rowcount
+            connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "photo"))
+        return int(count or 0)
+
     def listen(self, on_change: Callable[[], None], stop: threading.Event, *, retry_s: float = 1.0,
                channel: str = CHANNEL) -> None:
         """Call ``on_change()`` on every gallery change any instance makes (``channel`` UNKNOWNS_CHANNEL: every
@@ -397,6 +417,59 @@ class PostgresStore:
             raise ValueError("forget: name a person or pass everything=True")
         with self._pool.connection() as connection:
             return int(connection.execute(sql, params).rowcount)
+
+    # ------------------------------------------------------------ one person, everywhere (facecam.forget)
+    def person_photos(self) -> dict[str, int]:
+        """How many photos each person has in the database."""
+        with self._pool.connection() as connection:
+            rows = connection.execute("SELECT p.name, count(ph.id) FROM people p LEFT JOIN photos ph "
+                                      "ON ph.person_id = p.id GROUP BY p.name ORDER BY p.name").fetchall()
+        return {name: int(count) for name, count in rows}
+
+    def person_embeddings(self, person: str) -> dict[str, np.ndarray]:
+        """``{model: (N, D) float32}``: the stored embeddings of ``person``'s photos, per model."""
+        with self._pool.connection() as connection:
+            rows = connection.cursor(binary=True).execute(
+                "SELECT e.model, e.embedding FROM embeddings e JOIN photos ph ON ph.id = e.photo_id "
+                "JOIN people p ON p.id = ph.person_id WHERE p.name = %s AND e.embedding IS NOT NULL ORDER BY e.id",
+                (person,)).fetchall()
+        out: dict[str, list[np.ndarray]] = {}
+        for model, data in rows:
+            out.setdefault(model, []).append(_vector_from_binary(data))
+        return {model: np.stack(vectors) for model, vectors in out.items()}
+
+    def unknown_models(self) -> list[str]:
+        """The models that have unknown faces or ignored faces stored."""
+        with self._pool.connection() as connection:
+            rows = connection.execute("SELECT model FROM unknown_sightings UNION SELECT model FROM unknown_ignored "
+                                      "ORDER BY 1").fetchall()
+        return [row[0] for row in rows]
+
+    def forget_person(self, person: str, clusters: list[str] = ()) -> dict[str, int]:
+        """Delete ``person`` (their photos and embeddings), their visits and the unknown visits of
+        ``clusters``, in one transaction, and tell the gallery listeners; ``{"photos": n, "visits": n}``."""
+        with self._pool.connection() as connection, connection.transaction():
+            photos = connection.execute("SELECT count(*) FROM photos ph JOIN people p ON p.id = ph.person_id "
+                                        "WHERE p.name = %s", (person,)).fetchone()[0]
+            people = connection.execute("DELETE FROM people WHERE name = %s", (person,)).rowcount
+            visits = connection.execute("DELETE FROM sightings WHERE name = %s OR (name IS NULL AND cluster = ANY(%s))",
+                                        (person, list(clusters))).rowcount
+            if people:
+                connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, "forget"))
+        return {"people": int(people), "photos": int(photos), "visits": int(visits)}
+
+    def vacuum(self) -> None:
+        """Rewrite facecam's tables (``VACUUM FULL``: new files without the deleted rows; the old ones are
+        removed), so that what was deleted is not left readable in them. Takes each table's lock briefly."""
+        psycopg = self._psycopg
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.timeout_s))) as connection:
+                for table in _TABLES:   # constant names: VACUUM takes no parameter
+                    connection.execute(f"VACUUM FULL {table}")
+        except psycopg.Error as error:
+            raise FacecamError(f"the tables of {self.shown} could not be rewritten ({_reason(error)}); the rows are "
+                               "deleted, but until the tables' owner runs VACUUM FULL on them their bytes may stay in "
+                               "the server's files") from None
 
     # ------------------------------------------------------------ unknown faces (facecam.db.unknowns)
     @contextmanager

@@ -58,7 +58,8 @@ class EnrollDialog(QDialog):
     saved = pyqtSignal(str, list)
 
     def __init__(self, bgr_frame: np.ndarray, recognizer, known_faces: Path, names: list[str],
-                 frame_provider: Callable[[], np.ndarray | None] | None = None, parent: QWidget | None = None):
+                 frame_provider: Callable[[], np.ndarray | None] | None = None, parent: QWidget | None = None,
+                 ask_consent: bool = False):
         super().__init__(parent)
         self.setWindowTitle("Enroll a person")
         self.setAttribute(Qt.WA_DeleteOnClose, False)
@@ -92,6 +93,10 @@ class EnrollDialog(QDialog):
         self.name_edit.setPlaceholderText("Name, e.g. Ada Lovelace")
         self.name_edit.setCompleter(name_completer(names, self))
         self.name_edit.textChanged.connect(self._update_buttons)
+        self.ask_consent = ask_consent   # the setting consent_required: who agreed is asked and recorded
+        self.consent_edit = QLineEdit()
+        self.consent_edit.setPlaceholderText("Who agreed to be enrolled (the person, or a guardian)")
+        self.consent_edit.setVisible(ask_consent)
         self.crop_radio = QRadioButton("Face with margin")
         self.whole_radio = QRadioButton("Whole frame")
         self.crop_radio.setChecked(True)
@@ -112,6 +117,11 @@ class EnrollDialog(QDialog):
         name_row = QHBoxLayout()
         name_row.addWidget(QLabel("Name:"))
         name_row.addWidget(self.name_edit, 1)
+        consent_row = QHBoxLayout()
+        self.consent_label = QLabel("Agreed by:")
+        self.consent_label.setVisible(ask_consent)
+        consent_row.addWidget(self.consent_label)
+        consent_row.addWidget(self.consent_edit, 1)
         mode_row = QHBoxLayout()
         mode_row.addWidget(QLabel("Save:"))
         mode_row.addWidget(self.crop_radio)
@@ -127,6 +137,7 @@ class EnrollDialog(QDialog):
         layout.addWidget(self.info)
         layout.addWidget(self.faces_list, 1)
         layout.addLayout(name_row)
+        layout.addLayout(consent_row)
         layout.addLayout(mode_row)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
@@ -217,13 +228,34 @@ class EnrollDialog(QDialog):
             return
         self._save(name, [self.photo_of(self.frame, index)])
 
+    def _agreed_by(self) -> str | None:
+        """Who agreed (when consent is asked for); None, with the reason shown, when nobody is named."""
+        from facecam.consent import check_agreed_by  # noqa: PLC0415
+
+        try:
+            return check_agreed_by(self.consent_edit.text())
+        except FacecamError:
+            self.status.setText("Consent is required: type who agreed to be enrolled.")
+            return None
+
     def _save(self, name: str, images: list[np.ndarray]) -> None:
+        agreed_by = self._agreed_by() if self.ask_consent else None
+        if self.ask_consent and agreed_by is None:
+            return
         self.busy = True
         self.status.setText("Saving...")
         self._update_buttons()
         root = self.known_faces
-        run_task("enroll-save", lambda: save_photos(root, name, images),
-                 lambda paths: self._on_saved(name, paths), self._on_save_failed)
+
+        def save():
+            paths = save_photos(root, name, images)
+            if agreed_by is not None:
+                from facecam.consent import record_consent  # noqa: PLC0415
+
+                record_consent(root, name, agreed_by, how="window")
+            return paths
+
+        run_task("enroll-save", save, lambda paths: self._on_saved(name, paths), self._on_save_failed)
 
     def _on_saved(self, name: str, paths: list[Path]) -> None:
         self.busy = False

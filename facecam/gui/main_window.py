@@ -47,6 +47,7 @@ from facecam.gui.model_control import ModelControl, detector_title, title_of
 from facecam.gui.notify_settings import NotifySettings
 from facecam.gui.people_actions import PeopleActions
 from facecam.gui.people_panel import PeoplePanel
+from facecam.gui.privacy_dialog import start_retention
 from facecam.gui.sightings_control import WindowSightings
 from facecam.gui.source_banner import SourceBanner
 from facecam.gui.source_control import SourceControl
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self.enroll_dialog: EnrollDialog | None = None
         self.evaluate_dialog = None           # facecam.gui.evaluate_dialog.EvaluateDialog, once opened
         self.notify_dialog = None             # facecam.gui.notify_dialog.NotifyDialog, once opened
+        self.privacy_dialog = None            # facecam.gui.privacy_dialog.PrivacyDialog, once opened
         self.message_box: QMessageBox | None = None
         self.gallery_error: str | None = None
         self.pipeline_error: str | None = None
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
                                          keep_days_override=self.options.keep_days, parent=self)
         self.sightings.saved.connect(self.history_panel.refresh_soon)
         self.session.subscribe(self.sightings.on_visit)
+        self.retention = start_retention(self)   # each kind's limit applied now (a task) and kept while running
         self.sightings.strangers = self.unknowns.strangers   # an unknown arrival's events name its cluster
         warnings = self.sightings.warnings + ([NotifySettings.saved_problem()] if self.options.notify is None else [])
         if any(warnings):
@@ -207,9 +210,14 @@ class MainWindow(QMainWindow):
         self.people_panel = PeoplePanel()
         self.people_panel.open_person.connect(self.people.open_person_folder)
         self.people_panel.remove_person.connect(self.people.remove_person)
+        self.people_panel.forget_person.connect(self.people.forget_person)
+        self.people_panel.set_consent_required(config.consent_required())
         self.people_panel.open_gallery.connect(self.people.open_known_faces)
         self.people_panel.rescan.connect(self.rescan)
         self.people_panel.clear_learned.connect(self.people.clear_learned)
+        self.people_panel.export_all.connect(lambda: self.people.export_archive(None))
+        self.people_panel.export_person.connect(self.people.export_archive)
+        self.people_panel.import_archive.connect(self.people.import_archive)
         self.learning = LearnControl(self.known_faces, self.options.learn or saved_choice(), db=bool(self.options.db),
                                      parent=self)
         self.learning.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -418,7 +426,7 @@ class MainWindow(QMainWindow):
         self.closed = True
         self.display_timer.stop()
         self.status_timer.stop()
-        for dialog in (self.enroll_dialog, self.evaluate_dialog, self.notify_dialog, self.message_box):
+        for dialog in (self.enroll_dialog, self.evaluate_dialog, self.notify_dialog, self.privacy_dialog, self.message_box):
             if dialog is not None:
                 dialog.close()  # an indexing in progress in the evaluate dialog stops
         self.models.close()  # a model still loading is left to finish on its daemon thread

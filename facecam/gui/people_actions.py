@@ -1,5 +1,6 @@
-"""The window's people actions: Enroll, open a folder, remove a person, forget unknown faces, clear learned faces,
-the notification settings and Check accuracy.
+"""The window's people actions: Enroll, open a folder, remove or forget a person, forget unknown faces, clear learned
+faces, export and import an archive (:mod:`facecam.archive`), the notification and privacy settings and Check
+accuracy.
 
 :class:`PeopleActions` runs what the People and "Who's this?" panels, the menus and the dialogs ask for, on the
 window it is given (its known_faces, recognizer, gallery service, status bar and confirmation); anything slow
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt5.QtCore import QUrl, Qt
-from PyQt5.QtWidgets import QMessageBox
+from PyQt5.QtWidgets import QFileDialog, QMessageBox
 
 from facecam.gui.enroll_dialog import EnrollDialog
 from facecam.gui.notify_settings import NotifySettings
@@ -79,6 +80,36 @@ class PeopleActions:
         run_task("remove-person", lambda: remove_person(root, name), done,
                  lambda error: self._say(f"Could not remove {name}: {error}", 10000))
 
+    def forget_person(self, name: str) -> None:
+        """People > Forget...: after a confirmation, everything of ``name`` is deleted (:func:`facecam.forget.forget_person`,
+        as ``facecam people forget``), on a task thread; Home Assistant and MQTT are told through the window's
+        notifier, and the gallery, History and Who's this? are read again."""
+        w = self.window
+        where = " and the database" if w.options.db else ""
+        if not w.confirm("Forget person", f"Forget {name} everywhere?\n\nTheir photos, learned crops, visits with "
+                                          f"their snapshots and the unknown faces that are them are deleted from "
+                                          f"{w.known_faces}{where}. This cannot be undone."):
+            return
+        from facecam.forget import forget_person  # noqa: PLC0415
+        from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
+
+        root, db = w.known_faces, w.options.db
+        w.sightings.forget_person(name, everywhere=True)   # their visit in view now is not logged when it ends;
+        # Home Assistant's entity and MQTT's retained topics go (the window's notifier)
+
+        def work():
+            with open_stores(root, db, hint=WINDOW_HINT) as stores:
+                return forget_person(stores, name)
+
+        def done(report):
+            self._say(report.text() + ("; " + report.warnings[0] if report.warnings else ""), 12000)
+            if not w.closed:
+                w.refresh_gallery()
+                w.history_panel.refresh()
+                w.unknowns.refresh()
+
+        run_task("forget-person", work, done, lambda error: self._say(f"Could not forget {name}: {error}", 12000))
+
     def forget_unknowns(self, cluster_ids: list) -> None:
         """Who's this? > Forget, after a confirmation that says how many sightings go with the entries."""
         w = self.window
@@ -101,6 +132,74 @@ class PeopleActions:
                                             "The photos in known_faces are not touched."):
             w.learning.clear(name)
 
+    # ------------------------------------------------------------ export and import (facecam.archive)
+    def ask_archive(self, title: str, save: bool, suggested: str = "") -> str:
+        """A file dialog for an archive (tests replace it); "" when cancelled."""
+        dialog = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        path, _ = dialog(self.window, title, suggested, "facecam archives (*.zip);;All files (*)")
+        return path
+
+    def export_archive(self, name: str | None) -> None:
+        """People > Export... (everyone) or Export person... (all facecam holds on ``name``), on a task thread."""
+        w = self.window
+        what = f"everything facecam holds on {name}" if name else "everyone's photos and learned faces"
+        path = self.ask_archive(f"Export {what}", True, str(Path.home() / f"{name or 'facecam-people'}.zip"))
+        if not path:
+            return
+        from facecam.archive import export_archive  # noqa: PLC0415
+        from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
+
+        root, db = w.known_faces, w.options.db
+
+        def work():
+            stores = open_stores(root, db, hint=WINDOW_HINT)
+            try:
+                return export_archive(Path(path), stores, name)
+            finally:
+                stores.close()
+
+        self._say(f"Exporting {what} to {path}...", 0)
+        run_task("people-export", work,
+                 lambda manifest: self._say(f"Exported {len(manifest['people'])} person(s) to {path}"),
+                 lambda error: self._say(f"Could not export: {error}", 15000))
+
+    def import_archive(self) -> None:
+        """People > Import...: an archive's people added to known_faces (or the database with --db), merged: the
+        photos each does not have yet. The archive is checked in full first; a refused one writes nothing."""
+        w = self.window
+        path = self.ask_archive("Import people from an archive", False)
+        if not path:
+            return
+        from facecam.archive import CheckedArchive, import_into_database, import_into_folder  # noqa: PLC0415
+
+        root, db, recognizer, service = w.known_faces, w.options.db, w.recognizer, w.gallery
+        if db and recognizer is None:
+            self._say("The model is still loading: import into the database works once it is loaded.", 8000)
+            return
+
+        def work():
+            with CheckedArchive(Path(path)) as archive:
+                if not db:
+                    return import_into_folder(archive, root)
+                from facecam.db.gallery import db_version  # noqa: PLC0415
+                from facecam.stores import WINDOW_HINT, open_stores  # noqa: PLC0415
+
+                stores = open_stores(root, db, hint=WINDOW_HINT)
+                try:
+                    return import_into_database(archive, stores.database(), recognizer.embed_photo,
+                                                *db_version(recognizer), where=stores.where)
+                finally:
+                    stores.close()
+
+        def done(result):
+            self._say(result.text().replace("imported", "Imported", 1) +
+                      (f" ({len(result.notes)} note(s): {result.notes[0]})" if result.notes else ""), 15000)
+            if not w.closed and service is not None:
+                w.refresh_gallery()
+
+        self._say(f"Checking and importing {path}...", 0)
+        run_task("people-import", work, done, lambda error: self._say(f"Could not import: {error}", 15000))
+
     # ------------------------------------------------------------ enroll
     def enroll(self) -> None:
         w = self.window
@@ -113,8 +212,10 @@ class PeopleActions:
         if w.enroll_dialog is not None and w.enroll_dialog.isVisible():
             w.enroll_dialog.raise_()
             return
+        from facecam.config import consent_required  # noqa: PLC0415
+
         dialog = EnrollDialog(w.last_frame.bgr_frame, w.recognizer, w.known_faces, w.people_names(),
-                              frame_provider=self._newest_frame, parent=w)
+                              frame_provider=self._newest_frame, parent=w, ask_consent=consent_required())
         dialog.saved.connect(self.on_enrolled)
         w.enroll_dialog = dialog
         dialog.open()
@@ -130,6 +231,7 @@ class PeopleActions:
         if w.closed:
             return
         w.statusBar().showMessage(f"Saved {len(paths)} photo(s) of {name} in {w.known_faces / name}", 8000)
+        w.sightings.remember_person(name)   # forgotten earlier in this run: logged again from now on
         if w.options.db and w.gallery is not None:
             self._enroll_into_db(name, paths)
             return
@@ -163,6 +265,18 @@ class PeopleActions:
             return
         run_task("save-settings", settings.save, None,
                  lambda error: self._say(f"Could not save the settings: {error}", 10000))
+
+    def edit_privacy(self) -> None:
+        """Tools > Privacy...: how long each kind of data is kept, and whether enrolment asks for consent; OK saves
+        them (the settings file, as the command line reads them)."""
+        from facecam.gui.privacy_dialog import PrivacyDialog  # noqa: PLC0415
+
+        w = self.window
+        dialog = PrivacyDialog(w)
+        dialog.saved.connect(lambda text: self._say(text, 10000))
+        dialog.saved.connect(lambda _text: w.people_panel.set_consent_required(dialog.consent_box.isChecked()))
+        w.privacy_dialog = dialog
+        dialog.open()
 
     def check_accuracy(self) -> None:
         """Tools > Check accuracy: ``facecam evaluate`` on known_faces in a non-modal dialog

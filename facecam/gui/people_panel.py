@@ -1,5 +1,7 @@
 """The people in known_faces: a thumbnail and photo count each ("3 photos + 2 learned": the crops
-``--learn`` kept are counted apart); open their folder, remove them, clear what was learned.
+``--learn`` kept are counted apart) and, when consent is required, who agreed; open their folder, remove them,
+forget them everywhere, clear what was learned; export everyone or one person (with all facecam holds on them)
+to an archive, import one.
 
 The panel only shows what it is given (a :class:`facecam.gui.workers.GallerySnapshot`,
 built off the GUI thread) and emits what the user asked for; the window does the work.
@@ -16,6 +18,7 @@ from PyQt5.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget
 
 from facecam.gui.video_view import bgr_to_qimage
 from facecam.gui.workers import THUMBNAIL_PX, Person
+from facecam.consent import describe
 from facecam.learn import describe_counts
 
 NAME_ROLE = Qt.UserRole
@@ -38,9 +41,13 @@ def thumbnail_icon(bgr) -> QIcon:
 class PeoplePanel(QWidget):
     open_person = pyqtSignal(str)
     remove_person = pyqtSignal(str)
+    forget_person = pyqtSignal(str)
     open_gallery = pyqtSignal()
     rescan = pyqtSignal()
     clear_learned = pyqtSignal(str)
+    export_all = pyqtSignal()
+    export_person = pyqtSignal(str)
+    import_archive = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,6 +63,11 @@ class PeoplePanel(QWidget):
         self.list.itemDoubleClicked.connect(lambda item: self.open_person.emit(item.data(NAME_ROLE)))
         self.open_button = QPushButton("Open folder")
         self.remove_button = QPushButton("Remove...")
+        self.forget_button = QPushButton("Forget...")
+        self.forget_button.setToolTip("Delete everything of this person: photos, learned crops, visits and snapshots, "
+                                      "unknown faces that are them, the database's rows (facecam people forget)")
+        self.forget_button.clicked.connect(lambda: self._emit_selected(self.forget_person))
+        self.consent_required = False   # set by the window (the setting consent_required): each person says who agreed
         self.open_button.clicked.connect(lambda: self._emit_selected(self.open_person))
         self.remove_button.clicked.connect(lambda: self._emit_selected(self.remove_person))
         self.clear_learned_button = QPushButton("Clear learned...")
@@ -63,18 +75,35 @@ class PeoplePanel(QWidget):
                                              "their photos stay")
         self.clear_learned_button.clicked.connect(lambda: self._emit_selected(self.clear_learned))
         self._learned: dict[str, int] = {}
+        self._people: list[Person] = []
         self.gallery_button = QPushButton("Open known_faces")
         self.rescan_button = QPushButton("Rescan")
         self.gallery_button.clicked.connect(self.open_gallery)
         self.rescan_button.clicked.connect(self.rescan)
+        self.export_button = QPushButton("Export...")
+        self.export_button.setToolTip("Save everyone's photos and learned faces in one archive file (a backup, or to "
+                                      "move them to another computer or to the shared database)")
+        self.export_person_button = QPushButton("Export person...")
+        self.export_person_button.setToolTip("Save all facecam holds on this person in one archive file: photos, "
+                                             "learned faces, visits and their snapshots")
+        self.import_button = QPushButton("Import...")
+        self.import_button.setToolTip("Add the people of an archive made with Export (photos they do not have yet)")
+        self.export_button.clicked.connect(self.export_all)
+        self.export_person_button.clicked.connect(lambda: self._emit_selected(self.export_person))
+        self.import_button.clicked.connect(self.import_archive)
 
         person_row = QHBoxLayout()
         person_row.addWidget(self.open_button)
         person_row.addWidget(self.remove_button)
+        person_row.addWidget(self.forget_button)
         person_row.addWidget(self.clear_learned_button)
         gallery_row = QHBoxLayout()
         gallery_row.addWidget(self.gallery_button)
         gallery_row.addWidget(self.rescan_button)
+        archive_row = QHBoxLayout()
+        archive_row.addWidget(self.export_button)
+        archive_row.addWidget(self.export_person_button)
+        archive_row.addWidget(self.import_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
@@ -82,6 +111,7 @@ class PeoplePanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(person_row)
         layout.addLayout(gallery_row)
+        layout.addLayout(archive_row)
         self.setMinimumWidth(max(220, layout.minimumSize().width()))  # never narrower than its buttons' texts
         self._selection_changed()
 
@@ -89,11 +119,16 @@ class PeoplePanel(QWidget):
         selected = self.selected()
         self.list.clear()
         people = list(people)
+        self._people = people
         self._learned = {person.name: person.learned for person in people}
         for person in people:
-            item = QListWidgetItem(f"{person.name}\n{describe_counts(len(person.photos) - person.learned, person.learned)}")
+            consent = describe(person.consent) if self.consent_required or person.consent else ""
+            item = QListWidgetItem(f"{person.name}\n{describe_counts(len(person.photos) - person.learned, person.learned)}"
+                                   + (f"\n{consent}" if consent else ""))
             item.setData(NAME_ROLE, person.name)
-            item.setToolTip("\n".join(person.photos))
+            item.setToolTip("\n".join(([consent] if consent else []) + list(person.photos)))
+            if self.consent_required and person.consent is None:
+                item.setForeground(QColor(200, 90, 0))
             item.setIcon(thumbnail_icon(person.thumbnail))
             self.list.addItem(item)
             if person.name == selected:
@@ -103,6 +138,11 @@ class PeoplePanel(QWidget):
                           "or put photos in known_faces/<Name>/.")
         self.hint.setVisible(not people)
         self._selection_changed()
+
+    def set_consent_required(self, required: bool) -> None:
+        """Show who agreed to each enrolment (and mark those without) when consent is required."""
+        self.consent_required = bool(required)
+        self.set_people(self._people)
 
     def names(self) -> list[str]:
         return [self.list.item(i).data(NAME_ROLE) for i in range(self.list.count())]
@@ -134,4 +174,6 @@ class PeoplePanel(QWidget):
         has = self.selected() is not None
         self.open_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self.export_person_button.setEnabled(has)
+        self.forget_button.setEnabled(has)
         self.clear_learned_button.setEnabled(has and self._learned.get(self.selected(), 0) > 0)

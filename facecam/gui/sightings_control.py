@@ -90,12 +90,20 @@ class WindowSightings(QObject):
             run_task("notify-close", lambda: old.close(NOTIFY_CLOSE_S))
         return None
 
-    def forget_person(self, name: str) -> None:
+    def forget_person(self, name: str, everywhere: bool = False) -> None:
         """``name`` was removed from the gallery: the sinks drop what they published about them (Home
-        Assistant's entity, MQTT's retained topics)."""
+        Assistant's entity, MQTT's retained topics). ``everywhere`` (People > Forget...): their visit still open
+        is not logged either when it ends (:meth:`facecam.sightings.live.LiveSightings.forget`)."""
+        if everywhere:
+            self.live.forget(name)
+            return
         notifier = self.live.notifier
         if notifier is not None:
             notifier.forget(name)
+
+    def remember_person(self, name: str) -> None:
+        """``name`` was enrolled (again): their visits are logged."""
+        self.live.forget(name, forgotten=False)
 
     def notify_summary(self) -> dict:
         notifier = self.live.notifier

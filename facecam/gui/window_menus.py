@@ -69,6 +69,9 @@ def build_actions(window) -> None:
     window.notify_action = action("&Notifications...", window.people.edit_notifications,
                                   tip="Webhooks and MQTT: be told when someone arrives (as watch --notify/--mqtt)")
     tools_menu.addAction(window.notify_action)
+    window.privacy_action = action("&Privacy...", window.people.edit_privacy,
+                                   tip="How long visits, unknown faces and learned crops are kept; consent on enrolment")
+    tools_menu.addAction(window.privacy_action)
     window.unknowns_action = action("&Collect unknown faces", window.set_collecting_unknowns, checkable=True,
                                     tip="Keep the faces the camera cannot name for \"Who's this?\"")
     window.unknowns_action.setChecked(window.unknowns.enabled)

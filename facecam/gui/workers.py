@@ -221,6 +221,7 @@ class Person:
     name: str
     photos: tuple[str, ...]
     thumbnail: np.ndarray | None  # BGR, THUMBNAIL_PX square
+    consent: dict | None = None   # who agreed to the enrolment and when (facecam.consent), None: not recorded
 
     @property
     def learned(self) -> int:
@@ -333,7 +334,11 @@ class GalleryService(QObject):
             return
         from facecam.gallery import is_learned  # noqa: PLC0415
 
-        people = tuple(Person(name, tuple(paths), self._thumbnail([p for p in paths if not is_learned(p)] or paths))
+        from facecam.consent import read_consent  # noqa: PLC0415
+
+        root = watcher.gallery.root
+        people = tuple(Person(name, tuple(paths), self._thumbnail([p for p in paths if not is_learned(p)] or paths),
+                              read_consent(root, name))
                        for name, paths in watcher.gallery.people().items())
         self.changed.emit(GallerySnapshot(matrix, people, report.photos, len(report.skipped), report.embedded))
 

@@ -30,7 +30,7 @@ from facecam.sightings.notify import DEFAULT_COOLDOWN_S, Notifier, NotifyRule
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore
-from facecam.sinks import SINKS, build_sinks, env_default, urls_from_args
+from facecam.sinks import add_sink_options, build_sinks, urls_from_args
 from facecam.source_names import redact_url
 from facecam.stores import open_sighting_store
 
@@ -117,9 +117,7 @@ def add_live_options(parser: argparse.ArgumentParser, several_sources: bool = Fa
     group.add_argument("--keep-days", type=float, metavar="DAYS",
                        help=f"delete logged visits older than this (default: the setting sightings_keep_days, "
                             f"else {DEFAULT_RETENTION_DAYS:g})")
-    for kind in SINKS.values():   # --notify, --mqtt, --homeassistant...: the registry of event sinks
-        group.add_argument(kind.option, metavar=kind.metavar, help=kind.help,
-                           **({"action": "append"} if kind.many else {"default": env_default(kind)}))
+    add_sink_options(group)   # --notify, --mqtt, --homeassistant...: the registry of event sinks
     group.add_argument("--notify-on", action="append", metavar="WHO",
                        help="known, unknown, or people's names, comma-separated (default: every arrival)")
     group.add_argument("--cooldown", type=float, default=DEFAULT_COOLDOWN_S, metavar="S",
@@ -142,11 +140,9 @@ def build_notifier(urls: Mapping[str, tuple[str, ...]], notify_on: list[str] | t
 
 
 def keep_days(override: float | None = None, settings: dict | None = None) -> float:
-    """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90."""
-    if override is not None:
-        return float(override)
-    saved = (settings if settings is not None else config.load_settings()).get("sightings_keep_days")
-    return float(saved) if isinstance(saved, (int, float)) and saved > 0 else DEFAULT_RETENTION_DAYS
+    """Retention of the sightings log: ``--keep-days``, else the setting ``sightings_keep_days``, else 90
+    (:func:`facecam.config.retention_days`)."""
+    return config.retention_days("visits", override, settings)
 
 
 class LiveSightings:
@@ -158,8 +154,9 @@ class LiveSightings:
                  notifier: Notifier | None = None, on_saved: Callable[[Sighting], None] | None = None):
         self.recorder, self.store, self.notifier = recorder, store, notifier
         self.writer = SightingWriter(store, on_saved=on_saved) if store is not None else None
+        self.forgotten: set[str] = set()   # people forgotten while running: their open visits are not logged
         if self.writer is not None:
-            recorder.listeners.append(self.writer)
+            recorder.listeners.append(self._write)
         recorder.listeners.append(self._notify)
 
     @classmethod
@@ -179,7 +176,24 @@ class LiveSightings:
         """A :class:`facecam.visits.VisitTracker` subscriber (the live session's visits)."""
         self.recorder.on_visit(event)
 
+    def _write(self, sighting: Sighting, stage: str) -> None:
+        if sighting.name is None or sighting.name not in self.forgotten:
+            self.writer(sighting, stage)
+
+    def forget(self, name: str, forgotten: bool = True) -> None:
+        """``name`` was forgotten (``people forget``, the window's Forget...): a visit of theirs still open is not
+        logged when it ends, and the sinks drop what they published about them; ``forgotten`` False: enrolled
+        again, logged again."""
+        if not forgotten:
+            self.forgotten.discard(name)
+            return
+        self.forgotten.add(name)
+        if self.notifier is not None:
+            self.notifier.forget(name)
+
     def _notify(self, sighting: Sighting, stage: str) -> None:
+        if sighting.name is not None and sighting.name in self.forgotten:
+            return
         notifier = self.notifier
         if notifier is not None:
             notifier(sighting, stage)

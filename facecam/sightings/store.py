@@ -12,7 +12,8 @@ The SQLite log lives at ``known_faces/.facecam/sightings.sqlite``:
   short ``BEGIN IMMEDIATE`` transaction, so two facecam processes can write at once (the
   second waits, up to ``busy_timeout_s``, for the first's few milliseconds);
 * capped: sightings that ended more than ``retention_days`` ago are deleted when the
-  store opens and about once an hour while it is written to;
+  store opens and about once an hour (by ``clock``) while it is written to; deleted rows are zeroed
+  (``secure_delete``), and :func:`facecam.fileutil.scrub_sqlite` rebuilds the file after a forget;
 * every query parameterised;
 * a source is stored by its name (``--source-name``, else an address without its password:
   :func:`facecam.sources.display_name`); opening a log of schema 1 cleans the names an older facecam
@@ -31,11 +32,11 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from facecam.errors import FacecamError
 from facecam.fileutil import private_file, private_folder, set_aside_damaged
-from facecam.sightings.model import Sighting, SightingQuery, local_now
+from facecam.sightings.model import Sighting, SightingQuery
 from facecam.source_names import checkpoint, redact_stored_names
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class SqliteSightingStore:
     flushed = 0   # a local log sends nothing anywhere later
 
     def __init__(self, path: Path, *, retention_days: float | None = DEFAULT_RETENTION_DAYS,
-                 busy_timeout_s: float = 30.0):
+                 busy_timeout_s: float = 30.0, clock: Callable[[], float] = time.time):
         if retention_days is not None and not retention_days > 0:
             raise FacecamError(f"sightings retention must be more than 0 days, got {retention_days:g}; "
                                "use --no-sightings to keep none")
@@ -129,7 +130,8 @@ class SqliteSightingStore:
         self.warnings: list[str] = []
         self._lock = threading.RLock()
         self._busy_timeout_s = float(busy_timeout_s)
-        self._last_purge = 0.0
+        self.clock = clock   # Unix seconds: the retention's "now" (a test moves it forward)
+        self._last_purge: float | None = None
         self._db = self._open()
         if self.retention is not None:
             self.purge()
@@ -155,6 +157,7 @@ class SqliteSightingStore:
         db = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False)
         try:
             db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+            db.execute("PRAGMA secure_delete = ON")   # a deleted visit's bytes are zeroed, not left in free pages
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"database is locked (journal mode {mode})")
@@ -194,16 +197,18 @@ class SqliteSightingStore:
                  sighting.ended.isoformat(timespec="microseconds"),
                  sighting.started.timestamp(), sighting.ended.timestamp(), sighting.t_start, sighting.t_end,
                  sighting.name, sighting.cluster, sighting.distance, x, y, w, h, sighting.snapshot))
-        if self.retention is not None and time.monotonic() - self._last_purge > _PURGE_EVERY_S:
+        if self.retention is not None and (self._last_purge is None
+                                           or abs(self.clock() - self._last_purge) > _PURGE_EVERY_S):
             self.purge()
 
     def purge(self, before: datetime | None = None) -> int:
         if before is None and self.retention is None:
             return 0
-        before = before or (local_now() - self.retention)
+        now = self.clock()
+        before = before or (datetime.fromtimestamp(now).astimezone() - self.retention)
         with self._lock, _transaction(self._db):
             gone = self._db.execute("DELETE FROM sightings WHERE end_ts < ?", (before.timestamp(),)).rowcount
-        self._last_purge = time.monotonic()
+        self._last_purge = now
         return int(gone)
 
     def forget(self, person: str | None = None, *, everything: bool = False) -> int:

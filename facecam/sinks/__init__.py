@@ -38,6 +38,13 @@ def env_default(kind: SinkKind) -> str | None:
     return (os.environ.get(kind.env) or None) if kind.env else None
 
 
+def add_sink_options(group) -> None:
+    """Each registered sink's option (``--notify``, ``--mqtt``, ``--homeassistant``...) on a parser or group."""
+    for kind in SINKS.values():
+        group.add_argument(kind.option, metavar=kind.metavar, help=kind.help,
+                           **({"action": "append"} if kind.many else {"default": env_default(kind)}))
+
+
 def urls_from_args(args) -> dict[str, tuple[str, ...]]:
     """Each registered sink's URLs from parsed options (``--notify``, ``--mqtt``, ...); absent options: none."""
     urls = {}

@@ -166,6 +166,9 @@ def _name(session, store, args, out) -> int:
                          save=session.save_photos)
     gallery = session.gallery()
     retired = store.retire_matching(gallery.matrix(), recognizer.decision, recognizer.match_mode)
+    from facecam.unknowns.merged import record  # noqa: PLC0415
+
+    record(Path(args.known_faces), retired)
     where = session.gallery_name if session.db_url else str(Path(args.known_faces) / named.name)
     out.result({"name": named.name, "cluster": named.cluster_id, "files": list(named.files),
                 "retired": [{"id": i, "name": n} for i, n in retired]},

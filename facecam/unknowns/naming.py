@@ -50,4 +50,7 @@ def name_cluster(store, cluster_id: str, name: str, known_faces: Path,
                                f"forget it with 'facecam unknowns forget {cluster.id}'")
         written = save(name, crops)
     store.forget([cluster.id])
+    from facecam.unknowns.merged import record  # noqa: PLC0415
+
+    record(Path(known_faces), [(cluster.id, name)])   # its visits in the sightings log are now theirs
     return NamedCluster(cluster.id, name, tuple(str(p) for p in written))

@@ -271,6 +271,7 @@ class LocalUnknownStore:
         db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")   # a forgotten face's bytes are zeroed, not left in free pages
         db.executescript(_SCHEMA)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
