@@ -53,7 +53,8 @@ Practical advice:
   reaches only the backend. Error messages name the source by it too (``spec.describe()``, ``spec.scrub``).
 * **A folder of snapshots** (``folder:/path``, or a folder's path): a doorbell or NVR drops a photo now and then;
   each new image file (JPEG, PNG, WebP, BMP) is a frame, taken in the order written (modification time, then
-  name) once its size stops changing. The files already there when it opens are not frames; a file that is not
+  name) once its size stops changing. The files already there when it opens are not frames, but for those of its
+  last ``FRESH_S`` seconds (a ring at the door just before facecam started); a file that is not
   a photo is skipped, said once in ``warnings`` (and to ``on_warning``), never an error. Snapshots are handed
   over one by one (none is dropped, whatever ``realtime``); the folder never ends and never stalls (no file
   for hours is normal). :class:`FolderCapture` is its backend.
@@ -83,6 +84,8 @@ from facecam.types import Frame
 DEFAULT_FPS = 30.0
 FOLDER_PREFIX = "folder:"
 SNAPSHOT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+FRESH_S = 10.0   # a snapshot folder's files this new when it opens are frames too
+SKIP_AFTER_S = 2.0  # a snapshot that cannot be read and does not change for this long is skipped
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
 
 # Extra time the watchdog gives a backend beyond its own timeout before reporting.
@@ -240,13 +243,19 @@ class FolderCapture:
     up to ``wait_s`` for one (``(False, None)`` when none came: not a failure). ``on_skip(message)`` hears of
     each file that is not a photo."""
 
-    def __init__(self, folder: str | os.PathLike, *, poll_s: float = 0.1, wait_s: float = 0.25):
+    def __init__(self, folder: str | os.PathLike, *, poll_s: float = 0.1, wait_s: float = 0.25,
+                 fresh_s: float = FRESH_S):
         self.folder = Path(folder)
         self.poll_s, self.wait_s = float(poll_s), float(wait_s)
         self.on_skip: Callable[[str], None] | None = None
         self._opened = self.folder.is_dir()
-        self._done: set[str] = set(self._snapshots()) if self._opened else set()  # already there: not frames
-        self._sizes: dict[str, tuple[int, int]] = {}  # (size, mtime) of files still being written, last poll
+        old = time.time_ns() - int(fresh_s * 1e9)
+        # name -> (size, mtime) when taken (or skipped); a file written again later is new again. Those already
+        # there when opened are taken, but for the fresh ones
+        self._done: dict[str, tuple[int, int]] = {name: seen for name, seen in self._snapshots().items()
+                                                  if seen[1] < old} if self._opened else {}
+        self._sizes: dict[str, tuple[int, int]] = {}  # (size, mtime) of the files not taken yet, at the last poll
+        self._failed: dict[str, tuple] = {}  # unreadable so far: ((size, mtime), since when, the error)
 
     def isOpened(self) -> bool:
         return self._opened
@@ -255,7 +264,12 @@ class FolderCapture:
         return 0.0     # no frame rate, no fixed size
 
     def release(self) -> None:
+        """Closed: a file still unreadable is said to be skipped now."""
         self._opened = False
+        failed, self._failed = self._failed, {}
+        for _, _, error in failed.values():
+            if self.on_skip is not None:
+                self.on_skip(f"skipped snapshot {error}")
 
     def _snapshots(self) -> dict[str, tuple[int, int]]:
         """The folder's image files: name -> (size, modification time in ns); hidden and other files left out."""
@@ -275,26 +289,40 @@ class FolderCapture:
             return {}
         return found
 
-    def _settled(self) -> list[str]:
-        """New files whose size and time did not change since the last poll (written whole), oldest first."""
+    def _settled(self) -> list[tuple[str, tuple[int, int]]]:
+        """New files whose size and time did not change since the last poll, oldest first (a file that could
+        not be read is tried again once it changes: still being written; unchanged for ``SKIP_AFTER_S``, it is
+        skipped, said once)."""
         now = self._snapshots()
-        self._done &= set(now)      # a name removed and written again is a new snapshot
-        ready = [name for name, seen in now.items()
-                 if name not in self._done and seen[0] > 0 and self._sizes.get(name) == seen]
-        self._sizes = {name: seen for name, seen in now.items() if name not in self._done}
-        return sorted(ready, key=lambda name: (now[name][1], name))
+        self._done = {name: seen for name, seen in self._done.items() if name in now}
+        waiting = {name: seen for name, seen in now.items() if self._done.get(name) != seen}
+        ready = []
+        for name, seen in waiting.items():
+            failed = self._failed.get(name)
+            if failed is not None and failed[0] == seen:
+                if time.monotonic() - failed[1] >= SKIP_AFTER_S:
+                    self._done[name] = seen
+                    del self._failed[name]
+                    if self.on_skip is not None:
+                        self.on_skip(f"skipped snapshot {failed[2]}")
+                continue
+            if seen[0] > 0 and self._sizes.get(name) == seen:
+                ready.append((name, seen))
+        self._sizes = waiting
+        return sorted(ready, key=lambda item: (item[1][1], item[0]))
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         deadline = time.monotonic() + self.wait_s
         while self._opened:
-            for name in self._settled():
-                self._done.add(name)
-                self._sizes.pop(name, None)
+            for name, seen in self._settled():
                 try:
-                    return True, read_image(self.folder / name)
+                    image = read_image(self.folder / name)
                 except ImageError as error:
-                    if self.on_skip is not None:
-                        self.on_skip(f"skipped snapshot {error}")
+                    self._failed[name] = (seen, time.monotonic(), error)
+                    continue
+                self._done[name] = seen
+                self._failed.pop(name, None)
+                return True, image
             if time.monotonic() >= deadline:
                 break
             time.sleep(self.poll_s)

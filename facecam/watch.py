@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from facecam.console import Progress
-from facecam.errors import FacecamError
+from facecam.errors import CameraError, FacecamError
 from facecam.retention import add_options as add_retention_options
 from facecam.sightings.live import LiveSightings, add_live_options
 
@@ -118,8 +118,6 @@ class Camera:
         if source.wait_opened(timeout=15):
             return source
         source.stop()
-        from facecam.errors import CameraError  # noqa: PLC0415
-
         self.error = source.error or CameraError(f"cannot open {source.spec.describe()}: no answer within 15 s; "
                                                  "check the source")
         return None
@@ -160,8 +158,8 @@ class Camera:
         if not (self.several and source is not None and source.spec.live):
             return False
         wait = RECONNECT_S[min(tries, len(RECONNECT_S) - 1)]
-        out.message(f"facecam: warning: {getattr(self.error, 'cli', self.error)}; trying {self.name} again in "
-                    f"{wait:g} s")
+        what = str(self.error).split(";")[0]     # what went wrong; what to do is: nothing, it is tried again
+        out.message(f"facecam: warning: {self.name}: {what}; trying again in {wait:g} s")
         self.warnings.append(str(getattr(self.error, "cli", self.error)))
         self.reconnects += 1
         self.error = None
@@ -283,7 +281,7 @@ def run_watch(session, args, out) -> int:
             camera.live.set_matrix(matrix)
 
     follower = None
-    sightings = unknowns = learning = None
+    sweeper = sightings = unknowns = learning = None
     events = None
     stop = threading.Event()
     started = time.monotonic()
@@ -296,7 +294,7 @@ def run_watch(session, args, out) -> int:
         # the visits log and notifications, the unknown faces and learning: one of each for every source (each
         # visit carries its source's name); their threads start once a source is open
         lives = [camera.live for camera in cameras]
-        retention = _retention(args, session, lives)
+        retention, sweeper = _retention(args, session, lives)
         sightings = LiveSightings.from_args(args, source_name=names[0])
         for live in lives:
             live.subscribe(sightings.on_visit)
@@ -356,7 +354,7 @@ def run_watch(session, args, out) -> int:
             follower.stop()
         for camera in cameras:   # each pipeline stops, its open visits end
             closing += camera.live.close()
-        for follower_of_visits in (sightings, unknowns, learning):   # then the log, the unknowns, learning are written
+        for follower_of_visits in (sweeper, sightings, unknowns, learning):  # then the log, unknowns, learning written
             if follower_of_visits is not None:
                 try:
                     follower_of_visits.close()
@@ -417,16 +415,18 @@ def run_watch(session, args, out) -> int:
 
 def _retention(args, session, lives):
     """Each kind of data's limit (:mod:`facecam.retention`) applied now to what the folder holds, and learned crops
-    swept while running (one sweeper for every source); the :class:`facecam.retention.Retention` in use."""
+    swept while running (one sweeper following every source's visits; closed by the caller): the
+    :class:`facecam.retention.Retention` in use and the sweeper (None with the database or a read-only folder)."""
     from facecam.retention import Retention, RetentionSweeper, enforce  # noqa: PLC0415
 
     retention = Retention.from_args(args)
+    sweeper = None
     if not session.db_url and not session.stores.read_only:   # the database's stores apply theirs as they connect
         enforce(session.stores, retention)
         sweeper = RetentionSweeper(args.known_faces, retention)
-        for index, live in enumerate(lives):
-            live.subscribe(sweeper.on_visit, sweeper.close if index == 0 else None)
-    return retention
+        for live in lives:
+            live.subscribe(sweeper.on_visit)
+    return retention, sweeper
 
 
 def _collect_unknowns(args, recognizer, lives, out, retention=None):

@@ -290,3 +290,15 @@ def camera_clips(folder: Path, detector, names=("camera1", "camera2", "camera3",
             write_clip(clip, scene, seconds=seconds, fps=fps, enrolled=pair, load_photo=lfw40_photo)
         clips.append((clip, pair))
     return clips
+
+
+def lfw40_matrix(recognizer, people, photos=(1, 2, 3)):
+    """A GalleryMatrix of each lfw40 person's ``photos``, embedded by ``recognizer`` (no files written)."""
+    from facecam.matcher import GalleryMatrix
+
+    names, rows = [], []
+    for person in people:
+        for n in photos:
+            rows.append(recognizer.embed_photo(LFW40 / person / f"{person}_{n:04d}.jpg").embedding)
+            names.append(person)
+    return GalleryMatrix.from_pairs(names, np.stack(rows))

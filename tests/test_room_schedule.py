@@ -8,12 +8,10 @@ shown by bench/bench_room.py; these tests check what the pipeline did, on real o
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from clips import LFW40, read_frames, room_people, room_scene, write_room_clip
+from clips import lfw40_matrix, read_frames, room_people, room_scene, write_room_clip
 from facecam.detector import DetectorOptions, build_detector
-from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline, PipelineOptions, RoundResult
 from facecam.recognizer import Recognizer
 from facecam.registry import MODELS
@@ -44,12 +42,7 @@ def room(sface):
     detector = build_detector("yunet", DetectorOptions(min_face_size=40))
     recognizer = Recognizer(detector, WatchedEmbedder(sface), MODELS["sface"].threshold)
     people, photos = room_people(detector)
-    names, rows = [], []
-    for person in people:
-        for n in (1, 2, 3):
-            rows.append(recognizer.embed_photo(LFW40 / person / f"{person}_{n:04d}.jpg").embedding)
-            names.append(person)
-    return recognizer, people, photos, GalleryMatrix.from_pairs(names, np.stack(rows))
+    return recognizer, people, photos, lfw40_matrix(recognizer, people)
 
 
 def run_rounds(recognizer, gallery, clip, every: int) -> tuple[LivePipeline, list[RoundResult]]:

@@ -14,10 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from clips import LFW40, read_frames, room_people, room_scene, write_room_clip
+from clips import LFW40, lfw40_matrix, read_frames, room_people, room_scene, write_room_clip
 from conftest import PEOPLE
 from facecam.detector import DetectorOptions, build_detector
-from facecam.matcher import GalleryMatrix
 from facecam.pipeline import LivePipeline
 from facecam.recognizer import Recognizer
 from facecam.registry import MODELS
@@ -84,11 +83,7 @@ def two_cameras(tmp_path_factory, sface):
     detector = build_detector("yunet", DetectorOptions(min_face_size=40))
     recognizer = Recognizer(detector, sface, MODELS["sface"].threshold)
     people, photos = room_people(detector)
-    names, rows = [], []
-    for person in people:
-        for n in (1, 2, 3):
-            rows.append(recognizer.embed_photo(LFW40 / person / f"{person}_{n:04d}.jpg").embedding)
-            names.append(person)
+    gallery = lfw40_matrix(recognizer, people)
     clip = tmp_path_factory.mktemp("room") / "room.avi"
     write_room_clip(clip, room_scene(people, photos, enter_s=0.0, leave_s=1.0), seconds=0.1)
     room = read_frames(clip)[0]
@@ -97,7 +92,7 @@ def two_cameras(tmp_path_factory, sface):
     canvas = np.full((480, 640, 3), 110, np.uint8)
     canvas[165:315, 245:395] = face                                         # one face, about 60 px
     canvas.flags.writeable = False
-    return recognizer, GalleryMatrix.from_pairs(names, np.stack(rows)), room, people, canvas, visitor
+    return recognizer, gallery, room, people, canvas, visitor
 
 
 def test_a_busy_camera_does_not_starve_a_quiet_cameras_arrival(two_cameras):
