@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 
 from facecam.live_session import LiveSession
+from facecam.sources import reconnect_delay, unique_name
 
-RECONNECT_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # a lost camera or stream is opened again after these waits (as watch)
 FPS_WINDOW_S = 1.0
 
 
@@ -67,7 +67,7 @@ class Camera:
     def plan_reconnect(self, now: float | None = None) -> float:
         """The source was lost: the next attempt's time (1, 2, 5, 10, then every 30 s, as watch)."""
         now = time.monotonic() if now is None else now
-        delay = RECONNECT_DELAYS_S[min(self.retries, len(RECONNECT_DELAYS_S) - 1)]
+        delay = reconnect_delay(self.retries)
         self.retries += 1
         self.retry_at = now + delay
         return delay
@@ -130,13 +130,7 @@ class CameraSet:
 
     def unique_name(self, name: str, exclude: Camera | None = None) -> str:
         """``name``, or ``name (2)``, ``name (3)``... when another camera has it already."""
-        taken = {camera.name for camera in self.cameras if camera is not exclude}
-        if name not in taken:
-            return name
-        n = 2
-        while f"{name} ({n})" in taken:
-            n += 1
-        return f"{name} ({n})"
+        return unique_name(name, {camera.name for camera in self.cameras if camera is not exclude})
 
     def pipelines(self) -> list:
         return [camera.pipeline for camera in self.cameras if camera.pipeline is not None]

@@ -141,6 +141,25 @@ class SourceSpec:
 
 BackendFactory = Callable[[SourceSpec], Capture]
 
+RECONNECT_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # a lost camera or stream of several is opened again after these
+#                                                   waits, then every last one (watch and the window's cameras)
+
+
+def reconnect_delay(tries: int) -> float:
+    """The wait before try ``tries`` (0: the first) to open a lost camera or stream again."""
+    return RECONNECT_DELAYS_S[min(tries, len(RECONNECT_DELAYS_S) - 1)]
+
+
+def unique_name(name: str, taken) -> str:
+    """``name``, or ``name (2)``, ``name (3)``... when it is in ``taken`` already (the logs tell cameras apart)."""
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
+
+
 def display_name(spec_or_url: "SourceSpec | str | int | os.PathLike", source_name: str | None = None) -> str:
     """How a source is named wherever facecam shows, stores or sends it (the logs, events, the window, errors).
 

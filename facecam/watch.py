@@ -74,9 +74,6 @@ def add_options(sub) -> None:
                           "the setting \"learn\": true keeps it on)")
 
 
-RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # waits before each try to reopen a lost camera or stream (then the last)
-
-
 class Camera:
     """One source of a ``watch``: its capture (reopened after a loss when several are watched), live session and
     pipeline on the shared models, and the loop that writes its frames, events and counts."""
@@ -157,7 +154,9 @@ class Camera:
         source = self.source
         if not (self.several and source is not None and source.spec.live):
             return False
-        wait = RECONNECT_S[min(tries, len(RECONNECT_S) - 1)]
+        from facecam.sources import reconnect_delay  # noqa: PLC0415
+
+        wait = reconnect_delay(tries)
         what = str(self.error).split(";")[0]     # what went wrong; what to do is: nothing, it is tried again
         out.message(f"facecam: warning: {self.name}: {what}; trying again in {wait:g} s")
         self.warnings.append(str(getattr(self.error, "cli", self.error)))
@@ -226,17 +225,12 @@ def _latency(latencies: list[float]) -> dict:
 def source_names(sources: list[str], names: list[str] | None) -> list[str]:
     """Each source's display name (``--source-name`` in order, else :func:`facecam.sources.display_name`), made
     unique: a name given twice gets " (2)", " (3)" after it (the logs tell the cameras apart)."""
-    from facecam.sources import display_name  # noqa: PLC0415
+    from facecam.sources import display_name, unique_name  # noqa: PLC0415
 
     names = list(names or [])
     found: list[str] = []
     for index, spec in enumerate(sources):
-        name = display_name(spec, names[index] if index < len(names) else None)
-        unique, n = name, 1
-        while unique in found:
-            n += 1
-            unique = f"{name} ({n})"
-        found.append(unique)
+        found.append(unique_name(display_name(spec, names[index] if index < len(names) else None), found))
     return found
 
 
