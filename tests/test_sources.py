@@ -16,6 +16,7 @@ from facecam import sources
 from facecam.errors import CameraError
 from facecam.sources import DEFAULT_FPS, SourceSpec, open_source, parse_source
 from facecam.types import Frame
+from servers import wait_until as until
 
 PHOTO = Path("/work/shared/facedata/face_recognition/examples/obama.jpg")
 N_FRAMES = 45
@@ -256,8 +257,7 @@ def test_occasional_failed_reads_are_tolerated():
     fake = FakeCapture(fail_every=3)
     source = open_source(0, backend=lambda spec: fake)
     try:
-        time.sleep(0.3)
-        assert source.error is None and source.frames_read > 10
+        assert until(lambda: source.frames_read > 10) and source.error is None
         assert source.latest() is not None
     finally:
         assert source.stop()
@@ -276,8 +276,7 @@ def test_camera_read_that_blocks_is_reported_and_stop_still_returns_in_time():
     finally:
         fake.unblock.set()
     assert fake.released.wait(2)  # the thread released the capture once read() returned
-    time.sleep(0.05)
-    assert not source.running
+    assert until(lambda: not source.running)
 
 
 def test_stalled_camera_is_reported_by_the_watchdog(monkeypatch):
@@ -330,8 +329,7 @@ def test_stop_is_quick_with_a_healthy_source_and_live_sources_stay_realtime():
     source = open_source(0, backend=lambda spec: fake, realtime=False)
     assert source.realtime  # a camera cannot be paused
     assert source.latest(timeout=1) is not None
-    time.sleep(0.15)
-    assert source.frames_dropped > 0  # nobody took the frames: overwritten
+    assert until(lambda: source.frames_dropped > 0)  # nobody took the frames: overwritten
     assert source.stop(timeout=30.0)
     assert fake.released.is_set() and not source.running   # (idle: at once)
 
