@@ -74,7 +74,7 @@ class Session:
                 default = registry.model(registry.DEFAULT_MODEL)
                 self.out.message_once(
                     f"facecam: {default.title} is not downloaded; using the built-in "
-                    f"{registry.model(self.args.model).title} (to get {default.title}, 580 MB: "
+                    f"{registry.model(self.args.model).title} (to get {default.title}, {default.download_size}: "
                     f"facecam models --download {default.key})")
         return self.args.model
 
