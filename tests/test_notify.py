@@ -153,6 +153,24 @@ def short_clip(tmp_path_factory):
     return clip, truth, make_gallery(folder / "known_faces")
 
 
+@pytest.mark.parametrize("option, url, said", [
+    ("--notify", "ftp://hooks.example/x", "--notify: expected an http:// or https:// URL with a host"),
+    ("--mqtt", "http://broker.lan", "--mqtt: expected mqtt://"),
+    ("--cooldown", "-1", "--cooldown: expected 0 or more seconds"),
+])
+def test_watch_refuses_a_bad_notification_option_before_loading_a_model_or_opening_the_source(
+        cli, short_clip, tmp_path, option, url, said):
+    clip, _, _ = short_clip
+    known = make_gallery(tmp_path / "known_faces")
+    summary = tmp_path / "summary.json"
+    code, out, err = cli("watch", "--known-faces", known, "--model-dir", tmp_path / "models", "--source", clip,
+                         "--summary", summary, option, url)
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)    # a usage error, one line
+    assert err.startswith(f"facecam: error: {said}"), err
+    assert "VGG-Face" not in err and not (known / ".facecam").exists()        # no model chosen, nothing indexed
+    assert not summary.exists()                                               # the video never ran
+
+
 def test_watch_with_dead_endpoints_keeps_the_video_and_the_log(cli, model_dir, short_clip, tmp_path):
     clip, truth, known = short_clip
     hanging = WebhookServer(mode="hang", hang_s=30.0)
