@@ -5,8 +5,8 @@ The README's step 2 (the sample known_faces: two people, two lfw photos each) ru
 folder; the window starts there as step 3 says (``facecam-window``: ./known_faces) with a clip for a source, as
 there is no webcam, and no VGG-Face weights (an empty model folder: the window falls back to SFace). It runs
 through docs/screenshot.py, which starts it exactly as ``facecam-window`` does (facecam.gui.app.start_window)
-and grabs the window's pixels from the X server once both people are named on the video and History lists a
-visit. Only that process sees DISPLAY (and the xcb platform); the rest of the suite stays offscreen.
+and grabs the window's pixels from the X server once both people are named on the video and History lists
+three visits. Only that process sees DISPLAY (and the xcb platform); the rest of the suite stays offscreen.
 tests/run.sh installs Xvfb and the README's Qt libraries when they are missing.
 """
 
@@ -45,14 +45,13 @@ def readme_step(number: int) -> list[str]:
 
 
 def first_run_clip(path: Path, seconds: float = 240.0) -> None:
-    """Hugo Chavez all along; Tony Blair and a stranger (Vladimir Putin) come and go every 12 s, so whenever
-    the window is ready (however loaded the machine) both named people are on screen and visits have ended
-    (History). Other photos than known_faces' (7 and 5 against 1 and 2)."""
-    scene = [Actor("Hugo_Chavez", 7, 0.0, seconds, 113, 250, sway_px=8, period_s=6.0)]
-    for start in np.arange(0.0, seconds, 12.0):
-        scene.append(Actor("Tony_Blair", 5, start + 0.5, start + 9.5, 320, 230, sway_px=8, period_s=7.0))
-        scene.append(Actor("Vladimir_Putin", 5, start + 6.5, start + 11.5, 527, 250, sway_px=8, period_s=5.0))
-    write_clip(path, tuple(scene), seconds=seconds, fps=10.0, enrolled=PEOPLE)
+    """Hugo Chavez, Tony Blair and a stranger (Vladimir Putin) in view all along (however late the window is
+    ready on a loaded machine, the picture has the three of them), from other photos than known_faces' (7 and
+    5 against 1 and 2)."""
+    scene = (Actor("Hugo_Chavez", 7, 0.0, seconds, 113, 250, sway_px=8, period_s=6.0),
+             Actor("Tony_Blair", 5, 0.0, seconds, 320, 230, sway_px=8, period_s=7.0),
+             Actor("Vladimir_Putin", 5, 0.0, seconds, 527, 250, sway_px=8, period_s=5.0))
+    write_clip(path, scene, seconds=seconds, fps=10.0, enrolled=PEOPLE)
 
 
 def start_xvfb(tmp_path: Path) -> tuple[subprocess.Popen, str]:
@@ -100,7 +99,7 @@ def test_a_newcomers_first_run_names_people_in_a_real_x_window(tmp_path):
     try:
         window = subprocess.run(
             [sys.executable, str(ROOT / "docs" / "screenshot.py"), "--screen", "--size", "default",
-             "--tab", "history", "--names", ",".join(PEOPLE), "--history-rows", "1", "--after", "0",
+             "--tab", "history", "--names", ",".join(PEOPLE), "--history-rows", "3", "--after", "0",
              "--timeout", str(WINDOW_TIMEOUT_S), "--state", str(state_file), "--out", str(out),
              "--", "--source", "clip.mp4"],                    # facecam-window --source clip.mp4
             cwd=newcomer, env=env, capture_output=True, text=True, timeout=WINDOW_TIMEOUT_S + 120)
@@ -116,7 +115,8 @@ def test_a_newcomers_first_run_names_people_in_a_real_x_window(tmp_path):
     assert "SFace" in state["status"], state["status"]
     assert state["tabs"] == ["People", "Who's this?", "History"] and state["tab_bar_shown"]
     assert state["current_tab"] == "History" and state["history_shown"] and state["history_rows"]
-    assert {row[1] for row in state["history_rows"]} <= {*PEOPLE, "Unknown"}, state["history_rows"]
+    assert all(row[1] in PEOPLE or row[1].startswith("Unknown") for row in state["history_rows"]), state["history_rows"]
+    assert set(PEOPLE) & {row[1] for row in state["history_rows"]}
     width = state["history_visible_width"]
     for column in state["history_columns"]:                   # every column whole inside the table
         assert not column["hidden"] and 0 <= column["left"], column
