@@ -115,7 +115,7 @@ def main() -> int:
     parser.add_argument("--demo", type=Path, help="build the demo clip, known_faces and model folder here")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "window.png")
     parser.add_argument("--after", type=float, default=6.0, help="grab no earlier than this (seconds)")
-    parser.add_argument("--timeout", type=float, default=90.0, help="grab anyway after this (seconds)")
+    parser.add_argument("--timeout", type=float, default=90.0, help="grab anyway after this (seconds; the exit code is then 1)")
     parser.add_argument("--size", default="1180x720", help="window size WxH, or \"default\" (the window's own)")
     parser.add_argument("--tab", choices=("people", "whos", "history"), help="show this side tab")
     parser.add_argument("--names", default="", help="grab once these names (comma-separated) are all on screen")

@@ -15,9 +15,12 @@ QT_XCB_PACKAGES="libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxc
     libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-cursor0"
 MISSING=()
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then MISSING+=(mosquitto); fi
-for package in xvfb $QT_XCB_PACKAGES; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || MISSING+=("$package")
-done
+if ! command -v Xvfb >/dev/null; then MISSING+=(xvfb); fi
+if command -v dpkg-query >/dev/null; then     # (elsewhere the libraries are the system's business)
+    for package in $QT_XCB_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || MISSING+=("$package")
+    done
+fi
 if [ ${#MISSING[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${MISSING[@]}" >/dev/null \
