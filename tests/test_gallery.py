@@ -175,7 +175,7 @@ def test_good_person_names_stay_inside(tmp_path, name):
     assert folder.parent == tmp_path.resolve() and folder.name == check_person_name(name)
 
 
-def test_watcher_picks_up_added_and_removed_photos_within_3_seconds(known, sface_recognizer):
+def test_watcher_picks_up_added_and_removed_photos_by_itself(known, sface_recognizer):
     import threading
 
     from facecam.gallery import GalleryWatcher
