@@ -23,11 +23,20 @@ once every tile names its two people.
 
     xvfb-run -s "-screen 0 1280x800x24" .venv/bin/python docs/screenshot.py --grid --demo /tmp/facecam-grid \
         --out docs/grid.png -- --model sface
+
+A newcomer's first run (docs/first-run.png, taken by tests/test_first_run_window.py under Xvfb): the
+window at its own size, the History tab, grabbed from the X server once the named people are on screen
+and History lists a visit; ``--state`` writes what the window shows then (JSON) for the test to check:
+
+    DISPLAY=:99 .venv/bin/python docs/screenshot.py --screen --size default --tab history \
+        --names Tony_Blair,Hugo_Chavez --history-rows 1 --state state.json --out docs/first-run.png \
+        -- --source clip.mp4
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -97,6 +106,29 @@ def make_grid_demo(folder: Path) -> tuple[list[Path], Path, Path]:
     _clip, _known, models = make_demo(folder)
     return [clip for clip, _ in clips], known, models
 
+def window_state(window) -> dict:
+    """What the window shows: its size and platform, the names on the video, the status text, the side tabs
+    and the History tab's columns (each one's left edge and width against the table's visible width)."""
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtWidgets import QApplication
+
+    view = window.history_panel.view
+    header = view.horizontalHeader()
+    model = view.model()
+    tabs = window.side_tabs
+    return {
+        "platform": QApplication.platformName(), "size": [window.width(), window.height()],
+        "labels": window.label_names(), "status": window.status_text(),
+        "tabs": [tabs.tabText(i) for i in range(tabs.count())], "current_tab": tabs.tabText(tabs.currentIndex()),
+        "tab_bar_shown": tabs.tabBar().isVisible(),
+        "history_rows": [row.cells() for row in window.history_panel.rows()],
+        "history_columns": [{"title": model.headerData(c, Qt.Horizontal), "left": header.sectionViewportPosition(c),
+                             "width": header.sectionSize(c), "hidden": header.isSectionHidden(c)}
+                            for c in range(model.columnCount())],
+        "history_visible_width": view.viewport().width(), "history_shown": view.isVisible(),
+        "whos_entries": window.whos_panel.list.count(),
+    }
+
 
 def main() -> int:
     argv = sys.argv[1:]
@@ -106,8 +138,14 @@ def main() -> int:
     parser.add_argument("--demo", type=Path, help="build the demo clip, known_faces and model folder here")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "window.png")
     parser.add_argument("--after", type=float, default=6.0, help="grab no earlier than this (seconds)")
-    parser.add_argument("--timeout", type=float, default=90.0, help="grab anyway after this (seconds)")
-    parser.add_argument("--size", default="1180x720", help="window size WxH")
+    parser.add_argument("--timeout", type=float, default=90.0, help="grab anyway after this (seconds; the exit code is then 1)")
+    parser.add_argument("--size", default="1180x720", help="window size WxH, or \"default\" (the window's own)")
+    parser.add_argument("--tab", choices=("people", "whos", "history"), help="show this side tab")
+    parser.add_argument("--names", default="", help="grab once these names (comma-separated) are all on screen")
+    parser.add_argument("--history-rows", type=int, default=0, help="grab once History lists this many visits")
+    parser.add_argument("--screen", action="store_true",
+                        help="grab the window's pixels from the display server (else the widget renders itself)")
+    parser.add_argument("--state", type=Path, help="write what the window shows at the grab here (JSON)")
     parser.add_argument("--whos", action="store_true", help="the \"Who's this?\" tab, on a clip of visits")
     parser.add_argument("--clusters", type=int, default=5, help="with --whos: grab once this many entries are listed")
     parser.add_argument("--grid", action="store_true", help="four cameras in the grid, each on a clip of its own")
@@ -126,20 +164,27 @@ def main() -> int:
             rest += ["--model-dir", str(models)]
 
     from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
 
     from facecam.gui.app import build_parser, start_window
 
     app, window, _hooks = start_window(build_parser().parse_args(rest))
-    width, height = (int(v) for v in args.size.split("x"))
-    window.resize(width, height)
-    if args.whos:
-        window.side_tabs.setCurrentWidget(window.whos_panel)
+    if args.size != "default":
+        width, height = (int(v) for v in args.size.split("x"))
+        window.resize(width, height)
+    tab = "whos" if args.whos else args.tab
+    if tab:
+        window.side_tabs.setCurrentWidget({"people": window.people_panel, "whos": window.whos_panel,
+                                           "history": window.history_panel}[tab])
+    wanted = {name for name in args.names.split(",") if name}
+    outcome = {"code": 1}     # 1: grabbed at --timeout, before the window was ready
     started = time.monotonic()
 
     def poll():
         waited = time.monotonic() - started
         names = window.label_names()
         ready = bool(names) and "..." not in names and window.snapshot is not None and "latency" in window.status_text()
+        ready = ready and wanted <= set(names) and len(window.history_panel.rows()) >= args.history_rows
         if args.grid:
             tiles = window.cameras_control.views.grid.tiles
             ready = len(tiles) == len(GRID_CAMERAS) and all(
@@ -151,18 +196,24 @@ def main() -> int:
             window._update_status()  # noqa: SLF001 - the status text as the next timer tick would set it
             if args.whos:
                 window.whos_panel.list.setCurrentRow(0)   # the actions as they look with an entry picked
+            QApplication.processEvents()
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(args.out), "PNG", 0)
+            picture = window.screen().grabWindow(int(window.winId())) if args.screen else window.grab()
+            picture.save(str(args.out), "PNG", 0)
+            if args.state is not None:
+                args.state.write_text(json.dumps({**window_state(window), "ready": ready, "waited_s": waited,
+                                                  "picture": [picture.width(), picture.height()]}, indent=1))
             if args.grid:
                 names = [tile.status_text() + ": " + ", ".join(tile.names) for tile in tiles]
             print(f"{args.out}: {window.width()}x{window.height()} after {waited:.1f} s; labels {names}; "
                   f"status: {window.status_text()}", flush=True)
+            outcome["code"] = 0 if ready else 1
             window.close()
             return
         QTimer.singleShot(200, poll)
 
     QTimer.singleShot(200, poll)
-    return int(app.exec_())
+    return int(app.exec_()) or outcome["code"]
 
 
 if __name__ == "__main__":

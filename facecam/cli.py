@@ -74,7 +74,7 @@ class Session:
                 default = registry.model(registry.DEFAULT_MODEL)
                 self.out.message_once(
                     f"facecam: {default.title} is not downloaded; using the built-in "
-                    f"{registry.model(self.args.model).title} (to get {default.title}, 580 MB: "
+                    f"{registry.model(self.args.model).title} (to get {default.title}, {default.download_size}: "
                     f"facecam models --download {default.key})")
         return self.args.model
 
@@ -641,6 +641,15 @@ def _main(argv: Sequence[str] | None, stdout, stderr) -> int:
     warning = config.settings_warning()
     if warning:
         out.message(f"facecam: warning: {warning}")
+    if hasattr(args, "notify_on"):   # watch: a notification endpoint it would refuse, before models and the source
+        from facecam.sightings.live import check_notify  # noqa: PLC0415
+        from facecam.sinks import urls_from_args  # noqa: PLC0415
+
+        try:
+            check_notify(urls_from_args(args), args.notify_on, args.cooldown)
+        except FacecamError as error:
+            out.message(f"facecam: error: {error}")
+            return EXIT_USAGE
     session = Session(args, out)
     try:
         check_inputs(args)

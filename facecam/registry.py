@@ -51,6 +51,7 @@ class EmbedderEntry:
     threshold_source: str
     factory: str                   # "module:callable", called as factory(path, **options)
     weights_env: str | None = None  # environment variable that may name a local copy of the file
+    download_size: str = ""         # the download's size as the user is told it ("580 MB"); "": built in
 
     def __post_init__(self) -> None:
         _check_factory(self.factory)
@@ -92,7 +93,8 @@ MODELS: Mapping[str, EmbedderEntry] = MappingProxyType({entry.key: entry for ent
                        "https://github.com/serengil/deepface_models/releases/download/v1.0/vgg_face_weights.h5"),
         # no sha256 or size published: the embedder validates the HDF5 layout when it loads the weights
         threshold=0.68, threshold_source="deepface's value for L2-normalised fc7 embeddings",
-        factory="facecam.embedders.vggface:VggFaceEmbedder", weights_env="FACECAM_VGGFACE_WEIGHTS"),
+        factory="facecam.embedders.vggface:VggFaceEmbedder", weights_env="FACECAM_VGGFACE_WEIGHTS",
+        download_size="580 MB"),
     EmbedderEntry(
         key="sface", title="SFace",
         file=ModelFile("sface", "face_recognition_sface_2021dec.onnx",

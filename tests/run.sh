@@ -8,12 +8,24 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
-# A real MQTT broker for the notification tests: Debian's mosquitto, started here and stopped on exit.
-if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+# Debian packages, installed only when missing (as root; sudo otherwise): mosquitto, a real MQTT broker for the
+# notification tests (started here, stopped on exit); Xvfb and the Qt xcb libraries the README's first run lists,
+# for the first-run screenshot (tests/test_first_run_window.py: a real X window; the rest of the suite is offscreen).
+QT_XCB_PACKAGES="libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0
+    libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-cursor0"
+MISSING=()
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then MISSING+=(mosquitto); fi
+if ! command -v Xvfb >/dev/null; then MISSING+=(xvfb); fi
+if command -v dpkg-query >/dev/null; then     # (elsewhere the libraries are the system's business)
+    for package in $QT_XCB_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || MISSING+=("$package")
+    done
+fi
+if [ ${#MISSING[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends mosquitto >/dev/null \
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${MISSING[@]}" >/dev/null \
         || { DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -q >/dev/null \
-             && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends mosquitto >/dev/null; }
+             && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${MISSING[@]}" >/dev/null; }
 fi
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 MQTT_DIR=$(mktemp -d)

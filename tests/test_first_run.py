@@ -62,3 +62,25 @@ def test_asking_for_vgg_face_offline_suggests_the_built_in_model(cli, tmp_path, 
     assert code == 1 and err.count("\n") == 1, err
     assert err.startswith("facecam: error: could not download vgg_face_weights.h5") and err.rstrip().endswith(
         "or use the built-in one: --model sface"), err
+
+
+def test_the_vgg_face_download_size_is_written_in_one_place():
+    """"580 MB" is the registry's (EmbedderEntry.download_size); the CLI's note and the window's bar say it from
+    there (docstrings and the docs may mention the figure)."""
+    import ast
+    from pathlib import Path
+
+    from facecam import registry
+
+    assert registry.model("vgg-face").download_size == "580 MB" and registry.model("sface").download_size == ""
+    package = Path(registry.__file__).parent
+    written = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        written += [f"{path.relative_to(package)}:{node.lineno}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and "580 MB" in node.value
+                    and id(node) not in docstrings]
+    assert [where.split(":")[0] for where in written] == ["registry.py"], written

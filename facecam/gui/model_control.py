@@ -31,7 +31,7 @@ from facecam.gui.model_bar import ModelBar
 from facecam.gui.workers import ModelLoader
 from facecam.registry import DEFAULT_DETECTOR, DETECTORS, MODEL_TITLES
 
-VGG_FACE_SIZE = "580 MB"
+VGG_FACE_SIZE = registry.model("vgg-face").download_size   # "580 MB"
 KEEP_SFACE = "keep-sface"
 DOWNLOADED = "downloaded"
 

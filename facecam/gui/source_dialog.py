@@ -1,18 +1,23 @@
-"""Choose the video source: a camera number, a video file or a stream URL."""
+"""Choose the video source: a camera number, a video file or a stream URL (shown without its password)."""
 
 from __future__ import annotations
 
 from PyQt5.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QLabel, QLineEdit,
                              QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
+from facecam.source_names import is_address, redact_url
+
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg *.mpeg *.wmv);;All files (*)"
 
 
 class SourceDialog(QDialog):
-    """``spec()`` is what ``open_source`` takes: "0", a path or a URL."""
+    """``spec()`` is what ``open_source`` takes: "0", a path or a URL. The current stream is shown by its display
+    name (no user, password or token: facecam.source_names); left as shown, it is the current address, secrets
+    and all."""
 
     def __init__(self, current: str = "0", parent: QWidget | None = None):
         super().__init__(parent)
+        self._kept: tuple[str, str] | None = None   # (the display name shown, the address it stands for)
         self.setWindowTitle("Choose video source")
         self.camera_radio = QRadioButton("Camera number")
         self.file_radio = QRadioButton("Video file")
@@ -55,8 +60,10 @@ class SourceDialog(QDialog):
         if text.isdigit():
             self.camera_spin.setValue(int(text))
             self.camera_radio.setChecked(True)
-        elif "://" in text and not text.lower().startswith("file://"):
-            self.url_edit.setText(text)
+        elif is_address(text) and not text.lower().startswith("file://"):
+            shown = redact_url(text)
+            self._kept = (shown, text) if shown != text else None
+            self.url_edit.setText(shown)
             self.url_radio.setChecked(True)
         else:
             self.file_edit.setText(text)
@@ -66,7 +73,8 @@ class SourceDialog(QDialog):
         if self.camera_radio.isChecked():
             return str(self.camera_spin.value())
         if self.url_radio.isChecked():
-            return self.url_edit.text().strip()
+            url = self.url_edit.text().strip()
+            return self._kept[1] if self._kept is not None and url == self._kept[0] else url
         return self.file_edit.text().strip()
 
     def _browse(self) -> None:

@@ -31,7 +31,7 @@ from facecam.sightings.notify import DEFAULT_COOLDOWN_S, Notifier, NotifyRule
 from facecam.sightings.recorder import SightingRecorder
 from facecam.db import db_url
 from facecam.sightings.store import DEFAULT_RETENTION_DAYS, SightingStore
-from facecam.sinks import add_sink_options, build_sinks, urls_from_args
+from facecam.sinks import add_sink_options, build_sinks, check_urls, urls_from_args
 from facecam.source_names import redact_url
 from facecam.stores import open_sighting_store
 
@@ -130,14 +130,23 @@ def build_notifier(urls: Mapping[str, tuple[str, ...]], notify_on: list[str] | t
     """The notifier of each registered sink's URLs (``{"webhooks": (...), "mqtt": (...), ...}``: see
     :func:`facecam.sinks.urls_from_args`), ``--notify-on`` and ``--cooldown`` (the window's notification
     settings too); None when there is nowhere to send. Raises FacecamError on a bad value."""
+    rule = check_notify(urls, notify_on, cooldown_s)
+    sinks = build_sinks(urls)
+    return Notifier(sinks, rule, cooldown_s=cooldown_s) if sinks else None
+
+
+def check_notify(urls: Mapping[str, tuple[str, ...]], notify_on: list[str] | tuple[str, ...] | None,
+                 cooldown_s: float = DEFAULT_COOLDOWN_S) -> NotifyRule:
+    """:func:`build_notifier`'s checks, nothing started or connected: every URL a sink takes, ``--notify-on``,
+    ``--cooldown`` (``watch`` checks them before a model loads or the source opens); FacecamError (one line)."""
     try:
         rule = NotifyRule.parse(list(notify_on) if notify_on else None)
     except ValueError as error:
         raise FacecamError(str(error)) from None
     if cooldown_s < 0:
         raise FacecamError("--cooldown: expected 0 or more seconds")
-    sinks = build_sinks(urls)
-    return Notifier(sinks, rule, cooldown_s=cooldown_s) if sinks else None
+    check_urls(urls)
+    return rule
 
 
 def keep_days(override: float | None = None, settings: dict | None = None) -> float:

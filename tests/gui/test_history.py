@@ -89,8 +89,8 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         assert window.side_tabs.tabText(window.side_tabs.indexOf(window.history_panel)) == "History"
         panel = window.history_panel
         qtbot.waitUntil(lambda: window.source_ended, timeout=90_000)
-        qtbot.waitUntil(lambda: len(panel.rows()) >= len(scene), timeout=15_000)   # refreshed as visits arrive
-        qtbot.waitUntil(lambda: len(webhook.events()) >= len(scene), timeout=15_000)
+        qtbot.waitUntil(lambda: len(panel.rows()) >= len(scene), timeout=EVENT_TIMEOUT_MS)   # refreshed as visits arrive
+        qtbot.waitUntil(lambda: len(webhook.events()) >= len(scene), timeout=EVENT_TIMEOUT_MS)
         wait_for_refresh(qtbot, panel)
         rows = [row.sighting for row in panel.rows()]
 
@@ -132,14 +132,14 @@ def test_history_shows_the_visits_the_window_logged_as_the_cli_does(make_window,
         # filter by person, then unknown faces
         person = named[0]
         panel.filter_box.setCurrentText(person)
-        qtbot.waitUntil(lambda: [s.sighting.name for s in panel.rows()] == [person], timeout=10_000)
+        qtbot.waitUntil(lambda: [s.sighting.name for s in panel.rows()] == [person], timeout=EVENT_TIMEOUT_MS)
         assert panel.title.text() == f"Today: 1 visit of {person}"
         assert [r["id"] for r in cli_sightings(known, "--person", person)] == [panel.rows()[0].sighting.id]
         panel.filter_box.setCurrentText("Unknown faces")
         qtbot.waitUntil(lambda: len(panel.rows()) == VISITORS - len(enrolled)
-                        and all(s.sighting.name is None for s in panel.rows()), timeout=10_000)
+                        and all(s.sighting.name is None for s in panel.rows()), timeout=EVENT_TIMEOUT_MS)
         panel.filter_box.setCurrentText("Everyone")
-        qtbot.waitUntil(lambda: len(panel.rows()) == VISITORS, timeout=10_000)
+        qtbot.waitUntil(lambda: len(panel.rows()) == VISITORS, timeout=EVENT_TIMEOUT_MS)
 
         # double-click a row: its snapshot, large
         window.side_tabs.setCurrentWidget(panel)
@@ -228,19 +228,18 @@ def test_a_hanging_webhook_costs_the_window_nothing_and_a_new_source_is_logged_u
     try:
         window = make_window(source_name="desk", notify=NotifySettings(webhooks=(hanging.url,)))
         wait_for_names(qtbot, window, {"Tony_Blair", "Unknown"})
-        qtbot.waitUntil(lambda: hanging.attempts >= 1, timeout=10_000)        # a request is stuck in there
+        qtbot.waitUntil(lambda: hanging.attempts >= 1, timeout=EVENT_TIMEOUT_MS)        # a request is stuck in there
         qtbot.waitUntil(lambda: {r.sighting.name for r in window.history_panel.rows()} >= {"Tony_Blair", None},
-                        timeout=10_000)                                        # logged and shown all the same
+                        timeout=EVENT_TIMEOUT_MS)                                        # logged and shown all the same
         assert {r.sighting.source for r in window.history_panel.rows()} == {"desk"}
         other = tmp_path / "other clip.avi"
         shutil.copy(gui_clip, other)
         window.open_source(str(other))                                         # another source: its own visits
         qtbot.waitUntil(lambda: any(r.sighting.source == other.name for r in window.history_panel.rows()),
-                        timeout=20_000)
+                        timeout=EVENT_TIMEOUT_MS)
         started = time.monotonic()
         closing = window.shutdown()
-        assert time.monotonic() - started < 3.0 * slowdown()   # not the webhook's 5 s timeout, nor its 30 s hang
-        #                                                        (idle: 3 s, scaled by the load)
+        assert time.monotonic() - started < 5.0   # not the notifications' 5 s flush, nor the webhook's 30 s hang
         assert closing == []                                                   # nothing left but the stuck request
         assert all(name.startswith("facecam-notify ") for name in facecam_threads())
         with open_sighting_store(known_faces, retention_days=None) as store:
@@ -318,7 +317,6 @@ def test_history_shows_each_visit_as_long_as_watch_logs_it_while_the_window_is_o
     that detect the face): every visit the window saw must be one of `watch`'s, and most must be seen."""
     from facecam.cli import main
 
-    from .helpers import slowdown
 
     load = slowdown()
     reference = Path(shutil.copytree(history_clip["known"], tmp_path / "watch" / "known_faces"))

@@ -8,6 +8,8 @@ import pytest
 from learn_clips import returns_gallery, returns_visits
 from visits import photos_of, write_visits_clip
 
+from .helpers import EVENT_TIMEOUT_MS
+
 PERSON = "Tommy_Thompson"
 
 
@@ -28,19 +30,19 @@ def test_learning_in_the_window_shows_learned_apart_and_clear_removes_them(make_
     window = make_window(source=returns_clip, known_faces=known)
     window.confirm = lambda title, text: asked.append(text) or True
     assert not window.learn_action.isChecked() and window.learning.learning is None   # off by default
-    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=30000)
+    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=EVENT_TIMEOUT_MS)
     window.learn_action.trigger()
     assert window.learning.learning is not None
-    qtbot.waitUntil(lambda: config.load_settings().get("window", {}).get("learn") is True, timeout=10000)
+    qtbot.waitUntil(lambda: config.load_settings().get("window", {}).get("learn") is True, timeout=EVENT_TIMEOUT_MS)
     window.retry_source()   # from the start, with learning on
     resets = []
     pipeline_reset = window.pipeline.reset
     window.pipeline.reset = lambda: (resets.append(1), pipeline_reset())
     qtbot.waitUntil(lambda: window.source_ended, timeout=90000)
     # the clip's end ends its last visit: what it teaches is written, then the panel shows it
-    qtbot.waitUntil(lambda: window.learning.learning.tasks.pending == 0, timeout=30000)
+    qtbot.waitUntil(lambda: window.learning.learning.tasks.pending == 0, timeout=EVENT_TIMEOUT_MS)
     qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON, 0) == len(learned_crops(known, PERSON))
-                    >= 1, timeout=30000)
+                    >= 1, timeout=EVENT_TIMEOUT_MS)
     # a learned crop changes the gallery, but nobody is re-recognised from scratch for it (no split visits)
     assert resets == []
     count = window.people_panel.learned_counts()[PERSON]
@@ -56,7 +58,7 @@ def test_learning_in_the_window_shows_learned_apart_and_clear_removes_them(make_
     assert window.people_panel.clear_learned_button.isEnabled()
     window.people_panel.clear_learned_button.click()
     assert asked and f"the {count} face(s) learned of {PERSON}" in asked[0]
-    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 0, timeout=30000)
+    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 0, timeout=EVENT_TIMEOUT_MS)
     assert learned_crops(known, PERSON) == [] and (known / PERSON / photos_of(PERSON)[0].name).exists()
     assert len(window.snapshot.matrix) == 3   # the gallery forgot them: one photo each
 
@@ -67,10 +69,10 @@ def test_the_remembered_switch_turns_learning_on_at_start(make_window, qtbot, re
     config.save_settings({"window": {"learn": True}})
     window = make_window(source=returns_clip, known_faces=returns_gallery(tmp_path / "kf", PERSON))
     assert window.learn_action.isChecked()
-    qtbot.waitUntil(lambda: window.learning.learning is not None, timeout=30000)
+    qtbot.waitUntil(lambda: window.learning.learning is not None, timeout=EVENT_TIMEOUT_MS)
     window.learn_action.trigger()
     assert window.learning.learning is None and not window.learn_action.isChecked()
-    qtbot.waitUntil(lambda: config.load_settings()["window"]["learn"] is False, timeout=10000)
+    qtbot.waitUntil(lambda: config.load_settings()["window"]["learn"] is False, timeout=EVENT_TIMEOUT_MS)
 
 
 def answer_next_box(qtbot, button, seen: list[str]) -> None:
@@ -119,7 +121,7 @@ def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot,
     store.close()
     window = make_window(source=returns_clip, known_faces=known, unknowns=False)
     window.confirm = window.people.confirm_dialog   # the real question, not the fixture's yes
-    qtbot.waitUntil(lambda: len(window.whos_panel.ids()) == 1, timeout=30000)
+    qtbot.waitUntil(lambda: len(window.whos_panel.ids()) == 1, timeout=EVENT_TIMEOUT_MS)
     seen: list[str] = []
     window.whos_panel.select(window.whos_panel.ids())
     answer_next_box(qtbot, QMessageBox.No, seen)
@@ -130,9 +132,9 @@ def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot,
     assert len(window.whos_panel.ids()) == 1
     answer_next_box(qtbot, QMessageBox.Yes, seen)
     window.whos_panel.forget_button.click()
-    qtbot.waitUntil(lambda: window.whos_panel.ids() == [], timeout=30000)
+    qtbot.waitUntil(lambda: window.whos_panel.ids() == [], timeout=EVENT_TIMEOUT_MS)
     # Clear learned...: the same
-    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 1, timeout=30000)
+    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 1, timeout=EVENT_TIMEOUT_MS)
     window.people_panel.select(PERSON)
     answer_next_box(qtbot, QMessageBox.No, seen)
     window.people_panel.clear_learned_button.click()
@@ -141,5 +143,5 @@ def test_forget_and_clear_learned_ask_first_in_a_message_box(make_window, qtbot,
     assert len(learned_crops(known, PERSON)) == 1
     answer_next_box(qtbot, QMessageBox.Yes, seen)
     window.people_panel.clear_learned_button.click()
-    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 0, timeout=30000)
+    qtbot.waitUntil(lambda: window.people_panel.learned_counts().get(PERSON) == 0, timeout=EVENT_TIMEOUT_MS)
     assert learned_crops(known, PERSON) == []

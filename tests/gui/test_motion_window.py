@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from motion_clips import write_clip
 
+from .helpers import EVENT_TIMEOUT_MS
+
 
 def test_a_still_room_shows_idle_and_costs_only_the_safety_detections(make_window, qtbot, tmp_path):
     clip = tmp_path / "still.avi"
@@ -13,7 +15,7 @@ def test_a_still_room_shows_idle_and_costs_only_the_safety_detections(make_windo
     window = make_window(source=clip)
     qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.stats.idle_rounds >= 20,
                     timeout=90_000)
-    qtbot.waitUntil(lambda: "recognition idle" in window.status_text(), timeout=30_000)
+    qtbot.waitUntil(lambda: "recognition idle" in window.status_text(), timeout=EVENT_TIMEOUT_MS)
     stats = window.pipeline.stats
     assert stats.rounds <= 1 + 12 // 3 + 1 and stats.idle_rounds > 4 * stats.rounds
 

@@ -105,3 +105,28 @@ def test_the_window_shows_and_stores_only_the_display_name(make_window, qtbot, g
     holding = [str(path) for path in Path(known_faces).rglob("*") if path.is_file()
                and any(secret.encode() in path.read_bytes() for secret in (PASSWORD, TOKEN))]
     assert holding == []
+
+
+def test_choose_source_shows_the_stream_by_its_display_name_and_keeps_its_password(qtbot):
+    """Choose source... (Ctrl+O) on a stream with a password: the field shows the display name; OK without
+    editing reopens the same address (password and token kept); an address typed in is taken as typed."""
+    from PyQt5.QtWidgets import QLineEdit, QWidget
+
+    from facecam.gui.source_dialog import SourceDialog
+
+    dialog = SourceDialog(URL)
+    qtbot.addWidget(dialog)
+    assert dialog.url_radio.isChecked() and dialog.url_edit.text() == SHOWN
+    texts = [t for w in dialog.findChildren(QWidget) for t in (w.toolTip(), getattr(w, "text", str)())]
+    texts += [edit.text() for edit in dialog.findChildren(QLineEdit)]
+    assert not [t for t in texts if PASSWORD in t or TOKEN in t or "alice" in t], texts
+    assert dialog.spec() == URL                                    # left as shown: the same camera
+    other = "rtsp://bob:pw2@cam.local:554/live"
+    dialog.url_edit.setText(other)
+    assert dialog.spec() == other
+    dialog.url_edit.setText(SHOWN)                                 # the display name typed back: the address kept
+    assert dialog.spec() == URL
+    plain = SourceDialog("rtsp://cam.local/stream")                # nothing to hide: shown as it is
+    qtbot.addWidget(plain)
+    assert plain.url_edit.text() == "rtsp://cam.local/stream" == plain.spec()
+    assert SourceDialog("3").spec() == "3" and SourceDialog("clip.mp4").spec() == "clip.mp4"

@@ -19,7 +19,7 @@ from PyQt5.QtWidgets import QApplication
 
 from visits import make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
 
-from .helpers import wait_for_names
+from .helpers import EVENT_TIMEOUT_MS, wait_for_names
 
 ENROLLED = "Harrison_Ford"
 STRANGERS = ["Bill_Frist", "Celine_Dion", "Jimmy_Carter", "Yao_Ming"]
@@ -57,7 +57,7 @@ def who_is(cluster, visits) -> str | None:
 def play_to_the_end(qtbot, window, minimum_clusters: int, timeout_s: float = 60.0):
     """Wait for the clip's end and for the panel to list at least ``minimum_clusters`` entries."""
     qtbot.waitUntil(lambda: window.source_ended, timeout=int(timeout_s * 1000))
-    qtbot.waitUntil(lambda: len(window.whos_panel.ids()) >= minimum_clusters, timeout=15000)
+    qtbot.waitUntil(lambda: len(window.whos_panel.ids()) >= minimum_clusters, timeout=EVENT_TIMEOUT_MS)
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def collected_window(make_window, qtbot, visits_clip, whos_known_faces):
     window = make_window(source=clip, known_faces=whos_known_faces)
     assert window.side_tabs.tabText(1) == "Who's this?" and "Nobody yet" in window.whos_panel.hint.text()
     assert window.unknowns_action.isChecked()
-    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=30000)
+    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=EVENT_TIMEOUT_MS)
     window.retry_source()        # from the start, now that known_faces is indexed
     play_to_the_end(qtbot, window, 3)
     return window, visits
@@ -83,7 +83,7 @@ def test_the_panel_lists_the_strangers_newest_first_and_never_the_enrolled(colle
                                                                           whos_known_faces):
     window, visits = collected_window
     store = open_store(whos_known_faces)
-    qtbot.waitUntil(lambda: window.whos_panel.ids() == [c.id for c in store.clusters()], timeout=10000)
+    qtbot.waitUntil(lambda: window.whos_panel.ids() == [c.id for c in store.clusters()], timeout=EVENT_TIMEOUT_MS)
     clusters = store.clusters()
     by_person = stranger_clusters(store, visits)
     assert ENROLLED not in by_person and None not in by_person
@@ -114,16 +114,16 @@ def test_name_enrolls_the_best_crops_and_the_person_is_then_named_on_the_video(c
     qtbot.mouseClick(window.whos_panel.name_button, Qt.LeftButton)
 
     folder = whos_known_faces / "Someone New"
-    qtbot.waitUntil(lambda: folder.is_dir() and len(list(folder.glob("*.jpg"))) >= 1, timeout=15000)
+    qtbot.waitUntil(lambda: folder.is_dir() and len(list(folder.glob("*.jpg"))) >= 1, timeout=EVENT_TIMEOUT_MS)
     saved = sorted(folder.glob("*.jpg"))
     assert 1 <= len(saved) <= min(5, sum(len(s.crops) for s in cluster.sightings))
-    qtbot.waitUntil(lambda: cluster.id not in window.whos_panel.ids(), timeout=10000)
+    qtbot.waitUntil(lambda: cluster.id not in window.whos_panel.ids(), timeout=EVENT_TIMEOUT_MS)
     assert cluster.id not in [c.id for c in open_store(whos_known_faces).clusters()]
-    qtbot.waitUntil(lambda: "Someone New" in window.people_panel.names(), timeout=20000)
+    qtbot.waitUntil(lambda: "Someone New" in window.people_panel.names(), timeout=EVENT_TIMEOUT_MS)
 
     # the same person, on the next play of the clip, is named (no restart); the other strangers are not
     window.retry_source()
-    wait_for_names(qtbot, window, {"Someone New"}, timeout_s=40)
+    wait_for_names(qtbot, window, {"Someone New"})
 
 
 def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_known_faces):
@@ -135,7 +135,7 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
     panel.select([a.id, b.id])
     assert panel.merge_button.isEnabled() and not panel.name_button.isEnabled()
     qtbot.mouseClick(panel.merge_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(panel.ids()) == len(before) - 1, timeout=10000)
+    qtbot.waitUntil(lambda: len(panel.ids()) == len(before) - 1, timeout=EVENT_TIMEOUT_MS)
     merged = [c for c in open_store(whos_known_faces).clusters()
               if {s.id for s in c.sightings} == {s.id for s in a.sightings + b.sightings}]
     assert len(merged) == 1 and merged[0].id in panel.ids()
@@ -144,7 +144,7 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
     target = merged[0]
     panel.select([target.id])
     qtbot.mouseClick(panel.ignore_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: target.id not in panel.ids(), timeout=10000)
+    qtbot.waitUntil(lambda: target.id not in panel.ids(), timeout=EVENT_TIMEOUT_MS)
     store = open_store(whos_known_faces)
     assert target.id not in [c.id for c in store.clusters()]
     assert len(store.ignored()) == len(target.sightings)
@@ -156,7 +156,7 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
     victim = next(c for c in rest if who_is(c, visits) in STRANGERS)   # a visitor (not a face in the background)
     panel.select([victim.id])
     qtbot.mouseClick(panel.forget_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: victim.id not in panel.ids(), timeout=10000)
+    qtbot.waitUntil(lambda: victim.id not in panel.ids(), timeout=EVENT_TIMEOUT_MS)
     # exactly the victim is gone (the window may still be storing the clip's last visits: on a loaded machine
     # its writer lags, so a cluster may be added meanwhile; none holds a forgotten sighting)
     after = open_store(whos_known_faces).clusters()
@@ -177,7 +177,7 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
 def test_switching_collection_off_keeps_nothing_new(make_window, qtbot, visits_clip, whos_known_faces):
     clip, _ = visits_clip
     window = make_window(source=clip, known_faces=whos_known_faces)
-    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=30000)
+    qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.running, timeout=EVENT_TIMEOUT_MS)
     window.unknowns_action.trigger()
     window.retry_source()
     assert not window.unknowns_action.isChecked() and not window.unknowns.collecting
@@ -228,7 +228,7 @@ def test_right_click_this_is_enrolls_the_crop_and_not_name_rechecks_and_keeps_it
     window.face_menu.ask_name = lambda _parent, _what, names: "Vladimir Putin" if names == ["Tony_Blair"] else None
     menu_actions(window)["This is..."].trigger()
     folder = known_faces / "Vladimir Putin"
-    qtbot.waitUntil(lambda: folder.is_dir() and len(list(folder.glob("*.jpg"))) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: folder.is_dir() and len(list(folder.glob("*.jpg"))) == 1, timeout=EVENT_TIMEOUT_MS)
     assert len(list(folder.glob("*.jpg"))) == 1
     window.set_paused(False)
     wait_for_names(qtbot, window, {"Tony_Blair", "Vladimir Putin"})   # enrolled: named without a restart
@@ -241,16 +241,16 @@ def test_right_click_this_is_enrolls_the_crop_and_not_name_rechecks_and_keeps_it
     window.set_paused(False)
     # the track is re-checked without the name: Blair's face is Unknown
     qtbot.waitUntil(lambda: {"Vladimir Putin", "Unknown"} <= set(window.label_names())
-                    and "Tony_Blair" not in window.label_names(), timeout=20000)
+                    and "Tony_Blair" not in window.label_names(), timeout=EVENT_TIMEOUT_MS)
     # and the crop went to the unknowns: a one-crop sighting of Blair's face, from this clip, listed in the panel
     def blair_sightings():
         return [(c, s) for c in open_store(known_faces).clusters() for s in c.sightings
                 if abs(s.crops[0].box[0] - blair.box[0]) < 40 and abs(s.crops[0].box[1] - blair.box[1]) < 40]
 
-    qtbot.waitUntil(lambda: len(blair_sightings()) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: len(blair_sightings()) == 1, timeout=EVENT_TIMEOUT_MS)
     (cluster, sighting), = blair_sightings()
     assert sighting.source == Path(window.source_spec).name and len(sighting.crops) == 1 and sighting.crops[0].path.is_file()
-    qtbot.waitUntil(lambda: cluster.id in window.whos_panel.ids(), timeout=10000)
+    qtbot.waitUntil(lambda: cluster.id in window.whos_panel.ids(), timeout=EVENT_TIMEOUT_MS)
     shutil.rmtree(folder)
 
 
@@ -259,7 +259,7 @@ def test_a_store_that_cannot_be_opened_is_said_in_the_tab_not_over_the_known_fac
     not_a_folder = tmp_path / "known_faces.txt"
     not_a_folder.write_text("not a folder")
     window = make_window(known_faces=not_a_folder)
-    qtbot.waitUntil(lambda: window.whos_panel.hint.text().startswith("Unknown faces are not kept: "), timeout=15000)
+    qtbot.waitUntil(lambda: window.whos_panel.hint.text().startswith("Unknown faces are not kept: "), timeout=EVENT_TIMEOUT_MS)
     assert "known_faces.txt" in window.whos_panel.hint.text()
     assert window.status_line.error_label.isVisible() and "known_faces.txt" in window.status_line.error
 
