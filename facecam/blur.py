@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import cv2
 import numpy as np
 
 MARGIN = 0.25   # of the face box's width and height, on each side
@@ -67,6 +66,8 @@ def grown_box(box, shape, margin: float = MARGIN) -> tuple[int, int, int, int] |
 def blur_faces(bgr_frame: np.ndarray, boxes, *, margin: float = MARGIN, cells: int = CELLS) -> np.ndarray:
     """``bgr_frame`` with each of ``boxes`` ((x, y, w, h), frame pixels; partly outside is clipped) blurred beyond
     recognition (module notes). A new image when there is a box to blur; the frame itself (untouched) when not."""
+    import cv2  # noqa: PLC0415 - only when a frame is blurred: the command line starts without OpenCV
+
     regions = [r for r in (grown_box(box, bgr_frame.shape, margin) for box in boxes) if r is not None]
     if not regions:
         return bgr_frame

@@ -60,7 +60,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's own settings, cache, model folder or weights."""
-    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "config"))
+    # a settings folder of each test's own: a setting one test saves (consent required, retention) is not the next's
+    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path_factory.mktemp("config", numbered=True)))
     user_cache = tmp_path_factory.getbasetemp() / "user-cache"   # read-only galleries' and data sets' caches
     monkeypatch.setattr("facecam.gallery.fallback_cache_root", lambda: user_cache)
     monkeypatch.delenv("FACECAM_MODEL_DIR", raising=False)

@@ -239,9 +239,9 @@ def test_watch_learn_with_db_is_off_with_one_note(tmp_path):
     out = SimpleNamespace(message=said.append)
     session = SimpleNamespace(db_url="postgresql://facecam@127.0.0.1:5/facecam")
     args = SimpleNamespace(learn=True, known_faces=tmp_path)
-    assert _learn(args, session, None, None, out) is None
+    assert _learn(args, session, None, [], None, out) is None
     assert said == ["facecam: note: --learn keeps crops in a known_faces folder; with --db nothing is learned"]
-    assert _learn(SimpleNamespace(learn=False, known_faces=tmp_path), session, None, None, out) is None
+    assert _learn(SimpleNamespace(learn=False, known_faces=tmp_path), session, None, [], None, out) is None
     assert len(said) == 1
 
 

@@ -183,7 +183,10 @@ def test_kill_9_at_any_moment_loses_no_committed_sighting(tmp_path, jpeg):
         for writer in writers:
             os.kill(writer.pid, signal.SIGKILL)
         for writer, line in zip(writers, first):
-            out, _ = writer.communicate(timeout=30)
+            writer.wait(timeout=30)
+            out = writer.stdout.read()   # through the reader readline used: communicate() would skip what it buffered
+            writer.stdout.close()
+            writer.stderr.close()
             assert writer.returncode == -signal.SIGKILL
             promised.update((line + out).split())
         rows = check_log(tmp_path)

@@ -64,7 +64,8 @@ def test_enroll_with_consent_then_forget_him_while_in_view(make_window, qtbot, k
     assert "Tony_Blair" in window.people_panel.names()
 
 
-def test_privacy_dialog_saves_each_kinds_retention_and_consent(make_window, qtbot):
+def test_privacy_dialog_saves_each_kinds_retention_and_consent(make_window, qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACECAM_CONFIG_DIR", str(tmp_path / "config"))   # its settings are not the next tests'
     window = make_window()
     window.privacy_action.trigger()
     dialog = window.privacy_dialog
