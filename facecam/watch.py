@@ -9,7 +9,9 @@ Without ``--realtime`` every frame of a file is processed in order, as fast as
 the machine can (detection on every frame). With ``--realtime`` (always, for a
 camera or stream) the file plays at its own rate and the pipeline runs exactly
 as in the window: recognition works on the newest frame in the background, and
-every frame is written with the latest boxes and names.
+every frame is written with the latest boxes and names. With nothing written (no ``--output``, no
+``--events``, no ``--max-frames``), an empty, still room's frames that the dozing pipeline does not look at are
+skimmed: grabbed, not decoded (``VideoSource.skim``; the summary's ``frames_skimmed``).
 
 ``--output`` writes H.264 where the OpenCV build can (probed once at run time),
 else MPEG-4 part 2, said once on stderr. On a terminal, a file shows its
@@ -121,6 +123,10 @@ def run_watch(session, args, out) -> int:
     closing: list[str] = []
     try:
         realtime = source.realtime
+        if realtime and args.output is None and events is None and not args.max_frames and pipeline.gate is not None:
+            # nothing shows every frame: while the pipeline dozes, the source decodes only the frames it looks at
+            idle_every_s = 1.0 / pipeline.gate.options.idle_fps
+            pipeline.on_doze = lambda dozing: source.skim(idle_every_s if dozing else None)
         if realtime:
             pipeline.start()
         while True:
@@ -155,7 +161,7 @@ def run_watch(session, args, out) -> int:
                                **({"pending": True} if label.pending else {})} for label in labels],
                 }, ensure_ascii=False) + "\n")
             frames_out += 1
-            progress(frames_out, total)
+            progress(frames_out + source.frames_skimmed, total)
             if args.max_frames and frames_out >= args.max_frames:
                 break
     finally:
@@ -173,7 +179,7 @@ def run_watch(session, args, out) -> int:
         raise source.error
     latencies = list(first_label.values())
     summary = {
-        "frames_in": source.frames_read, "frames_out": frames_out,
+        "frames_in": source.frames_read, "frames_out": frames_out, "frames_skimmed": source.frames_skimmed,
         "fps_out": round(frames_out / wall, 2) if wall > 0 else 0.0, "source_fps": round(source.fps, 2),
         "first_label_latency_s": {"median": round(statistics.median(latencies), 3) if latencies else None,
                                   "max": round(max(latencies), 3) if latencies else None},
