@@ -239,9 +239,11 @@ def test_a_safety_detection_that_finds_nobody_does_not_wake_the_dozing_worker(sf
     pipeline.start()
     try:
         seq = 0
-        while pipeline.stats.rounds < 4 and seq < 3000:     # the first detection and three safety detections
+        # the first detection and three safety detections, idle looks between them: the source's clock runs at a
+        # tenth of the pace (a safety detection every 90 frames offered, ~3 s), so a slow round cannot skip them
+        while (pipeline.stats.rounds < 4 or pipeline.stats.idle_rounds < 3) and seq < 6000:
             seq += 1
-            pipeline.submit(Frame(seq, seq / 30, still))
+            pipeline.submit(Frame(seq, seq / 300, still))
             time.sleep(1 / 30)
         assert pipeline.stats.rounds >= 4 and pipeline.stats.idle_rounds >= 1
         assert dozes == [True] and pipeline.dozing
