@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench_room import popen_in_own_group  # noqa: E402
 from clips import make_lfw40_gallery  # noqa: E402
 from motion_clips import first_named, plan_arrivals, write_clip  # noqa: E402
 from visits import LFW40, photos_of  # noqa: E402
@@ -44,10 +45,11 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def watch(argv: list[str]) -> list[tuple[float, float]]:
-    """Run ``facecam watch`` with ``argv``; (wall seconds since start, CPU seconds) once a second."""
-    process = subprocess.Popen([sys.executable, "-m", "facecam", "watch", *argv], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    """Run ``facecam watch`` with ``argv`` (in a scheduling group of its own at this process's niceness:
+    bench_room's :func:`popen_in_own_group`); (wall seconds since start, CPU seconds) once a second."""
+    process = popen_in_own_group([sys.executable, "-m", "facecam", "watch", *argv], cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     start, samples = time.monotonic(), []
     while process.poll() is None:
         cpu = cpu_seconds(process.pid)
@@ -83,7 +85,7 @@ def cpu_part(folder: Path, seconds: float) -> list[dict]:
             samples = watch(["--source", str(clip), "--realtime", "--model", "sface", "--detector", detector,
                              "--known-faces", str(known), "--no-unknowns", "--no-sightings",
                              *([] if gated else ["--no-motion-gate"])])
-            rows.append({"detector": detector, "gated": gated, "cores": round(steady_cores(samples), 3),
+            rows.append({"detector": detector, "gated": gated, "cores": round(steady_cores(samples), 4),
                          "cpu_s_total": round(samples[-1][1], 1), "wall_s": round(samples[-1][0], 1)})
             print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -53,6 +53,17 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
+def popen_in_own_group(argv: list[str], **popen) -> subprocess.Popen:
+    """``subprocess.Popen(argv, **popen)`` in a session and a scheduling group of its own at this process's
+    niceness (see :func:`run_in_own_group`), for a caller that watches the child while it runs."""
+    process = subprocess.Popen(argv, start_new_session=True, **popen)
+    try:
+        Path(f"/proc/{process.pid}/autogroup").write_text(str(os.nice(0)))
+    except OSError:
+        pass
+    return process
+
+
 def run_in_own_group(argv: list[str], **popen) -> subprocess.CompletedProcess:
     """``subprocess.run(argv, capture_output=True, text=True, **popen)`` in a session and a scheduling group of
     its own at this process's niceness: with the kernel's autogroup scheduling on
@@ -60,12 +71,7 @@ def run_in_own_group(argv: list[str], **popen) -> subprocess.CompletedProcess:
     and each other session (another engineer's shell) gets an equal share of the CPU whatever its niceness, so
     ``nice -n -10`` alone prioritises nothing. Best effort: a kernel without autogroups, or no right to raise
     the priority, leaves the child in a new group at the default niceness."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True, **popen)
-    try:
-        Path(f"/proc/{process.pid}/autogroup").write_text(str(os.nice(0)))
-    except OSError:
-        pass
+    process = popen_in_own_group(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     try:
         out, err = process.communicate()
     except BaseException:

@@ -56,6 +56,21 @@ class MotionOptions:
                              "idle_fps > 0 and doze_after_s >= 0")
 
 
+def median(values: np.ndarray) -> float:
+    """``np.median(values)`` (the mean of the two middle values for an even count), from one ``np.partition``:
+    np.median's own overhead was half of the gate's time a look in an idle room (~0.8 ms of a 1.4 ms look,
+    against ~0.05 ms; a loaded machine, the look's code cold every 100 ms)."""
+    flat = np.ravel(values)
+    n = flat.size
+    if n == 0:
+        return 0.0
+    k = (n - 1) // 2
+    if n % 2:
+        return np.partition(flat, k)[k]
+    middle = np.partition(flat, (k, k + 1))
+    return (middle[k] + middle[k + 1]) / 2
+
+
 class MotionGate:
     """Says whether a frame differs from the recent scene (module notes). One per video source; not
     thread-safe (the recognition thread owns it)."""
@@ -88,7 +103,7 @@ class MotionGate:
             self.last_fraction = 1.0
             return True
         difference = grey - background
-        difference -= np.median(difference[::4, ::4])   # the whole frame brighter or darker: light, not motion
+        difference -= median(difference[::4, ::4])   # the whole frame brighter or darker: light, not motion
         changed = np.abs(difference) > self.options.pixel_threshold
         self.last_fraction = float(changed.mean())
         moving = changed.astype(np.uint8)

@@ -122,7 +122,9 @@ class LivePipeline:
     the worker thread after each round / on an error (the worker keeps going).
     ``motion`` gates detection while nothing is tracked (:mod:`facecam.motion`; on by default,
     ``MotionOptions(enabled=False)`` detects on every round); ``idle`` says whether the last round
-    was skipped by it.
+    was skipped by it, ``dozing`` whether the worker looks at only ``idle_fps`` frames a second (the room still for
+    ``doze_after_s``; a safety detection that finds no face does not wake it), and ``on_doze(dozing)`` is called
+    from the worker when that changes (``watch`` then has its source skim the frames nobody looks at).
     Each of ``listeners`` is called with the :class:`RoundResult` of every round, in the
     thread that ran it; a listener must be quick (hand heavy work to its own thread), and
     one that raises is reported through ``on_error`` without stopping the others.
@@ -133,7 +135,8 @@ class LivePipeline:
                  on_round: Callable[[PipelineStats], None] | None = None,
                  on_error: Callable[[BaseException], None] | None = None,
                  listeners: list[RoundListener] | tuple[RoundListener, ...] = (),
-                 motion: MotionOptions | None = None):
+                 motion: MotionOptions | None = None,
+                 on_doze: Callable[[bool], None] | None = None):
         self.recognizer = recognizer
         self.gallery = gallery
         self.options = options or PipelineOptions()
@@ -145,6 +148,9 @@ class LivePipeline:
         motion = motion or MotionOptions()
         self.gate: MotionGate | None = MotionGate(motion) if motion.enabled else None
         self.idle = False
+        self.dozing = False
+        self.on_doze = on_doze
+        self._safety_only = False                   # this round detects only because the safety detection is due
         self._last_detection: float | None = None   # source time of the last round that ran the detector
         self._idle_since: float | None = None       # wall time of the first idle round of the current stretch
         self._last_look: tuple[int, float] = (0, 0.0)  # the last gated frame's number and wall time
@@ -217,17 +223,31 @@ class LivePipeline:
                 if self.on_error is not None:
                     self.on_error(error)
                 time.sleep(0.05)
+        self._set_dozing(False)
 
     def _doze(self) -> None:
-        """While the room has been still (idle rounds) for ``doze_after_s``, sleep until the next of ``idle_fps``
-        looks a second: the frames submitted meanwhile replace each other unseen, and the worker wakes neither
-        for them nor for the gate (an empty room's CPU). A stop wakes it at once."""
+        """While the room has been still (idle rounds, and safety detections that found no face) for
+        ``doze_after_s``, sleep until the next of ``idle_fps`` looks a second: the frames submitted meanwhile replace
+        each other unseen, and the worker wakes neither for them nor for the gate (an empty room's CPU). A stop
+        wakes it at once."""
         gate, since = self.gate, self._idle_since
-        if gate is None or since is None or not self.idle:
+        if gate is None or since is None:
             return
         now = time.monotonic()
         if now - since >= gate.options.doze_after_s:
+            self._set_dozing(True)
             self._stop.wait(max(self._last_look[1] + 1.0 / gate.options.idle_fps - now, 0.0))
+
+    def _set_dozing(self, dozing: bool) -> None:
+        if dozing != self.dozing:
+            self.dozing = dozing
+            if self.on_doze is not None:
+                self.on_doze(dozing)
+
+    def _awake(self) -> None:
+        """Something moved or is tracked: the room is no longer still (looked at on every frame again)."""
+        self._idle_since = None
+        self._set_dozing(False)
 
     # ----------------------------------------------------------- one round
     def process(self, frame: Frame) -> list[Track]:
@@ -240,7 +260,8 @@ class LivePipeline:
             if self._idle_since is None:
                 self._idle_since = self._last_look[1]
             return []
-        self._idle_since = None
+        if not self._safety_only:
+            self._awake()      # before detecting: a source that skims gives every frame again from now on
         self._last_detection = t
         started = time.perf_counter()
         rgb_frame = bgr_to_rgb(frame.bgr_frame)
@@ -248,6 +269,8 @@ class LivePipeline:
         detected = time.perf_counter()
         looks = signatures(rgb_frame, faces.boxes, faces.landmarks) if len(faces) else None
         tracks = self.tracker.update(faces, t, looks)
+        if len(faces):
+            self._awake()
         chosen = self._to_embed(t)
         embeddings, matches, ids = self._embed_and_match(rgb_frame, faces, chosen, t)
         chosen = chosen[: len(matches)]  # fewer when a stop was asked for mid-round
@@ -265,14 +288,16 @@ class LivePipeline:
         """True when this round may skip detection: a gate, no live track, no motion, and a detection less
         than ``safety_s`` ago. The gate sees every round's frame (its background stays current)."""
         gate = self.gate
+        self._safety_only = False
         if gate is None:
             return False
         seen, self._last_look = self._last_look[0], (frame.seq, time.monotonic())
         moved = gate.moved(frame.bgr_frame, frames=frame.seq - seen if 0 < seen < frame.seq else 1)
         last = self._last_detection
-        if moved or len(self.tracker) or last is None or not 0 <= t - last < gate.options.safety_s:
+        if moved or len(self.tracker) or last is None:
             return False
-        return True
+        self._safety_only = not 0 <= t - last < gate.options.safety_s   # a still, empty room's safety detection
+        return not self._safety_only
 
     def _to_embed(self, t: float) -> list[Track]:
         """The tracks this round embeds: new ones and those verifying their face first (up to
@@ -346,4 +371,4 @@ class LivePipeline:
         if self.gate is not None:
             self.gate.reset()
         self._last_detection = None
-        self._idle_since = None
+        self._awake()

@@ -58,8 +58,15 @@ Practical advice:
   a photo is skipped, said once in ``warnings`` (and to ``on_warning``), never an error. Snapshots are handed
   over one by one (none is dropped, whatever ``realtime``); the folder never ends and never stalls (no file
   for hours is normal). :class:`FolderCapture` is its backend.
+* **Skimming.** ``skim(every_s)`` asks for one frame each ``every_s`` seconds of the source's time, until
+  ``skim(None)``: the frames between are grabbed (``grab()`` without ``retrieve()``: no colour conversion, no
+  hand-off, and for a camera's MJPEG no decoding), never published, counted in ``frames_skimmed`` (the ``seq``
+  of the frames published skips them). A file played in realtime keeps its pace. For a consumer that needs
+  only a few frames a second for a while: ``watch`` writing nothing while its pipeline dozes in an empty room.
+  A backend without ``grab`` and ``retrieve`` is not skimmed (every frame is published).
 * Tests and odd devices: pass ``backend=`` a factory ``(SourceSpec) -> capture`` whose
-  result has ``read()``, ``get(prop)``, ``release()`` and ``isOpened()``.
+  result has ``read()``, ``get(prop)``, ``release()`` and ``isOpened()`` (and may have ``grab()`` and
+  ``retrieve()``, for skimming).
 """
 
 from __future__ import annotations
@@ -363,7 +370,7 @@ class VideoSource:
     State, all safe to read from any thread: ``opened``, ``running``, ``ended`` (a file
     reached its end: no error), ``error`` (a :class:`CameraError` or None), ``done``
     (no new frame will come), ``fps`` (the source's own rate, 30 if unknown),
-    ``frame_size`` ``(w, h)`` once opened, ``frames_read``, ``frames_dropped``; ``name``, the display name
+    ``frame_size`` ``(w, h)`` once opened, ``frames_read``, ``frames_dropped``, ``frames_skimmed``; ``name``, the display name
     (:func:`display_name`: ``--source-name``, else the address without its secrets), the only way the source
     is named outside this object (the full address stays in ``spec``, given to the backend alone).
     """
@@ -395,6 +402,8 @@ class VideoSource:
         self._taken = True
         self._frames_read = 0
         self._frames_dropped = 0
+        self._frames_skimmed = 0
+        self._skim_s: float | None = None   # skim(): publish one frame each this many source seconds
         self._fps = DEFAULT_FPS
         self._frame_size: tuple[int, int] | None = None
         self._opened = False
@@ -456,6 +465,11 @@ class VideoSource:
         with self._cond:
             self._paused = False
             self._cond.notify_all()
+
+    def skim(self, every_s: float | None) -> None:
+        """From the next frame on, publish one frame each ``every_s`` seconds of the source's time and only grab
+        the others (module notes, "Skimming"); None: every frame again. Any thread; cheap enough for every frame."""
+        self._skim_s = None if every_s is None else max(float(every_s), 0.0)
 
     @property
     def paused(self) -> bool:
@@ -569,6 +583,12 @@ class VideoSource:
         with self._cond:
             return self._frames_dropped
 
+    @property
+    def frames_skimmed(self) -> int:
+        """Frames grabbed but neither decoded nor published (:meth:`skim`); also counted in ``frames_read``."""
+        with self._cond:
+            return self._frames_skimmed
+
     def __repr__(self) -> str:
         return (f"VideoSource({self.spec.describe()}, realtime={self.realtime}, read={self._frames_read}, "
                 f"dropped={self._frames_dropped}, ended={self._ended}, error={self._error!s})")
@@ -664,16 +684,19 @@ class VideoSource:
         failures = 0
         seq = 0
         t_prev = -math.inf
+        can_skim = callable(getattr(capture, "grab", None)) and callable(getattr(capture, "retrieve", None))
+        t_published = -math.inf
         anchor: float | None = None  # wall time of video time 0, for realtime pacing of files
         while not self._stop.is_set():
             if self._wait_while_paused():
                 anchor = None  # held: the video goes on from here, not in a burst to catch up
             if self._stop.is_set():
                 return
-            ok, image = capture.read()
+            every_s = self._skim_s if can_skim else None
+            ok, image = (capture.grab(), None) if every_s is not None else capture.read()
             if self._stop.is_set() or self._error is not None:
                 return
-            if not ok or image is None:
+            if not ok or (image is None and every_s is None):
                 if self.spec.kind == "folder":  # no new snapshot yet (the capture waited a moment)
                     with self._cond:
                         self._last_frame_at = time.monotonic()
@@ -703,10 +726,18 @@ class VideoSource:
             else:
                 t_source = self._file_time(capture, seq, t_prev)
             t_prev = t_source
-            image = np.asarray(image)
-            image.flags.writeable = False
+            skimmed = every_s is not None and t_source - t_published < every_s - 0.5 / self._fps
+            if every_s is not None and not skimmed:
+                ok, image = capture.retrieve()   # the grabbed frame is wanted: decode and convert it
+                if not ok or image is None:
+                    skimmed = True
+            if not skimmed:
+                t_published = t_source
+                image = np.asarray(image)
+                image.flags.writeable = False
             with self._cond:
                 self._frames_read += 1
+                self._frames_skimmed += int(skimmed)
                 self._last_frame_at = now
             if paced:
                 if anchor is None or now - (anchor + t_source) > 1.0:
@@ -714,6 +745,8 @@ class VideoSource:
                 delay = anchor + t_source - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
+            if skimmed:
+                continue
             if not self._publish(Frame(seq, t_source, image)):
                 return
 

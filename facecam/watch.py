@@ -9,7 +9,9 @@ Without ``--realtime`` every frame of a file is processed in order, as fast as
 the machine can (detection on every frame). With ``--realtime`` (always, for a
 camera or stream) the file plays at its own rate and the pipeline runs exactly
 as in the window: recognition works on the newest frame in the background, and
-every frame is written with the latest boxes and names.
+every frame is written with the latest boxes and names. With nothing written (no ``--output``, no
+``--events``, no ``--max-frames``), an empty, still room's frames that the dozing pipeline does not look at are
+skimmed: grabbed, not decoded (``VideoSource.skim``; the summary's ``frames_skimmed``).
 
 ``--output`` writes H.264 where the OpenCV build can (probed once at run time),
 else MPEG-4 part 2, said once on stderr. On a terminal, a file shows its
@@ -105,6 +107,11 @@ class Camera:
     def frames_in(self) -> int:
         return self.frames_read_before + (self.source.frames_read if self.source is not None else 0)
 
+    @property
+    def frames_skimmed(self) -> int:
+        """Frames grabbed but not decoded while the pipeline dozed (this source's capture; :meth:`VideoSource.skim`)."""
+        return self.source.frames_skimmed if self.source is not None else 0
+
     def open(self, out):
         """Open the source and wait for it (15 s); the source, or None after a failure (``error`` says why)."""
         from facecam.sources import open_source  # noqa: PLC0415
@@ -172,6 +179,10 @@ class Camera:
         """The frame loop of one opened source; True when ``--max-frames`` is reached."""
         source, pipeline, args = self.source, self.pipeline, self.args
         realtime = source.realtime
+        if realtime and args.output is None and args.events is None and not args.max_frames and pipeline.gate is not None:
+            # nothing shows every frame: while the pipeline dozes, the source decodes only the frames it looks at
+            idle_every_s = 1.0 / pipeline.gate.options.idle_fps
+            pipeline.on_doze = lambda dozing: source.skim(idle_every_s if dozing else None)
         if realtime:
             pipeline.start()
         last_seq = None
@@ -193,7 +204,7 @@ class Camera:
             frame_out(self, frame, tracks)
             self.frames_out += 1
             if progress is not None:
-                progress(self.frames_out, total)
+                progress(self.frames_out + source.frames_skimmed, total)
             if args.max_frames and self.frames_out >= args.max_frames:
                 return True
         return False
@@ -204,6 +215,7 @@ class Camera:
         stats = self.pipeline.stats
         return {
             "source": self.name, "frames_in": self.frames_in, "frames_out": self.frames_out,
+            "frames_skimmed": self.frames_skimmed,
             "fps_out": round(self.frames_out / wall, 2) if wall > 0 else 0.0,
             "source_fps": round(self.source.fps, 2) if self.source is not None else None,
             "first_label_latency_s": _latency(latencies),
@@ -369,6 +381,7 @@ def run_watch(session, args, out) -> int:
     frames_out = sum(camera.frames_out for camera in cameras)
     summary = {
         "frames_in": sum(camera.frames_in for camera in cameras), "frames_out": frames_out,
+        "frames_skimmed": sum(camera.frames_skimmed for camera in cameras),
         "fps_out": round(frames_out / wall, 2) if wall > 0 else 0.0,
         "source_fps": round(sum(camera.source.fps for camera in cameras if camera.source is not None), 2),
         "first_label_latency_s": _latency(latencies),

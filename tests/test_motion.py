@@ -192,3 +192,61 @@ def test_a_still_room_is_looked_at_idle_fps_times_a_second_until_something_moves
         assert pipeline.stats.rounds > rounds and not pipeline.idle
     finally:
         pipeline.stop(5)
+
+
+def test_an_empty_room_watched_in_realtime_decodes_only_the_frames_the_dozing_gate_looks_at(tmp_path, model_dir):
+    """``watch --realtime`` writing nothing: once the room has been still for a second, the source skims (grabs
+    without decoding) the frames the dozing pipeline does not look at; with --events every frame is decoded."""
+    clip = tmp_path / "still.avi"
+    frames = write_clip(clip, 8.0, fps=30.0, light=False)
+    known = tmp_path / "known_faces"
+    (known / PEOPLE[0]).mkdir(parents=True)
+    shutil.copy(photos_of(PEOPLE[0])[0], known / PEOPLE[0])
+    summaries = {}
+    for events in (False, True):
+        summary = tmp_path / f"summary-{events}.json"
+        code, _, err = run("watch", "--source", clip, "--realtime", "--detector", "yunet", "--summary", summary,
+                           "--no-unknowns", "--no-sightings", *common(model_dir, known),
+                           *(["--events", tmp_path / "events.jsonl"] if events else []))
+        assert code == 0, err
+        summaries[events] = json.loads(summary.read_text())
+    quiet, written = summaries[False], summaries[True]
+    assert quiet["frames_in"] == written["frames_in"] == frames
+    # 7 s of dozing at 10 looks a second skim 2 frames of 3 (a loaded machine dozes later: a third at least)
+    assert quiet["frames_skimmed"] >= frames // 3, quiet
+    assert quiet["frames_out"] + quiet["frames_skimmed"] <= frames
+    assert quiet["recognition_rounds"] + quiet["idle_rounds"] <= quiet["frames_out"]   # looked only at decoded ones
+    assert written["frames_skimmed"] == 0
+
+
+def test_a_safety_detection_that_finds_nobody_does_not_wake_the_dozing_worker(sface_recognizer):
+    """The safety detections of a still, empty room leave the worker dozing (it used to look at every frame for
+    ``doze_after_s`` after each): ``on_doze`` says True once and never False while nothing moves."""
+    import time
+
+    import numpy as np
+
+    from facecam.matcher import GalleryMatrix
+    from facecam.pipeline import LivePipeline
+
+    from motion_clips import room
+
+    empty = GalleryMatrix(np.zeros((0, 128), np.float32), np.zeros(0, np.int64), ())
+    dozes: list[bool] = []
+    pipeline = LivePipeline(sface_recognizer, lambda: empty, on_doze=dozes.append,
+                            motion=MotionOptions(safety_s=0.3, doze_after_s=0.0, idle_fps=5.0))
+    still = room().astype(np.uint8)
+    pipeline.start()
+    try:
+        seq = 0
+        # the first detection and three safety detections, idle looks between them: the source's clock runs at a
+        # tenth of the pace (a safety detection every 90 frames offered, ~3 s), so a slow round cannot skip them
+        while (pipeline.stats.rounds < 4 or pipeline.stats.idle_rounds < 3) and seq < 6000:
+            seq += 1
+            pipeline.submit(Frame(seq, seq / 300, still))
+            time.sleep(1 / 30)
+        assert pipeline.stats.rounds >= 4 and pipeline.stats.idle_rounds >= 1
+        assert dozes == [True] and pipeline.dozing
+    finally:
+        pipeline.stop(5)
+    assert dozes == [True, False]                           # a stopped worker dozes no more

@@ -384,3 +384,66 @@ def test_a_camera_cannot_be_paused():
         assert source.latest(timeout=1) is not None
     finally:
         source.stop()
+
+
+class CountingCapture:
+    """A real ``cv2.VideoCapture`` that counts its decoding calls: ``read`` (decode and convert), ``grab``
+    (take the next frame) and ``retrieve`` (convert the grabbed one)."""
+
+    def __init__(self, spec):
+        self.capture = sources.opencv_capture(spec)
+        self.calls = {"read": 0, "grab": 0, "retrieve": 0}
+
+    def __getattr__(self, name):
+        method = getattr(self.capture, name)
+        if name not in self.calls:
+            return method
+
+        def counted(*args):
+            self.calls[name] += 1
+            return method(*args)
+        return counted
+
+
+def test_a_skimmed_file_decodes_only_the_frames_it_publishes(tmp_path):
+    """skim(): one frame each 3 frames' time is retrieved and published, the others only grabbed (counted, their
+    seq skipped); the published frames are the right ones, at their own times; skim(None): every frame again."""
+    path = write_video(tmp_path / "clip.avi", "MJPG")
+    backend: list[CountingCapture] = []
+    source = open_source(path, realtime=False, start=False,
+                         backend=lambda spec: backend.append(CountingCapture(spec)) or backend[0])
+    source.skim(3 / FPS)
+    source.start()
+    got, last = [], None
+    try:
+        while (frame := source.latest(after_seq=last, timeout=5)) is not None:
+            got.append(frame)
+            last = frame.seq
+            if frame.seq >= 22 and source._skim_s is not None:
+                source.skim(None)
+    finally:
+        source.stop()
+    seqs = [frame.seq for frame in got]
+    skimmed = [seq for seq in seqs if seq <= 22]
+    assert skimmed == list(range(1, 23, 3)), seqs                     # 1, 4, 7, ... 22
+    after = seqs[len(skimmed):]
+    assert after[-1] == N_FRAMES and len(after) >= N_FRAMES - 22 - 3   # every frame again (one may be in flight)
+    for frame in got:
+        assert decode_index(frame.bgr_frame) == frame.seq - 1
+        assert frame.t_source == pytest.approx((frame.seq - 1) / FPS, abs=1e-3)
+    calls = backend[0].calls
+    assert calls["grab"] + calls["read"] == N_FRAMES + 1 and source.frames_read == N_FRAMES   # + the end's read
+    assert calls["retrieve"] + calls["read"] - 1 == len(got)   # decoded: only the frames published (the end: none)
+    assert source.frames_skimmed == N_FRAMES - len(got) >= 14
+
+
+def test_a_backend_without_grab_is_never_skimmed():
+    fake = FakeCapture(fail_after=20, period=0.0)
+    source = open_source("0", backend=lambda spec: fake, start=False)
+    source.skim(10.0)
+    source.start()
+    try:
+        frames = drain(source, limit_s=5)
+    finally:
+        source.stop()
+    assert source.frames_read == 20 and source.frames_skimmed == 0 and frames   # every frame read was published
