@@ -470,19 +470,19 @@ def _file_name(member: str, used: set[str]) -> str:
 def _folder_hashes(folder: Path) -> set[str]:
     """The SHA-256 of each file's content in ``folder`` (a learned crop sealed with FACECAM_KEY: of its JPEG, as the
     archive holds it; one that cannot be unsealed: of its bytes)."""
-    from facecam.fileutil import sha256_of  # noqa: PLC0415
-    from facecam.sealed import KeyProblem, is_sealed, unseal  # noqa: PLC0415
+    from facecam.sealed import KeyProblem, unseal  # noqa: PLC0415
 
     if not folder.is_dir():
         return set()
     hashes = set()
     for path in folder.rglob("*"):
         if path.is_file() and not path.is_symlink():
-            data = path.read_bytes()
+            data = path.read_bytes()   # read once: unsealed when sealed (unseal returns other bytes as they are)
             try:
-                hashes.add(hashlib.sha256(unseal(data, str(path))).hexdigest() if is_sealed(data) else sha256_of(path))
+                data = unseal(data, str(path))
             except KeyProblem:
-                hashes.add(hashlib.sha256(data).hexdigest())
+                pass
+            hashes.add(hashlib.sha256(data).hexdigest())
     return hashes
 
 
