@@ -95,7 +95,6 @@ class Camera:
         self.first_label: dict[int, float] = {}   # track id -> source seconds from first detection to first label
         self.error = None                 # what ended this source (a file that cannot be read; one camera)
         self.reconnects = 0
-        self.warnings: list[str] = []
         self.writer = None
         self.output = None
         if args.output is not None:
@@ -166,7 +165,6 @@ class Camera:
         wait = reconnect_delay(tries)
         what = str(self.error).split(";")[0]     # what went wrong; what to do is: nothing, it is tried again
         out.message(f"facecam: warning: {self.name}: {what}; trying again in {wait:g} s")
-        self.warnings.append(str(getattr(self.error, "cli", self.error)))
         self.reconnects += 1
         self.error = None
         if source is not None:
