@@ -111,6 +111,23 @@ def set_aside_damaged(path: Path) -> Path:
     return aside
 
 
+def use_wal(db, patience_s: float = 10.0) -> None:
+    """Put the SQLite connection ``db``'s file in write-ahead-log mode. On a new file opened by two connections at
+    once (a window and its retention sweep, two commands), SQLite answers "database is locked" to the second at
+    once, without its busy wait: ask again for up to ``patience_s``."""
+    import sqlite3  # noqa: PLC0415
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def scrub_sqlite(path: Path) -> bool:
     """Leave nothing deleted readable in the SQLite file at ``path`` (a forget, a retention purge): rebuild it
     (``VACUUM``, with ``secure_delete`` on: freed pages are zeroed first) and empty its write-ahead log into it

@@ -26,7 +26,8 @@ import numpy as np
 from facecam.db import DatabaseUnreachable
 from facecam.db.outbox import RETRY_S, OutboxedStore
 from facecam.db.unknowns import EncodedSighting, encoded_sighting
-from facecam.fileutil import private_file, private_folder, set_aside_damaged
+from facecam.errors import FacecamError
+from facecam.fileutil import private_file, private_folder, set_aside_damaged, use_wal
 from facecam.sealed import seal, unseal
 from facecam.source_names import checkpoint, redact_stored_names
 from facecam.unknowns.collect import UnknownSighting
@@ -62,6 +63,9 @@ class UnknownOutbox:
         private_folder(self.path.parent)
         try:
             self._db = self._connect()
+        except sqlite3.OperationalError as error:   # busy, locked, a disk error: the file may be fine, keep it
+            raise FacecamError(f"cannot open the unknown faces' outbox {self.path}: {error}; close other facecam "
+                               "windows or commands using it, or check the disk, and retry") from None
         except sqlite3.DatabaseError as error:
             aside = set_aside_damaged(self.path)
             self.warnings.append(f"the unknown faces' outbox {self.path} could not be read ({error}); it was moved "
@@ -72,7 +76,7 @@ class UnknownOutbox:
         private_file(self.path)
         db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            use_wal(db)
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA secure_delete=ON")

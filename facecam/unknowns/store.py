@@ -50,7 +50,7 @@ from typing import ContextManager, Iterator, Protocol
 import numpy as np
 
 from facecam.errors import FacecamError
-from facecam.fileutil import atomic_write_bytes, private_folder
+from facecam.fileutil import atomic_write_bytes, private_folder, use_wal
 from facecam.sealed import is_sealed_file, seal, unseal
 from facecam.source_names import checkpoint, redact_stored_names
 from facecam.unknowns.cluster import Clusters, link_for
@@ -284,21 +284,25 @@ class LocalUnknownStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        use_wal(db)
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA secure_delete=ON")   # a forgotten face's bytes are zeroed, not left in free pages
         db.executescript(_SCHEMA)
+        # Two processes (or a window and its retention sweep) may create the store at the same moment: the first
+        # writes the meta rows, the other's are ignored, and both then read the same ones.
+        with self._transaction(db):
+            if not db.execute("SELECT 1 FROM meta LIMIT 1").fetchone():
+                db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                               [("format", STORE_FORMAT), ("model", self.model)])
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if not meta:
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", STORE_FORMAT), ("model", self.model)])
-        elif meta.get("format") != STORE_FORMAT or meta.get("model") != self.model or (
+        if meta.get("format") != STORE_FORMAT or meta.get("model") != self.model or (
                 self.dim is not None and meta.get("dim", str(self.dim)) != str(self.dim)):
             db.close()
             raise sqlite3.DatabaseError(f"made for {meta.get('model')} ({meta.get('dim')}-d), format {meta.get('format')}")
         if self.dim is None and str(meta.get("dim", "")).isdigit():
             self.dim = int(meta["dim"])
         if self.dim is not None and "dim" not in meta:
-            db.execute("INSERT INTO meta VALUES ('dim', ?)", (str(self.dim),))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(self.dim),))
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             db.close()
             raise sqlite3.DatabaseError("quick_check failed")
@@ -312,6 +316,9 @@ class LocalUnknownStore:
     def _open(self) -> sqlite3.Connection:
         try:
             return self._connect()
+        except sqlite3.OperationalError as error:   # busy, locked, a disk error: the file may be fine, keep it
+            raise UnknownsError(f"cannot open the unknowns store {self.path}: {error}; "
+                                "close other facecam windows or commands using it, or check the disk, and retry") from None
         except sqlite3.Error as error:
             self.warnings.append(f"the unknowns store {self.path} was damaged ({error}); its sightings are lost "
                                  "and a new, empty store was started")
@@ -392,12 +399,13 @@ class LocalUnknownStore:
             raise UnknownsError(f"cannot store an unknown sighting in {self.folder}: {error}; "
                                 "check the disk space and that the folder is writable") from None
 
-    def _transaction(self, db: sqlite3.Connection | None = None):
+    def _transaction(self, db: sqlite3.Connection | None = None, begin: str = "BEGIN IMMEDIATE"):
+        """A write transaction; ``begin="BEGIN"`` for a read one: its SELECTs see one snapshot of the file."""
         db = self._db if db is None else db
 
         class _Tx:
             def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")
+                db.execute(begin)
 
             def __exit__(self, kind, *_):
                 db.execute("COMMIT" if kind is None else "ROLLBACK")
@@ -433,8 +441,10 @@ class LocalUnknownStore:
 
     # ------------------------------------------------------------- reading and clusters
     def sightings(self) -> list[StoredSighting]:
-        """Every stored sighting, oldest first."""
-        with self._lock:
+        """Every stored sighting, oldest first. Crops and sightings are read in one snapshot: another process
+        (a window, a ``watch``) storing or deleting a sighting between the two reads would otherwise give a
+        sighting without its crops."""
+        with self._lock, self._transaction(begin="BEGIN"):
             crops: dict[str, list[StoredCrop]] = {}
             for sid, rank, t, frame, x, y, w, h, quality, file in self._db.execute(
                     "SELECT sighting, rank, t, frame, x, y, w, h, quality, file FROM crops ORDER BY sighting, rank"):
