@@ -99,6 +99,6 @@ def start_retention(window) -> Retention:
 
     run_task("retention", work, done, lambda error: None if window.closed else window.statusBar().showMessage(
         f"Old data could not be deleted: {error}", 10000))
-    sweeper = RetentionSweeper(root, retention)   # its deleting thread is a daemon: nothing to join at closing
+    sweeper = RetentionSweeper(root, retention)   # its thread (facecam-retention) is joined at closing with the rest
     window.retention_sessions.follow(sweeper.on_visit)
     return retention
