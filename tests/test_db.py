@@ -12,6 +12,7 @@ import pytest
 
 from conftest import LFW10
 from servers import db_url, postgres  # noqa: F401 - fixtures
+from together import run_together
 
 PEOPLE = ("Tony_Blair", "George_W_Bush", "Colin_Powell", "Hugo_Chavez")
 ENROLLED = 3  # the first photos of each person are enrolled, the others are identified
@@ -170,19 +171,7 @@ def test_a_wrong_password_is_one_line_without_the_password(cli, tmp_path, model_
 def test_the_schema_is_migrated_once_even_by_instances_starting_together(db_url):  # noqa: F811
     from facecam.db.postgres import SCHEMA_VERSION, PostgresStore
 
-    stores, errors = [], []
-
-    def open_one():
-        try:
-            stores.append(PostgresStore(db_url))
-        except Exception as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    stores, errors = run_together(lambda: PostgresStore(db_url))
     assert errors == [] and len(stores) == 4
     assert stores[0].schema_versions() == list(range(1, SCHEMA_VERSION + 1))
     assert stores[0].migrate() == SCHEMA_VERSION

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from servers import db_url, postgres  # noqa: F401 - fixtures
+from together import run_together
 from visits import LFW40, listed_truth, make_gallery, photos_of, plan_visits, truth_of, write_visits_clip
 
 from facecam.cli import main
@@ -607,25 +608,10 @@ def test_without_model_unknowns_lists_the_store_of_the_model_used_last(collected
 def test_stores_opened_at_the_same_moment_share_one_store_and_lose_nothing(tmp_path):
     """A window and its retention sweep (or two commands) opening a new store together: the second opener's
     meta rows used to collide with the first's and the collision was taken for damage (the store wiped)."""
-    import threading
-
     for round_ in range(30):
         known = tmp_path / f"k{round_}"
         known.mkdir()
-        barrier, stores, errors = threading.Barrier(4), [], []
-
-        def open_one():
-            barrier.wait()
-            try:
-                stores.append(LocalUnknownStore(known, "sface"))
-            except Exception as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-
-        threads = [threading.Thread(target=open_one) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        stores, errors = run_together(lambda: LocalUnknownStore(known, "sface"))
         assert errors == [] and len(stores) == 4
         assert [s.warnings for s in stores] == [[]] * 4, round_
         assert not list(known.glob(".facecam/unknowns/sface/*.damaged*"))
