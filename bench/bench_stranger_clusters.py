@@ -14,8 +14,8 @@ load (``uptime``): ``--realtime`` drops the frames the machine cannot keep up wi
 (bench/bench_openset.py's cache, one embedding per photo stands for one visit), N draws of 15 strangers (lfw1k
 people with 3 photos) x 3 photos among ``--others`` single visitors (lfw1k's strangers) and a quarter as many
 people seen twice (lfw1k people with 2 photos): the same figures for single linkage alone
-(:func:`facecam.unknowns.cluster.components`), for facecam's grouping (:func:`~facecam.unknowns.cluster.cluster_labels`)
-and for re-grouping links other than facecam's.
+(:func:`facecam.unknowns.cluster.components`), with the centres but not the triangles of single sightings, for
+facecam's grouping (:func:`~facecam.unknowns.cluster.cluster_labels`) and for re-grouping links other than facecam's.
 """
 
 from __future__ import annotations
@@ -52,10 +52,13 @@ def draws(count: int, others: int, cache: Path, seed: int = 4) -> dict:
     three = sorted(p for p, rows in people.items() if len(rows) == 3)
     two = sorted(p for p, rows in people.items() if len(rows) == 2)
     link = cluster.link_for("sface")
-    rules = {"single linkage": lambda v: cluster.components(v, link), "facecam": lambda v: cluster.cluster_labels(v, link)}
+    rules = {"single linkage": lambda v: cluster.components(v, link),
+             "+ centres (no triangles)": lambda v: cluster.regroup(v, cluster.components(v, link), link),
+             "facecam": lambda v: cluster.cluster_labels(v, link)}
     for factor in (1.0, 1.1):
         rules[f"re-grouped at {factor} x the link"] = (
-            lambda v, f=factor: cluster.regroup(v, cluster.components(v, link), link * f / cluster.REGROUP_FACTOR))
+            lambda v, f=factor: cluster.regroup(v, cluster.join_triangles(v, cluster.components(v, link), link),
+                                                link * f / cluster.REGROUP_FACTOR))
     rng = np.random.default_rng(seed)
     totals = {name: [] for name in rules}
     for _ in range(count):

@@ -17,7 +17,7 @@ from servers import db_url, postgres  # noqa: F401 - fixtures
 from stranger_visits import build, listing, run_cli, score, watch
 from visits import photos_of
 
-from facecam.unknowns.cluster import Clusters, cluster_labels, components, regroup_link, suggest_link
+from facecam.unknowns.cluster import Clusters, cluster_labels, components, regroup_link, suggest_link, triangle_link
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,34 @@ def test_a_piece_of_two_joins_by_its_centre_two_single_sightings_never():
     # two single sightings over the link stay apart, however close to it
     assert cluster_labels(vectors_at([0.52]), link).tolist() == [0, 1]
     assert regroup_link(link) == 0.52 and suggest_link(link) == 0.6
+
+
+def with_distances(distances: list[list[float]], dim: int = 128) -> np.ndarray:
+    """Unit vectors whose pairwise cosine distances are ``distances`` (a symmetric matrix, zero diagonal)."""
+    gram = 1.0 - np.asarray(distances, np.float64)
+    rows = np.linalg.cholesky(gram)
+    out = np.zeros((len(gram), dim), np.float32)
+    out[:, : len(gram)] = rows
+    return out
+
+
+def test_three_single_sightings_that_agree_are_one_person_two_are_only_suggested():
+    link = 0.5
+    assert triangle_link(link) == 0.6
+    three = with_distances([[0, 0.535, 0.581], [0.535, 0, 0.561], [0.581, 0.561, 0]])   # each pair over the link
+    assert len(set(components(three, link).tolist())) == 3
+    assert cluster_labels(three, link).tolist() == [0, 0, 0]
+    for order in ([2, 0, 1], [1, 2, 0]):                                  # however they came in
+        grown = Clusters(link)
+        for i in order:
+            grown.add(str(i), three[i])
+        assert grown.members() == [[str(i) for i in order]]
+    one_far = with_distances([[0, 0.535, 0.62], [0.535, 0, 0.561], [0.62, 0.561, 0]])   # one side over 0.60
+    assert len(set(cluster_labels(one_far, link).tolist())) == 3
+    assert cluster_labels(vectors_at([0.58]), link).tolist() == [0, 1]   # a pair alone: a suggestion, no more
+    # a sighting already in a piece of two is no corner: the piece joins (or not) by its centre
+    four = with_distances([[0, 0.3, 0.59, 0.59], [0.3, 0, 0.59, 0.59], [0.59, 0.59, 0, 0.58], [0.59, 0.59, 0.58, 0]])
+    assert cluster_labels(four, link).tolist() == [0, 0, 1, 2]
 
 
 def test_regrouping_does_not_depend_on_the_order_the_sightings_came_in(played):
