@@ -11,7 +11,8 @@ camera or stream) the file plays at its own rate and the pipeline runs exactly
 as in the window: recognition works on the newest frame in the background, and
 every frame is written with the latest boxes and names. With nothing written (no ``--output``, no
 ``--events``, no ``--max-frames``), an empty, still room's frames that the dozing pipeline does not look at are
-skimmed: grabbed, not decoded (``VideoSource.skim``; the summary's ``frames_skimmed``).
+skimmed: grabbed, not decoded (``VideoSource.skim``; the summary's ``frames_skimmed``; an MJPEG file or stream
+is then read as compressed packets throughout, ``open_source(..., skims=True)``).
 
 ``--output`` writes H.264 where the OpenCV build can (probed once at run time),
 else MPEG-4 part 2, said once on stderr. On a terminal, a file shows its
