@@ -61,7 +61,8 @@ Practical advice:
 * **Skimming.** ``skim(every_s)`` asks for one frame each ``every_s`` seconds of the source's time, until
   ``skim(None)``: the frames between are grabbed (``grab()`` without ``retrieve()``: no colour conversion, no
   hand-off, and for a camera's MJPEG no decoding), never published, counted in ``frames_skimmed`` (the ``seq``
-  of the frames published skips them). A file played in realtime keeps its pace. For a consumer that needs
+  of the frames published skips them). A file played in realtime keeps its pace (the frames it skims are grabbed
+  at once, the reader waiting only for the time of each frame it publishes). For a consumer that needs
   only a few frames a second for a while: ``watch`` writing nothing while its pipeline dozes in an empty room.
   A backend without ``grab`` and ``retrieve`` is not skimmed (every frame is published). FFmpeg decodes a
   frame in ``grab()``, so for an MJPEG file or stream skimming alone saves only the colour conversion: a
@@ -796,7 +797,7 @@ class VideoSource:
                 self._frames_read += 1
                 self._frames_skimmed += int(skimmed)
                 self._last_frame_at = now
-            if paced:
+            if paced and not skimmed:   # (a skimmed frame is not waited for: the next one published is, at its time)
                 if anchor is None or now - (anchor + t_source) > 1.0:
                     anchor = now - t_source  # start, or far behind: re-anchor instead of bursting
                 delay = anchor + t_source - time.monotonic()
