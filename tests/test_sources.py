@@ -490,3 +490,4 @@ def test_an_mjpeg_file_that_will_be_skimmed_is_decoded_from_its_packets_one_way_
     assert len(got) >= 10 and any(frame.seq > 22 for frame in got) and source.frames_skimmed >= 5
     for frame in got:
         assert np.array_equal(frame.bgr_frame, expected[frame.seq - 1]), frame.seq
+        assert frame.t_source == pytest.approx((frame.seq - 1) / FPS, abs=1e-3)
