@@ -202,6 +202,7 @@ class JpegPackets:
     def release(self) -> None:
         self._capture.release()
 
+
 RECONNECT_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # a lost camera or stream of several is opened again after these
 #                                                   waits, then every last one (watch and the window's cameras)
 
