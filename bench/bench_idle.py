@@ -1,12 +1,14 @@
 """What an idle camera costs, and whether the motion gate delays arrivals (issue 20).
 
-    .venv/bin/python bench/bench_idle.py [--seconds 90] [--part cpu|arrivals|both]
+    .venv/bin/python bench/bench_idle.py [--seconds 90] [--part cpu|arrivals|both] [--clips mjpeg,raw]
 
 1. CPU: ``facecam watch --realtime`` on an empty, still, lightly noisy room (640x480, 30 fps, sensor
    noise of 2.5 grey levels; tests/motion_clips.py), gated and ungated (``--no-motion-gate``), with MTCNN
    and YuNet (SFace). The process's CPU time (all threads, /proc/PID/stat) is sampled every second; the
    steady figure is the CPU seconds per wall second over the clip's last 45 s (the models were loaded
-   long before, however long the start took on a loaded machine).
+   long before, however long the start took on a loaded machine). ``--clips mjpeg,raw`` also plays the room
+   as uncompressed frames (an AVI of raw YUV 4:2:0: nothing to decode, as a USB camera's raw YUYV; the MJPEG
+   clip stays the figure of record).
 2. Arrivals: ``watch --realtime --events`` on two clips of people (lfw40 photos) sliding in from the edge
    with 2 s of empty room between them (12 people; the second clip: 12 others, other photos, not tuned
    on), gated and ungated: median and max time from a person's first frame in view to their right name.
@@ -75,19 +77,25 @@ def gallery(folder: Path, people: list[str]) -> Path:
     return make_lfw40_gallery(folder / "known_faces", people, photos=(1, 2))
 
 
-def cpu_part(folder: Path, seconds: float) -> list[dict]:
-    clip = folder / "still.avi"
-    write_clip(clip, seconds, fps=30.0, light=False)
+CODECS = {"mjpeg": "MJPG", "raw": "I420"}   # the clip's frames: MJPEG (the figure of record), or raw YUV 4:2:0
+
+
+def cpu_part(folder: Path, seconds: float, clips: list[str]) -> list[dict]:
     known = gallery(folder, ["Jimmy_Carter"])
     rows = []
-    for detector in ("mtcnn", "yunet"):
-        for gated in (True, False):
-            samples = watch(["--source", str(clip), "--realtime", "--model", "sface", "--detector", detector,
-                             "--known-faces", str(known), "--no-unknowns", "--no-sightings",
-                             *([] if gated else ["--no-motion-gate"])])
-            rows.append({"detector": detector, "gated": gated, "cores": round(steady_cores(samples), 4),
-                         "cpu_s_total": round(samples[-1][1], 1), "wall_s": round(samples[-1][0], 1)})
-            print(json.dumps(rows[-1]), flush=True)
+    for kind in clips:
+        clip = folder / f"still-{kind}.avi"
+        write_clip(clip, seconds, fps=30.0, light=False, fourcc=CODECS[kind])
+        for detector in ("mtcnn", "yunet"):
+            for gated in (True, False):
+                samples = watch(["--source", str(clip), "--realtime", "--model", "sface", "--detector", detector,
+                                 "--known-faces", str(known), "--no-unknowns", "--no-sightings",
+                                 *([] if gated else ["--no-motion-gate"])])
+                rows.append({"clip": kind, "detector": detector, "gated": gated,
+                             "cores": round(steady_cores(samples), 4),
+                             "cpu_s_total": round(samples[-1][1], 1), "wall_s": round(samples[-1][0], 1)})
+                print(json.dumps(rows[-1]), flush=True)
+        clip.unlink()
     return rows
 
 
@@ -122,12 +130,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=90.0)
     parser.add_argument("--part", choices=("cpu", "arrivals", "both"), default="both")
+    parser.add_argument("--clips", default="mjpeg", help="the still room's clips, of mjpeg,raw (default mjpeg)")
     args = parser.parse_args()
+    clips = [c for c in args.clips.split(",") if c]
+    if not clips or set(clips) - set(CODECS):
+        parser.error(f"--clips: expected some of {','.join(CODECS)}, got {args.clips!r}")
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M')}")
     with tempfile.TemporaryDirectory(prefix="facecam-idle-") as tmp:
         if args.part in ("cpu", "both"):
-            cpu_part(Path(tmp), args.seconds)
+            cpu_part(Path(tmp), args.seconds, clips)
         if args.part in ("arrivals", "both"):
             arrivals_part(Path(tmp))
     print(f"# load at the end {os.getloadavg()[0]:.1f}")

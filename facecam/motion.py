@@ -82,11 +82,17 @@ class MotionGate:
 
     def small_grey(self, bgr_frame: np.ndarray) -> np.ndarray:
         """The frame at about :data:`WIDTH` px wide (every n-th pixel: no resampling cost), grey, blurred,
-        as float32. The blur averages the sensor noise that the sampling keeps."""
+        as float32. The blur averages the sensor noise that the sampling keeps. The sample is OpenCV's nearest
+        resize (the same pixels as ``bgr_frame[::step, ::step]``, at 0.15 ms of a 0.24 ms numpy copy on a frame
+        the cache no longer holds, as the dozing gate's is)."""
         import cv2  # noqa: PLC0415 - the video side has loaded it already
 
-        step = max(int(bgr_frame.shape[1]) // WIDTH, 1)
-        small = np.ascontiguousarray(bgr_frame[::step, ::step])
+        height, width = (int(n) for n in bgr_frame.shape[:2])
+        step = max(width // WIDTH, 1)
+        if step > 1 and not (width % step or height % step):
+            small = cv2.resize(bgr_frame, (width // step, height // step), interpolation=cv2.INTER_NEAREST)
+        else:   # (the resize picks other pixels when the size is not a multiple of the step)
+            small = np.ascontiguousarray(bgr_frame[::step, ::step])
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         return cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
 
@@ -105,7 +111,7 @@ class MotionGate:
         difference = grey - background
         difference -= median(difference[::4, ::4])   # the whole frame brighter or darker: light, not motion
         changed = np.abs(difference) > self.options.pixel_threshold
-        self.last_fraction = float(changed.mean())
+        self.last_fraction = np.count_nonzero(changed) / changed.size   # (np.mean of bools: ten times as long)
         moving = changed.astype(np.uint8)
         steps = max(int(frames), 1)
         alpha, slow = (1 - (1 - rate) ** steps for rate in (self.options.alpha, self.options.alpha * MOVING_RATE))

@@ -61,9 +61,14 @@ Practical advice:
 * **Skimming.** ``skim(every_s)`` asks for one frame each ``every_s`` seconds of the source's time, until
   ``skim(None)``: the frames between are grabbed (``grab()`` without ``retrieve()``: no colour conversion, no
   hand-off, and for a camera's MJPEG no decoding), never published, counted in ``frames_skimmed`` (the ``seq``
-  of the frames published skips them). A file played in realtime keeps its pace. For a consumer that needs
+  of the frames published skips them). A file played in realtime keeps its pace (the frames it skims are grabbed
+  at once, the reader waiting only for the time of each frame it publishes). For a consumer that needs
   only a few frames a second for a while: ``watch`` writing nothing while its pipeline dozes in an empty room.
-  A backend without ``grab`` and ``retrieve`` is not skimmed (every frame is published).
+  A backend without ``grab`` and ``retrieve`` is not skimmed (every frame is published). FFmpeg decodes a
+  frame in ``grab()``, so for an MJPEG file or stream skimming alone saves only the colour conversion: a
+  realtime source opened with ``open_source(..., skims=True)`` (its consumer will skim it) reads such a video
+  as compressed packets instead (:class:`JpegPackets`: ``grab()`` decodes nothing, each published frame is
+  decoded by ``cv2.imdecode``, as OpenCV's V4L2 backend decodes a USB camera's MJPEG), for its whole life.
 * Tests and odd devices: pass ``backend=`` a factory ``(SourceSpec) -> capture`` whose
   result has ``read()``, ``get(prop)``, ``release()`` and ``isOpened()`` (and may have ``grab()`` and
   ``retrieve()``, for skimming).
@@ -147,6 +152,56 @@ class SourceSpec:
 
 
 BackendFactory = Callable[[SourceSpec], Capture]
+
+
+class JpegPackets:
+    """An MJPEG file or stream that FFmpeg reads, read as compressed packets (module notes, "Skimming"):
+    ``grab()`` takes the next JPEG without decoding it (FFmpeg's raw mode, ``CAP_PROP_FORMAT = -1``),
+    ``retrieve()`` decodes it with ``cv2.imdecode`` (libjpeg-turbo; EXIF orientation ignored, as FFmpeg does),
+    ``read()`` both. FFmpeg's raw mode cannot be switched off again and its own decoder differs from
+    libjpeg-turbo's by ~0.6 grey levels on average, so a source is read this way for its whole life or not
+    at all. Build it with :meth:`wrap`."""
+
+    FOURCCS = ("MJPG", "mjpe", "mjpg", "AVI1", "jpeg", "JPEG")   # FFmpeg's names for an MJPEG video
+
+    def __init__(self, capture):
+        self._capture = capture
+
+    @classmethod
+    def wrap(cls, capture):
+        """``capture`` (an opened ``cv2.VideoCapture``) as packets when FFmpeg reads it and it is MJPEG, else
+        ``capture`` as it is."""
+        try:
+            code = int(capture.get(cv2.CAP_PROP_FOURCC))
+            fourcc = "".join(chr(code >> 8 * i & 0xFF) for i in range(4))
+            if capture.getBackendName() != "FFMPEG" or fourcc not in cls.FOURCCS:
+                return capture
+            return cls(capture) if capture.set(cv2.CAP_PROP_FORMAT, -1) else capture
+        except cv2.error:
+            return capture
+
+    def grab(self) -> bool:
+        return self._capture.grab()
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        ok, packet = self._capture.retrieve()
+        if not ok or packet is None or not packet.size:
+            return False, None
+        image = cv2.imdecode(packet, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        return image is not None, image
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
+
+    def get(self, prop_id: int) -> float:
+        return self._capture.get(prop_id)
+
+    def isOpened(self) -> bool:
+        return self._capture.isOpened()
+
+    def release(self) -> None:
+        self._capture.release()
+
 
 RECONNECT_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)   # a lost camera or stream of several is opened again after these
 #                                                   waits, then every last one (watch and the window's cameras)
@@ -384,10 +439,12 @@ class VideoSource:
         max_failed_reads: int = 10,
         stall_timeout_s: float | None = None,
         name: str | None = None,
+        skims: bool = False,
     ) -> None:
         self.spec = spec
         self.name = display_name(spec, name)
         self.realtime = (bool(realtime) or spec.live) and spec.kind != "folder"  # snapshots: one by one
+        self._packets = bool(skims) and self.realtime   # an MJPEG video read as packets (JpegPackets)
         self.warnings: list[str] = []       # files skipped (a snapshot folder), one line each
         self.on_warning: Callable[[str], None] | None = None
         self._backend = backend or opencv_capture
@@ -647,6 +704,8 @@ class VideoSource:
             if hasattr(capture, "on_skip"):
                 capture.on_skip = self._warn
             opened = capture is not None and bool(capture.isOpened())
+            if opened and self._packets and isinstance(capture, cv2.VideoCapture):
+                capture = JpegPackets.wrap(capture)
             with self._cond:
                 self._open_finished = True
                 if self._stop.is_set() or self._error is not None:
@@ -739,7 +798,7 @@ class VideoSource:
                 self._frames_read += 1
                 self._frames_skimmed += int(skimmed)
                 self._last_frame_at = now
-            if paced:
+            if paced and not skimmed:   # (a skimmed frame is not waited for: the next one published is, at its time)
                 if anchor is None or now - (anchor + t_source) > 1.0:
                     anchor = now - t_source  # start, or far behind: re-anchor instead of bursting
                 delay = anchor + t_source - time.monotonic()
@@ -802,6 +861,7 @@ def open_source(
     max_failed_reads: int = 10,
     start: bool = True,
     name: str | None = None,
+    skims: bool = False,
 ) -> VideoSource:
     """Open a camera index (``0``, ``"0"``), a video file or a stream URL; start capturing.
 
@@ -820,9 +880,12 @@ def open_source(
     * ``name`` - the source's name (``--source-name``); the returned source's ``name`` is it, else the
       display name of ``spec`` (:func:`display_name`). Pass ``source.name``, never ``spec``, to whatever
       logs, stores, sends or shows the source.
+    * ``skims`` - the consumer will :meth:`~VideoSource.skim` this source: a realtime MJPEG file or stream is
+      then read as compressed packets, decoded only when published (module notes, "Skimming").
     """
     parsed = parse_source(spec, open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s)
-    source = VideoSource(parsed, realtime=realtime, backend=backend, max_failed_reads=max_failed_reads, name=name)
+    source = VideoSource(parsed, realtime=realtime, backend=backend, max_failed_reads=max_failed_reads, name=name,
+                         skims=skims)
     if start:
         source.start()
     return source

@@ -11,7 +11,8 @@ camera or stream) the file plays at its own rate and the pipeline runs exactly
 as in the window: recognition works on the newest frame in the background, and
 every frame is written with the latest boxes and names. With nothing written (no ``--output``, no
 ``--events``, no ``--max-frames``), an empty, still room's frames that the dozing pipeline does not look at are
-skimmed: grabbed, not decoded (``VideoSource.skim``; the summary's ``frames_skimmed``).
+skimmed: grabbed, not decoded (``VideoSource.skim``; the summary's ``frames_skimmed``; an MJPEG file or stream
+is then read as compressed packets throughout, ``open_source(..., skims=True)``).
 
 ``--output`` writes H.264 where the OpenCV build can (probed once at run time),
 else MPEG-4 part 2, said once on stderr. On a terminal, a file shows its
@@ -111,11 +112,18 @@ class Camera:
         """Frames grabbed but not decoded while the pipeline dozed (this source's capture; :meth:`VideoSource.skim`)."""
         return self.source.frames_skimmed if self.source is not None else 0
 
+    @property
+    def skims(self) -> bool:
+        """Nothing shows every frame (no ``--output``, ``--events``, ``--max-frames``) and the motion gate is on: a
+        realtime source skims while the pipeline dozes (:meth:`VideoSource.skim`)."""
+        args = self.args
+        return args.output is None and args.events is None and not args.max_frames and self.pipeline.gate is not None
+
     def open(self, out):
         """Open the source and wait for it (15 s); the source, or None after a failure (``error`` says why)."""
         from facecam.sources import open_source  # noqa: PLC0415
 
-        source = open_source(self.spec, realtime=self.args.realtime, name=self.name)
+        source = open_source(self.spec, realtime=self.args.realtime, name=self.name, skims=self.skims)
         source.on_warning = lambda message: out.message(f"facecam: warning: {self.name}: {message}")
         self.source = source
         if source.wait_opened(timeout=15):
@@ -177,7 +185,7 @@ class Camera:
         """The frame loop of one opened source; True when ``--max-frames`` is reached."""
         source, pipeline, args = self.source, self.pipeline, self.args
         realtime = source.realtime
-        if realtime and args.output is None and args.events is None and not args.max_frames and pipeline.gate is not None:
+        if realtime and self.skims:
             # nothing shows every frame: while the pipeline dozes, the source decodes only the frames it looks at
             idle_every_s = 1.0 / pipeline.gate.options.idle_fps
             pipeline.on_doze = lambda dozing: source.skim(idle_every_s if dozing else None)

@@ -74,11 +74,12 @@ def lighting(t: float, seconds: float) -> float:
 
 
 def write_clip(path: Path, seconds: float, arrivals: list[Arrival] = (), *, fps: float = 15.0, noise: float = 2.5,
-               light: bool = True, seed: int = 5) -> int:
-    """Write the room (MJPG .avi) with sensor noise (Gaussian, ``noise`` grey levels), the light changes of
-    :func:`lighting` and the arrivals; returns the number of frames."""
+               light: bool = True, seed: int = 5, fourcc: str = "MJPG") -> int:
+    """Write the room (MJPG .avi; ``fourcc="I420"``: uncompressed YUV 4:2:0, as a USB camera's raw frames) with sensor
+    noise (Gaussian, ``noise`` grey levels), the light changes of :func:`lighting` and the arrivals; returns the
+    number of frames."""
     width, height = SIZE
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
     rng = np.random.default_rng(seed)

@@ -250,3 +250,21 @@ def test_a_safety_detection_that_finds_nobody_does_not_wake_the_dozing_worker(sf
     finally:
         pipeline.stop(5)
     assert dozes == [True, False]                           # a stopped worker dozes no more
+
+
+def test_the_gates_sample_is_every_nth_pixel_whatever_the_frame_size():
+    """The gate's sample (OpenCV's nearest resize where the size is a multiple of the step) is exactly every n-th
+    pixel of the frame, blurred: the pixels the strided copy took, for common and odd sizes, colour and grey."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    gate = MotionGate()
+    for height, width, channels in ((480, 640, 3), (720, 1280, 3), (1080, 1920, 3), (481, 643, 3), (479, 641, 3),
+                                    (100, 150, 3), (480, 640, 1)):
+        frame = rng.integers(0, 256, (height, width, channels), np.uint8).squeeze()
+        step = max(width // 160, 1)
+        sample = np.ascontiguousarray(frame[::step, ::step])
+        grey = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY) if sample.ndim == 3 else sample
+        assert np.array_equal(gate.small_grey(frame), cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)), \
+            (height, width, channels)

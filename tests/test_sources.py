@@ -447,3 +447,47 @@ def test_a_backend_without_grab_is_never_skimmed():
     finally:
         source.stop()
     assert source.frames_read == 20 and source.frames_skimmed == 0 and frames   # every frame read was published
+
+
+def decoded_frames(path: Path, packets: bool) -> list[np.ndarray]:
+    """Every frame of ``path``: FFmpeg's decode, or (``packets``) each compressed packet decoded by ``cv2.imdecode``."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    assert not packets or capture.set(cv2.CAP_PROP_FORMAT, -1)
+    frames = []
+    while capture.grab():
+        ok, image = capture.retrieve()
+        assert ok
+        frames.append(cv2.imdecode(image, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if packets else image)
+    capture.release()
+    return frames
+
+
+@pytest.mark.parametrize("fourcc", [c for c, _ in CODECS])
+@pytest.mark.parametrize("skims", [True, False])
+def test_an_mjpeg_file_that_will_be_skimmed_is_decoded_from_its_packets_one_way_throughout(videos, fourcc, skims):
+    """open_source(skims=True): a realtime MJPEG file is read as compressed packets (grab() decodes nothing), and
+    every frame it publishes, skimmed or not, is libjpeg-turbo's decode of its packet, never FFmpeg's (the two
+    differ on this clip: one source never mixes them); an mp4v file, or any file opened without skims, is decoded by
+    FFmpeg as before."""
+    ffmpeg = decoded_frames(videos[fourcc], False)
+    packets = decoded_frames(videos[fourcc], True) if fourcc == "MJPG" else None
+    if packets is not None:
+        assert len(packets) == len(ffmpeg) == N_FRAMES
+        assert any(np.any(a != b) for a, b in zip(ffmpeg, packets))
+    expected = packets if skims and fourcc == "MJPG" else ffmpeg
+    source = open_source(videos[fourcc], skims=skims, start=False)
+    source.skim(3 / FPS)
+    source.start()
+    got, last = [], None
+    try:
+        while (frame := source.latest(after_seq=last, timeout=5)) is not None:
+            got.append(frame)
+            last = frame.seq
+            if frame.seq >= 22 and source._skim_s is not None:
+                source.skim(None)
+    finally:
+        source.stop()
+    assert len(got) >= 10 and any(frame.seq > 22 for frame in got) and source.frames_skimmed >= 5
+    for frame in got:
+        assert np.array_equal(frame.bgr_frame, expected[frame.seq - 1]), frame.seq
+        assert frame.t_source == pytest.approx((frame.seq - 1) / FPS, abs=1e-3)
