@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 WIDTH = 160
+SAFETY_S = 5.0      # a still, empty room: one detection every SAFETY_S s (a face that came in without moving)
 MOVING_RATE = 0.1   # where something moves, the background follows ten times slower (no ghost once it has gone)
 
 
@@ -43,7 +44,7 @@ class MotionOptions:
     pixel_threshold: float = 18.0
     min_area: float = 0.002
     alpha: float = 0.05
-    safety_s: float = 3.0
+    safety_s: float = SAFETY_S
     # a room still for doze_after_s is looked at idle_fps times a second (the live worker sleeps in between;
     # the first motion wakes it to every frame again)
     idle_fps: float = 10.0

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from facecam.console import Progress
 from facecam.errors import CameraError, FacecamError
+from facecam.motion import SAFETY_S
 from facecam.retention import add_options as add_retention_options
 from facecam.sightings.live import LiveSightings, add_live_options
 
@@ -59,7 +60,7 @@ def add_options(sub) -> None:
     sub.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames (of each source)")
     sub.add_argument("--no-motion-gate", action="store_true",
                      help="detect faces on every round even in an empty, still scene (default: while nobody is "
-                          "tracked, detection waits for motion, with a check every 3 s; the setting "
+                          f"tracked, detection waits for motion, with a check every {SAFETY_S:.0f} s; the setting "
                           "\"motion_gate\": false turns it off for good)")
     sub.add_argument("--blur-strangers", action="store_true",
                      help="blur every face that is not a named person (Unknown, \"?\", not recognised yet) in the "

@@ -13,7 +13,7 @@ from motion_clips import first_named, plan_arrivals, write_clip
 from test_unknowns import common, run
 from visits import SHOWN, photos_of
 
-from facecam.motion import MotionGate, MotionOptions, motion_options
+from facecam.motion import SAFETY_S, MotionGate, MotionOptions, motion_options
 from facecam.types import Frame
 
 PEOPLE = ["Jimmy_Carter", "Celine_Dion", "Yao_Ming", "Bill_Frist", "Richard_Gere", "Tom_Hanks"]
@@ -59,7 +59,7 @@ def test_the_gate_is_on_by_default_and_off_by_flag_or_setting():
 
 def test_an_empty_still_room_runs_only_the_safety_detections(tmp_path, model_dir):
     """20 s of a noisy room with the light changing: ungated, 300 detection rounds; gated, the first and one
-    every 3 s (at most 8)."""
+    every SAFETY_S (5) s (at most 6)."""
     clip = tmp_path / "still.avi"
     frames = write_clip(clip, 20.0, fps=FPS)
     known = tmp_path / "known_faces"
@@ -73,7 +73,7 @@ def test_an_empty_still_room_runs_only_the_safety_detections(tmp_path, model_dir
         assert code == 0, err
         summaries[gated] = json.loads(summary.read_text())
     assert summaries[False]["recognition_rounds"] == frames and summaries[False]["idle_rounds"] == 0
-    assert summaries[True]["motion_gate"] and 1 <= summaries[True]["recognition_rounds"] <= 1 + 20 // 3 + 1
+    assert summaries[True]["motion_gate"] and 1 <= summaries[True]["recognition_rounds"] <= 1 + int(20 // SAFETY_S) + 1
     assert summaries[True]["recognition_rounds"] + summaries[True]["idle_rounds"] == frames
 
 
@@ -129,7 +129,7 @@ def test_the_pipeline_detects_again_as_soon_as_something_moves(sface_recognizer)
     moved[100:300, 100:260] = 30
     pipeline.process(Frame(20, 20 / FPS, moved))
     assert pipeline.stats.rounds == 2 and not pipeline.idle
-    pipeline.process(Frame(21, 21 / FPS + 3.0, moved))      # still again, but the safety detection is due
+    pipeline.process(Frame(21, 21 / FPS + SAFETY_S, moved))  # still again, but the safety detection is due
     assert pipeline.stats.rounds == 3
 
 

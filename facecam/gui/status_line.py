@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QWidget
 
+from facecam.motion import SAFETY_S
+
 
 @dataclass(frozen=True)
 class WindowState:
@@ -57,7 +59,7 @@ class WindowState:
 def status_text(state: WindowState) -> str:
     parts = [f"{state.fps:.0f} fps shown"]
     if state.idle:
-        parts.append("recognition idle: nothing moves (a check every 3 s)")
+        parts.append(f"recognition idle: nothing moves (a check every {SAFETY_S:.0f} s)")
     elif state.rounds:
         parts.append(f"recognition {state.round_ms:.0f} ms/round, latency {state.latency_ms:.0f} ms")
     else:
