@@ -405,13 +405,8 @@ class CountingCapture:
         return counted
 
 
-def test_a_skimmed_file_decodes_only_the_frames_it_publishes(tmp_path):
-    """skim(): one frame each 3 frames' time is retrieved and published, the others only grabbed (counted, their
-    seq skipped); the published frames are the right ones, at their own times; skim(None): every frame again."""
-    path = write_video(tmp_path / "clip.avi", "MJPG")
-    backend: list[CountingCapture] = []
-    source = open_source(path, realtime=False, start=False,
-                         backend=lambda spec: backend.append(CountingCapture(spec)) or backend[0])
+def skim_then_read_all(source) -> list:
+    """Start ``source`` skimming one frame each 3 frames' time, back to every frame from frame 22: its frames."""
     source.skim(3 / FPS)
     source.start()
     got, last = [], None
@@ -423,6 +418,17 @@ def test_a_skimmed_file_decodes_only_the_frames_it_publishes(tmp_path):
                 source.skim(None)
     finally:
         source.stop()
+    return got
+
+
+def test_a_skimmed_file_decodes_only_the_frames_it_publishes(tmp_path):
+    """skim(): one frame each 3 frames' time is retrieved and published, the others only grabbed (counted, their
+    seq skipped); the published frames are the right ones, at their own times; skim(None): every frame again."""
+    path = write_video(tmp_path / "clip.avi", "MJPG")
+    backend: list[CountingCapture] = []
+    source = open_source(path, realtime=False, start=False,
+                         backend=lambda spec: backend.append(CountingCapture(spec)) or backend[0])
+    got = skim_then_read_all(source)
     seqs = [frame.seq for frame in got]
     skimmed = [seq for seq in seqs if seq <= 22]
     assert skimmed == list(range(1, 23, 3)), seqs                     # 1, 4, 7, ... 22
@@ -476,17 +482,7 @@ def test_an_mjpeg_file_that_will_be_skimmed_is_decoded_from_its_packets_one_way_
         assert any(np.any(a != b) for a, b in zip(ffmpeg, packets))
     expected = packets if skims and fourcc == "MJPG" else ffmpeg
     source = open_source(videos[fourcc], skims=skims, start=False)
-    source.skim(3 / FPS)
-    source.start()
-    got, last = [], None
-    try:
-        while (frame := source.latest(after_seq=last, timeout=5)) is not None:
-            got.append(frame)
-            last = frame.seq
-            if frame.seq >= 22 and source._skim_s is not None:
-                source.skim(None)
-    finally:
-        source.stop()
+    got = skim_then_read_all(source)
     assert len(got) >= 10 and any(frame.seq > 22 for frame in got) and source.frames_skimmed >= 5
     for frame in got:
         assert np.array_equal(frame.bgr_frame, expected[frame.seq - 1]), frame.seq
