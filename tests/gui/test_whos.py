@@ -167,13 +167,23 @@ def test_merge_ignore_and_forget_change_the_store(collected_window, qtbot, whos_
     assert not {s.id for s in victim.sightings} & {s.id for c in after for s in c.sightings}
     assert not any(c.path.exists() for s in victim.sightings for c in s.crops)
 
-    # the clip again: the ignored faces are not collected again, the forgotten ones are
+    # the clip again: the ignored faces are not collected again, the forgotten ones are. A visit is kept once its
+    # track has been judged Unknown; beside CPU hogs a replay's short visits may get too few rounds for that, so
+    # the clip plays up to three times until the forgotten person is back (each play a new chance for the ignored)
     ignored_people = {who_is(target, visits)} | {who_is(c, visits) for c in (a, b)}
-    window.retry_source()
-    play_to_the_end(qtbot, window, len(rest))
+    forgotten = who_is(victim, visits)
+    for _ in range(3):
+        window.retry_source()
+        play_to_the_end(qtbot, window, 1)
+        try:    # the writer may still be storing the last visits of the play
+            qtbot.waitUntil(lambda: forgotten in stranger_clusters(open_store(whos_known_faces), visits),
+                            timeout=EVENT_TIMEOUT_MS // 4)
+            break
+        except Exception:  # noqa: BLE001 - pytest-qt's TimeoutError: play the clip again
+            continue
     again = stranger_clusters(open_store(whos_known_faces), visits)
-    assert who_is(victim, visits) in again
-    assert not (ignored_people - {None}) & set(again), again
+    assert forgotten in again, sorted(map(str, again))
+    assert not (ignored_people - {None}) & set(again), sorted(map(str, again))
 
 
 def test_switching_collection_off_keeps_nothing_new(make_window, qtbot, visits_clip, whos_known_faces):
